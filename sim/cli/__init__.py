@@ -1,0 +1,23 @@
+"""Command line: thin wrappers over the library, one module per command."""
+
+from __future__ import annotations
+
+import sys
+
+from sim.errors import ChatsimError
+
+from . import simulate, trace  # noqa: F401  (commands register on import)
+from .app import app, err_console
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``chatsim`` console script and ``python -m sim``.
+
+    Click handles usage errors itself (exit code 2); chatsim's own errors become one red line
+    and their exit code (2 bad input, 3 invalid run) instead of a traceback.
+    """
+    try:
+        app(args=argv, prog_name="chatsim")
+    except ChatsimError as error:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        sys.exit(error.exit_code)

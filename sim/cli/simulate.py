@@ -1,0 +1,51 @@
+"""``chatsim simulate``: replications of the model, a summary table, results files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sim.cli.app import app, console, err_console
+from sim.cli.options import progress_bar, scenario_from, summary_table, trace_for
+from sim.errors import InputError
+from sim.experiment import run_experiment
+from sim.results import write_results
+
+
+@app.command("simulate")
+def simulate(
+    scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
+    trace: Annotated[Path | None, typer.Option("--trace", help="Play this trace file instead of drawing traffic (one deterministic run).")] = None,
+    replications: Annotated[int, typer.Option("--replications", "-n", help="Independent replications (confidence intervals need 2 or more).")] = 10,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random streams.")] = 1,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Replications run in this many processes.")] = 1,
+    out: Annotated[Path | None, typer.Option("--out", help="Write results.json and conversations.jsonl here.")] = None,
+) -> None:
+    """Predict KPIs of a scenario with the SimPy model."""
+    if replications < 1:
+        raise InputError("must be at least 1", key="--replications")
+    if jobs < 1:
+        raise InputError("must be at least 1", key="--jobs")
+    scenario = scenario_from(scenario_path)
+    played = trace_for(scenario, trace) if trace is not None else None
+    if played is not None and replications > 1:
+        err_console.print("[yellow]note:[/] a trace is one fixed draw and the model is deterministic on it: running 1 replication")
+        replications = 1
+    with progress_bar(f"simulating {scenario.name}", replications) as bar:
+        task = bar.task_ids[0]
+        experiment = run_experiment(
+            scenario,
+            replications=replications,
+            seed=seed,
+            trace=played,
+            jobs=jobs,
+            on_replication=lambda done: bar.update(task, completed=done),
+        )
+    results = experiment.results
+    what = f"trace {trace}" if played is not None else f"{replications} replication{'s' if replications > 1 else ''}, seed {seed}"
+    console.print(summary_table(results, f"{scenario.name}: model, {what}"))
+    if out is not None:
+        path = write_results(results, out, experiment.first_run.conversations)
+        console.print(f"wrote {path} and {path.parent / 'conversations.jsonl'}")

@@ -1,0 +1,81 @@
+"""Durations with units and clock times, as scenario files write them.
+
+A duration is a number of seconds or a string with a unit: ``"45s"``, ``"15m"``, ``"8h"``,
+``"1d"``, or a combination such as ``"1h30m"``. A clock time is ``"HH:MM"`` (``"24:00"`` is
+the end of a day).
+"""
+
+from __future__ import annotations
+
+import re
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|min|s|m|h|d)")
+_CLOCK = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds in ``value``: a non-negative number, or a string like ``"2m"`` or ``"1h30m"``.
+
+    Raises ``ValueError`` with a message fit to show the user.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration such as '45s', '15m' or a number of seconds, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower()
+        sign = -1.0 if text.startswith("-") else 1.0
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = sign * _parse_units(text.lstrip("-").strip(), value)
+    else:
+        raise ValueError(f"expected a duration such as '45s', '15m' or a number of seconds, got {value!r}")
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        raise ValueError(f"duration must be finite, got {value!r}")
+    if seconds < 0:
+        raise ValueError(f"duration must not be negative, got {value!r}")
+    return seconds
+
+
+def _parse_units(text: str, original: str) -> float:
+    position, total = 0, 0.0
+    for match in _PART.finditer(text):
+        if match.start() != position and text[position:match.start()].strip():
+            break
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        position = match.end()
+    if position == 0 or text[position:].strip():
+        raise ValueError(
+            f"cannot read duration {original!r}: use a number of seconds or units s, m, h, d "
+            "(for example '45s', '15m', '1h30m')"
+        )
+    return total
+
+
+def parse_clock(value: object) -> float:
+    """Seconds after midnight of a clock time ``"HH:MM"`` (``"24:00"`` is allowed)."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected a clock time \"HH:MM\" in quotes, got {value!r}")
+    match = _CLOCK.match(value.strip())
+    if not match or (match.group(1) == "24" and match.group(2) != "00"):
+        raise ValueError(f"expected a clock time \"HH:MM\" (00:00 to 24:00), got {value!r}")
+    return int(match.group(1)) * 3600.0 + int(match.group(2)) * 60.0
+
+
+def format_clock(seconds_after_midnight: float) -> str:
+    """``"HH:MM"`` of a time of day; wraps past midnight."""
+    minutes = round(seconds_after_midnight / 60.0) % (24 * 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def format_duration(seconds: float) -> str:
+    """A short human form: ``"45s"``, ``"15m"``, ``"1h30m"``."""
+    if seconds < 60 or seconds % 60:
+        return f"{seconds:g}s"
+    minutes = int(seconds // 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours and minutes:
+        return f"{hours}h{minutes}m"
+    return f"{hours}h" if hours else f"{minutes}m"

@@ -1,0 +1,244 @@
+"""KPIs of one run, per channel, per interval and in total (DESIGN.md, "KPIs").
+
+Conversation KPIs belong to the interval in which the conversation entered the queue (bot
+containment to the interval of arrival); time KPIs (occupancy, slot utilisation, queue length)
+to the interval in which the time passed. Totals of occupancy and slot utilisation cover the
+whole run, including the drain after the horizon.
+
+Definitions: ``offered`` entered the agent queue; ``answered`` got a first reply before the
+customer left; ``missed = offered - answered``; ``service_level`` = answered within the
+channel's ``first_response_target`` / offered; first response (``frt_*``) over answered
+conversations; in-session response (``insession_*``) over replies to messages 2..n;
+``occupancy`` = hands busy / logged-in time; ``slot_utilisation`` = active chats /
+(logged-in agents x max_chats); ``wasted_slot_seconds`` = slot time held by silently abandoned
+conversations after their customer left; ``max_queue`` = most conversations waiting at once.
+An undefined KPI (a mean over nothing) is ``None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from sim.records import Run
+from sim.scenario import Scenario
+
+KPIS: tuple[str, ...] = (
+    "offered",
+    "answered",
+    "missed",
+    "missed_rate",
+    "service_level",
+    "frt_mean",
+    "frt_p50",
+    "frt_p90",
+    "frt_p95",
+    "insession_mean",
+    "insession_p90",
+    "occupancy",
+    "slot_utilisation",
+    "bot_contained",
+    "wasted_slot_seconds",
+    "max_queue",
+)
+"""Every KPI name, in the order tables show them."""
+
+ALL = "all"
+"""The channel name of per-interval rows that cover every channel."""
+
+KpiValues = dict[str, float | None]
+
+
+def time_in_bins(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Total (weighted) length of the spans ``[start, end)`` that falls in each bin of ``edges``.
+
+    Uses the integral F(x) = sum of w * clip(x - start, 0, end - start): the time inside bin j is
+    F(edges[j+1]) - F(edges[j]). Sorting makes it O(n log n) for any number of spans.
+    """
+    if weights is None:
+        weights = np.ones_like(starts)
+    lengths = np.maximum(ends - starts, 0.0)
+    mask = lengths > 0
+    starts, ends, weights = starts[mask], starts[mask] + lengths[mask], weights[mask]
+
+    def integral(points: np.ndarray, at: np.ndarray) -> np.ndarray:
+        order = np.argsort(points)
+        sorted_points = points[order]
+        w = weights[order]
+        cum_w = np.concatenate(([0.0], np.cumsum(w)))
+        cum_wp = np.concatenate(([0.0], np.cumsum(w * sorted_points)))
+        k = np.searchsorted(sorted_points, at, side="right")
+        return at * cum_w[k] - cum_wp[k]  # type: ignore[no-any-return]
+
+    total = integral(starts, edges) - integral(ends, edges)
+    return np.diff(total)
+
+
+def _stat(values: np.ndarray, kind: str) -> float | None:
+    if values.size == 0:
+        return None
+    if kind == "mean":
+        return float(values.mean())
+    return float(np.percentile(values, float(kind[1:])))
+
+
+def _queue_max(times: np.ndarray, deltas: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Most conversations waiting at once within each bin, from +1/-1 queue events."""
+    result = np.zeros(len(edges) - 1)
+    if times.size == 0:
+        return result
+    order = np.lexsort((deltas, times))  # at equal times, leaving before joining
+    times, levels = times[order], np.cumsum(deltas[order])
+    for j in range(len(edges) - 1):
+        lo, hi = np.searchsorted(times, [edges[j], edges[j + 1]], side="left")
+        start_level = levels[lo - 1] if lo > 0 else 0
+        inside = levels[lo:hi]
+        result[j] = max(start_level, inside.max()) if inside.size else start_level
+    return result
+
+
+class _Columns:
+    """The records of a run as numpy columns, one row per conversation."""
+
+    def __init__(self, run: Run, scenario: Scenario) -> None:
+        names = list(scenario.channels)
+        index = {name: i for i, name in enumerate(names)}
+        records = run.conversations
+        n = len(records)
+        nan = float("nan")
+        self.channel = np.fromiter((index[r.conversation.channel] for r in records), dtype=np.int64, count=n)
+        self.arrived = np.fromiter((r.conversation.t for r in records), dtype=float, count=n)
+        self.contained = np.fromiter((r.bot_contained for r in records), dtype=bool, count=n)
+        self.queued = np.fromiter((nan if r.queued_at is None else r.queued_at for r in records), dtype=float, count=n)
+        self.offered = ~np.isnan(self.queued)
+        self.answered = np.fromiter((r.answered for r in records), dtype=bool, count=n)
+        self.frt = np.fromiter((r.reply_delays[0] if r.answered else nan for r in records), dtype=float, count=n)
+        self.left_queue = np.fromiter((np.inf if r.left_queue_at is None else r.left_queue_at for r in records), dtype=float, count=n)
+        self.assigned = np.fromiter((nan if r.assigned_at is None else r.assigned_at for r in records), dtype=float, count=n)
+        self.closed = np.fromiter((run.end if r.closed_at is None else r.closed_at for r in records), dtype=float, count=n)
+        self.wasted = np.fromiter((r.wasted_slot_seconds for r in records), dtype=float, count=n)
+        targets = np.array([scenario.channels[name].first_response_target for name in names])
+        self.on_time = self.answered & (self.frt <= targets[self.channel])
+        owners = [(i, delay) for i, r in enumerate(records) if r.answered for delay in r.reply_delays[1:]]
+        self.insession_owner = np.fromiter((o for o, _ in owners), dtype=np.int64, count=len(owners))
+        self.insession = np.fromiter((d for _, d in owners), dtype=float, count=len(owners))
+
+
+def measure(run: Run, scenario: Scenario) -> dict[str, Any]:
+    """KPIs of one run: ``{"total": {...}, "channels": {name: {...}}, "intervals": [...]}``.
+
+    Interval rows carry ``index`` and ``channel`` (a channel name, or ``"all"``).
+    """
+    names = list(scenario.channels)
+    cols = _Columns(run, scenario)
+    n_int = scenario.n_intervals
+    edges = np.arange(n_int + 1) * scenario.interval
+    bin_of_queue = np.clip((np.nan_to_num(cols.queued) // scenario.interval).astype(np.int64), 0, n_int - 1)
+    bin_of_arrival = np.clip((cols.arrived // scenario.interval).astype(np.int64), 0, n_int - 1)
+
+    def conversation_kpis(select: np.ndarray, arrival_select: np.ndarray) -> KpiValues:
+        offered = int((select & cols.offered).sum())
+        answered_mask = select & cols.answered
+        answered = int(answered_mask.sum())
+        frt = cols.frt[answered_mask]
+        insession = cols.insession[select[cols.insession_owner]] if cols.insession.size else cols.insession
+        waiting = select & cols.offered & (cols.left_queue > cols.queued)
+        return {
+            "offered": float(offered),
+            "answered": float(answered),
+            "missed": float(offered - answered),
+            "missed_rate": (offered - answered) / offered if offered else None,
+            "service_level": float((select & cols.on_time).sum()) / offered if offered else None,
+            "frt_mean": _stat(frt, "mean"),
+            "frt_p50": _stat(frt, "p50"),
+            "frt_p90": _stat(frt, "p90"),
+            "frt_p95": _stat(frt, "p95"),
+            "insession_mean": _stat(insession, "mean"),
+            "insession_p90": _stat(insession, "p90"),
+            "bot_contained": float((arrival_select & cols.contained).sum()),
+            "wasted_slot_seconds": float(cols.wasted[select].sum()),
+            "_waiting": waiting,  # type: ignore[dict-item]
+        }
+
+    def queue_max_over(waiting: np.ndarray, bins: np.ndarray) -> np.ndarray:
+        times = np.concatenate((cols.queued[waiting], cols.left_queue[waiting]))
+        deltas = np.concatenate((np.ones(int(waiting.sum())), -np.ones(int(waiting.sum()))))
+        finite = np.isfinite(times)
+        return _queue_max(times[finite], deltas[finite], bins)
+
+    whole_run = np.array([0.0, max(run.end, scenario.duration)])
+    occupancy_bins, slot_bins = _agent_time(run, cols, edges)
+    occupancy_total, slot_total = _agent_time(run, cols, whole_run)
+
+    everything = np.ones(len(cols.channel), dtype=bool)
+    total = conversation_kpis(everything, everything)
+    total["max_queue"] = float(queue_max_over(total.pop("_waiting"), whole_run)[0])  # type: ignore[arg-type]
+    total["occupancy"], total["slot_utilisation"] = occupancy_total[0], slot_total[0]
+
+    channels: dict[str, KpiValues] = {}
+    per_channel_queue: dict[str, np.ndarray] = {}
+    for c, name in enumerate(names):
+        mine = cols.channel == c
+        kpis = conversation_kpis(mine, mine)
+        waiting = kpis.pop("_waiting")
+        kpis["max_queue"] = float(queue_max_over(waiting, whole_run)[0])  # type: ignore[arg-type]
+        per_channel_queue[name] = queue_max_over(waiting, edges)  # type: ignore[arg-type]
+        kpis["occupancy"] = kpis["slot_utilisation"] = None
+        channels[name] = {key: kpis[key] for key in KPIS}
+
+    all_queue = queue_max_over(cols.offered & (cols.left_queue > cols.queued), edges)
+    intervals: list[dict[str, Any]] = []
+    for j in range(n_int):
+        in_bin = bin_of_queue == j
+        arrived_in_bin = bin_of_arrival == j
+        row = conversation_kpis(in_bin, arrived_in_bin)
+        row.pop("_waiting")
+        row["max_queue"] = float(all_queue[j])
+        row["occupancy"], row["slot_utilisation"] = occupancy_bins[j], slot_bins[j]
+        intervals.append({"index": j, "channel": ALL, **{key: row[key] for key in KPIS}})
+        for c, name in enumerate(names):
+            mine = cols.channel == c
+            row = conversation_kpis(in_bin & mine, arrived_in_bin & mine)
+            row.pop("_waiting")
+            row["max_queue"] = float(per_channel_queue[name][j])
+            row["occupancy"] = row["slot_utilisation"] = None
+            intervals.append({"index": j, "channel": name, **{key: row[key] for key in KPIS}})
+    return {"total": {key: total[key] for key in KPIS}, "channels": channels, "intervals": intervals}
+
+
+def _agent_time(run: Run, cols: _Columns, edges: np.ndarray) -> tuple[list[float | None], list[float | None]]:
+    """Occupancy and slot utilisation in each bin of ``edges``."""
+    agents = run.agents
+    login = np.array([a.login_at for a in agents], dtype=float)
+    logout = np.array([run.end if a.logout_at is None else a.logout_at for a in agents], dtype=float)
+    slots = np.array([a.max_chats for a in agents], dtype=float)
+    spans = [span for a in agents for span in a.busy]
+    busy_start = np.array([s for s, _ in spans], dtype=float)
+    busy_end = np.array([e for _, e in spans], dtype=float)
+    logged = time_in_bins(login, logout, edges)
+    slot_capacity = time_in_bins(login, logout, edges, slots)
+    busy = time_in_bins(busy_start, busy_end, edges)
+    held = ~np.isnan(cols.assigned)
+    slot_held = time_in_bins(cols.assigned[held], cols.closed[held], edges)
+    occupancy = [float(b / t) if t > 0 else None for b, t in zip(busy, logged, strict=True)]
+    utilisation = [float(h / c) if c > 0 else None for h, c in zip(slot_held, slot_capacity, strict=True)]
+    return occupancy, utilisation
+
+
+def conservation_errors(run: Run) -> list[str]:
+    """Violations of the bookkeeping every run must satisfy (used by tests and ``--check``)."""
+    problems = []
+    for r in run.conversations:
+        if r.bot_contained and r.offered:
+            problems.append(f"{r.id}: contained by the bot but offered to agents")
+        if r.answered and (r.first_reply_at is None or r.queued_at is None or r.first_reply_at < r.queued_at):
+            problems.append(f"{r.id}: answered without a first reply after queue entry")
+        if r.assigned_at is not None and r.closed_at is None:
+            problems.append(f"{r.id}: assigned but never closed")
+    return problems
+
+
+def summary_rows(kpis: KpiValues, names: Sequence[str] = KPIS) -> list[tuple[str, float | None]]:
+    return [(name, kpis.get(name)) for name in names]

@@ -1,0 +1,276 @@
+"""The SimPy model of a chat contact centre.
+
+It plays a :class:`~sim.trace.Trace` against the scenario's agents, following the model
+semantics of DESIGN.md: conversations pass the bot, wait in a priority queue, are routed by
+:class:`~sim.routing.Router` to agents who hold several chats at once but type one reply at a
+time, and close ``close_after`` after the last answer. Customers give up when their patience
+runs out before the first reply, visibly (the slot frees) or silently (the conversation is
+still served once: wasted capacity).
+
+Everything random is already in the trace, so a run is deterministic. The model keeps SimPy's
+event loop but drives conversations with event callbacks rather than one process per
+conversation: a conversation is a handful of timeouts, which keeps the model close to the speed
+of bare SimPy. It does no I/O and reads no clock but SimPy's.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from itertools import count
+
+import simpy
+
+from sim.records import AgentRecord, ConversationRecord, Run
+from sim.routing import RoutedAgent, Router
+from sim.scenario import AgentGroup, Scenario
+from sim.trace import Conversation, Trace
+
+
+class Agent(RoutedAgent):
+    """An agent in the model: routing state, a pair of hands and an inbox of customer messages
+    waiting for an answer, ordered by when they arrived."""
+
+    __slots__ = ("busy", "inbox", "record", "reply_factor", "slowdown", "token", "typing", "typing_since", "typing_turn")
+
+    def __init__(self, id: str, group: AgentGroup, now: float) -> None:
+        super().__init__(id, group.skills, group.max_chats, now)
+        self.reply_factor = group.reply_factor
+        self.slowdown = group.slowdown_factors
+        self.inbox: list[tuple[float, int, ConversationRecord, int]] = []
+        self.busy = False
+        self.typing: ConversationRecord | None = None
+        self.typing_turn = 0
+        self.typing_since = 0.0
+        self.token = 0
+        self.record = AgentRecord(id, group.group, group.max_chats, now)
+
+
+class Model:
+    """One run of a scenario on one trace. Create, then :meth:`run` once."""
+
+    def __init__(self, scenario: Scenario, trace: Trace) -> None:
+        unknown = {c.channel for c in trace} - set(scenario.channels)
+        if unknown:
+            raise ValueError(f"trace has channels the scenario does not: {', '.join(sorted(unknown))}")
+        self.scenario = scenario
+        self.trace = trace
+        self.env = simpy.Environment()
+        self.router: Router[ConversationRecord, Agent] = Router({n: c.priority for n, c in scenario.channels.items()})
+        self.records: list[ConversationRecord] = []
+        self.agents: list[Agent] = []
+        self._silent = {name: channel.silent for name, channel in scenario.channels.items()}
+        self._seq = count()
+        self._numbers: dict[str, count[int]] = {}
+
+    # -- running ---------------------------------------------------------------------------
+
+    def run(self, progress: Callable[[float], None] | None = None) -> Run:
+        """Play the whole trace until the last conversation closes.
+
+        ``progress`` (optional) is called with the share of the horizon done, once an interval.
+        """
+        env = self.env
+        env.process(self._arrivals())
+        for group in self.scenario.agents:
+            for shift in group.shifts or ():
+                env.process(self._shift(group, *self.scenario.shift_window(shift), shift.count))
+            if group.staffing is not None:
+                env.process(self._staffing(group))
+        if progress is None:
+            env.run()
+        else:
+            horizon, step = self.scenario.duration, self.scenario.interval
+            checkpoint = step
+            while checkpoint <= horizon:
+                env.run(until=checkpoint)
+                progress(checkpoint / horizon)
+                checkpoint += step
+            env.run()
+        return Run(self.records, [agent.record for agent in self.agents], env.now)
+
+    # -- conversations ---------------------------------------------------------------------
+
+    def _arrivals(self) -> simpy.events.ProcessGenerator:
+        env = self.env
+        timeout = env.timeout
+        silent = self._silent
+        records = self.records
+        enter = self._on_enter
+        for conversation in self.trace.conversations:
+            delay = conversation.t - env.now
+            if delay > 0:
+                yield timeout(delay)
+            record = ConversationRecord(conversation, silent[conversation.channel])
+            records.append(record)
+            bot = conversation.bot
+            if bot is None:
+                self._enter(record)
+            elif not bot.contained:
+                timeout(bot.time, record).callbacks.append(enter)
+
+    def _on_enter(self, event: simpy.Event) -> None:
+        self._enter(event._value)
+
+    def _enter(self, record: ConversationRecord) -> None:
+        env = self.env
+        now = env.now
+        record.queued_at = now
+        env.timeout(record.conversation.patience, record).callbacks.append(self._on_patience)
+        agent = self.router.enqueue(record, record.conversation.channel, now)
+        if agent is not None:
+            self._assign(agent, record, now)
+
+    def _assign(self, agent: Agent, record: ConversationRecord, now: float) -> None:
+        record.assigned_at = record.left_queue_at = now
+        record.agent = agent
+        heapq.heappush(agent.inbox, (record.queued_at, next(self._seq), record, 0))  # type: ignore[arg-type]
+        if not agent.busy:
+            self._type_next(agent)
+
+    def _type_next(self, agent: Agent) -> None:
+        """Start answering the oldest waiting message, if any."""
+        inbox = agent.inbox
+        while inbox:
+            _, _, record, turn = heapq.heappop(inbox)
+            if record.dropped:
+                continue
+            work = record.conversation.turns[turn].reply * agent.reply_factor * agent.slowdown[agent.active - 1]
+            agent.busy = True
+            agent.typing = record
+            agent.typing_turn = turn
+            agent.typing_since = self.env.now
+            self.env.timeout(work, (agent, agent.token)).callbacks.append(self._on_typed)
+            return
+        agent.busy = False
+        agent.typing = None
+
+    def _on_typed(self, event: simpy.Event) -> None:
+        agent, token = event._value
+        if token != agent.token:
+            return  # the customer left while the agent typed; the typing was abandoned
+        env = self.env
+        now = env.now
+        agent.record.busy.append((agent.typing_since, now))
+        record = agent.typing
+        turn = agent.typing_turn
+        if turn == 0:
+            record.first_reply_at = now
+            if record.left_at is None:
+                record.answered = True
+                record.reply_delays.append(now - record.queued_at)
+        else:
+            record.reply_delays.append(now - record.message_at)
+        turns = record.conversation.turns
+        if record.answered and turn + 1 < len(turns):
+            record.turn = turn + 1
+            env.timeout(turns[turn + 1].think, record).callbacks.append(self._on_message)
+        else:
+            env.timeout(record.conversation.close_after, record).callbacks.append(self._on_close)
+        self._type_next(agent)
+
+    def _on_message(self, event: simpy.Event) -> None:
+        record: ConversationRecord = event._value
+        now = self.env.now
+        record.message_at = now
+        agent: Agent = record.agent
+        heapq.heappush(agent.inbox, (now, next(self._seq), record, record.turn))
+        if not agent.busy:
+            self._type_next(agent)
+
+    def _on_close(self, event: simpy.Event) -> None:
+        record: ConversationRecord = event._value
+        record.closed_at = self.env.now
+        self._release(record.agent)
+
+    def _on_patience(self, event: simpy.Event) -> None:
+        record: ConversationRecord = event._value
+        if record.first_reply_at is not None:
+            return
+        now = self.env.now
+        record.left_at = now
+        if record.silent:
+            return  # nobody is told: it stays queued or assigned, and will be served once
+        if record.assigned_at is None:
+            self.router.remove(record)
+            record.left_queue_at = now
+            return
+        agent: Agent = record.agent
+        record.dropped = True
+        record.closed_at = now
+        if agent.typing is record:
+            agent.token += 1
+            agent.record.busy.append((agent.typing_since, now))
+            agent.busy = False
+            agent.typing = None
+        self._release(agent)
+        if not agent.busy:
+            self._type_next(agent)
+
+    def _release(self, agent: Agent) -> None:
+        now = self.env.now
+        for record in self.router.release(agent, now):
+            self._assign(agent, record, now)
+        if agent.active == 0 and not agent.accepting:
+            agent.record.logout_at = now
+
+    # -- agents ----------------------------------------------------------------------------
+
+    def _new_agent(self, group: AgentGroup) -> Agent:
+        numbers = self._numbers.setdefault(group.group, count(1))
+        agent = Agent(f"{group.group}-{next(numbers):04d}", group, self.env.now)
+        self.agents.append(agent)
+        return agent
+
+    def _login(self, agent: Agent) -> None:
+        now = self.env.now
+        for record in self.router.login(agent, now):
+            self._assign(agent, record, now)
+
+    def _drain(self, agent: Agent) -> None:
+        self.router.drain(agent)
+        if agent.active == 0:
+            agent.record.logout_at = self.env.now
+
+    def _shift(self, group: AgentGroup, begin: float, end: float, size: int) -> simpy.events.ProcessGenerator:
+        yield self.env.timeout(begin)
+        team = [self._new_agent(group) for _ in range(size)]
+        for agent in team:
+            self._login(agent)
+        yield self.env.timeout(end - begin)
+        for agent in team:
+            self._drain(agent)
+
+    def _staffing(self, group: AgentGroup) -> simpy.events.ProcessGenerator:
+        """Per-interval staffing: at each interval edge, log agents in or drain them.
+
+        Draining agents are asked back first (they are still there); agents to drain are those
+        with the fewest active chats, newest first, so that they leave soonest.
+        """
+        env = self.env
+        on: list[Agent] = []
+        interval = self.scenario.interval
+        for index, wanted in enumerate([*(group.staffing or ()), 0]):
+            delay = index * interval - env.now
+            if delay > 0:
+                yield env.timeout(delay)
+            while len(on) > wanted:
+                leaving = min(reversed(on), key=lambda a: a.active)
+                on.remove(leaving)
+                self._drain(leaving)
+            while len(on) < wanted:
+                back = [a for a in self.agents if a.record.group == group.group and not a.accepting and a.active > 0]
+                agent = back[-1] if back else self._new_agent(group)
+                if back:
+                    agent.record.logout_at = None
+                on.append(agent)
+                self._login(agent)
+
+
+def simulate_trace(scenario: Scenario, trace: Trace, progress: Callable[[float], None] | None = None) -> Run:
+    """Play ``trace`` on ``scenario``'s agents; deterministic for a given trace."""
+    return Model(scenario, trace).run(progress)
+
+
+def conversations_by_id(run: Run) -> dict[str, Conversation]:
+    return {record.id: record.conversation for record in run.conversations}

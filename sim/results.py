@@ -1,0 +1,172 @@
+"""Results: KPIs over replications, and the versioned results file both model and replay write.
+
+Each KPI is ``{"mean": x, "ci95": h}``: the mean over replications and the half-width of its 95%
+confidence interval (Student t with n-1 degrees of freedom); ``ci95`` is absent for a single run
+and a KPI undefined in every replication has mean ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from sim.errors import InputError
+from sim.kpi import KPIS
+from sim.records import ConversationRecord
+
+FORMAT = "chatsim-results"
+VERSION = 1
+
+Stat = dict[str, float | None]
+
+
+def summarise(values: Sequence[float | None]) -> Stat:
+    """Mean and 95% confidence half-width of one KPI across replications (nulls skipped)."""
+    present = np.array([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    if present.size == 0:
+        return {"mean": None}
+    result: Stat = {"mean": float(present.mean())}
+    if len(values) > 1:
+        if present.size > 1:
+            sem = float(present.std(ddof=1)) / math.sqrt(present.size)
+            result["ci95"] = float(stats.t.ppf(0.975, present.size - 1)) * sem
+        else:
+            result["ci95"] = None
+    return result
+
+
+@dataclass(slots=True)
+class Results:
+    """KPIs of one scenario (and possibly one trace), from the model or from a replay."""
+
+    source: str
+    scenario: str
+    scenario_sha256: str
+    replications: int
+    start: str
+    interval: float
+    total: dict[str, Stat]
+    channels: dict[str, dict[str, Stat]]
+    intervals: list[dict[str, Any]]
+    trace_sha256: str | None = None
+    seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "source": self.source,
+            "scenario": self.scenario,
+            "scenario_sha256": self.scenario_sha256,
+            "trace_sha256": self.trace_sha256,
+            "seed": self.seed,
+            "replications": self.replications,
+            "start": self.start,
+            "interval": self.interval,
+            **self.extra,
+            "total": self.total,
+            "channels": self.channels,
+            "intervals": self.intervals,
+        }
+
+    def mean(self, kpi: str, channel: str | None = None) -> float | None:
+        """The mean of a KPI in total or for one channel."""
+        table = self.total if channel is None else self.channels[channel]
+        return table.get(kpi, {}).get("mean")
+
+
+def aggregate(measurements: Sequence[dict[str, Any]], *, interval_labels: Sequence[str], **header: Any) -> Results:
+    """Combine the :func:`sim.kpi.measure` output of several replications into Results."""
+    first = measurements[0]
+
+    def combine(tables: Iterable[dict[str, float | None]]) -> dict[str, Stat]:
+        tables = list(tables)
+        return {kpi: summarise([t[kpi] for t in tables]) for kpi in KPIS}
+
+    channels = {name: combine(m["channels"][name] for m in measurements) for name in first["channels"]}
+    intervals = []
+    for position, row in enumerate(first["intervals"]):
+        rows = [m["intervals"][position] for m in measurements]
+        intervals.append({"start": interval_labels[row["index"]], "index": row["index"], "channel": row["channel"], **combine(rows)})
+    return Results(
+        total=combine(m["total"] for m in measurements),
+        channels=channels,
+        intervals=intervals,
+        replications=len(measurements),
+        **header,
+    )
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else round(value, 6)
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_results(results: Results, directory: str | Path, records: Iterable[ConversationRecord] = ()) -> Path:
+    """Write ``results.json`` and ``conversations.jsonl`` into ``directory``; returns the JSON path."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "results.json"
+    path.write_text(json.dumps(_clean(results.to_dict()), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    with (directory / "conversations.jsonl").open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(_round_record(record.to_dict()), ensure_ascii=False) + "\n")
+    return path
+
+
+def _round_record(data: dict[str, Any]) -> dict[str, Any]:
+    for key, value in data.items():
+        if isinstance(value, float):
+            data[key] = round(value, 3)
+    data["reply_delays"] = [round(d, 3) for d in data["reply_delays"]]
+    return data
+
+
+def read_results(path: str | Path) -> Results:
+    """Read a results file written by chatsim (model or replay)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("file not found", file=path) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read: {error}", file=path) from None
+    except json.JSONDecodeError as error:
+        raise InputError(f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}", file=path) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise InputError(f"not a chatsim results file (\"format\" must be \"{FORMAT}\")", file=path, key="format")
+    if data.get("version") != VERSION:
+        raise InputError(f"unsupported results version {data.get('version')!r}", file=path, key="version")
+    for key in ("source", "scenario", "total", "channels", "intervals"):
+        if key not in data:
+            raise InputError("missing required key", file=path, key=key)
+    known = {"format", "version", "source", "scenario", "scenario_sha256", "trace_sha256", "seed", "replications", "start", "interval", "total", "channels", "intervals"}
+    return Results(
+        source=str(data["source"]),
+        scenario=str(data["scenario"]),
+        scenario_sha256=str(data.get("scenario_sha256", "")),
+        replications=int(data.get("replications", 1)),
+        start=str(data.get("start", "00:00")),
+        interval=float(data.get("interval", 900)),
+        total=data["total"],
+        channels=data["channels"],
+        intervals=data["intervals"],
+        trace_sha256=data.get("trace_sha256"),
+        seed=data.get("seed"),
+        extra={k: v for k, v in data.items() if k not in known},
+    )

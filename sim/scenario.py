@@ -1,0 +1,385 @@
+"""Scenario: the traffic a contact centre is offered and the agents it has.
+
+A scenario is read from YAML (see DESIGN.md, "Scenario file") and validated completely before
+anything runs: every problem is reported as an :class:`~sim.errors.InputError` naming the file,
+the key path (``channels.whatsapp.patience.mean``) and what is wrong.
+
+Times inside a scenario are seconds after its ``start`` clock time; ``duration`` is the horizon
+and ``interval`` the reporting and staffing interval.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from sim.distributions import Constant, ConstantCount, Count, Duration, DurationDist
+from sim.durations import format_clock, parse_clock, parse_duration
+from sim.errors import InputError
+
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+Clock = Annotated[float, BeforeValidator(parse_clock)]
+Protocol = Literal["whatsapp", "telegram", "viber", "webchat"]
+PROTOCOLS: tuple[str, ...] = ("whatsapp", "telegram", "viber", "webchat")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Bot(_Model):
+    """A chatbot in front of the agents: it contains a share of conversations outright, and
+    hands the rest to the agent queue after ``time``."""
+
+    containment: Annotated[float, Field(ge=0, le=1)]
+    time: Duration = Constant(dist="constant", value=0.0)
+
+
+class Channel(_Model):
+    """One way customers reach the operator (a messenger, site chat, in-app chat, …)."""
+
+    protocol: Protocol
+    volume: Annotated[float, Field(ge=0)]
+    profile: list[Annotated[float, Field(ge=0)]] | str | None = None
+    silent_abandon: bool | None = None
+    patience: Duration
+    turns: Count = ConstantCount(dist="constant", value=1)
+    think: Duration = Constant(dist="constant", value=0.0)
+    reply: Duration
+    close_after: Duration = Constant(dist="constant", value=0.0)
+    bot: Bot | None = None
+    priority: int = 0
+    first_response_target: Annotated[Seconds, Field(gt=0)] = 60.0
+
+    @property
+    def silent(self) -> bool:
+        """Whether a customer who gives up leaves without telling the gateway.
+
+        Messengers default to silent (the customer just stops writing); webchat tells.
+        """
+        if self.silent_abandon is not None:
+            return self.silent_abandon
+        return self.protocol != "webchat"
+
+
+class Shift(_Model):
+    """``count`` agents log in at ``start`` and stop taking chats at ``end``."""
+
+    start: Clock
+    end: Clock
+    count: Annotated[int, Field(ge=0)]
+
+
+class AgentGroup(_Model):
+    """Agents with the same skills, concurrency and speed."""
+
+    group: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    skills: Annotated[list[str], Field(min_length=1)]
+    max_chats: Annotated[int, Field(ge=1, le=50)] = 1
+    slowdown: list[Annotated[float, Field(gt=0)]] | None = None
+    reply_factor: Annotated[float, Field(gt=0)] = 1.0
+    shifts: list[Shift] | None = None
+    staffing: list[Annotated[int, Field(ge=0)]] | None = None
+
+    @property
+    def slowdown_factors(self) -> tuple[float, ...]:
+        """Reply-work multiplier at 1..max_chats active chats (all 1.0 when not given)."""
+        return tuple(self.slowdown) if self.slowdown else (1.0,) * self.max_chats
+
+
+class Targets(_Model):
+    """What the operator promises; ``check`` and ``staff`` test against these."""
+
+    service_level: Annotated[float, Field(ge=0, le=1)] | None = None
+    missed_rate: Annotated[float, Field(ge=0, le=1)] | None = None
+    in_session_mean: Seconds | None = None
+    frt_mean: Seconds | None = None
+
+
+class Scenario(_Model):
+    """A validated scenario. Build it with :func:`load_scenario` or :func:`parse_scenario`."""
+
+    name: Annotated[str, Field(min_length=1)]
+    start: Clock = 0.0
+    duration: Annotated[Seconds, Field(gt=0)]
+    interval: Annotated[Seconds, Field(gt=0)] = 900.0
+    channels: Annotated[dict[str, Channel], Field(min_length=1)]
+    agents: Annotated[list[AgentGroup], Field(min_length=1)]
+    targets: Targets = Targets()
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_names(cls, channels: dict[str, Channel]) -> dict[str, Channel]:
+        for name in channels:
+            if not name or not all(ch.isalnum() or ch in "_-" for ch in name):
+                raise ValueError(f"channel name {name!r} must be letters, digits, '_' or '-'")
+        return channels
+
+    @property
+    def n_intervals(self) -> int:
+        return round(self.duration / self.interval)
+
+    def interval_label(self, index: int) -> str:
+        """Clock time at which interval ``index`` starts, ``"HH:MM"``."""
+        return format_clock(self.start + index * self.interval)
+
+    def weights(self, channel: str) -> list[float]:
+        """The channel's arrival profile normalised to sum 1 over the intervals."""
+        profile = self.channels[channel].profile
+        if not isinstance(profile, list):
+            return [1.0 / self.n_intervals] * self.n_intervals
+        total = sum(profile)
+        return [w / total for w in profile] if total > 0 else [0.0] * len(profile)
+
+    def offset(self, clock: float) -> float:
+        """Seconds after the scenario start of a clock time (seconds after midnight)."""
+        return (clock - self.start) % 86400.0
+
+    def shift_window(self, shift: Shift) -> tuple[float, float]:
+        """``(login, end)`` of a shift in scenario seconds; an end before the start is on the
+        next day."""
+        begin = self.offset(shift.start)
+        end = self.offset(shift.end)
+        if end <= begin:
+            end += 86400.0
+        return begin, end
+
+    def group(self, name: str) -> AgentGroup:
+        for group in self.agents:
+            if group.group == name:
+                return group
+        raise KeyError(name)
+
+    @property
+    def sha256(self) -> str:
+        """Hash of the validated content (formatting and comments do not change it)."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; raises :class:`InputError` on any problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError("file not found", file=path) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"cannot read: {error}", file=path) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise InputError(f"invalid YAML: {where}{problem}", file=path) from None
+    return parse_scenario(data, file=path)
+
+
+def parse_scenario(data: Any, *, file: str | Path = "<scenario>") -> Scenario:
+    """Validate already-parsed YAML/JSON data; CSV profiles are read relative to ``file``."""
+    if not isinstance(data, dict):
+        raise InputError(
+            "a scenario must be a mapping of keys (name, duration, channels, …)", file=file
+        )
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise InputError(_problem(first), file=file, key=_key_path(first["loc"])) from None
+    scenario = _resolve_profiles(scenario, Path(file))
+    _check_consistency(scenario, file)
+    return scenario
+
+
+def _key_path(loc: Sequence[int | str]) -> str:
+    parts: list[str] = []
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            parts[-1:] = [f"{parts[-1]}[{part}]"] if parts else [f"[{part}]"]
+        elif i > 0 and _is_union_tag(loc, i):
+            continue
+        else:
+            parts.append(part)
+    return ".".join(parts) or "(top level)"
+
+
+_TAGS = {
+    "constant",
+    "exponential",
+    "uniform",
+    "lognormal",
+    "gamma",
+    "empirical",
+    "geometric",
+    "poisson",
+    "list[float]",
+    "str",
+    "list[constrained-float]",
+    "function-before[parse_duration(), float]",
+}
+
+
+def _is_union_tag(loc: Sequence[int | str], i: int) -> bool:
+    # pydantic inserts the chosen union member (e.g. "lognormal") into error locations.
+    part = loc[i]
+    return isinstance(part, str) and (part in _TAGS or part.startswith(("list[", "function-")))
+
+
+_DISTRIBUTION_KEYS = {"patience", "turns", "think", "reply", "close_after", "time"}
+
+
+def _problem(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "missing required key"
+    if kind in ("model_attributes_type", "dict_type", "model_type"):
+        loc = error["loc"]
+        if loc and loc[-1] in _DISTRIBUTION_KEYS:
+            return f"expected a distribution such as {{dist: exponential, mean: 3m}}, got {error['input']!r}"
+        return f"expected a mapping of keys, got {error['input']!r}"
+    message = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if kind == "union_tag_invalid":
+        return message.replace("Input tag", "unknown distribution").replace(" found using 'dist'", "")
+    if kind == "union_tag_not_found":
+        return "missing 'dist' (one of constant, exponential, uniform, lognormal, gamma, empirical; counts: constant, geometric, poisson, empirical)"
+    given = error.get("input")
+    if given is None or isinstance(given, dict | list) or repr(given) in message:
+        return message
+    return f"{message} (got {given!r})"
+
+
+def _resolve_profiles(scenario: Scenario, file: Path) -> Scenario:
+    channels = dict(scenario.channels)
+    changed = False
+    for name, channel in channels.items():
+        if isinstance(channel.profile, str):
+            weights = _read_profile_csv(
+                file.parent / channel.profile, f"channels.{name}.profile", file
+            )
+            channels[name] = channel.model_copy(update={"profile": weights})
+            changed = True
+    return scenario.model_copy(update={"channels": channels}) if changed else scenario
+
+
+def _read_profile_csv(path: Path, key: str, scenario_file: Path) -> list[float]:
+    """Weights from the last column of a CSV file; a header row is allowed."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = [row for row in csv.reader(handle) if row and any(cell.strip() for cell in row)]
+    except OSError as error:
+        raise InputError(
+            f"cannot read profile CSV {path}: {error.strerror}", file=scenario_file, key=key
+        ) from None
+    weights: list[float] = []
+    for number, row in enumerate(rows, start=1):
+        try:
+            weight = float(row[-1])
+        except ValueError:
+            if number == 1:
+                continue  # header
+            raise InputError(
+                f"{path}, row {number}: {row[-1]!r} is not a number", file=scenario_file, key=key
+            ) from None
+        if weight < 0 or weight != weight:
+            raise InputError(
+                f"{path}, row {number}: weight must be >= 0, got {weight}",
+                file=scenario_file,
+                key=key,
+            )
+        weights.append(weight)
+    return weights
+
+
+def _check_consistency(scenario: Scenario, file: str | Path) -> None:
+    """Checks that span several keys; pydantic has validated each key alone."""
+
+    def fail(key: str, problem: str) -> None:
+        raise InputError(problem, file=file, key=key)
+
+    ratio = scenario.duration / scenario.interval
+    if abs(ratio - round(ratio)) > 1e-9:
+        fail(
+            "interval",
+            f"duration ({scenario.duration:g}s) must be a whole number of intervals ({scenario.interval:g}s)",
+        )
+    n = scenario.n_intervals
+    skills = {skill for group in scenario.agents for skill in group.skills}
+    for name, channel in scenario.channels.items():
+        if isinstance(channel.profile, list):
+            if len(channel.profile) != n:
+                fail(
+                    f"channels.{name}.profile",
+                    f"expected {n} weights (one per interval of {scenario.interval:g}s), got {len(channel.profile)}",
+                )
+            if channel.volume > 0 and sum(channel.profile) <= 0:
+                fail(f"channels.{name}.profile", "all weights are zero but volume is positive")
+        if name not in skills:
+            fail(
+                f"channels.{name}",
+                f"no agent group has the skill {name!r}: nobody could serve this channel",
+            )
+    seen: set[str] = set()
+    for i, group in enumerate(scenario.agents):
+        where = f"agents[{i}]"
+        if group.group in seen:
+            fail(f"{where}.group", f"duplicate group name {group.group!r}")
+        seen.add(group.group)
+        for j, skill in enumerate(group.skills):
+            if skill not in scenario.channels:
+                fail(
+                    f"{where}.skills[{j}]",
+                    f"unknown channel {skill!r} (channels: {', '.join(scenario.channels)})",
+                )
+        if group.slowdown is not None and len(group.slowdown) != group.max_chats:
+            fail(
+                f"{where}.slowdown",
+                f"expected {group.max_chats} factors (one per active chat up to max_chats), got {len(group.slowdown)}",
+            )
+        if (group.shifts is None) == (group.staffing is None):
+            fail(where, "give exactly one of 'shifts' or 'staffing'")
+        if group.staffing is not None and len(group.staffing) != n:
+            fail(
+                f"{where}.staffing",
+                f"expected {n} agent counts (one per interval), got {len(group.staffing)}",
+            )
+        for k, shift in enumerate(group.shifts or []):
+            begin, end = scenario.shift_window(shift)
+            if begin >= scenario.duration:
+                fail(
+                    f"{where}.shifts[{k}].start",
+                    f"shift starts at {format_clock(shift.start)}, outside the horizon ({scenario.interval_label(0)} + {scenario.duration / 3600:g}h)",
+                )
+            if end > scenario.duration + 1e-9:
+                fail(
+                    f"{where}.shifts[{k}].end",
+                    f"shift ends at {format_clock(shift.end)}, after the horizon ends ({format_clock(scenario.start + scenario.duration)}); split it",
+                )
+
+
+def durations_of(channel: Channel) -> dict[str, DurationDist]:
+    """The duration distributions of a channel by key (for summaries and checks)."""
+    return {
+        "patience": channel.patience,
+        "think": channel.think,
+        "reply": channel.reply,
+        "close_after": channel.close_after,
+    }
