@@ -70,7 +70,7 @@ def time_in_bins(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray, weight
         cum_w = np.concatenate(([0.0], np.cumsum(w)))
         cum_wp = np.concatenate(([0.0], np.cumsum(w * sorted_points)))
         k = np.searchsorted(sorted_points, at, side="right")
-        return at * cum_w[k] - cum_wp[k]  # type: ignore[no-any-return]
+        return at * cum_w[k] - cum_wp[k]
 
     total = integral(starts, edges) - integral(ends, edges)
     return np.diff(total)
@@ -159,7 +159,7 @@ def measure(run: Run, scenario: Scenario) -> dict[str, Any]:
             "insession_p90": _stat(insession, "p90"),
             "bot_contained": float((arrival_select & cols.contained).sum()),
             "wasted_slot_seconds": float(cols.wasted[select].sum()),
-            "_waiting": waiting,  # type: ignore[dict-item]
+            "_waiting": waiting,
         }
 
     def queue_max_over(waiting: np.ndarray, bins: np.ndarray) -> np.ndarray:

@@ -124,7 +124,8 @@ class Model:
     def _assign(self, agent: Agent, record: ConversationRecord, now: float) -> None:
         record.assigned_at = record.left_queue_at = now
         record.agent = agent
-        heapq.heappush(agent.inbox, (record.queued_at, next(self._seq), record, 0))  # type: ignore[arg-type]
+        queued_at: float = record.queued_at  # type: ignore[assignment]  # set on queue entry
+        heapq.heappush(agent.inbox, (queued_at, next(self._seq), record, 0))
         if not agent.busy:
             self._type_next(agent)
 

@@ -225,7 +225,7 @@ def _parse_conversation(data: dict[str, Any], path: Path, number: int) -> Conver
         bot = BotOutcome(contained, sub.number("time"))
     turns_data = data.get("turns")
     if not isinstance(turns_data, list) or not turns_data:
-        reader.fail("turns", "expected a non-empty list of turns")
+        raise InputError("expected a non-empty list of turns", file=path, key=f"{where}.turns")
     turns = []
     for i, turn in enumerate(turns_data):
         if not isinstance(turn, dict):
@@ -262,7 +262,7 @@ class _Fields:
     def number(self, key: str, *, positive: bool = False) -> float:
         value = self.data.get(key)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            self.fail(key, "missing" if value is None else f"expected a number, got {value!r}")
+            raise InputError("missing" if value is None else f"expected a number, got {value!r}", file=self.path, key=f"{self.where}.{key}")
         number = float(value)
         if number != number or number < 0 or number == float("inf") or (positive and number == 0):
             self.fail(key, f"expected a {'positive' if positive else 'non-negative'} finite number, got {value!r}")
