@@ -57,6 +57,8 @@ def time_in_bins(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray, weight
     Uses the integral F(x) = sum of w * clip(x - start, 0, end - start): the time inside bin j is
     F(edges[j+1]) - F(edges[j]). Sorting makes it O(n log n) for any number of spans.
     """
+    if not np.all(np.isfinite(edges)):
+        raise ValueError("bin edges must be finite")
     if weights is None:
         weights = np.ones_like(starts)
     lengths = np.maximum(ends - starts, 0.0)

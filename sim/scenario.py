@@ -50,7 +50,12 @@ class Bot(_Model):
 
 
 class Channel(_Model):
-    """One way customers reach the operator (a messenger, site chat, in-app chat, …)."""
+    """One way customers reach the operator (a messenger, site chat, in-app chat, …).
+
+    ``reply`` is the agent's work to answer one customer message; ``first_reply``, when given,
+    replaces it for the first message only (in chat the first answer is often a greeting or a
+    template, which is why operators see first responses faster than in-session ones).
+    """
 
     protocol: Protocol
     volume: Annotated[float, Field(ge=0)]
@@ -60,6 +65,7 @@ class Channel(_Model):
     turns: Count = ConstantCount(dist="constant", value=1)
     think: Duration = Constant(dist="constant", value=0.0)
     reply: Duration
+    first_reply: Duration | None = None
     close_after: Duration = Constant(dist="constant", value=0.0)
     bot: Bot | None = None
     priority: int = 0
@@ -183,11 +189,22 @@ def load_scenario(path: str | Path) -> Scenario:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise InputError(f"invalid YAML: {where}{problem}", file=path) from None
+        raise InputError(f"invalid YAML: {_yaml_problem(error)}", file=path) from None
     return parse_scenario(data, file=path)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's marks as "line L, column C", the place a construct began first."""
+
+    def at(mark: Any) -> str:
+        return f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+    problem = getattr(error, "problem", None) or str(error)
+    where = at(getattr(error, "problem_mark", None))
+    context = getattr(error, "context", None)
+    if context:
+        return f"{context} at {at(getattr(error, 'context_mark', None))}: {problem} at {where}"
+    return f"{where}: {problem}" if where else problem
 
 
 def parse_scenario(data: Any, *, file: str | Path = "<scenario>") -> Scenario:

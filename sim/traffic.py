@@ -86,6 +86,10 @@ class _ChannelDraws:
         total = int(counts.sum())
         self.think = _ms(channel.think.sample(rng, total))
         self.reply = _ms(channel.reply.sample(rng, total))
+        if channel.first_reply is not None:
+            firsts = _ms(channel.first_reply.sample(rng, n))
+            for i, p in enumerate(self.offsets):
+                self.reply[p] = firsts[i]
 
 
 def draw_trace(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from modelkit import conversation, scenario, trace
+
 from sim.model import simulate_trace
 
 
@@ -148,9 +148,10 @@ def test_staffing_adds_and_drains_at_interval_edges():
 
 
 def test_deterministic_on_a_trace():
-    from sim.traffic import draw_trace
-    from sim.scenario import load_scenario
     from pathlib import Path
+
+    from sim.scenario import load_scenario
+    from sim.traffic import draw_trace
 
     s = load_scenario(Path(__file__).parent.parent / "scenarios" / "small.yaml")
     t = draw_trace(s, 5, texts=False)

@@ -23,7 +23,7 @@ def test_fewest_active_chats_wins():
 
 def test_longest_idle_breaks_ties_before_id():
     router: Router[str, RoutedAgent] = Router({"chat": 0})
-    a = make(router, "a", now=5.0)
+    make(router, "a", now=5.0)
     b = make(router, "b", now=1.0)
     assert router.enqueue("c1", "chat", 6.0) is b  # b idle since 1.0, longer than a
 
