@@ -26,7 +26,7 @@ CV = Annotated[float, Field(gt=0, le=10, description="coefficient of variation, 
 
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @property
     def mean_value(self) -> float:

@@ -8,6 +8,7 @@ the end of a day).
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*(ms|min|s|m|h|d)")
@@ -73,7 +74,9 @@ def format_clock(seconds_after_midnight: float) -> str:
 def format_duration(seconds: float) -> str:
     """A short human form: ``"45s"``, ``"15m"``, ``"1h30m"``."""
     if seconds < 60 or seconds % 60:
-        return f"{seconds:g}s"
+        # Shortest exact digits, never exponent notation ("1e-07s" would not parse back).
+        text = f"{Decimal(repr(float(seconds))):f}"
+        return f"{text.removesuffix('.0')}s"
     minutes = int(seconds // 60)
     hours, minutes = divmod(minutes, 60)
     if hours and minutes:

@@ -38,7 +38,7 @@ PROTOCOLS: tuple[str, ...] = ("whatsapp", "telegram", "viber", "webchat")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Bot(_Model):
@@ -225,39 +225,27 @@ def parse_scenario(data: Any, *, file: str | Path = "<scenario>") -> Scenario:
 
 def _key_path(loc: Sequence[int | str]) -> str:
     parts: list[str] = []
-    for i, part in enumerate(loc):
+    previous: int | str | None = None
+    for part in loc:
         if isinstance(part, int):
             parts[-1:] = [f"{parts[-1]}[{part}]"] if parts else [f"[{part}]"]
-        elif i > 0 and _is_union_tag(loc, i):
-            continue
+        elif previous in _UNION_FIELDS and _is_union_tag(part):
+            pass  # pydantic names the union member it tried ("lognormal", "list[...]")
         else:
             parts.append(part)
+        previous = part
     return ".".join(parts) or "(top level)"
 
 
-_TAGS = {
-    "constant",
-    "exponential",
-    "uniform",
-    "lognormal",
-    "gamma",
-    "empirical",
-    "geometric",
-    "poisson",
-    "list[float]",
-    "str",
-    "list[constrained-float]",
-    "function-before[parse_duration(), float]",
-}
+_UNION_FIELDS = {"patience", "turns", "think", "reply", "first_reply", "close_after", "time", "profile"}
+_TAGS = {"constant", "exponential", "uniform", "lognormal", "gamma", "empirical", "geometric", "poisson", "str"}
 
 
-def _is_union_tag(loc: Sequence[int | str], i: int) -> bool:
-    # pydantic inserts the chosen union member (e.g. "lognormal") into error locations.
-    part = loc[i]
-    return isinstance(part, str) and (part in _TAGS or part.startswith(("list[", "function-")))
+def _is_union_tag(part: str) -> bool:
+    return part in _TAGS or part.startswith(("list[", "function-"))
 
 
-_DISTRIBUTION_KEYS = {"patience", "turns", "think", "reply", "close_after", "time"}
+_DISTRIBUTION_KEYS = _UNION_FIELDS - {"profile"}
 
 
 def _problem(error: Any) -> str:
@@ -326,6 +314,10 @@ def _read_profile_csv(path: Path, key: str, scenario_file: Path) -> list[float]:
     return weights
 
 
+def _clock_text(seconds: float) -> str:
+    return "24:00" if seconds == 86400.0 else format_clock(seconds)
+
+
 def _check_consistency(scenario: Scenario, file: str | Path) -> None:
     """Checks that span several keys; pydantic has validated each key alone."""
 
@@ -383,12 +375,12 @@ def _check_consistency(scenario: Scenario, file: str | Path) -> None:
             if begin >= scenario.duration:
                 fail(
                     f"{where}.shifts[{k}].start",
-                    f"shift starts at {format_clock(shift.start)}, outside the horizon ({scenario.interval_label(0)} + {scenario.duration / 3600:g}h)",
+                    f"shift starts at {_clock_text(shift.start)}, outside the horizon ({scenario.interval_label(0)} + {scenario.duration / 3600:g}h)",
                 )
             if end > scenario.duration + 1e-9:
                 fail(
                     f"{where}.shifts[{k}].end",
-                    f"shift ends at {format_clock(shift.end)}, after the horizon ends ({format_clock(scenario.start + scenario.duration)}); split it",
+                    f"shift ends at {_clock_text(shift.end)}, after the horizon ends ({format_clock(scenario.start + scenario.duration)}); split it",
                 )
 
 

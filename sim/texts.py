@@ -11,9 +11,11 @@ import base64
 import random
 import uuid
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from faker import Faker
 
+_NEW_YEAR = date(2017, 1, 1)
 TOPICS: tuple[str, ...] = ("balance", "tariff", "roaming", "internet", "sim", "payment")
 
 _RU_OPENERS: dict[str, tuple[str, ...]] = {
@@ -78,6 +80,13 @@ _EN_FOLLOW_UPS: tuple[str, ...] = (
     "Yes, that's right",
     "Thank you, that helped!",
 )
+
+
+def locale_exists(locale: str) -> bool:
+    """Whether faker has this locale (``ru_RU``, ``en_US``, …)."""
+    from faker.config import AVAILABLE_LOCALES
+
+    return locale in AVAILABLE_LOCALES
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +157,8 @@ class TextSource:
             "a": lambda: "а" if female and self._russian else "",
             "amount": lambda: str(self._random.randrange(50, 3000, 10)),
             "phone": lambda: "+7 9" + "".join(str(self._random.randrange(10)) for _ in range(9)),
-            "date": lambda: faker.date_this_year().strftime("%d.%m"),
+            # A day of the year from the seeded stream, never from today's date.
+            "date": lambda: (_NEW_YEAR + timedelta(days=self._random.randrange(365))).strftime("%d.%m"),
             "country": faker.country,
             "city": faker.city,
         }

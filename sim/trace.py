@@ -157,10 +157,13 @@ def read_trace(path: str | Path) -> Trace:
         raise InputError(f"cannot read trace: {error.strerror}", file=path) from None
     with handle:
         try:
-            lines = handle.read().splitlines()
+            # Only "\n" ends a line: texts may hold U+2028 and friends, which JSON leaves as is.
+            lines = handle.read().split("\n")
         except UnicodeDecodeError:
             raise InputError("not a UTF-8 text file", file=path) from None
-    if not lines:
+    if lines and not lines[-1]:
+        lines.pop()
+    if not lines or not lines[0].strip():
         raise InputError("empty file, expected a chatsim trace header on line 1", file=path)
     header = _parse_header(_load_line(lines[0], path, 1), path)
     conversations: list[Conversation] = []
@@ -185,6 +188,8 @@ def _load_line(line: str, path: Path, number: int) -> dict[str, Any]:
         value = json.loads(line)
     except json.JSONDecodeError as error:
         raise InputError(f"invalid JSON: {error.msg} at column {error.colno}", file=path, key=f"line {number}") from None
+    except (ValueError, RecursionError) as error:  # huge integers, absurd nesting
+        raise InputError(f"invalid JSON: {error}", file=path, key=f"line {number}") from None
     if not isinstance(value, dict):
         raise InputError("expected a JSON object", file=path, key=f"line {number}")
     return value
@@ -199,11 +204,11 @@ def _parse_header(data: dict[str, Any], path: Path) -> TraceHeader:
     return TraceHeader(
         scenario=reader.text("scenario"),
         scenario_sha256=reader.text("scenario_sha256"),
-        seed=int(reader.number("seed")),
+        seed=reader.integer("seed"),
         start=reader.text("start"),
         duration=reader.number("duration", positive=True),
         locale=str(data.get("locale", "ru_RU")),
-        replication=int(data.get("replication", 0)),
+        replication=reader.integer("replication", default=0),
     )
 
 
@@ -258,6 +263,12 @@ class _Fields:
         if not isinstance(value, str) or not value:
             self.fail(key, "missing" if value is None else f"expected a non-empty string, got {value!r}")
         return str(value)
+
+    def integer(self, key: str, *, default: int | None = None) -> int:
+        value = self.data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InputError("missing" if value is None else f"expected a non-negative integer, got {value!r}", file=self.path, key=f"{self.where}.{key}")
+        return value
 
     def number(self, key: str, *, positive: bool = False) -> float:
         value = self.data.get(key)

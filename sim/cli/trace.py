@@ -10,6 +10,7 @@ import typer
 from sim.cli.app import app, console
 from sim.cli.options import scenario_from
 from sim.errors import InputError
+from sim.texts import locale_exists
 from sim.trace import write_trace
 from sim.traffic import draw_trace
 
@@ -22,10 +23,11 @@ def trace(
     locale: Annotated[str, typer.Option("--locale", help="Faker locale of customer names and texts.")] = "ru_RU",
 ) -> None:
     """Draw one day (the scenario's horizon) of conversations into a trace file."""
+    if seed < 0:
+        raise InputError(f"must be a non-negative integer, got {seed}", key="--seed")
+    if not locale_exists(locale):
+        raise InputError(f"unknown faker locale {locale!r} (for example ru_RU, en_US, de_DE)", key="--locale")
     scenario = scenario_from(scenario_path)
-    try:
-        drawn = draw_trace(scenario, seed, locale=locale)
-    except ValueError as error:
-        raise InputError(str(error), key="--locale") from None
+    drawn = draw_trace(scenario, seed, locale=locale)
     digest = write_trace(drawn, out)
     console.print(f"wrote {len(drawn):,} conversations to {out} (sha256 {digest[:12]})")
