@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/chatsim simulate scenarios/tele2-weekday.yaml --replications 5 --out reports/demo
 
 test: $(STAMP)
-	$(BIN)/ruff check sim tests locustfiles
+	$(BIN)/ruff check sim tests locustfiles scripts
 	$(BIN)/mypy sim
 	$(BIN)/pytest
 

@@ -78,10 +78,12 @@ class Router(Generic[Item, A]):
         self._queues: dict[str, deque[_Ticket[Item]]] = {c: deque() for c in priorities}
         self._waiting = dict.fromkeys(priorities, 0)
         self._tickets: dict[Item, _Ticket[Item]] = {}
-        # One heap of (active, last_assigned, id, version, agent) per channel, stale entries
-        # dropped lazily when they reach the top.
-        self._pools: dict[str, list[tuple[int, float, str, int, A]]] = {c: [] for c in priorities}
+        # One heap of (active, last_assigned, id, push number, version, agent) per channel,
+        # stale entries dropped lazily when they reach the top. The push number keeps the agent
+        # objects themselves out of comparisons.
+        self._pools: dict[str, list[tuple[int, float, str, int, int, A]]] = {c: [] for c in priorities}
         self._seq = 0
+        self._pushes = 0
 
     # -- queries -------------------------------------------------------------------------
 
@@ -129,8 +131,8 @@ class Router(Generic[Item, A]):
         pool = self._pools[channel]
         while pool:
             entry = heapq.heappop(pool)
-            agent = entry[4]
-            if entry[3] == agent.version and agent.accepting:
+            agent = entry[5]
+            if entry[4] == agent.version and agent.accepting:
                 self._assign(agent, now)
                 return agent
         self._seq += 1
@@ -159,7 +161,8 @@ class Router(Generic[Item, A]):
 
     def _offer(self, agent: A) -> None:
         if agent.accepting and agent.active < agent.max_chats:
-            entry = (agent.active, agent.last_assigned, agent.id, agent.version, agent)
+            self._pushes += 1
+            entry = (agent.active, agent.last_assigned, agent.id, self._pushes, agent.version, agent)
             pools = self._pools
             for skill in agent.skills:
                 heapq.heappush(pools[skill], entry)

@@ -1,0 +1,356 @@
+"""Load check of the reference gateway: signed inbound webhooks at increasing concurrency.
+
+Starts ``chatsim gateway`` on a free loopback port (or uses ``--gateway URL``), logs in a few
+agents so that conversations are routed and assigned as in a replay, then, for each concurrency
+level, sends a bounded number of signed webhooks (WhatsApp, Telegram, Viber and webchat in turn,
+one new customer each) and prints acknowledged messages per second, p50/p99 latency and the
+gateway's CPU use. The answer is the highest rate whose p99 stays under ``--p99-ms``.
+
+    .venv/bin/python scripts/gateway_load.py                 # httpx.AsyncClient, 5,000 requests
+    .venv/bin/python scripts/gateway_load.py --client raw    # a minimal HTTP/1.1 client
+
+The default client is one shared ``httpx.AsyncClient``. On a small machine it costs more CPU per
+request than the gateway does, so it is usually the limit (see the server CPU column);
+``--client raw`` (keep-alive HTTP/1.1 over asyncio streams, one connection per worker) shows
+what the gateway itself sustains. Everything stays on 127.0.0.1; counts and times are bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sim.gateway.config import GatewayConfig  # noqa: E402
+from sim.gateway.inbound.signatures import viber_signature, whatsapp_signature  # noqa: E402
+
+PROTOCOLS = ("whatsapp", "telegram", "viber", "webchat")
+
+
+@dataclass(frozen=True)
+class Request:
+    path: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def whatsapp_body(n: int) -> bytes:
+    wa_id = f"7900{n:07d}"
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550000000", "phone_number_id": "106540352242922"},
+        "contacts": [{"profile": {"name": "Load Test"}, "wa_id": wa_id}],
+        "messages": [
+            {
+                "from": wa_id,
+                "id": f"wamid.load{n}",
+                "timestamp": "1700000000",
+                "type": "text",
+                "text": {"body": f"message {n}"},
+            }
+        ],
+    }
+    change = {"field": "messages", "value": value}
+    entry = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [change]}]}
+    return json.dumps(entry).encode()
+
+
+def build_request(config: GatewayConfig, n: int) -> Request:
+    """The ``n``-th signed webhook: protocols in turn, a new customer each."""
+    protocol = PROTOCOLS[n % 4]
+    headers = {"content-type": "application/json"}
+    if protocol == "whatsapp":
+        body = whatsapp_body(n)
+        headers["X-Hub-Signature-256"] = whatsapp_signature(config.whatsapp_app_secret, body)
+    elif protocol == "telegram":
+        user = {"id": 10_000_000 + n, "is_bot": False, "first_name": "Load"}
+        chat = {"id": 10_000_000 + n, "type": "private", "first_name": "Load"}
+        message = {
+            "message_id": n,
+            "date": 1700000000,
+            "from": user,
+            "chat": chat,
+            "text": f"message {n}",
+        }
+        body = json.dumps({"update_id": n, "message": message}).encode()
+        headers["X-Telegram-Bot-Api-Secret-Token"] = config.telegram_secret_token
+    elif protocol == "viber":
+        body = json.dumps(
+            {
+                "event": "message",
+                "timestamp": 1700000000000,
+                "message_token": 5_000_000_000 + n,
+                "sender": {"id": f"vb{n}==", "name": "Load"},
+                "message": {"type": "text", "text": f"message {n}"},
+            }
+        ).encode()
+        headers["X-Viber-Content-Signature"] = viber_signature(config.viber_auth_token, body)
+    else:
+        body = json.dumps({"session": f"load-{n}", "text": f"message {n}", "id": f"m{n}"}).encode()
+    return Request(f"/webhooks/{protocol}", body, headers)
+
+
+class RawConnection:
+    """A minimal keep-alive HTTP/1.1 client connection (``--client raw``)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, url: str) -> RawConnection:
+        parts = urlsplit(url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
+        return cls(reader, writer)
+
+    async def post(self, request: Request) -> tuple[int, bytes]:
+        head = [
+            f"POST {request.path} HTTP/1.1",
+            "host: gateway",
+            f"content-length: {len(request.body)}",
+        ]
+        head += [f"{name}: {value}" for name, value in request.headers.items()]
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + request.body)
+        await self.writer.drain()
+        status = int((await self.reader.readline()).split()[1])
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
+
+
+@dataclass
+class Level:
+    concurrency: int
+    acked: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    server_cpu: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.acked / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def cpu_per_message(self) -> float:
+        """Server CPU seconds per acknowledged message (0 when not measured)."""
+        return self.server_cpu * self.seconds / self.acked if self.acked else 0.0
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def run_level(
+    url: str, client: httpx.AsyncClient | None, requests: list[Request], concurrency: int
+) -> Level:
+    """Send ``requests`` with ``concurrency`` in flight; ``client`` None means raw connections."""
+    level = Level(concurrency)
+    queue: Iterator[Request] = iter(requests)
+
+    async def worker() -> None:
+        raw = await RawConnection.open(url) if client is None else None
+        try:
+            for request in queue:
+                started = time.perf_counter()
+                try:
+                    if raw is not None:
+                        status, body = await raw.post(request)
+                    else:
+                        assert client is not None
+                        response = await client.post(
+                            request.path, content=request.body, headers=request.headers
+                        )
+                        status, body = response.status_code, response.content
+                    ok = status == 200 and json.loads(body).get("messages") == 1
+                except (httpx.HTTPError, OSError, ValueError, asyncio.IncompleteReadError):
+                    ok = False
+                if ok:
+                    level.latencies.append(time.perf_counter() - started)
+                else:
+                    level.errors += 1
+        finally:
+            if raw is not None:
+                await raw.close()
+
+    started = time.perf_counter()
+    await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))), 300)
+    level.seconds = time.perf_counter() - started
+    level.acked = len(level.latencies)
+    return level
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process (Linux /proc), 0 where unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_gateway(port: int) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable,
+        "-c",
+        "import sim.cli.gateway; from sim.cli import main; main()",
+        "gateway",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+
+
+async def wait_ready(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=url, timeout=1) as client:
+        while True:
+            try:
+                if (await client.get("/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"gateway at {url} did not answer /healthz")
+            await asyncio.sleep(0.1)
+
+
+def report(results: list[Level], p99_ms: float) -> int:
+    good = [level for level in results if level.errors == 0 and level.percentile(0.99) < p99_ms]
+    errors = sum(level.errors for level in results)
+    measured = [level.cpu_per_message for level in results if level.cpu_per_message > 0]
+    if measured:
+        cost = statistics.median(measured)
+        print(
+            f"gateway CPU per message: {cost * 1000:.2f} ms (median), about "
+            f"{1 / cost:.0f} msg/s per core"
+        )
+    if errors:
+        print(f"errors: {errors}")
+    if not good:
+        print(f"no level kept p99 under {p99_ms:g} ms")
+        return 1
+    best = max(good, key=lambda level: level.rate)
+    print(
+        f"highest rate with p99 < {p99_ms:g} ms: {best.rate:.0f} msg/s acknowledged "
+        f"(concurrency {best.concurrency}, p50 {best.percentile(0.5):.1f} ms, "
+        f"p99 {best.percentile(0.99):.1f} ms)"
+    )
+    return 0 if errors == 0 else 1
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    config = GatewayConfig.from_env()
+    levels = [int(level) for level in args.levels.split(",")]
+    per_level = max(1, args.requests // len(levels))
+    process = None
+    url = args.gateway
+    if url is None:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        process = start_gateway(port)
+    pid = process.pid if process is not None else None
+    results: list[Level] = []
+    try:
+        await wait_ready(url)
+        limits = httpx.Limits(max_connections=max(levels), max_keepalive_connections=max(levels))
+        async with httpx.AsyncClient(base_url=url, timeout=10, limits=limits) as http:
+            skills = list(PROTOCOLS)
+            for n in range(args.agents):
+                agent = {"agent_id": f"load-{n:03d}", "skills": skills, "max_chats": args.max_chats}
+                (await http.post("/agents/login", json=agent)).raise_for_status()
+            client = http if args.client == "httpx" else None
+            n = 0
+            warmup = [build_request(config, n + i) for i in range(200)]
+            n += len(warmup)
+            await run_level(url, client, warmup, 8)
+            print(
+                f"gateway {url}; client {args.client}; {per_level} requests per level; "
+                f"{args.agents} agents x {args.max_chats} chats"
+            )
+            print(
+                f"{'concurrency':>11} {'acked':>6} {'errors':>6} {'msg/s':>7} {'p50 ms':>7} "
+                f"{'p99 ms':>7} {'gateway CPU':>11}"
+            )
+            for concurrency in levels:
+                requests = [build_request(config, n + i) for i in range(per_level)]
+                n += per_level
+                cpu = cpu_seconds(pid)
+                level = await run_level(url, client, requests, concurrency)
+                level.server_cpu = (cpu_seconds(pid) - cpu) / level.seconds
+                results.append(level)
+                print(
+                    f"{concurrency:>11} {level.acked:>6} {level.errors:>6} {level.rate:>7.0f} "
+                    f"{level.percentile(0.5):>7.1f} {level.percentile(0.99):>7.1f} "
+                    f"{level.server_cpu:>11.0%}"
+                )
+    finally:
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    return report(results, args.p99_ms)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=5000, help="in all, split over levels")
+    parser.add_argument("--levels", default="1,2,4,8,16,32,64", help="concurrency levels")
+    parser.add_argument("--client", choices=("httpx", "raw"), default="httpx")
+    parser.add_argument("--agents", type=int, default=20, help="agents logged in during the run")
+    parser.add_argument("--max-chats", type=int, default=500, help="max_chats of each agent")
+    parser.add_argument("--p99-ms", type=float, default=50.0, help="latency bound of the answer")
+    parser.add_argument("--gateway", default=None, help="a running gateway (default: start one)")
+    args = parser.parse_args()
+    if not 1 <= args.requests <= 100_000:
+        parser.error("--requests: between 1 and 100000")
+    if args.gateway is not None and urlsplit(args.gateway).hostname not in (
+        "127.0.0.1",
+        "localhost",
+        "::1",
+    ):
+        parser.error("--gateway: loopback addresses only")
+    sys.exit(asyncio.run(main_async(args)))
+
+
+if __name__ == "__main__":
+    main()

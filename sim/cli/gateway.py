@@ -1,0 +1,141 @@
+"""``chatsim gateway``: run the reference chat gateway on uvicorn.
+
+Every secret and base URL is an option that also reads its ``CHATSIM_*`` environment variable;
+unset ones keep the gateway's loopback-friendly defaults (see :mod:`sim.gateway.config`).
+State is in memory, so the server runs a single worker process.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from sim.cli.app import app, console
+from sim.errors import InputError
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def _secret(envvar: str, help: str) -> Any:
+    return typer.Option(envvar=envvar, help=help, show_default=False, show_envvar=True)
+
+
+def scenario_channels(path: Path) -> dict[str, tuple[str, int]]:
+    """``{channel: (protocol, priority)}`` of a scenario file."""
+    from sim.scenario import load_scenario  # lazily: the gateway does not need the model
+
+    scenario = load_scenario(path)
+    return {
+        name: (channel.protocol, channel.priority) for name, channel in scenario.channels.items()
+    }
+
+
+@app.command("gateway")
+def gateway(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port to listen on.", min=0, max=65535)] = 8080,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            help="Scenario YAML: serve its channels (names, protocols, priorities) "
+            "instead of one channel per protocol."
+        ),
+    ] = None,
+    whatsapp_app_secret: Annotated[
+        str | None, _secret("CHATSIM_WHATSAPP_APP_SECRET", "Signs inbound WhatsApp webhooks.")
+    ] = None,
+    whatsapp_verify_token: Annotated[
+        str | None, _secret("CHATSIM_WHATSAPP_VERIFY_TOKEN", "WhatsApp hub.verify_token.")
+    ] = None,
+    whatsapp_token: Annotated[
+        str | None, _secret("CHATSIM_WHATSAPP_TOKEN", "Bearer token of WhatsApp sends.")
+    ] = None,
+    whatsapp_api_base: Annotated[
+        str | None,
+        _secret(
+            "CHATSIM_WHATSAPP_API_BASE",
+            "WhatsApp Cloud API base URL (default http://127.0.0.1:8081).",
+        ),
+    ] = None,
+    telegram_bot_token: Annotated[
+        str | None, _secret("CHATSIM_TELEGRAM_BOT_TOKEN", "Telegram bot token.")
+    ] = None,
+    telegram_secret_token: Annotated[
+        str | None,
+        _secret("CHATSIM_TELEGRAM_SECRET_TOKEN", "Expected X-Telegram-Bot-Api-Secret-Token."),
+    ] = None,
+    telegram_api_base: Annotated[
+        str | None,
+        _secret(
+            "CHATSIM_TELEGRAM_API_BASE",
+            "Telegram Bot API base URL (default http://127.0.0.1:8081).",
+        ),
+    ] = None,
+    viber_auth_token: Annotated[
+        str | None, _secret("CHATSIM_VIBER_AUTH_TOKEN", "Viber bot auth token.")
+    ] = None,
+    viber_api_base: Annotated[
+        str | None,
+        _secret(
+            "CHATSIM_VIBER_API_BASE", "Viber REST API base URL (default http://127.0.0.1:8081)."
+        ),
+    ] = None,
+    max_body_bytes: Annotated[
+        int | None,
+        typer.Option(
+            envvar="CHATSIM_MAX_BODY_BYTES",
+            show_envvar=True,
+            min=1,
+            help="Largest request body accepted (default 1 MiB).",
+        ),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="critical, error, warning, info or debug.")] = (
+        "info"
+    ),
+    access_log: Annotated[bool, typer.Option(help="Log every HTTP request.")] = False,
+) -> None:
+    """Run the reference chat gateway (webhooks in, agent API, platform send APIs out)."""
+    import uvicorn
+
+    from sim.gateway import GatewayConfig, create_app
+    from sim.gateway.logs import configure_logging
+
+    level = log_level.lower()
+    if level not in LOG_LEVELS:
+        raise InputError(f"--log-level: expected one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+    if scenario is not None and not scenario.is_file():
+        raise InputError("no such file", file=scenario)
+    channels = scenario_channels(scenario) if scenario is not None else None
+    try:
+        config = GatewayConfig.from_env(
+            whatsapp_app_secret=whatsapp_app_secret,
+            whatsapp_verify_token=whatsapp_verify_token,
+            whatsapp_token=whatsapp_token,
+            whatsapp_api_base=whatsapp_api_base,
+            telegram_bot_token=telegram_bot_token,
+            telegram_secret_token=telegram_secret_token,
+            telegram_api_base=telegram_api_base,
+            viber_auth_token=viber_auth_token,
+            viber_api_base=viber_api_base,
+            max_body_bytes=max_body_bytes,
+        )
+        if channels is not None:
+            config = config.with_channels(channels)
+    except ValueError as error:
+        raise InputError(str(error), file=scenario) from None
+    configure_logging(level)
+    served = ", ".join(f"{name} ({protocol})" for name, (protocol, _) in config.channels.items())
+    console.print(
+        f"chatsim gateway on http://{host}:{port} serving {served}", highlight=False, soft_wrap=True
+    )
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=level,
+        access_log=access_log,
+        timeout_graceful_shutdown=3,
+    )

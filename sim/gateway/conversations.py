@@ -1,0 +1,427 @@
+"""The conversation service: customers' messages in, agents' work out, routing in between.
+
+A customer message on a channel either joins the customer's open conversation or opens a new
+one, which enters the queue of the shared :class:`sim.routing.Router` (priority, FIFO, fewest
+active chats, longest idle, lowest id: DESIGN.md's model semantics). Whatever the router
+assigns becomes an ``assigned`` event for the agent. A conversation ends when its agent closes
+it or, for webchat, when the customer leaves (``left`` event, slot freed at once); the next
+message of that customer opens a new conversation.
+
+Agents log in with skills and ``max_chats``, and log out by draining: no new chats, the active
+ones stay until closed, and the agent is *gone* when its last one closes.
+
+Every method that changes state is synchronous and validates before it changes anything, so on
+the gateway's single event loop each request is atomic and a refused one leaves no trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from typing import Literal
+
+from sim.routing import RoutedAgent, Router
+
+from .config import GatewayConfig
+from .errors import ApiError
+from .inbound import Inbound, InboundMessage
+from .longpoll import Signals, long_poll
+from .metrics import GatewayMetrics, GatewayState
+from .outbound import OutboundJob, Outbox
+from .schemas import (
+    AgentStatus,
+    AssignedEvent,
+    CloseResult,
+    Customer,
+    LeftEvent,
+    MessageEvent,
+    ReplyResult,
+    WebhookAck,
+)
+from .store import Conversation, Event, Message, Store, WebchatOut
+from .views import message_view
+
+log = logging.getLogger("sim.gateway")
+AgentState = Literal["active", "draining", "gone"]
+
+
+class GatewayAgent(RoutedAgent):
+    """A logged-in agent: routing state plus its open conversations (in assignment order)."""
+
+    __slots__ = ("conversations", "state")
+
+    def __init__(self, id: str, skills: Iterable[str], max_chats: int, now: float) -> None:
+        super().__init__(id, skills, max_chats, now)
+        self.conversations: dict[str, None] = {}
+        self.state: AgentState = "active"
+
+
+class ConversationService:
+    """Gateway state and its rules; see the module docstring.
+
+    ``monotonic`` is the routing clock (idle times), ``wall`` stamps conversations, messages
+    and events with Unix time; tests pass fakes.
+    """
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        store: Store,
+        metrics: GatewayMetrics,
+        outbox: Outbox,
+        monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.metrics = metrics
+        self.outbox = outbox
+        self._monotonic = monotonic
+        self._wall = wall
+        self.router: Router[str, GatewayAgent] = Router(
+            {name: priority for name, (_, priority) in config.channels.items()}
+        )
+        self.agents: dict[str, GatewayAgent] = {}
+        self._cursors: dict[str, int] = {}
+        self._active = dict.fromkeys(config.channels, 0)
+        self.agent_signals = Signals()
+        self.webchat_signals = Signals()
+        self.stopping = False
+        metrics.watch(
+            GatewayState(self.queue_lengths, lambda: dict(self._active), self.agent_counts)
+        )
+
+    # -- inbound -------------------------------------------------------------------------
+
+    def receive(self, channel: str, inbound: Inbound) -> WebhookAck:
+        """Apply a parsed webhook of ``channel``: messages, delivery statuses, leaves."""
+        protocol = self.config.channels[channel][0]
+        ids: list[str] = []
+        duplicates = 0
+        for message in inbound.messages:
+            if message.key is not None:
+                key = f"in:{channel}:{message.key}"
+                if self.store.claim_key(key) is not None:
+                    duplicates += 1
+                    self.metrics.duplicates.labels(channel).inc()
+                    continue
+            ids.append(self._customer_message(channel, protocol, message))
+        for status in inbound.statuses:
+            self.store.record_status(status)
+            self.metrics.statuses.labels(status.protocol, status.status).inc()
+        closed = sum(self._customer_left(channel, customer) for customer in inbound.closes)
+        if inbound.ignored:
+            self.metrics.ignored.labels(protocol).inc(inbound.ignored)
+        return WebhookAck(
+            messages=len(ids),
+            duplicates=duplicates,
+            statuses=len(inbound.statuses),
+            ignored=inbound.ignored,
+            closed=closed,
+            conversation_ids=ids,
+        )
+
+    def _customer_message(self, channel: str, protocol: str, inbound: InboundMessage) -> str:
+        now = self._wall()
+        conversation = self.store.open_conversation(channel, inbound.customer_id)
+        message = Message(
+            "customer",
+            inbound.kind,
+            inbound.text,
+            now,
+            inbound.native_type,
+            inbound.media,
+            inbound.key,
+        )
+        self.metrics.messages_in.labels(channel, inbound.kind).inc()
+        if conversation is not None:
+            conversation.address.update(inbound.address)
+            conversation.customer_name = conversation.customer_name or inbound.customer_name
+            self.store.save_conversation(conversation)
+            self.store.add_message(conversation.id, message)
+            if conversation.state == "assigned" and conversation.agent_id is not None:
+                self._push(
+                    conversation.agent_id,
+                    MessageEvent(
+                        seq=self.store.next_event_seq(),
+                        ts=now,
+                        conversation_id=conversation.id,
+                        channel=channel,
+                        message=message_view(message),
+                    ),
+                )
+            return conversation.id
+        conversation = Conversation(
+            id=self.store.new_conversation_id(),
+            channel=channel,
+            protocol=protocol,
+            customer_id=inbound.customer_id,
+            customer_name=inbound.customer_name,
+            queued_at=now,
+            address=dict(inbound.address),
+        )
+        self.store.add_conversation(conversation)
+        self.store.add_message(conversation.id, message)
+        self.metrics.conversations.labels(channel).inc()
+        agent = self.router.enqueue(conversation.id, channel, self._monotonic())
+        if agent is not None:
+            self._assign(agent, conversation)
+        log.debug(
+            "conversation opened",
+            extra={
+                "fields": {
+                    "conversation_id": conversation.id,
+                    "channel": channel,
+                    "agent": agent.id if agent else None,
+                }
+            },
+        )
+        return conversation.id
+
+    def _customer_left(self, channel: str, customer_id: str) -> bool:
+        conversation = self.store.open_conversation(channel, customer_id)
+        if conversation is None:
+            return False
+        agent = self.agents.get(conversation.agent_id or "")
+        self._end(conversation, "left")
+        if agent is None:
+            self.router.remove(conversation.id)
+            return True
+        self._push(
+            agent.id,
+            LeftEvent(
+                seq=self.store.next_event_seq(),
+                ts=self._wall(),
+                conversation_id=conversation.id,
+                channel=channel,
+            ),
+        )
+        self._release(agent, conversation.id)
+        return True
+
+    # -- agents --------------------------------------------------------------------------
+
+    def login(self, agent_id: str, skills: list[str], max_chats: int) -> AgentStatus:
+        """Start taking chats; logging in again resumes a draining agent with new settings."""
+        unknown = [skill for skill in skills if skill not in self.config.channels]
+        if unknown:
+            raise ApiError(
+                422,
+                "unknown_channel",
+                f"unknown channel(s) {', '.join(unknown)}; this gateway serves "
+                f"{', '.join(self.config.channels)}",
+            )
+        now = self._monotonic()
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            agent = self.agents[agent_id] = GatewayAgent(agent_id, skills, max_chats, now)
+        else:
+            # One object per agent id for good: the router's heaps may still hold entries of
+            # it, and only its version (never a second object's) tells them apart.
+            if agent.state == "gone":
+                agent.last_assigned = now  # a new session: idle since this login
+            agent.skills = tuple(dict.fromkeys(skills))
+            agent.max_chats = max_chats
+            agent.state = "active"
+        for conversation_id in self.router.login(agent, now):
+            self._assign_id(agent, conversation_id)
+        log.info(
+            "agent logged in",
+            extra={"fields": {"agent": agent_id, "skills": skills, "max_chats": max_chats}},
+        )
+        return self.status(agent_id)
+
+    def logout(self, agent_id: str) -> AgentStatus:
+        """Drain: no new chats; the agent is gone once its last active chat closes."""
+        agent = self._agent(agent_id)
+        if agent.state == "active":
+            self.router.drain(agent)
+            agent.state = "draining"
+            log.info(
+                "agent draining", extra={"fields": {"agent": agent_id, "active": agent.active}}
+            )
+            self._maybe_gone(agent)
+        return self.status(agent_id)
+
+    def status(self, agent_id: str) -> AgentStatus:
+        agent = self._agent(agent_id)
+        return AgentStatus(
+            agent_id=agent.id,
+            state=agent.state,
+            skills=list(agent.skills),
+            max_chats=agent.max_chats,
+            active=agent.active,
+            conversations=list(agent.conversations),
+        )
+
+    async def poll_events(self, agent_id: str, after: int | None, timeout: float) -> list[Event]:
+        """The agent's events after ``after`` (default: after the last poll's), long-polled.
+
+        Events up to ``after`` count as acknowledged and are forgotten. A gone agent's
+        remaining events come back at once.
+        """
+        agent = self._agent(agent_id)
+        base = self._cursors.get(agent_id, 0) if after is None else after
+        self.store.drop_events(agent_id, base)
+        events = await long_poll(
+            lambda: self.store.events_after(agent_id, base),
+            self.agent_signals.get(agent_id),
+            min(timeout, self.config.max_poll_timeout),
+            stopping=lambda: agent.state == "gone" or self.stopping,
+        )
+        if events:
+            self._cursors[agent_id] = max(self._cursors.get(agent_id, 0), events[-1].seq)
+        return events
+
+    def reply(self, conversation_id: str, agent_id: str, text: str, key: str | None) -> ReplyResult:
+        """Accept an agent's reply and queue it for the customer's platform."""
+        conversation = self._owned(conversation_id, agent_id)
+        if key is not None:
+            index = len(self.store.messages(conversation_id)) + 1  # the index it will get
+            earlier = self.store.claim_key(f"reply:{conversation_id}:{key}", str(index))
+            if earlier is not None:
+                return ReplyResult(
+                    conversation_id=conversation_id, index=int(earlier), status="duplicate"
+                )
+        now = self._wall()
+        message = self.store.add_message(
+            conversation_id,
+            Message("agent", "text", text, now, "text", agent_id=agent_id, delivery="pending"),
+        )
+        if conversation.first_reply_at is None:
+            conversation.first_reply_at = now
+            self.store.save_conversation(conversation)
+        self.metrics.messages_out.labels(conversation.channel).inc()
+        if conversation.protocol == "webchat":
+            session = str(conversation.address["session"])
+            self.store.add_webchat_message(session, conversation_id, text, now)
+            message.delivery = "sent"
+            self.store.update_message(conversation_id, message)
+            self.webchat_signals.fire(session)
+        else:
+            self.outbox.submit(
+                OutboundJob(
+                    conversation_id,
+                    conversation.channel,
+                    conversation.protocol,
+                    dict(conversation.address),
+                    message,
+                )
+            )
+        return ReplyResult(conversation_id=conversation_id, index=message.index, status="queued")
+
+    def close(self, conversation_id: str, agent_id: str) -> CloseResult:
+        """The agent ends a conversation; its slot takes the next waiting one."""
+        conversation = self._owned(conversation_id, agent_id)
+        self._end(conversation, "closed")
+        self._release(self.agents[agent_id], conversation_id)
+        return CloseResult(conversation_id=conversation_id, state="closed")
+
+    async def poll_webchat(self, session: str, after: int, timeout: float) -> list[WebchatOut]:
+        """Agent messages to a webchat session with index > ``after``, long-polled."""
+        return await long_poll(
+            lambda: self.store.webchat_messages(session, after),
+            self.webchat_signals.get(session),
+            min(timeout, self.config.max_poll_timeout),
+            stopping=lambda: self.stopping,
+        )
+
+    def shutdown(self) -> None:
+        """Answer every waiting long-poll now (the server is stopping)."""
+        self.stopping = True
+        self.agent_signals.fire_all()
+        self.webchat_signals.fire_all()
+
+    # -- gauges ---------------------------------------------------------------------------
+
+    def queue_lengths(self) -> dict[str, int]:
+        return {channel: self.router.waiting(channel) for channel in self.config.channels}
+
+    def agent_counts(self) -> dict[str, int]:
+        counts = {"active": 0, "draining": 0}
+        for agent in self.agents.values():
+            if agent.state != "gone":
+                counts[agent.state] += 1
+        return counts
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _agent(self, agent_id: str) -> GatewayAgent:
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            raise ApiError(404, "unknown_agent", f"agent {agent_id} has never logged in")
+        return agent
+
+    def _owned(self, conversation_id: str, agent_id: str) -> Conversation:
+        conversation = self.store.conversation(conversation_id)
+        if conversation is None:
+            raise ApiError(404, "unknown_conversation", f"no conversation {conversation_id}")
+        if conversation.agent_id != agent_id:
+            holder = (
+                f"assigned to agent {conversation.agent_id}"
+                if conversation.agent_id
+                else "waiting in the queue"
+            )
+            raise ApiError(
+                403,
+                "not_your_conversation",
+                f"conversation {conversation_id} is {holder}, not agent {agent_id}'s",
+            )
+        if conversation.state != "assigned":
+            why = "the customer left" if conversation.state == "left" else "it was closed"
+            raise ApiError(
+                409, "conversation_ended", f"conversation {conversation_id} has ended: {why}"
+            )
+        return conversation
+
+    def _assign_id(self, agent: GatewayAgent, conversation_id: str) -> None:
+        conversation = self.store.conversation(conversation_id)
+        assert conversation is not None, conversation_id
+        self._assign(agent, conversation)
+
+    def _assign(self, agent: GatewayAgent, conversation: Conversation) -> None:
+        now = self._wall()
+        conversation.state = "assigned"
+        conversation.agent_id = agent.id
+        conversation.assigned_at = now
+        self.store.save_conversation(conversation)
+        agent.conversations[conversation.id] = None
+        self._active[conversation.channel] += 1
+        history = [message_view(m) for m in self.store.messages(conversation.id)]
+        self._push(
+            agent.id,
+            AssignedEvent(
+                seq=self.store.next_event_seq(),
+                ts=now,
+                conversation_id=conversation.id,
+                channel=conversation.channel,
+                queued_at=conversation.queued_at,
+                messages=history,
+                customer=Customer(id=conversation.customer_id, name=conversation.customer_name),
+            ),
+        )
+
+    def _end(self, conversation: Conversation, state: Literal["closed", "left"]) -> None:
+        if conversation.state == "assigned":
+            self._active[conversation.channel] -= 1
+        conversation.state = state
+        conversation.ended_at = self._wall()
+        self.store.save_conversation(conversation)
+        self.metrics.ended.labels(conversation.channel, state).inc()
+
+    def _release(self, agent: GatewayAgent, conversation_id: str) -> None:
+        agent.conversations.pop(conversation_id, None)
+        for taken in self.router.release(agent, self._monotonic()):
+            self._assign_id(agent, taken)
+        self._maybe_gone(agent)
+
+    def _maybe_gone(self, agent: GatewayAgent) -> None:
+        if agent.state == "draining" and agent.active == 0:
+            agent.state = "gone"
+            self.agent_signals.fire(agent.id)
+            log.info("agent gone", extra={"fields": {"agent": agent.id}})
+
+    def _push(self, agent_id: str, event: Event) -> None:
+        self.store.add_event(agent_id, event)
+        self.agent_signals.fire(agent_id)

@@ -1,0 +1,87 @@
+"""What every inbound parser produces, and the errors it raises.
+
+A parser turns one webhook body (already signature-checked) into an :class:`Inbound`: customer
+messages in the platform-neutral :class:`InboundMessage`, delivery statuses, customers who
+left, and a count of what was acknowledged but ignored (edited messages, subscription events).
+A parser never changes state: the whole body is parsed before anything is applied, so a body
+that fails half way leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ..store import StatusRecord
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class PayloadError(Exception):
+    """The body is not JSON (``error="malformed_json"``) or not the platform's shape."""
+
+    def __init__(self, detail: str, error: str = "invalid_payload") -> None:
+        super().__init__(detail)
+        self.error = error
+        self.detail = detail
+
+
+class SignatureError(Exception):
+    """Missing (401) or wrong (403) signature or secret token."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A customer's message, whatever the platform.
+
+    ``kind`` is ``text``, ``image``, ``sticker`` or ``other``; ``native_type`` is the
+    platform's word for it (``photo`` on Telegram, ``picture`` on Viber). ``key`` is the
+    platform's id of the message, used for idempotency. ``address`` is what an outbound reply
+    needs (e.g. WhatsApp's ``phone_number_id``).
+    """
+
+    customer_id: str
+    customer_name: str | None
+    kind: str
+    native_type: str
+    text: str
+    media: str | None
+    key: str | None
+    address: dict[str, Any]
+
+
+@dataclass
+class Inbound:
+    """Everything one webhook body carries. ``channel`` is set by webchat's ``channel`` field."""
+
+    messages: list[InboundMessage] = field(default_factory=list)
+    statuses: list[StatusRecord] = field(default_factory=list)
+    closes: list[str] = field(default_factory=list)
+    ignored: int = 0
+    channel: str | None = None
+
+
+def describe_errors(error: ValidationError) -> str:
+    """pydantic's errors as ``path: problem; ...`` (at most five)."""
+    parts = []
+    for item in error.errors()[:5]:
+        loc = ".".join(str(part) for part in item["loc"])
+        parts.append(f"{loc}: {item['msg']}" if loc else item["msg"])
+    return "; ".join(parts)
+
+
+def parse_model(model: type[M], body: bytes) -> M:
+    """Validate a JSON body against ``model``, with :class:`PayloadError` on failure."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as error:
+        if any(item["type"] == "json_invalid" for item in error.errors()):
+            raise PayloadError("request body is not valid JSON", "malformed_json") from None
+        raise PayloadError(describe_errors(error)) from None
