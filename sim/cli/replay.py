@@ -1,0 +1,93 @@
+"""``chatsim replay``: the trace against a live gateway with Locust, next to the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from sim.cli.app import app, console, err_console
+from sim.cli.options import progress_bar, scenario_from, trace_for
+from sim.errors import InputError, InvalidRunError
+from sim.loadtest.run import run_replay
+from sim.results import Results
+from sim.trace import write_trace
+from sim.traffic import draw_trace
+
+ROWS = (
+    ("offered", "offered", "n"),
+    ("service_level", "service level", "pct"),
+    ("missed_rate", "missed", "pct"),
+    ("frt_mean", "first response mean", "s"),
+    ("frt_p90", "first response p90", "s"),
+    ("insession_mean", "in-session mean", "s"),
+    ("occupancy", "occupancy", "pct"),
+    ("slot_utilisation", "slot utilisation", "pct"),
+)
+
+
+def _cell(value: float | None, kind: str) -> str:
+    if value is None:
+        return "–"
+    return {"pct": f"{100 * value:.1f}%", "s": f"{value:.1f}s"}.get(kind, f"{value:,.0f}")
+
+
+def side_by_side(model: Results, replay: Results) -> Table:
+    table = Table(title="model vs replay on the same trace", title_justify="left", header_style="bold")
+    for column in ("KPI", "model", "replay", "difference"):
+        table.add_column(column, justify="left" if column == "KPI" else "right")
+    for key, label, kind in ROWS:
+        predicted, measured = model.mean(key), replay.mean(key)
+        diff = "–" if predicted is None or measured is None else (f"{100 * (measured - predicted):+.1f} pp" if kind == "pct" else f"{measured - predicted:+.1f}")
+        table.add_row(label, _cell(predicted, kind), _cell(measured, kind), diff)
+    return table
+
+
+@app.command("replay")
+def replay(
+    scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
+    speedup: Annotated[float, typer.Option("--speedup", help="Time compression: scenario seconds per wall second.")],
+    trace: Annotated[Path | None, typer.Option("--trace", help="Trace to replay; drawn with --seed into OUT/trace.jsonl when absent.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the drawn trace.")] = 1,
+    gateway: Annotated[str | None, typer.Option("--gateway", help="Your gateway's base URL; the reference gateway is started when absent.")] = None,
+    processes: Annotated[int, typer.Option("--processes", help="Locust processes (distributed mode when above 1).")] = 1,
+    out: Annotated[Path, typer.Option("--out", help="Directory for the trace, Locust's CSV/HTML, replay and model results.")] = Path("reports/replay"),
+    emulator_port: Annotated[int | None, typer.Option("--emulator-port", help="Port of the provider emulator (default 8081 with --gateway, else a free port).")] = None,
+    max_lateness: Annotated[float, typer.Option("--max-lateness", help="Dispatch lateness p99 bound, wall milliseconds; above it the run is invalid.")] = 100.0,
+) -> None:
+    """Replay a trace against a live gateway with Locust and compare with the model."""
+    if speedup <= 0:
+        raise InputError("must be positive", key="--speedup")
+    if processes < 1:
+        raise InputError("must be at least 1", key="--processes")
+    scenario = scenario_from(scenario_path)
+    if trace is None:
+        trace_path = out / "trace.jsonl"
+        played = draw_trace(scenario, seed)
+        write_trace(played, trace_path)
+    else:
+        trace_path, played = trace, trace_for(scenario, trace)
+    if any(c.customer is None for c in played):
+        raise InputError("the trace has no customers: write it with `chatsim trace`", file=trace_path)
+    if gateway:
+        err_console.print(f"replaying against {gateway}: its outbound base URLs must point at http://127.0.0.1:{emulator_port or 8081}")
+    expected = scenario.duration / speedup
+    with progress_bar(f"replaying {len(played):,} conversations at {speedup:g}x", round(expected)) as bar:
+        task = bar.task_ids[0]
+        outcome = run_replay(
+            scenario, scenario_path, played, trace_path, speedup=speedup, out=out, gateway=gateway,
+            processes=processes, emulator_port=emulator_port, max_lateness_ms=max_lateness,
+            on_tick=lambda elapsed: bar.update(task, completed=min(elapsed, expected)),
+        )  # fmt: skip
+    validity = outcome.validity
+    console.print(side_by_side(outcome.model, outcome.replay))
+    console.print(
+        f"dispatch lateness p50 {validity.lateness_p50_ms:.1f} ms, p99 {validity.lateness_p99_ms:.1f} ms · "
+        f"gateway ack p50 {validity.ack_p50_ms:.1f} ms, p99 {validity.ack_p99_ms:.1f} ms · "
+        f"lost: {validity.lost_inbound} inbound, {validity.lost_replies} replies"
+    )
+    console.print(f"wrote {out / 'replay' / 'results.json'}, {out / 'model' / 'results.json'} and Locust's {out / 'locust.html'}")
+    if not validity.valid:
+        raise InvalidRunError("the replay is invalid: " + "; ".join(validity.reasons))

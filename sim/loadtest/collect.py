@@ -1,0 +1,160 @@
+"""Turning a replay's raw measurements into the results both model and replay write.
+
+Wall-clock times become scenario time, ``(wall - t0) x speedup``; the records then go through
+the same :func:`sim.kpi.measure` as the model's, so the two results files compare one to one.
+The validity of the run is judged here too: dispatch lateness, acknowledgement latency and lost
+messages (an acknowledged customer message no agent received, or an agent reply the gateway
+accepted that never reached the customer).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from sim.durations import format_clock
+from sim.errors import InputError
+from sim.kpi import measure
+from sim.records import AgentRecord, ConversationRecord, Run
+from sim.results import Results, aggregate
+from sim.scenario import Scenario
+from sim.trace import Trace
+
+
+@dataclass(slots=True)
+class Validity:
+    """Whether a replay's numbers can be trusted, and why not."""
+
+    lateness_p50_ms: float
+    lateness_p99_ms: float
+    ack_p50_ms: float
+    ack_p99_ms: float
+    lost_inbound: int
+    lost_replies: int
+    problems: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.reasons
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "reasons": self.reasons,
+            "lateness_p50_ms": self.lateness_p50_ms,
+            "lateness_p99_ms": self.lateness_p99_ms,
+            "ack_p50_ms": self.ack_p50_ms,
+            "ack_p99_ms": self.ack_p99_ms,
+            "lost_inbound": self.lost_inbound,
+            "lost_replies": self.lost_replies,
+            "problems": self.problems[:20],
+        }
+
+
+def read_raw(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("the replay wrote no measurements (did Locust start?)", file=path) from None
+    except json.JSONDecodeError as error:
+        raise InputError(f"invalid JSON: {error.msg}", file=path) from None
+    if not isinstance(data, dict) or data.get("format") != "chatsim-replay-raw":
+        raise InputError("not a chatsim replay measurement file", file=path)
+    return data
+
+
+def to_run(raw: dict[str, Any], scenario: Scenario, trace: Trace) -> Run:
+    """The replay's conversations and agents as model records, in scenario seconds."""
+    t0, speedup = float(raw["t0"]), float(raw["speedup"])
+
+    def at(wall: float | None) -> float | None:
+        return None if wall is None else (wall - t0) * speedup
+
+    customers = {c["id"]: c for c in raw["customers"]}
+    handled = {h["trace_id"]: h for h in raw["handled"]}
+    agents = {a["id"]: SimpleNamespace(id=a["id"]) for a in raw["agents"]}
+    records: list[ConversationRecord] = []
+    for conversation in trace:
+        record = ConversationRecord(conversation, scenario.channels[conversation.channel].silent)
+        records.append(record)
+        customer = customers.get(conversation.id)
+        if customer is None or not customer["sent"]:
+            continue  # contained by the bot, or never sent (a failure the validity reports)
+        record.queued_at = at(customer["sent"][0])
+        record.left_at = at(customer["left_at"])
+        replies, sent = customer["replies"], customer["sent"]
+        record.answered = bool(replies)
+        record.reply_delays = [(r - s) * speedup for r, s in zip(replies, sent, strict=False)]
+        if replies:
+            record.first_reply_at = at(replies[0])
+        served = handled.get(conversation.id)
+        if served is not None:
+            record.assigned_at = record.left_queue_at = at(served["assigned"])
+            record.closed_at = at(served["closed"])
+            record.agent = agents.get(served["agent"]) or SimpleNamespace(id=served["agent"])
+        elif record.left_at is not None and not record.silent:
+            record.left_queue_at = record.left_at
+    agent_records = [
+        AgentRecord(a["id"], a["group"], a["max_chats"], at(a["login"]) or 0.0, at(a["logout"]), [((s - t0) * speedup, (e - t0) * speedup) for s, e in a["busy"]])
+        for a in raw["agents"]
+    ]
+    end = max([scenario.duration] + [r.closed_at for r in records if r.closed_at is not None])
+    return Run(records, agent_records, end)
+
+
+def judge(raw: dict[str, Any], max_lateness_ms: float) -> Validity:
+    """Lateness, acknowledgement latency and lost messages of a replay."""
+    customers = {c["id"]: c for c in raw["customers"]}
+    lost_inbound = lost_replies = 0
+    delivered: dict[str, int] = raw["delivered"]
+    for served in raw["handled"]:
+        customer = customers.get(served["trace_id"])
+        if customer is None:
+            continue
+        if served["left"] != "visible":
+            lost_inbound += max(0, len(customer["acked"]) - served["messages"])
+        if customer["left_at"] is None:
+            seen = delivered.get(served["key"], 0) if not served["key"].startswith("webchat:") else len(customer["replies"])
+            lost_replies += max(0, served["replies"] - seen)
+    validity = Validity(
+        lateness_p50_ms=raw["lateness"]["p50"] * 1000,
+        lateness_p99_ms=raw["lateness"]["p99"] * 1000,
+        ack_p50_ms=raw["ack_ms"]["p50"],
+        ack_p99_ms=raw["ack_ms"]["p99"],
+        lost_inbound=lost_inbound,
+        lost_replies=lost_replies,
+        problems=list(raw["problems"]),
+    )
+    if validity.lateness_p99_ms > max_lateness_ms:
+        validity.reasons.append(f"dispatch lateness p99 {validity.lateness_p99_ms:.1f} ms is above the bound of {max_lateness_ms:g} ms: the harness could not keep the schedule")
+    failures = [f for c in raw["customers"] for f in c["failures"]]
+    if failures:
+        validity.reasons.append(f"{len(failures)} customer messages were not acknowledged or not answered (first: {failures[0]})")
+    if lost_inbound or lost_replies:
+        validity.reasons.append(f"lost messages: {lost_inbound} acknowledged customer messages never reached an agent, {lost_replies} accepted agent replies never reached the customer")
+    if any("safety time limit" in p for p in raw["problems"]):
+        validity.reasons.append("the run hit its safety time limit")
+    return validity
+
+
+def replay_results(raw: dict[str, Any], scenario: Scenario, trace: Trace, validity: Validity) -> tuple[Results, Run]:
+    run = to_run(raw, scenario, trace)
+    labels = [scenario.interval_label(j) for j in range(scenario.n_intervals)]
+    results = aggregate(
+        [measure(run, scenario)],
+        interval_labels=labels,
+        source="replay",
+        scenario=scenario.name,
+        scenario_sha256=scenario.sha256,
+        start=format_clock(scenario.start),
+        interval=scenario.interval,
+        trace_sha256=trace.sha256(),
+        seed=trace.header.seed,
+        extra={"speedup": raw["speedup"], "validity": validity.to_dict()},
+    )
+    return results, run

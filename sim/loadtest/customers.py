@@ -1,0 +1,155 @@
+"""Customers of the replay: one greenlet per conversation, speaking its channel's protocol.
+
+A customer sends message 1 as a native signed webhook, waits for the agent's reply (from the
+provider emulator for messengers, by long-polling the gateway for webchat), thinks
+``turn.think / speedup``, sends the next message, and so on. It gives up when its patience
+(``patience / speedup`` from the first message) runs out before the first reply: on webchat it
+sends the close event, on messengers it just goes (and the harness tells the emulated agents,
+out of band, so that they close the conversation as the model's agents do).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+import gevent.queue
+
+from sim.gateway.config import GatewayConfig
+from sim.loadtest.emulator import Outbound
+from sim.loadtest.payloads import Webhook, customer_key, customer_message, webchat_close
+from sim.loadtest.schedule import Release
+
+
+@dataclass(slots=True)
+class CustomerRecord:
+    """What one customer saw, in wall-clock seconds (converted to scenario time later)."""
+
+    index: int
+    id: str
+    channel: str
+    key: str
+    sent: list[float] = field(default_factory=list)
+    acked: list[float] = field(default_factory=list)
+    replies: list[float] = field(default_factory=list)
+    left_at: float | None = None
+    lateness: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "id": self.id,
+            "channel": self.channel,
+            "key": self.key,
+            "sent": self.sent,
+            "acked": self.acked,
+            "replies": self.replies,
+            "left_at": self.left_at,
+            "lateness": self.lateness,
+            "failures": self.failures,
+        }
+
+
+class Mailbox:
+    """Replies that reached the provider emulator, waiting for their customers (one per worker)."""
+
+    def __init__(self) -> None:
+        self._boxes: dict[str, gevent.queue.Queue] = {}
+        self.unclaimed = 0
+
+    def open(self, key: str) -> gevent.queue.Queue:
+        box: gevent.queue.Queue = gevent.queue.Queue()
+        self._boxes[key] = box
+        return box
+
+    def close(self, key: str) -> None:
+        self._boxes.pop(key, None)
+
+    def put(self, message: Outbound) -> None:
+        box = self._boxes.get(message.key)
+        if box is None:
+            self.unclaimed += 1  # the customer had already gone (silent abandonment) or finished
+        else:
+            box.put(message)
+
+
+@dataclass(slots=True)
+class CustomerContext:
+    """What every customer of one worker shares."""
+
+    config: GatewayConfig
+    protocols: dict[str, str]
+    silent: dict[str, bool]
+    speedup: float
+    post: Callable[[Webhook, str], float | None]
+    poll_webchat: Callable[[str, int, float], tuple[int, float] | None]
+    mailbox: Mailbox
+    notify_left: Callable[[str], None]
+    report: Callable[[str, str, float | None], None]
+    deadline: float
+
+
+def play(release: Release, context: CustomerContext, record: CustomerRecord) -> None:
+    """Play one conversation to its end (answered, given up, or the safety deadline)."""
+    conversation = release.conversation
+    customer = conversation.customer
+    if customer is None:
+        raise ValueError(f"conversation {conversation.id} has no customer: replay needs a trace with texts")
+    protocol = context.protocols[conversation.channel]
+    speedup = context.speedup
+    box = context.mailbox.open(record.key) if protocol != "webchat" else None
+    after = 0
+    try:
+        for turn_number, turn in enumerate(conversation.turns):
+            if turn_number > 0:
+                gevent.sleep(turn.think / speedup)
+            hook = customer_message(context.config, protocol, conversation.channel, customer, turn.text or "…", release.index, turn_number, time.time())
+            sent = time.time()
+            record.sent.append(sent)
+            latency = context.post(hook, f"webhook/{protocol}")
+            if latency is None:
+                record.failures.append(f"message {turn_number + 1} not acknowledged")
+                return
+            record.acked.append(sent)
+            if turn_number == 0:
+                deadline = sent + conversation.patience / speedup
+            else:
+                deadline = context.deadline
+            if box is not None:
+                try:
+                    reply: Outbound = box.get(timeout=max(0.0, deadline - time.time()))
+                    received: float | None = reply.received
+                except gevent.queue.Empty:
+                    received = None
+            else:
+                answer = context.poll_webchat(customer.id, after, deadline)
+                received = None
+                if answer is not None:
+                    after, received = answer
+            if received is None:
+                if turn_number == 0:
+                    record.left_at = deadline
+                    context.report(conversation.channel, "missed", None)
+                    if context.silent[conversation.channel]:
+                        context.notify_left(record.key)
+                    else:
+                        context.post(webchat_close(customer, conversation.channel), "webhook/webchat close")
+                else:
+                    record.failures.append(f"no reply to message {turn_number + 1} before the safety limit")
+                return
+            record.replies.append(received)
+            delay = (received - sent) * speedup
+            context.report(conversation.channel, "first_response" if turn_number == 0 else "in_session", delay)
+    finally:
+        if box is not None:
+            context.mailbox.close(record.key)
+
+
+def key_of(release: Release, protocols: dict[str, str]) -> str:
+    conversation = release.conversation
+    assert conversation.customer is not None
+    return customer_key(protocols[conversation.channel], conversation.customer.id)

@@ -1,0 +1,152 @@
+"""Running a replay end to end: the reference gateway, Locust as a subprocess, the verdict.
+
+Locust (gevent) never runs in the calling process: ``chatsim replay`` and the tests start it as
+``python -m locust`` and read back the raw measurements it writes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from sim.errors import InvalidRunError
+from sim.experiment import run_experiment
+from sim.loadtest.collect import Validity, judge, read_raw, replay_results
+from sim.results import Results, write_results
+from sim.scenario import Scenario
+from sim.trace import Trace
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def reference_gateway(scenario_path: Path, emulator_port: int, log: Path) -> Iterator[str]:
+    """Start ``chatsim gateway`` on a free loopback port, answering to the emulator; yields its URL."""
+    port = free_port()
+    emulator = f"http://127.0.0.1:{emulator_port}"
+    env = {**os.environ, "CHATSIM_WHATSAPP_API_BASE": emulator, "CHATSIM_TELEGRAM_API_BASE": emulator, "CHATSIM_VIBER_API_BASE": emulator}
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sim", "gateway", "--host", "127.0.0.1", "--port", str(port), "--scenario", str(scenario_path), "--log-level", "warning"],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(url, timeout=30.0, process=process)
+            yield url
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_healthy(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Wait until ``GET url/healthz`` answers 200; :class:`InvalidRunError` if it never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise InvalidRunError(f"the gateway process exited with code {process.returncode} before it was ready")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise InvalidRunError(f"gateway {url} unreachable: /healthz did not answer 200 within {timeout:g} s")
+
+
+@dataclass(slots=True)
+class ReplayOutcome:
+    """What a replay measured, what the model predicts for the same trace, and the verdict."""
+
+    replay: Results
+    model: Results
+    validity: Validity
+    out: Path
+
+
+def run_replay(
+    scenario: Scenario,
+    scenario_path: Path,
+    trace: Trace,
+    trace_path: Path,
+    *,
+    speedup: float,
+    out: Path,
+    gateway: str | None = None,
+    processes: int = 1,
+    emulator_port: int | None = None,
+    max_lateness_ms: float = 100.0,
+    limit: float | None = None,
+    on_tick: Callable[[float], None] | None = None,
+) -> ReplayOutcome:
+    """Replay ``trace`` with Locust against ``gateway`` (or a fresh reference gateway)."""
+    out.mkdir(parents=True, exist_ok=True)
+    emulator_port = emulator_port or (8081 if gateway else free_port())
+    expected = scenario.duration / speedup
+    limit = limit or max(60.0, 3 * expected + 60.0)
+    with _gateway(gateway, scenario_path, emulator_port, out) as url:
+        raw_path = out / "replay-raw.json"
+        raw_path.unlink(missing_ok=True)
+        users = max(1, processes)
+        command = [
+            sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
+            "-u", str(users), "-r", str(users), "--host", url,
+            "--scenario", str(scenario_path), "--trace", str(trace_path), "--speedup", f"{speedup:g}",
+            "--emulator-port", str(emulator_port), "--replay-out", str(raw_path), "--replay-limit", f"{limit:g}",
+            "--csv", str(out / "locust"), "--html", str(out / "locust.html"), "--loglevel", "WARNING",
+        ]  # fmt: skip
+        if processes > 1:
+            command += ["--processes", str(processes)]
+        started = time.monotonic()
+        with (out / "locust.log").open("w") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            while process.poll() is None:
+                if on_tick is not None:
+                    on_tick(time.monotonic() - started)
+                if time.monotonic() - started > limit + 60:
+                    process.kill()
+                    raise InvalidRunError(f"Locust did not finish within {limit + 60:g} s (see {out / 'locust.log'})")
+                time.sleep(0.25)
+        if process.returncode not in (0, 1):
+            raise InvalidRunError(f"Locust exited with code {process.returncode}: see {out / 'locust.log'}")
+    raw = read_raw(raw_path)
+    validity = judge(raw, max_lateness_ms)
+    replay, run = replay_results(raw, scenario, trace, validity)
+    write_results(replay, out / "replay", run.conversations)
+    model = run_experiment(scenario, trace=trace)
+    write_results(model.results, out / "model", model.first_run.conversations)
+    return ReplayOutcome(replay, model.results, validity, out)
+
+
+@contextmanager
+def _gateway(url: str | None, scenario_path: Path, emulator_port: int, out: Path) -> Iterator[str]:
+    if url is not None:
+        wait_healthy(url.rstrip("/"), timeout=10.0)
+        yield url.rstrip("/")
+        return
+    with reference_gateway(scenario_path, emulator_port, out / "gateway.log") as started:
+        yield started
