@@ -1,0 +1,72 @@
+"""From a replay's raw wall-clock measurements to scenario-time records, KPIs and a verdict."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from modelkit import conversation, scenario, trace
+
+from sim.loadtest.collect import judge, replay_results, to_run
+from sim.texts import Customer
+
+T0, K = 1000.0, 60.0
+
+
+def wall(scenario_seconds: float) -> float:
+    return T0 + scenario_seconds / K
+
+
+def setup():
+    s = scenario()
+    c1 = conversation("c1", 0.0, [10.0, 20.0], thinks=[0.0, 5.0])
+    c2 = conversation("c2", 60.0, [10.0], patience=30.0)
+    c1.customer, c2.customer = Customer("s1", "A"), Customer("s2", "B")
+    tr = trace(c1, c2)
+    raw = {
+        "format": "chatsim-replay-raw", "t0": T0, "speedup": K, "workers": 1,
+        "customers": [
+            {"index": 0, "id": "c1", "channel": "chat", "key": "webchat:s1", "sent": [wall(0), wall(15)], "acked": [wall(0), wall(15)], "replies": [wall(12), wall(36)], "left_at": None, "lateness": 0.001, "failures": []},
+            {"index": 1, "id": "c2", "channel": "chat", "key": "webchat:s2", "sent": [wall(60)], "acked": [wall(60)], "replies": [], "left_at": wall(90), "lateness": 0.002, "failures": []},
+        ],
+        "handled": [{"conversation_id": "cv-1", "trace_id": "c1", "key": "webchat:s1", "agent": "a-0001", "assigned": wall(1), "closed": wall(40), "messages": 2, "replies": 2, "left": None}],
+        "agents": [{"id": "a-0001", "group": "a", "max_chats": 1, "login": wall(0), "logout": wall(3600), "busy": [[wall(1), wall(11)], [wall(16), wall(36)]]}],
+        "delivered": {}, "emulator": {"received": 0, "rejected": 0},
+        "lateness": {"p50": 0.001, "p99": 0.002, "max": 0.002}, "ack_ms": {"p50": 1.0, "p99": 2.0, "max": 2.0}, "problems": [],
+    }  # fmt: skip
+    return s, tr, raw
+
+
+def test_wall_times_become_scenario_times():
+    s, tr, raw = setup()
+    run = to_run(raw, s, tr)
+    c1, c2 = run.conversations
+    assert c1.queued_at == pytest.approx(0.0) and c1.assigned_at == pytest.approx(1.0)
+    assert c1.reply_delays == pytest.approx([12.0, 21.0]) and c1.answered
+    assert c1.closed_at == pytest.approx(40.0) and c1.agent.id == "a-0001"
+    assert c2.missed and c2.left_at == pytest.approx(90.0) and c2.left_queue_at == pytest.approx(90.0)
+    assert run.agents[0].busy[1] == pytest.approx((16.0, 36.0))
+
+
+def test_results_are_the_model_schema():
+    s, tr, raw = setup()
+    validity = judge(raw, max_lateness_ms=50)
+    results, _ = replay_results(raw, s, tr, validity)
+    assert results.source == "replay" and validity.valid
+    assert results.total["offered"]["mean"] == 2 and results.total["missed_rate"]["mean"] == 0.5
+    assert results.total["frt_mean"]["mean"] == pytest.approx(12.0)
+    assert results.extra["validity"]["lateness_p99_ms"] == pytest.approx(2.0)
+
+
+def test_lateness_and_lost_messages_make_a_run_invalid():
+    s, tr, raw = setup()
+    late = copy.deepcopy(raw)
+    late["lateness"]["p99"] = 0.5
+    assert "lateness" in judge(late, max_lateness_ms=100).reasons[0]
+    lost_in = copy.deepcopy(raw)
+    lost_in["handled"][0]["messages"] = 1  # the agent never saw the second acknowledged message
+    verdict = judge(lost_in, 100)
+    assert not verdict.valid and verdict.lost_inbound == 1
+    lost_out = copy.deepcopy(raw)
+    lost_out["customers"][0]["replies"] = [wall(12)]  # a reply the gateway accepted never arrived
+    assert judge(lost_out, 100).lost_replies == 1

@@ -1,0 +1,87 @@
+"""End to end: ``chatsim replay`` runs the reference gateway and Locust in their own processes
+on loopback, and what Locust measures agrees with the model on the same trace.
+
+Tolerances. Replay and model play the very same conversations, so the differences are not
+sampling noise but timing: every message crosses HTTP several times (webhook, agent long-poll,
+reply, outbound call to the provider emulator), which adds a few wall milliseconds to every
+response, i.e. ``speedup`` times as many scenario seconds (about 7 ms x 240 = 1.7 s here, see
+README, "Replay speed"), and the jitter of those milliseconds flips patience races near their
+deadline. Hence: first-response mean within 12% of the model's plus 1 s (the added delay is
+under 10% of a 24 s mean at this speedup), service level and missed rate within 5 percentage
+points (observed: under 2), offered conversations exactly equal (nothing may be lost), and the
+run must be valid: lateness p99 under its bound and no lost messages.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim.results import read_results
+from sim.scenario import load_scenario
+from sim.trace import Trace, write_trace
+from sim.traffic import draw_trace
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = ROOT / "scenarios" / "small.yaml"
+SPEEDUP = 240
+
+
+def replay(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "sim", "replay", str(SMALL), "--speedup", str(SPEEDUP), "--out", str(out), *extra]
+    return subprocess.run(command, capture_output=True, text=True, timeout=170, cwd=out.parent)
+
+
+def check_agreement(out: Path) -> dict:
+    model = read_results(out / "model")
+    measured = read_results(out / "replay")
+    assert measured.source == "replay" and model.source == "model"
+    assert measured.trace_sha256 == model.trace_sha256
+    assert measured.mean("offered") == model.mean("offered")
+    frt_model, frt_replay = model.mean("frt_mean"), measured.mean("frt_mean")
+    assert abs(frt_replay - frt_model) <= 0.12 * frt_model + 1.0, (frt_model, frt_replay)
+    assert abs(measured.mean("service_level") - model.mean("service_level")) <= 0.05
+    assert abs(measured.mean("missed_rate") - model.mean("missed_rate")) <= 0.05
+    validity = measured.extra["validity"]
+    assert validity["valid"] and validity["lost_inbound"] == 0 and validity["lost_replies"] == 0
+    return json.loads((out / "replay-raw.json").read_text())
+
+
+@pytest.mark.slow
+def test_replay_agrees_with_the_model(tmp_path):
+    out = tmp_path / "run"
+    result = replay(out, "--seed", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "model vs replay" in result.stdout
+    check_agreement(out)
+    with (out / "locust_stats.csv").open() as handle:
+        names = {row["Name"] for row in csv.DictReader(handle)}
+    assert {"first_response/whatsapp", "in_session/webchat", "missed/webchat", "webhook/telegram"} <= names
+    conversations = [json.loads(line) for line in (out / "replay" / "conversations.jsonl").read_text().splitlines()]
+    assert conversations and {"id", "queued_at", "first_reply_at", "reply_delays"} <= set(conversations[0])
+
+
+@pytest.mark.slow
+def test_replay_with_two_locust_processes(tmp_path):
+    scenario = load_scenario(SMALL)
+    full = draw_trace(scenario, 2)
+    half = Trace(full.header, [c for c in full if c.t < scenario.duration / 2])
+    trace_path = tmp_path / "half.jsonl"
+    write_trace(half, trace_path)
+    out = tmp_path / "run"
+    result = replay(out, "--trace", str(trace_path), "--processes", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    raw = check_agreement(out)
+    assert raw["workers"] == 2
+
+
+def test_unreachable_gateway_is_an_invalid_run(tmp_path):
+    out = tmp_path / "run"
+    result = replay(out, "--gateway", "http://127.0.0.1:9", "--seed", "1")
+    assert result.returncode == 3
+    assert "unreachable" in result.stderr and "Traceback" not in result.stderr
