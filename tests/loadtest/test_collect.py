@@ -59,7 +59,7 @@ def test_results_are_the_model_schema():
 
 
 def test_lateness_and_lost_messages_make_a_run_invalid():
-    s, tr, raw = setup()
+    _, _, raw = setup()
     late = copy.deepcopy(raw)
     late["lateness"]["p99"] = 0.5
     assert "lateness" in judge(late, max_lateness_ms=100).reasons[0]
