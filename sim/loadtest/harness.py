@@ -141,7 +141,10 @@ class Replay:
         # Missed chats are Locust failures (so they show as such), yet measurements, not errors.
         self.environment.process_exit_code = 0
         gevent.sleep(0.5)
-        self.environment.runner.quit()  # type: ignore[union-attr]
+        if self.options.headless:
+            self.environment.runner.quit()  # type: ignore[union-attr]
+        else:
+            self.environment.runner.stop()  # type: ignore[union-attr]  # keep the web UI's results on screen
 
     def _write(self) -> None:
         assert self.floor is not None and self.emulator is not None
