@@ -1,0 +1,59 @@
+"""``chatsim check``: capacity regression for CI, against targets and a baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sim.capacity import capacity_verdict, read_baseline, write_baseline
+from sim.cli.app import app, console
+from sim.cli.options import progress_bar, scenario_from
+from sim.cli.outputs import JsonOption, JunitOption, MarkdownOption, ReportOption, emit
+from sim.errors import InputError
+from sim.experiment import run_experiment
+from sim.results import write_results
+
+
+@app.command("check")
+def check(
+    scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file (its targets are checked).")],
+    baseline: Annotated[Path | None, typer.Option("--baseline", help="Baseline results to hold the run to (reports/baselines/NAME.json).")] = None,
+    update_baseline: Annotated[bool, typer.Option("--update-baseline", help="Record this run as the baseline instead of checking against it.")] = False,
+    replications: Annotated[int, typer.Option("--replications", "-n", help="Replications (fixed seed: the verdict is reproducible).")] = 10,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random streams.")] = 1,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Replications run in this many processes.")] = 1,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write results.json and conversations.jsonl here.")] = None,
+    json_path: JsonOption = None,
+    junit: JunitOption = None,
+    markdown: MarkdownOption = None,
+    report: ReportOption = None,
+) -> None:
+    """Run the model and fail (exit 1) if targets are missed or KPIs regressed."""
+    if replications < 2:
+        raise InputError("a check needs at least 2 replications (noise bands come from their spread)", key="--replications")
+    if update_baseline and baseline is None:
+        raise InputError("--update-baseline needs --baseline FILE", key="--update-baseline")
+    scenario = scenario_from(scenario_path)
+    reference = read_baseline(baseline, scenario, seed, replications) if baseline is not None and not update_baseline else None
+    with progress_bar(f"checking {scenario.name}", replications) as bar:
+        task = bar.task_ids[0]
+        experiment = run_experiment(scenario, replications=replications, seed=seed, jobs=jobs, on_replication=lambda done: bar.update(task, completed=done))
+    results = experiment.results
+    if out is not None:
+        write_results(results, out, experiment.first_run.conversations)
+    if update_baseline:
+        assert baseline is not None
+        write_baseline(results, baseline, scenario, seed, replications)
+        console.print(f"recorded baseline {baseline} ({replications} replications, seed {seed})")
+    verdict = capacity_verdict(results, scenario, reference)
+    emit(verdict, json_path, junit, markdown)
+    if report is not None:
+        from sim.report import build_report
+
+        conversations = {0: [record.to_dict() for record in experiment.first_run.conversations]}
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(build_report([results], conversations=conversations, scenario=scenario), encoding="utf-8")
+        console.print(f"wrote {report}")
+    raise typer.Exit(verdict.exit_code)

@@ -1,0 +1,40 @@
+"""``chatsim compare``: a measurement against a prediction, KPI by KPI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sim.cli.app import app
+from sim.cli.outputs import JsonOption, JunitOption, MarkdownOption, emit
+from sim.compare import DEFAULT_TOLERANCES, Tolerance, compare, parse_tolerance
+from sim.errors import InputError
+from sim.results import read_results
+
+_DEFAULTS = ", ".join(f"{kpi}={tolerance}" for kpi, tolerance in DEFAULT_TOLERANCES.items())
+
+
+@app.command("compare")
+def compare_command(
+    predicted: Annotated[Path, typer.Argument(metavar="PREDICTED", help="Results of the model (results.json or its directory).")],
+    measured: Annotated[Path, typer.Argument(metavar="MEASURED", help="Results of a replay (or of another model run).")],
+    tolerance: Annotated[list[str] | None, typer.Option("--tolerance", "-t", help=f"KPI=ABS or KPI=REL% (repeatable). Defaults: {_DEFAULTS}.")] = None,
+    json_path: JsonOption = None,
+    junit: JunitOption = None,
+    markdown: MarkdownOption = None,
+) -> None:
+    """Compare measured KPIs with predicted ones; exit 1 when any is out of tolerance."""
+    tolerances: dict[str, Tolerance] = {}
+    for text in tolerance or []:
+        try:
+            kpi, value = parse_tolerance(text)
+        except ValueError as error:
+            raise InputError(str(error), key="--tolerance") from None
+        if kpi not in DEFAULT_TOLERANCES:
+            raise InputError(f"unknown KPI {kpi!r} (one of {', '.join(DEFAULT_TOLERANCES)})", key="--tolerance")
+        tolerances[kpi] = value
+    verdict = compare(read_results(predicted), read_results(measured), tolerances)
+    emit(verdict, json_path, junit, markdown)
+    raise typer.Exit(verdict.exit_code)

@@ -1,0 +1,88 @@
+"""``check``: targets, baselines with noise bands, refusal of foreign baselines, exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from sim.capacity import baseline_checks
+from sim.cli import main
+from sim.results import Results
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ROOT / "scenarios" / "small.yaml"
+BASELINE = ROOT / "reports" / "baselines" / "small.json"
+
+
+def run_cli(*args):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(a) for a in args])
+    return exit_info.value.code or 0
+
+
+def stats(**means):
+    return {k: {"mean": v, "ci95": 0.01 if k in ("service_level", "missed_rate") else 1.0} for k, v in means.items()}
+
+
+def test_baseline_noise_band_and_direction():
+    before = Results("model", "s", "x", 10, "00:00", 900.0, stats(service_level=0.90, frt_mean=30.0), {}, [])
+    slightly_worse = Results("model", "s", "x", 10, "00:00", 900.0, stats(service_level=0.89, frt_mean=31.0), {}, [])
+    much_worse = Results("model", "s", "x", 10, "00:00", 900.0, stats(service_level=0.85, frt_mean=36.0), {}, [])
+    better = Results("model", "s", "x", 10, "00:00", 900.0, stats(service_level=0.99, frt_mean=10.0), {}, [])
+    assert all(c.passed for c in baseline_checks(slightly_worse, before))  # inside sqrt(2) x ci + floor
+    assert not any(c.passed for c in baseline_checks(much_worse, before))
+    assert all(c.passed for c in baseline_checks(better, before))  # improving is never a failure
+
+
+def test_committed_baseline_passes_end_to_end(tmp_path):
+    """The CI use: small.yaml against its committed baseline, JUnit for the CI system."""
+    started = time.monotonic()
+    junit = tmp_path / "check.xml"
+    assert run_cli("check", SMALL, "--baseline", BASELINE, "--junit", junit) == 0
+    assert time.monotonic() - started < 60
+    root = ET.parse(junit).getroot()
+    assert {s.get("name") for s in root.findall("testsuite")} == {"chatsim.target", "chatsim.baseline"}
+    assert root.get("failures") == "0"
+
+
+def test_target_miss_exits_1(tmp_path):
+    strict = tmp_path / "strict.yaml"
+    strict.write_text(SMALL.read_text().replace("service_level: 0.80", "service_level: 0.99"))
+    assert run_cli("check", strict, "-n", "3") == 1
+
+
+def test_regression_against_a_better_baseline_exits_1(tmp_path):
+    better = json.loads(BASELINE.read_text())
+    better["total"]["frt_mean"]["mean"] -= 5.0  # the baseline was 5 s faster than the model is now
+    path = tmp_path / "better.json"
+    path.write_text(json.dumps(better))
+    markdown = tmp_path / "pr.md"
+    assert run_cli("check", SMALL, "--baseline", path, "--markdown", markdown) == 1
+    assert "frt_mean" in markdown.read_text() and "❌" in markdown.read_text()
+
+
+def test_foreign_baselines_are_refused_with_exit_2(tmp_path):
+    assert run_cli("check", SMALL, "--baseline", BASELINE, "--seed", "7") == 2
+    other = tmp_path / "other.yaml"
+    other.write_text(SMALL.read_text().replace("volume: 180", "volume: 190"))
+    assert run_cli("check", other, "--baseline", BASELINE) == 2
+    plain = tmp_path / "plain.json"
+    shutil.copy(BASELINE, plain)
+    data = json.loads(plain.read_text())
+    del data["baseline"]
+    plain.write_text(json.dumps(data))
+    assert run_cli("check", SMALL, "--baseline", plain) == 2
+    assert run_cli("check", SMALL, "--baseline", tmp_path / "missing.json") == 2
+
+
+def test_update_baseline_writes_configuration(tmp_path):
+    path = tmp_path / "b.json"
+    assert run_cli("check", SMALL, "-n", "3", "--baseline", path, "--update-baseline") == 0
+    recorded = json.loads(path.read_text())["baseline"]
+    assert recorded["seed"] == 1 and recorded["replications"] == 3 and len(recorded["scenario_sha256"]) == 64
+    assert run_cli("check", SMALL, "-n", "3", "--baseline", path) == 0
