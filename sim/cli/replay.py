@@ -15,33 +15,19 @@ from sim.loadtest.run import run_replay
 from sim.results import Results
 from sim.trace import write_trace
 from sim.traffic import draw_trace
+from sim.verdict import show, show_delta
 
-ROWS = (
-    ("offered", "offered", "n"),
-    ("service_level", "service level", "pct"),
-    ("missed_rate", "missed", "pct"),
-    ("frt_mean", "first response mean", "s"),
-    ("frt_p90", "first response p90", "s"),
-    ("insession_mean", "in-session mean", "s"),
-    ("occupancy", "occupancy", "pct"),
-    ("slot_utilisation", "slot utilisation", "pct"),
-)
-
-
-def _cell(value: float | None, kind: str) -> str:
-    if value is None:
-        return "–"
-    return {"pct": f"{100 * value:.1f}%", "s": f"{value:.1f}s"}.get(kind, f"{value:,.0f}")
+ROWS = ("offered", "service_level", "missed_rate", "frt_mean", "frt_p90", "insession_mean", "occupancy", "slot_utilisation")
 
 
 def side_by_side(model: Results, replay: Results) -> Table:
     table = Table(title="model vs replay on the same trace", title_justify="left", header_style="bold")
     for column in ("KPI", "model", "replay", "difference"):
         table.add_column(column, justify="left" if column == "KPI" else "right")
-    for key, label, kind in ROWS:
-        predicted, measured = model.mean(key), replay.mean(key)
-        diff = "–" if predicted is None or measured is None else (f"{100 * (measured - predicted):+.1f} pp" if kind == "pct" else f"{measured - predicted:+.1f}")
-        table.add_row(label, _cell(predicted, kind), _cell(measured, kind), diff)
+    for kpi in ROWS:
+        predicted, measured = model.mean(kpi), replay.mean(kpi)
+        difference = None if predicted is None or measured is None else measured - predicted
+        table.add_row(kpi, show(kpi, predicted), show(kpi, measured), show_delta(kpi, difference))
     return table
 
 

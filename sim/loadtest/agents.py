@@ -14,13 +14,14 @@ import heapq
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gevent
 import gevent.event
 
 from sim.loadtest.payloads import customer_key
+from sim.records import AgentRecord
 from sim.scenario import AgentGroup, Scenario
 from sim.trace import Conversation, Trace
 
@@ -58,19 +59,6 @@ class Handled:
         }
 
 
-@dataclass(slots=True)
-class AgentLog:
-    id: str
-    group: str
-    max_chats: int
-    login: float
-    logout: float | None = None
-    busy: list[tuple[float, float]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "group": self.group, "max_chats": self.max_chats, "login": self.login, "logout": self.logout, "busy": self.busy}
-
-
 class EmulatedAgent:
     """One agent: a poller greenlet (events) and a hands greenlet (typing, one at a time)."""
 
@@ -84,7 +72,7 @@ class EmulatedAgent:
         self._wake = gevent.event.Event()
         self._abort: gevent.event.Event | None = None
         self._typing: str | None = None
-        self.log: AgentLog | None = None
+        self.log: AgentRecord | None = None
         self.accepting = False
         self.gone = True
         self._seq = 0
@@ -99,9 +87,9 @@ class EmulatedAgent:
             return
         now = time.time()
         if self.log is None or self.gone:
-            self.log = AgentLog(self.id, self.group.group, self.group.max_chats, now)
+            self.log = AgentRecord(self.id, self.group.group, self.group.max_chats, now)  # wall-clock times
             self.floor.logs.append(self.log)
-        self.log.logout = None
+        self.log.logout_at = None
         self.accepting = True
         if self.gone:
             self.gone = False
@@ -116,7 +104,7 @@ class EmulatedAgent:
         if not self.accepting and not self.active and not self.gone:
             self.gone = True
             if self.log is not None:
-                self.log.logout = time.time()
+                self.log.logout_at = time.time()
             self._wake.set()
 
     # -- events ------------------------------------------------------------------------------
@@ -238,7 +226,7 @@ class AgentFloor:
                 self.conversations[customer_key(self.protocols[conversation.channel], conversation.customer.id)] = conversation
         self.trace_by_id = {c.id: c for c in trace}
         self.agents: dict[str, EmulatedAgent] = {}
-        self.logs: list[AgentLog] = []
+        self.logs: list[AgentRecord] = []
         self.handled: list[Handled] = []
         self.by_key: dict[str, Handled] = {}
         self.left_silently: set[str] = set()

@@ -100,7 +100,7 @@ def to_run(raw: dict[str, Any], scenario: Scenario, trace: Trace) -> Run:
         elif record.left_at is not None and not record.silent:
             record.left_queue_at = record.left_at
     agent_records = [
-        AgentRecord(a["id"], a["group"], a["max_chats"], at(a["login"]) or 0.0, at(a["logout"]), [((s - t0) * speedup, (e - t0) * speedup) for s, e in a["busy"]])
+        AgentRecord(a["id"], a["group"], a["max_chats"], at(a["login_at"]) or 0.0, at(a["logout_at"]), [((s - t0) * speedup, (e - t0) * speedup) for s, e in a["busy"]])
         for a in raw["agents"]
     ]
     end = max([scenario.duration] + [r.closed_at for r in records if r.closed_at is not None])

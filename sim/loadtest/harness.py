@@ -16,6 +16,7 @@ the raw measurements (``--replay-out``) and stops Locust: the run ends by itself
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -159,7 +160,7 @@ class Replay:
             "workers": self.expected_reports,
             "customers": customers,
             "handled": [h.to_dict() for h in self.floor.handled],
-            "agents": [a.to_dict() for a in self.floor.logs],
+            "agents": [dataclasses.asdict(a) for a in self.floor.logs],
             "delivered": self.delivered,
             "emulator": {"received": self.emulator.received, "rejected": self.emulator.rejected},
             "lateness": lateness_percentiles(lateness),

@@ -30,7 +30,7 @@ def setup():
             {"index": 1, "id": "c2", "channel": "chat", "key": "webchat:s2", "sent": [wall(60)], "acked": [wall(60)], "replies": [], "left_at": wall(90), "lateness": 0.002, "failures": []},
         ],
         "handled": [{"conversation_id": "cv-1", "trace_id": "c1", "key": "webchat:s1", "agent": "a-0001", "assigned": wall(1), "closed": wall(40), "messages": 2, "replies": 2, "left": None}],
-        "agents": [{"id": "a-0001", "group": "a", "max_chats": 1, "login": wall(0), "logout": wall(3600), "busy": [[wall(1), wall(11)], [wall(16), wall(36)]]}],
+        "agents": [{"id": "a-0001", "group": "a", "max_chats": 1, "login_at": wall(0), "logout_at": wall(3600), "busy": [[wall(1), wall(11)], [wall(16), wall(36)]]}],
         "delivered": {}, "emulator": {"received": 0, "rejected": 0},
         "lateness": {"p50": 0.001, "p99": 0.002, "max": 0.002}, "ack_ms": {"p50": 1.0, "p99": 2.0, "max": 2.0}, "problems": [],
     }  # fmt: skip
