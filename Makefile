@@ -12,8 +12,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The whole product on bundled defaults: predict a full day, replay a small scenario against the
+# reference gateway with Locust, compare the two, and write the reports.
 demo: $(STAMP)
-	$(BIN)/chatsim simulate scenarios/tele2-weekday.yaml --replications 5 --out reports/demo
+	$(BIN)/chatsim simulate scenarios/tele2-weekday.yaml --replications 10 --jobs 2 --out reports/demo/tele2 --report reports/demo/tele2.html
+	$(BIN)/chatsim replay scenarios/small.yaml --speedup 120 --out reports/demo/replay
+	-$(BIN)/chatsim compare reports/demo/replay/model reports/demo/replay/replay --junit reports/demo/compare.xml --markdown reports/demo/compare.md
+	$(BIN)/chatsim report reports/demo/replay/model reports/demo/replay/replay --scenario scenarios/small.yaml --out reports/demo/index.html
+	@echo "open reports/demo/index.html (model vs replay) and reports/demo/tele2.html (a full day)"
 
 test: $(STAMP)
 	$(BIN)/ruff check sim tests locustfiles scripts

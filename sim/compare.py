@@ -5,7 +5,8 @@ relative (``10%`` of the predicted value). The allowed difference is the toleran
 the prediction's own 95% confidence half-width (and the measurement's, when it has one): a
 prediction from few replications cannot be held to a tighter band than it knows itself. Rates
 are widened by one conversation's worth (1/offered) too, since a rate over few conversations
-moves in coarse steps.
+moves in coarse steps; response times of a replay by its timing resolution (see
+:func:`timing_resolution`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sim.results import Results
-from sim.verdict import Check, Verdict, show, show_delta
+from sim.verdict import SECONDS_KPIS, Check, Verdict, show, show_delta
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,15 @@ def parse_tolerance(text: str) -> tuple[str, Tolerance]:
     return kpi, tolerance
 
 
+def timing_resolution(measured: Results) -> float:
+    """Scenario seconds a replay cannot resolve: every reply crosses the gateway twice, each
+    round trip up to its p99 acknowledgement latency, multiplied by the speedup."""
+    validity, speedup = measured.extra.get("validity"), measured.extra.get("speedup")
+    if not isinstance(validity, dict) or not speedup:
+        return 0.0
+    return 2 * float(validity.get("ack_p99_ms", 0.0)) / 1000.0 * float(speedup)
+
+
 def compare(predicted: Results, measured: Results, tolerances: Mapping[str, Tolerance] | None = None) -> Verdict:
     """Every compared KPI in total and per common channel, with a pass or a fail."""
     tolerances = dict(DEFAULT_TOLERANCES) | dict(tolerances or {})
@@ -83,6 +93,9 @@ def compare(predicted: Results, measured: Results, tolerances: Mapping[str, Tole
         if channel in measured.channels:
             kpis = tuple(k for k in CHANNEL_KPIS if k in tolerances)
             scopes.append((channel, predicted.channels[channel], measured.channels[channel], kpis))
+    resolution = timing_resolution(measured)
+    if resolution:
+        verdict.notes.append(f"response times of the replay are widened by its timing resolution, {resolution:.1f} s (two gateway round trips at p99 x speedup)")
     missing = sorted(set(predicted.channels) ^ set(measured.channels))
     if missing:
         verdict.notes.append(f"channels in only one of the results: {', '.join(missing)}")
@@ -96,6 +109,8 @@ def compare(predicted: Results, measured: Results, tolerances: Mapping[str, Tole
             offered = right.get("offered", {}).get("mean")
             if kpi in RATE_KPIS and offered:
                 widen += 1.0 / offered  # a rate over n conversations moves in steps of 1/n
+            if kpi in SECONDS_KPIS:
+                widen += resolution
             allowed = tolerances[kpi].allowed(expected) + widen
             passed = abs(actual - expected) <= allowed + 1e-12
             detail = f"{scope} {kpi}: measured {show(kpi, actual)}, predicted {show(kpi, expected)}, difference {show_delta(kpi, actual - expected)}, allowed ±{show_delta(kpi, allowed).lstrip('+')} (tolerance {tolerances[kpi]} + confidence {show_delta(kpi, widen).lstrip('+')})"

@@ -102,3 +102,11 @@ def test_cli_bad_inputs_exit_2(tmp_path):
     assert run_cli("compare", predicted, tmp_path / "missing.json") == 2
     assert run_cli("compare", predicted, predicted, "--tolerance", "bogus=1") == 2
     assert run_cli("compare", predicted, predicted, "--tolerance", "frt_mean") == 2
+
+
+def test_replay_response_times_are_widened_by_timing_resolution():
+    measured = results("replay", frt_mean=34.5)
+    measured.extra = {"speedup": 100.0, "validity": {"ack_p99_ms": 10.0}}  # 2 x 10 ms x 100 = 2 s
+    verdict = compare(results(), measured)
+    assert passed(verdict, "total.frt_mean") and any("timing resolution" in n for n in verdict.notes)
+    assert not passed(compare(results(), results("replay", frt_mean=34.5)), "total.frt_mean")

@@ -6,7 +6,7 @@ import sys
 
 from sim.errors import ChatsimError
 
-from . import check, compare, erlang, gateway, replay, simulate, trace  # noqa: F401  (commands register on import)
+from . import check, compare, erlang, gateway, replay, report, simulate, trace  # noqa: F401  (commands register on import)
 from .app import app, err_console
 
 

@@ -9,7 +9,7 @@ import typer
 
 from sim.capacity import capacity_verdict, read_baseline, write_baseline
 from sim.cli.app import app, console
-from sim.cli.options import progress_bar, scenario_from
+from sim.cli.options import progress_bar, scenario_from, write_html_report
 from sim.cli.outputs import JsonOption, JunitOption, MarkdownOption, ReportOption, emit
 from sim.errors import InputError
 from sim.experiment import run_experiment
@@ -50,10 +50,5 @@ def check(
     verdict = capacity_verdict(results, scenario, reference)
     emit(verdict, json_path, junit, markdown)
     if report is not None:
-        from sim.report import build_report
-
-        conversations = {0: [record.to_dict() for record in experiment.first_run.conversations]}
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(build_report([results], conversations=conversations, scenario=scenario), encoding="utf-8")
-        console.print(f"wrote {report}")
+        write_html_report(report, [results], scenario, [experiment.first_run.conversations])
     raise typer.Exit(verdict.exit_code)

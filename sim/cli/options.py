@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,8 +16,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from sim.cli.app import err_console
+from sim.cli.app import console, err_console
 from sim.errors import InputError
+from sim.records import ConversationRecord
 from sim.results import Results, Stat
 from sim.scenario import Scenario, load_scenario
 from sim.trace import Trace, read_trace
@@ -97,3 +98,13 @@ def summary_table(results: Results, title: str) -> Table:
     table.caption = f"occupancy {occupancy} · slot utilisation {slots} · wasted slot time {0 if wasted is None else wasted / 3600:.1f} h (silent abandonment)"
     table.caption_justify = "left"
     return table
+
+
+def write_html_report(path: Path, results: list[Results], scenario: Scenario, records: list[Sequence[ConversationRecord]]) -> None:
+    """The HTML report of results still in memory (matplotlib is imported only here)."""
+    from sim.report import build_report
+
+    conversations = {i: [record.to_dict() for record in run] for i, run in enumerate(records)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(build_report(results, conversations=conversations, scenario=scenario), encoding="utf-8")
+    console.print(f"wrote {path}")

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from sim.cli.app import app, console, err_console
 from sim.cli.options import progress_bar, scenario_from, trace_for
+from sim.cli.outputs import ReportOption
 from sim.errors import InputError, InvalidRunError
 from sim.loadtest.run import run_replay
 from sim.results import Results
@@ -42,6 +43,7 @@ def replay(
     out: Annotated[Path, typer.Option("--out", help="Directory for the trace, Locust's CSV/HTML, replay and model results.")] = Path("reports/replay"),
     emulator_port: Annotated[int | None, typer.Option("--emulator-port", help="Port of the provider emulator (default 8081 with --gateway, else a free port).")] = None,
     max_lateness: Annotated[float, typer.Option("--max-lateness", help="Dispatch lateness p99 bound, wall milliseconds; above it the run is invalid.")] = 100.0,
+    report: ReportOption = None,
 ) -> None:
     """Replay a trace against a live gateway with Locust and compare with the model."""
     if speedup <= 0:
@@ -75,5 +77,10 @@ def replay(
         f"lost: {validity.lost_inbound} inbound, {validity.lost_replies} replies"
     )
     console.print(f"wrote {out / 'replay' / 'results.json'}, {out / 'model' / 'results.json'} and Locust's {out / 'locust.html'}")
+    if report is not None:
+        from sim.report import write_report
+
+        write_report([out / "model", out / "replay"], report, scenario)
+        console.print(f"wrote {report}")
     if not validity.valid:
         raise InvalidRunError("the replay is invalid: " + "; ".join(validity.reasons))

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from sim.cli.app import app, console, err_console
-from sim.cli.options import progress_bar, scenario_from, summary_table, trace_for
+from sim.cli.options import progress_bar, scenario_from, summary_table, trace_for, write_html_report
+from sim.cli.outputs import ReportOption
 from sim.errors import InputError
 from sim.experiment import run_experiment
 from sim.results import write_results
@@ -22,6 +23,7 @@ def simulate(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random streams.")] = 1,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Replications run in this many processes.")] = 1,
     out: Annotated[Path | None, typer.Option("--out", help="Write results.json and conversations.jsonl here.")] = None,
+    report: ReportOption = None,
 ) -> None:
     """Predict KPIs of a scenario with the SimPy model."""
     if replications < 1:
@@ -49,3 +51,5 @@ def simulate(
     if out is not None:
         path = write_results(results, out, experiment.first_run.conversations)
         console.print(f"wrote {path} and {path.parent / 'conversations.jsonl'}")
+    if report is not None:
+        write_html_report(report, [results], scenario, [experiment.first_run.conversations])

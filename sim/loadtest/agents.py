@@ -181,16 +181,22 @@ class EmulatedAgent:
                 self.log.busy.append((start, time.time()))
             if aborted or cid not in self.active:
                 continue
-            status, _ = self.floor.call("POST", f"/conversations/{cid}/reply", {"agent_id": self.id, "text": f"Ответ {turn + 1}", "id": f"{cid}-{turn}"}, "agent reply")
-            if status not in (200, 202):
-                if status != 409:
-                    self.floor.problems.append(f"agent {self.id}: reply to {cid} answered {status}")
-                continue
-            handled.replies += 1
-            handled.replied_turns = turn + 1
-            handled.last_reply = time.time()
-            if handled.replied_turns >= len(conversation.turns) or handled.left == "silent":
-                self._close_later(handled, conversation)
+            # The hands are free as soon as the reply is typed (as in the model); sending it
+            # over HTTP happens beside them.
+            gevent.spawn(self._send, handled, conversation, turn)
+
+    def _send(self, handled: Handled, conversation: Conversation, turn: int) -> None:
+        cid = handled.conversation_id
+        status, _ = self.floor.call("POST", f"/conversations/{cid}/reply", {"agent_id": self.id, "text": f"Ответ {turn + 1}", "id": f"{cid}-{turn}"}, "agent reply")
+        if status not in (200, 202):
+            if status != 409:
+                self.floor.problems.append(f"agent {self.id}: reply to {cid} answered {status}")
+            return
+        handled.replies += 1
+        handled.replied_turns = turn + 1
+        handled.last_reply = time.time()
+        if handled.replied_turns >= len(conversation.turns) or handled.left == "silent":
+            self._close_later(handled, conversation)
 
     def _close_later(self, handled: Handled, conversation: Conversation) -> None:
         delay = conversation.close_after / self.floor.speedup

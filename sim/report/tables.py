@@ -1,0 +1,202 @@
+"""The report's HTML fragments that are not figures: KPI cards against targets, the inputs,
+a replay's validity, the per-channel table and the table of differences.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from sim.report import formats
+from sim.report.comparison import Difference
+from sim.report.html import esc, table
+from sim.report.runs import Context, Run, value
+from sim.scenario import Scenario
+
+#: Headline KPIs: (key, title, explanation).
+HEADLINE = (
+    ("service_level", "Service level", "answered within the channel's first-response target"),
+    ("missed_rate", "Missed chats", "customers who left before the first reply"),
+    ("frt_mean", "First response", "mean, answered conversations"),
+    ("insession_mean", "In-session response", "mean reply to messages 2..n"),
+    ("occupancy", "Occupancy", "agents' hands busy / logged-in time"),
+    ("offered", "Conversations", "offered to agents (after bots)"),
+    ("wasted_slot_seconds", "Wasted slot time", "slots held after a customer silently left"),
+)
+
+#: Per-channel table columns.
+CHANNEL_KPIS = ("offered", "bot_contained", "service_level", "missed_rate", "frt_mean", "frt_p90",
+                "insession_mean", "wasted_slot_seconds", "max_queue")
+
+
+def target_of(kpi: str, scenario: Scenario | None) -> tuple[float, bool] | None:
+    """The scenario's target for a KPI and whether higher is better, if it sets one."""
+    if scenario is None:
+        return None
+    targets = scenario.targets
+    found: dict[str, tuple[float | None, bool]] = {
+        "service_level": (targets.service_level, True),
+        "missed_rate": (targets.missed_rate, False),
+        "frt_mean": (targets.frt_mean, False),
+        "insession_mean": (targets.in_session_mean, False),
+    }
+    limit, higher = found.get(kpi, (None, True))
+    return None if limit is None else (limit, higher)
+
+
+def verdict(kpi: str, mean: float, scenario: Scenario | None) -> str:
+    """``"pass"``, ``"fail"`` or ``""`` (no target or no value)."""
+    target = target_of(kpi, scenario)
+    if target is None or not math.isfinite(mean):
+        return ""
+    limit, higher = target
+    return "pass" if (mean >= limit if higher else mean <= limit) else "fail"
+
+
+def _target_text(kpi: str, scenario: Scenario | None) -> str:
+    target = target_of(kpi, scenario)
+    if target is None:
+        return "no target" if scenario is not None else "no scenario given: no target"
+    limit, higher = target
+    return f"target {'≥' if higher else '≤'} {formats.magnitude(kpi, limit)}"
+
+
+def scenario_warnings(context: Context) -> str:
+    """Warnings when the given scenario is not the one the results were made from."""
+    notes = []
+    scenario = context.scenario
+    if scenario is not None:
+        for run in context.runs:
+            if run.results.scenario != scenario.name or (
+                run.results.scenario_sha256 and run.results.scenario_sha256 != scenario.sha256
+            ):
+                notes.append(f"{run.label} was made from scenario {run.results.scenario!r} "
+                             f"({run.results.scenario_sha256[:12] or 'no hash'}), not from the given "
+                             f"{scenario.name!r} ({scenario.sha256[:12]}): its targets and shifts may not "
+                             "apply to these results.")
+    return "".join(f'<p class="warn">{esc(n)}</p>' for n in notes)
+
+
+def cards(context: Context) -> str:
+    """One card per headline KPI: each run's value ± ci95, green or red against the target."""
+    out = []
+    for kpi, title, explanation in HEADLINE:
+        first, *others = context.runs
+        mean, ci = _stat(first, kpi)
+        cls = verdict(kpi, mean, context.scenario)
+        lines = [f'<div class="what">{esc(title)}</div>',
+                 f'<div class="big">{esc(formats.with_ci(kpi, mean, None))}</div>',
+                 f'<div class="ci">{esc(_ci_text(kpi, ci))}{esc(first.label)}</div>']
+        for run in others:
+            other, other_ci = _stat(run, kpi)
+            mark = verdict(kpi, other, context.scenario)
+            cls_attr = f' class="{mark}-text"' if mark else ""
+            lines.append(f'<div class="other"><span{cls_attr}>'
+                         f"{esc(formats.with_ci(kpi, other, other_ci))}</span> "
+                         f'<span class="ci">{esc(run.label)}</span></div>')
+        lines.append(f'<div class="target">{esc(explanation)}; {esc(_target_text(kpi, context.scenario))}</div>')
+        out.append(f'<div class="card {cls}">{"".join(lines)}</div>')
+    return f'<div class="cards">{"".join(out)}</div>'
+
+
+def _stat(run: Run, kpi: str) -> tuple[float, float]:
+    stat = run.results.total.get(kpi)
+    return value(stat), value(stat, "ci95")
+
+
+def _ci_text(kpi: str, ci: float) -> str:
+    return f"± {formats.spread(kpi, ci)} (95% CI) · " if math.isfinite(ci) else ""
+
+
+def inputs(context: Context) -> str:
+    """What the report was made from: one row per results file."""
+    rows = []
+    for run in context.runs:
+        r = run.results
+        rows.append([
+            esc(run.label), esc(r.scenario), esc(r.source), esc(r.replications),
+            esc("–" if r.seed is None else r.seed), esc((r.trace_sha256 or "–")[:12]),
+            esc(f"{r.start} + {len({row.get('index') for row in r.intervals})} × {r.interval / 60:g} min"),
+            esc(f"×{r.extra['speedup']:g}" if isinstance(r.extra.get("speedup"), int | float) else "–"),
+        ])
+    return table(["results", "scenario", "source", "replications", "seed", "trace sha256",
+                         "intervals", "speedup"], rows)
+
+
+def validity(run: Run) -> str:
+    """A replay's validity block: verdict, dispatch lateness, acknowledgement latency, losses."""
+    block: dict[str, Any] = run.results.extra.get("validity") or {}
+    valid = bool(block.get("valid"))
+    reasons = [str(r) for r in block.get("reasons") or []]
+    badge = (f'<span class="badge {"pass" if valid else "fail"}">{"valid" if valid else "INVALID"}</span> '
+             f"{esc(run.label)}")
+    if reasons:
+        badge += "<ul>" + "".join(f"<li>{esc(r)}</li>" for r in reasons) + "</ul>"
+
+    def ms(key: str) -> str:
+        number = block.get(key)
+        return f"{number:.1f} ms" if isinstance(number, int | float) else "–"
+
+    rows = [
+        ["dispatch lateness (p50 / p99)", f"{ms('lateness_p50_ms')} / {ms('lateness_p99_ms')}"],
+        ["webhook acknowledgement (p50 / p99)", f"{ms('ack_p50_ms')} / {ms('ack_p99_ms')}"],
+        ["lost inbound messages", esc(block.get("lost_inbound", "–"))],
+        ["lost replies", esc(block.get("lost_replies", "–"))],
+    ]
+    known = {"valid", "reasons", "lateness_p50_ms", "lateness_p99_ms", "ack_p50_ms", "ack_p99_ms",
+             "lost_inbound", "lost_replies", "problems"}
+    rows += [[esc(k.replace("_", " ")), esc(v)] for k, v in block.items() if k not in known]
+    problems = [str(p) for p in block.get("problems") or []]
+    extra = ""
+    if problems:
+        shown = "".join(f"<li>{esc(p)}</li>" for p in problems[:20])
+        more = f"<li>… and {len(problems) - 20} more</li>" if len(problems) > 20 else ""
+        extra = f"<p>Problems:</p><ul>{shown}{more}</ul>"
+    return f"<p>{badge}</p>" + table(["measure", "value"], rows) + extra
+
+
+def channel_table(context: Context) -> str:
+    """Per channel and run: the main KPIs, coloured against the targets."""
+    header = ["channel", "results", *[esc(formats.name(k)) for k in CHANNEL_KPIS]]
+    rows = []
+    for name in [*context.channels, "total"]:
+        for run in context.runs:
+            stats = run.results.total if name == "total" else run.results.channels.get(name)
+            if stats is None:
+                continue
+            colour = context.colours.get(name, "#212529")
+            cells = [f'<span class="swatch" style="background:{colour}"></span>{esc(name)}', esc(run.label)]
+            for kpi in CHANNEL_KPIS:
+                mean, ci = value(stats.get(kpi)), value(stats.get(kpi), "ci95")
+                mark = verdict(kpi, mean, context.scenario)
+                attr = f' class="{mark}"' if mark else ""
+                cells.append(f"<td{attr}>{esc(formats.with_ci(kpi, mean, ci))}</td>")
+            rows.append(cells)
+    note = ""
+    if context.scenario is not None:
+        targets = ", ".join(f"{n} {c.first_response_target:g} s" for n, c in context.scenario.channels.items())
+        note = f'<p class="note">First-response targets of the service level: {esc(targets)}.</p>'
+    return table(header, rows) + note
+
+
+def differences_table(rows: Sequence[Difference], predicted: Run, measured: Run) -> str:
+    """Predicted, measured and their difference for each KPI of the total."""
+    body = []
+    for d in rows:
+        agree = d.consistent
+        if agree is None:
+            cell = "<td>–</td>"
+        else:
+            cell = f'<td class="{"pass" if agree else "fail"}">{"yes" if agree else "no"}</td>'
+        relative = f"{d.relative * 100:+.1f}%".replace("-", "−") if math.isfinite(d.relative) else "–"
+        body.append([
+            esc(formats.name(d.kpi)),
+            esc(formats.with_ci(d.kpi, d.predicted, d.predicted_ci)),
+            esc(formats.with_ci(d.kpi, d.measured, d.measured_ci)),
+            esc(formats.difference(d.kpi, d.diff) if math.isfinite(d.diff) else "–"),
+            esc(relative),
+            cell,
+        ])
+    return table(["KPI (all channels)", esc(predicted.label), esc(measured.label),
+                  "measured − predicted", "relative", "within 95% CI"], body)
