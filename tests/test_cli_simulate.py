@@ -78,3 +78,11 @@ def test_usage_errors_exit_2(tmp_path):
     assert run_cli("simulate", str(SMALL), "-n", "0") == 2
     assert run_cli("simulate", str(tmp_path / "missing.yaml")) == 2
     assert run_cli("simulate") == 2
+
+
+def test_simulate_writes_an_html_report(tmp_path):
+    report = tmp_path / "r.html"
+    assert run_cli("simulate", str(SMALL), "-n", "2", "--report", str(report)) == 0
+    html = report.read_text()
+    assert html.startswith("<!DOCTYPE html>") or "<html" in html[:200]
+    assert 'data-figure="frt-cdf"' in html and "data:image/png;base64," in html

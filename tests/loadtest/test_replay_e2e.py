@@ -5,9 +5,10 @@ Tolerances. Replay and model play the very same conversations, so the difference
 sampling noise but timing: every message crosses HTTP several times (webhook, agent long-poll,
 reply, outbound call to the provider emulator), which adds a few wall milliseconds to every
 response, i.e. ``speedup`` times as many scenario seconds (about 7 ms x 240 = 1.7 s here, see
-README, "Replay speed"), and the jitter of those milliseconds flips patience races near their
-deadline. Hence: first-response mean within 12% of the model's plus 1 s (the added delay is
-under 10% of a 24 s mean at this speedup), service level and missed rate within 5 percentage
+README, "Speed"), and the jitter of those milliseconds flips patience races near their
+deadline. Hence: first-response mean within 12% of the model's plus 1 s plus the run's own
+timing resolution (``sim.compare.timing_resolution``: two gateway round trips at their p99
+latency x speedup, which grows when the machine is busy), service level and missed rate within 5 percentage
 points (observed: under 2), offered conversations exactly equal (nothing may be lost), and the
 run must be valid: lateness p99 under its bound and no lost messages.
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from sim.compare import timing_resolution
 from sim.results import read_results
 from sim.scenario import load_scenario
 from sim.trace import Trace, write_trace
@@ -44,7 +46,9 @@ def check_agreement(out: Path) -> dict:
     assert measured.trace_sha256 == model.trace_sha256
     assert measured.mean("offered") == model.mean("offered")
     frt_model, frt_replay = model.mean("frt_mean"), measured.mean("frt_mean")
-    assert abs(frt_replay - frt_model) <= 0.12 * frt_model + 1.0, (frt_model, frt_replay)
+    # The run's own timing resolution (two round trips at p99 x speedup) grows if CI is busy.
+    allowed = 0.12 * frt_model + 1.0 + timing_resolution(measured)
+    assert abs(frt_replay - frt_model) <= allowed, (frt_model, frt_replay, allowed)
     assert abs(measured.mean("service_level") - model.mean("service_level")) <= 0.05
     assert abs(measured.mean("missed_rate") - model.mean("missed_rate")) <= 0.05
     validity = measured.extra["validity"]
