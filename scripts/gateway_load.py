@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from sim.gateway.config import GatewayConfig  # noqa: E402
 from sim.gateway.inbound.signatures import viber_signature, whatsapp_signature  # noqa: E402
+from sim.loadtest.run import free_port  # noqa: E402
 
 PROTOCOLS = ("whatsapp", "telegram", "viber", "webchat")
 
@@ -213,17 +213,11 @@ def cpu_seconds(pid: int | None) -> float:
         return 0.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_gateway(port: int) -> subprocess.Popen[bytes]:
     command = [
         sys.executable,
-        "-c",
-        "import sim.cli.gateway; from sim.cli import main; main()",
+        "-m",
+        "sim",
         "gateway",
         "--host",
         "127.0.0.1",

@@ -106,12 +106,11 @@ def gateway_process(platform: FakePlatform, tmp_path: Path) -> Iterator[tuple[st
         "PYTHONPATH": str(ROOT),
     }
     stderr = (tmp_path / "gateway.log").open("w+")
-    # `chatsim gateway` through the CLI's own entry point; importing sim.cli.gateway first
-    # registers the command even where sim/cli/__init__.py does not import it yet.
+    # `chatsim gateway` through the CLI's own entry point (python -m sim).
     command = [
         sys.executable,
-        "-c",
-        "import sim.cli.gateway; from sim.cli import main; main()",
+        "-m",
+        "sim",
         "gateway",
         "--host",
         "127.0.0.1",
