@@ -94,7 +94,9 @@ def _queue_max(times: np.ndarray, deltas: np.ndarray, edges: np.ndarray) -> np.n
     order = np.lexsort((deltas, times))  # at equal times, leaving before joining
     times, levels = times[order], np.cumsum(deltas[order])
     for j in range(len(edges) - 1):
-        lo, hi = np.searchsorted(times, [edges[j], edges[j + 1]], side="left")
+        # The level an interval starts with counts every change at or before its first instant.
+        lo = int(np.searchsorted(times, edges[j], side="right"))
+        hi = int(np.searchsorted(times, edges[j + 1], side="left"))
         start_level = levels[lo - 1] if lo > 0 else 0
         inside = levels[lo:hi]
         result[j] = max(start_level, inside.max()) if inside.size else start_level

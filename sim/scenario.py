@@ -346,6 +346,11 @@ def _check_consistency(scenario: Scenario, file: str | Path) -> None:
                 f"channels.{name}",
                 f"no agent group has the skill {name!r}: nobody could serve this channel",
             )
+        if channel.silent_abandon is False and channel.protocol != "webchat":
+            fail(
+                f"channels.{name}.silent_abandon",
+                f"a {channel.protocol} customer cannot tell the gateway that they left (only webchat has a close event): remove the key or set it to true",
+            )
     seen: set[str] = set()
     for i, group in enumerate(scenario.agents):
         where = f"agents[{i}]"

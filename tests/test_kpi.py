@@ -66,3 +66,13 @@ def test_kpis_of_a_known_run():
     assert first["slot_utilisation"] == pytest.approx(45 / 900)  # c1 held 0-35, c2 35-45
     second = next(row for row in m["intervals"] if row["index"] == 1 and row["channel"] == "chat")
     assert second["bot_contained"] == 1 and second["offered"] == 0 and second["frt_mean"] is None
+
+
+def test_queue_max_at_interval_edges():
+    from sim.kpi import _queue_max
+
+    # Two waiting from 0 and 5, both leave exactly at the edge 10: the second interval starts empty.
+    times, deltas = np.array([0.0, 5.0, 10.0, 10.0]), np.array([1.0, 1.0, -1.0, -1.0])
+    assert _queue_max(times, deltas, np.array([0.0, 10.0, 20.0])).tolist() == [2.0, 0.0]
+    # One joins exactly at the edge: it counts for the interval that starts there.
+    assert _queue_max(np.array([10.0]), np.array([1.0]), np.array([0.0, 10.0, 20.0])).tolist() == [0.0, 1.0]

@@ -43,7 +43,7 @@ def scenarios(draw: Any) -> Any:
         channel: dict[str, Any] = {
             "protocol": "webchat" if name in ("webchat", "app") else name,
             "volume": draw(st.integers(5, 60)),
-            "silent_abandon": draw(st.booleans()),
+            "silent_abandon": draw(st.booleans()) if name in ("webchat", "app") else True,
             "patience": draw(duration(5, 300)),
             "turns": {"dist": "geometric", "mean": draw(st.floats(1, 4))},
             "think": draw(duration(1, 60)),

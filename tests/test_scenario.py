@@ -523,3 +523,11 @@ def test_cli_reports_invalid_scenario_without_traceback(tmp_path: Path) -> None:
     assert "BAD.yaml" in done.stderr
     assert "channels.whatsapp.patience.mean" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_visible_abandonment_needs_webchat():
+    data = yaml.safe_load((Path(__file__).resolve().parent.parent / "scenarios" / "small.yaml").read_text())
+    data["channels"]["telegram"]["silent_abandon"] = False
+    with pytest.raises(InputError) as error:
+        parse_scenario(data, file="s.yaml")
+    assert error.value.key == "channels.telegram.silent_abandon" and "close event" in error.value.problem

@@ -76,6 +76,7 @@ class EmulatedAgent:
         self.accepting = False
         self.gone = True
         self._seq = 0
+        self.closing = 0
         self._greenlets: list[gevent.Greenlet] = []
 
     # -- presence ----------------------------------------------------------------------------
@@ -101,11 +102,17 @@ class EmulatedAgent:
         self._maybe_gone()
 
     def _maybe_gone(self) -> None:
-        if not self.accepting and not self.active and not self.gone:
-            self.gone = True
-            if self.log is not None:
-                self.log.logout_at = time.time()
-            self._wake.set()
+        """After a drain with nothing left locally, ask the gateway: only its word that the agent
+        is gone counts, since an assignment may be on its way in a poll not yet read."""
+        if self.accepting or self.active or self.gone or self.closing:
+            return
+        status, body = self.floor.call("GET", f"/agents/{self.id}", None, "")
+        if status == 200 and isinstance(body, dict) and body.get("state") != "gone":
+            return
+        self.gone = True
+        if self.log is not None:
+            self.log.logout_at = time.time()
+        self._wake.set()
 
     # -- events ------------------------------------------------------------------------------
 
@@ -118,6 +125,8 @@ class EmulatedAgent:
             for event in events:
                 self._seq = max(self._seq, int(event["seq"]))
                 self._on_event(event)
+            if not events:
+                self._maybe_gone()
 
     def _on_event(self, event: dict[str, Any]) -> None:
         kind, cid = event["type"], event["conversation_id"]
@@ -128,7 +137,7 @@ class EmulatedAgent:
             if conversation is None:
                 self.floor.problems.append(f"agent {self.id}: assigned {cid} of unknown customer {key}")
                 return
-            handled = Handled(cid, conversation.id, key, self.id, time.time())
+            handled = Handled(cid, conversation.id, key, self.id, float(event["ts"]))
             self.floor.handled.append(handled)
             self.floor.by_key[key] = handled
             self.active[cid] = handled
@@ -183,9 +192,9 @@ class EmulatedAgent:
                 continue
             # The hands are free as soon as the reply is typed (as in the model); sending it
             # over HTTP happens beside them.
-            gevent.spawn(self._send, handled, conversation, turn)
+            gevent.spawn(self._send, handled, conversation, turn, time.time())
 
-    def _send(self, handled: Handled, conversation: Conversation, turn: int) -> None:
+    def _send(self, handled: Handled, conversation: Conversation, turn: int, typed: float) -> None:
         cid = handled.conversation_id
         status, _ = self.floor.call("POST", f"/conversations/{cid}/reply", {"agent_id": self.id, "text": f"Ответ {turn + 1}", "id": f"{cid}-{turn}"}, "agent reply")
         if status not in (200, 202):
@@ -194,7 +203,7 @@ class EmulatedAgent:
             return
         handled.replies += 1
         handled.replied_turns = turn + 1
-        handled.last_reply = time.time()
+        handled.last_reply = typed  # close_after runs from the end of typing, as in the model
         if handled.replied_turns >= len(conversation.turns) or handled.left == "silent":
             self._close_later(handled, conversation)
 
@@ -205,10 +214,16 @@ class EmulatedAgent:
         gevent.spawn_later(delay, self._close, handled)
 
     def _close(self, handled: Handled) -> None:
-        if self.active.pop(handled.conversation_id, None) is None:
+        if handled.conversation_id not in self.active or handled.closed is not None:
             return
-        self.floor.call("POST", f"/conversations/{handled.conversation_id}/close", {"agent_id": self.id}, "agent close")
-        handled.closed = time.time()
+        self.closing += 1
+        try:
+            handled.closed = time.time()
+            self.floor.call("POST", f"/conversations/{handled.conversation_id}/close", {"agent_id": self.id}, "agent close")
+            # Only now is the slot free at the gateway, and the chat no longer counts here.
+            self.active.pop(handled.conversation_id, None)
+        finally:
+            self.closing -= 1
         self._maybe_gone()
 
     def customer_left_silently(self, handled: Handled) -> None:
@@ -295,5 +310,6 @@ class AgentFloor:
 
     @property
     def busy(self) -> bool:
-        """Whether any agent still holds a conversation."""
-        return any(agent.active for agent in self.agents.values())
+        """Whether any agent still holds a conversation, or is draining and not yet gone (an
+        assignment may still reach it)."""
+        return any(agent.active or agent.closing or (not agent.accepting and not agent.gone) for agent in self.agents.values())

@@ -139,6 +139,8 @@ def judge(raw: dict[str, Any], max_lateness_ms: float) -> Validity:
         validity.reasons.append(f"lost messages: {lost_inbound} acknowledged customer messages never reached an agent, {lost_replies} accepted agent replies never reached the customer")
     if any("safety time limit" in p for p in raw["problems"]):
         validity.reasons.append("the run hit its safety time limit")
+    elif raw["problems"]:
+        validity.reasons.append(f"{len(raw['problems'])} errors talking to the gateway (first: {raw['problems'][0]})")
     return validity
 
 
