@@ -17,7 +17,6 @@ An undefined KPI (a mean over nothing) is ``None``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -242,7 +241,3 @@ def conservation_errors(run: Run) -> list[str]:
         if r.assigned_at is not None and r.closed_at is None:
             problems.append(f"{r.id}: assigned but never closed")
     return problems
-
-
-def summary_rows(kpis: KpiValues, names: Sequence[str] = KPIS) -> list[tuple[str, float | None]]:
-    return [(name, kpis.get(name)) for name in names]

@@ -24,7 +24,7 @@ import simpy
 from sim.records import AgentRecord, ConversationRecord, Run
 from sim.routing import RoutedAgent, Router
 from sim.scenario import AgentGroup, Scenario
-from sim.trace import Conversation, Trace
+from sim.trace import Trace
 
 
 class Agent(RoutedAgent):
@@ -271,7 +271,3 @@ class Model:
 def simulate_trace(scenario: Scenario, trace: Trace, progress: Callable[[float], None] | None = None) -> Run:
     """Play ``trace`` on ``scenario``'s agents; deterministic for a given trace."""
     return Model(scenario, trace).run(progress)
-
-
-def conversations_by_id(run: Run) -> dict[str, Conversation]:
-    return {record.id: record.conversation for record in run.conversations}

@@ -27,7 +27,7 @@ from pydantic import (
     field_validator,
 )
 
-from sim.distributions import Constant, ConstantCount, Count, Duration, DurationDist
+from sim.distributions import Constant, ConstantCount, Count, Duration
 from sim.durations import format_clock, parse_clock, parse_duration
 from sim.errors import InputError
 
@@ -163,12 +163,6 @@ class Scenario(_Model):
         if end <= begin:
             end += 86400.0
         return begin, end
-
-    def group(self, name: str) -> AgentGroup:
-        for group in self.agents:
-            if group.group == name:
-                return group
-        raise KeyError(name)
 
     @property
     def sha256(self) -> str:
@@ -387,13 +381,3 @@ def _check_consistency(scenario: Scenario, file: str | Path) -> None:
                     f"{where}.shifts[{k}].end",
                     f"shift ends at {_clock_text(shift.end)}, after the horizon ends ({format_clock(scenario.start + scenario.duration)}); split it",
                 )
-
-
-def durations_of(channel: Channel) -> dict[str, DurationDist]:
-    """The duration distributions of a channel by key (for summaries and checks)."""
-    return {
-        "patience": channel.patience,
-        "think": channel.think,
-        "reply": channel.reply,
-        "close_after": channel.close_after,
-    }
