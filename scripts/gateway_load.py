@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from sim.gateway.config import GatewayConfig  # noqa: E402
 from sim.gateway.inbound.signatures import viber_signature, whatsapp_signature  # noqa: E402
-from sim.loadtest.run import free_port  # noqa: E402
+from sim.loadtest.run import free_port, gateway_command  # noqa: E402
 
 PROTOCOLS = ("whatsapp", "telegram", "viber", "webchat")
 
@@ -214,18 +214,7 @@ def cpu_seconds(pid: int | None) -> float:
 
 
 def start_gateway(port: int) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable,
-        "-m",
-        "sim",
-        "gateway",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
+    command = gateway_command(port, "--log-level", "warning")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
 

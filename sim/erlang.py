@@ -172,6 +172,16 @@ def min_stable_agents(arrival_rate: float, mean_service: float, slots_per_agent:
     return max(1, math.floor(load / slots_per_agent) + 1)
 
 
+def _queue_size(arrival_rate: float, mean_service: float, agents: int, target: float, slots_per_agent: int) -> tuple[int, float]:
+    """Check the common arguments; returns the number of servers and the offered load."""
+    _check_number("arrival_rate", arrival_rate, minimum=0.0)
+    _check_number("mean_service", mean_service, positive=True)
+    _check_int("agents", agents, minimum=1)
+    _check_number("target", target, minimum=0.0)
+    _check_int("slots_per_agent", slots_per_agent, minimum=1)
+    return agents * slots_per_agent, arrival_rate * mean_service
+
+
 def erlang_c(
     arrival_rate: float,
     mean_service: float,
@@ -190,13 +200,7 @@ def erlang_c(
         slots_per_agent: concurrent conversations per agent; see the module docstring for why
             this is only an approximation of chat work.
     """
-    _check_number("arrival_rate", arrival_rate, minimum=0.0)
-    _check_number("mean_service", mean_service, positive=True)
-    _check_int("agents", agents, minimum=1)
-    _check_number("target", target, minimum=0.0)
-    _check_int("slots_per_agent", slots_per_agent, minimum=1)
-    servers = agents * slots_per_agent
-    load = arrival_rate * mean_service
+    servers, load = _queue_size(arrival_rate, mean_service, agents, target, slots_per_agent)
     if load >= servers:
         inf = math.inf
         return QueueMetrics("erlang_c", agents, slots_per_agent, load, target, 1.0, 0.0, inf,
@@ -348,13 +352,7 @@ def erlang_a(
     if math.isinf(mean_patience):
         return erlang_c(arrival_rate, mean_service, agents, target,
                         slots_per_agent=slots_per_agent)
-    _check_number("arrival_rate", arrival_rate, minimum=0.0)
-    _check_number("mean_service", mean_service, positive=True)
-    _check_int("agents", agents, minimum=1)
-    _check_number("target", target, minimum=0.0)
-    _check_int("slots_per_agent", slots_per_agent, minimum=1)
-    servers = agents * slots_per_agent
-    load = arrival_rate * mean_service
+    servers, load = _queue_size(arrival_rate, mean_service, agents, target, slots_per_agent)
     if arrival_rate == 0.0:
         return QueueMetrics("erlang_a", agents, slots_per_agent, 0.0, target, 0.0, 0.0, 0.0,
                             0.0, 1.0, 0.0)

@@ -29,6 +29,11 @@ from sim.trace import Trace
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 
 
+def gateway_command(port: int, *options: str) -> list[str]:
+    """``chatsim gateway`` on loopback ``port`` as a subprocess command (python -m sim)."""
+    return [sys.executable, "-m", "sim", "gateway", "--host", "127.0.0.1", "--port", str(port), *options]
+
+
 def free_port() -> int:
     """A TCP port free on loopback right now."""
     with socket.socket() as sock:
@@ -45,7 +50,7 @@ def reference_gateway(scenario_path: Path, emulator_port: int, log: Path) -> Ite
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as handle:
         process = subprocess.Popen(
-            [sys.executable, "-m", "sim", "gateway", "--host", "127.0.0.1", "--port", str(port), "--scenario", str(scenario_path), "--log-level", "warning"],
+            gateway_command(port, "--scenario", str(scenario_path), "--log-level", "warning"),
             stdout=handle,
             stderr=subprocess.STDOUT,
             env=env,

@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import pytest
 from gateway_helpers import dumps, tg_update, vb_message, wa_message
 
 from sim.gateway.inbound.signatures import viber_signature, whatsapp_signature
+from sim.loadtest.run import gateway_command
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {
@@ -107,19 +107,7 @@ def gateway_process(platform: FakePlatform, tmp_path: Path) -> Iterator[tuple[st
     }
     stderr = (tmp_path / "gateway.log").open("w+")
     # `chatsim gateway` through the CLI's own entry point (python -m sim).
-    command = [
-        sys.executable,
-        "-m",
-        "sim",
-        "gateway",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "debug",
-        "--access-log",
-    ]
+    command = gateway_command(port, "--log-level", "debug", "--access-log")
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     url = f"http://127.0.0.1:{port}"
     try:
