@@ -43,6 +43,7 @@ def replay(
     out: Annotated[Path, typer.Option("--out", help="Directory for the trace, Locust's CSV/HTML, replay and model results.")] = Path("reports/replay"),
     emulator_port: Annotated[int | None, typer.Option("--emulator-port", help="Port of the provider emulator (default 8081 with --gateway, else a free port).")] = None,
     max_lateness: Annotated[float, typer.Option("--max-lateness", help="Dispatch lateness p99 bound, wall milliseconds; above it the run is invalid.")] = 100.0,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", help="Safety net, wall seconds: the run ends (invalid) if conversations are still open by then. Default: 3 x the scenario's wall duration + 60 s.")] = None,
     report: ReportOption = None,
 ) -> None:
     """Replay a trace against a live gateway with Locust and compare with the model."""
@@ -50,6 +51,8 @@ def replay(
         raise InputError("must be positive", key="--speedup")
     if processes < 1:
         raise InputError("must be at least 1", key="--processes")
+    if time_limit is not None and time_limit <= 0:
+        raise InputError("must be positive", key="--time-limit")
     scenario = scenario_from(scenario_path)
     if trace is None:
         trace_path = out / "trace.jsonl"
@@ -67,7 +70,7 @@ def replay(
         outcome = run_replay(
             scenario, scenario_path, played, trace_path, speedup=speedup, out=out, gateway=gateway,
             processes=processes, emulator_port=emulator_port, max_lateness_ms=max_lateness,
-            on_tick=lambda elapsed: bar.update(task, completed=min(elapsed, expected)),
+            limit=time_limit, on_tick=lambda elapsed: bar.update(task, completed=min(elapsed, expected)),
         )  # fmt: skip
     validity = outcome.validity
     console.print(side_by_side(outcome.model, outcome.replay))

@@ -4,7 +4,10 @@ Roles: in a plain run one process does everything. With ``--processes N`` (or ma
 workers) the master runs the provider emulator and the emulated agents, and each worker
 dispatches and plays the customers of its share of the trace (``schedule.owner``). Messages:
 
-- master -> workers ``plan``: ``t0``, the wall time of scenario time 0, and the worker count;
+- worker -> master ``ready``: its handlers are registered (Locust connects a worker before its
+  ``init`` event fires, so a message sent to it straight away can arrive before the handler);
+- master -> each ready worker ``plan``: ``t0``, the wall time of scenario time 0, and the worker
+  count; sent at test start, or on ``ready`` when that comes later;
 - master -> owning worker ``reply``: an outbound message the emulator received;
 - worker -> master ``left``: a messenger customer gave up silently;
 - worker -> master ``records``: its customers' records, lateness and acknowledgement latency,
@@ -77,6 +80,8 @@ class Replay:
         self.floor: AgentFloor | None = None
         self.emulator: ProviderEmulator | None = None
         self.delivered: dict[str, int] = {}
+        self.ready: list[str] = []
+        self.sent_plan: dict[str, Any] | None = None
         self.t0 = 0.0
         self.started = time.time()
 
@@ -102,10 +107,18 @@ class Replay:
         self.floor.start(self.t0)
         plan = {"t0": self.t0, "workers": self.expected_reports}
         if self.is_master:
-            runner.send_message("plan", plan)  # type: ignore[union-attr]
+            self.sent_plan = plan
+            for client in self.ready:
+                runner.send_message("plan", plan, client_id=client)  # type: ignore[union-attr]
         else:
             self.plan.set(plan)
         gevent.spawn(self._finish_when_done)
+
+    def on_ready(self, client: str) -> None:
+        """A worker registered its handlers: it may now be sent the plan."""
+        self.ready.append(client)
+        if self.sent_plan is not None:
+            self.environment.runner.send_message("plan", self.sent_plan, client_id=client)  # type: ignore[union-attr]
 
     def _route_reply(self, message: Outbound) -> None:
         self.delivered[message.key] = self.delivered.get(message.key, 0) + 1
@@ -176,8 +189,12 @@ class Replay:
     # -- worker (or the single process) ------------------------------------------------------
 
     def dispatch(self, user: ChatCustomers) -> None:
-        plan: dict[str, Any] = self.plan.get()
         runner = self.environment.runner
+        try:
+            plan: dict[str, Any] = self.plan.get(timeout=float(self.options.replay_limit))
+        except gevent.Timeout:
+            runner.send_message("records", {"customers": [], "acks": [], "problems": ["no plan came from the master"]})  # type: ignore[union-attr]
+            return
         worker = runner.worker_index if self.is_worker else 0  # type: ignore[union-attr]
         mine = releases(self.trace, worker, int(plan["workers"]))
         t0 = float(plan["t0"])
@@ -286,7 +303,10 @@ class ChatCustomers(FastHttpUser):
     @task
     def replay(self) -> None:
         state = REPLAY
-        if state is None or state.dispatching:
+        while state is None:  # a worker may spawn its user before its init event has run
+            gevent.sleep(0.05)
+            state = REPLAY
+        if state.dispatching:
             gevent.sleep(3600)
             return
         state.dispatching = True
@@ -315,9 +335,12 @@ def _init(environment: Environment, **_: Any) -> None:
         REPLAY.start_master()
         runner.register_message("left", lambda environment, msg, **kw: REPLAY.on_left(msg.data))  # type: ignore[union-attr]
         runner.register_message("records", lambda environment, msg, **kw: REPLAY.on_records(msg.data))  # type: ignore[union-attr]
+        runner.register_message("ready", lambda environment, msg, **kw: REPLAY.on_ready(msg.node_id))  # type: ignore[union-attr]
     if not REPLAY.is_master:
         runner.register_message("plan", lambda environment, msg, **kw: REPLAY.plan.set(msg.data))  # type: ignore[union-attr]
         runner.register_message("reply", lambda environment, msg, **kw: REPLAY.mailbox.put(Outbound(**msg.data)))  # type: ignore[union-attr]
+    if REPLAY.is_worker:
+        runner.send_message("ready")  # type: ignore[union-attr]
 
 
 @events.test_start.add_listener

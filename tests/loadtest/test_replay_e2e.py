@@ -35,8 +35,10 @@ SPEEDUP = 240
 
 
 def replay(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "sim", "replay", str(SMALL), "--speedup", str(SPEEDUP), "--out", str(out), *extra]
-    return subprocess.run(command, capture_output=True, text=True, timeout=170, cwd=out.parent)
+    # The run's own safety net (--time-limit, then a kill 60 s later) ends a stuck run with exit 3
+    # and its logs before the subprocess timeout would.
+    command = [sys.executable, "-m", "sim", "replay", str(SMALL), "--speedup", str(SPEEDUP), "--out", str(out), "--time-limit", "100", *extra]
+    return subprocess.run(command, capture_output=True, text=True, timeout=230, cwd=out.parent)
 
 
 def check_agreement(out: Path) -> dict:
