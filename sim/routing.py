@@ -4,7 +4,8 @@ The rules (DESIGN.md, model semantics): waiting conversations form one queue, se
 priority first and first-come-first-served within a priority. An agent is *eligible* for a
 conversation when it is accepting new chats, has the channel's skill and holds fewer than
 ``max_chats`` active conversations. Among eligible agents the one with the fewest active chats
-wins; ties go to the one idle longest since its last assignment, then to the lowest agent id.
+wins; ties go to the one idle longest since its last assignment, then to the lowest agent id
+(in natural order, so ``experts-9999`` comes before ``experts-10000``).
 
 :class:`Router` applies these rules without a clock of its own (callers pass ``now``), so the
 SimPy model and the asyncio gateway share it. It keeps the invariant that no waiting
@@ -15,11 +16,23 @@ at the queue, and a new conversation only at the agents.
 from __future__ import annotations
 
 import heapq
+import re
 from collections import deque
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item", bound=Hashable)
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def id_order(id: str) -> tuple[str | int, ...]:
+    """The sort key of an agent id: digit runs compare as numbers (``a-2`` < ``a-10``).
+
+    ``re.split`` with a capturing group alternates text and digits, text first, so two keys
+    always compare text with text and numbers with numbers.
+    """
+    return tuple(int(part) if i % 2 else part for i, part in enumerate(_DIGITS.split(id)))
 
 
 class RoutedAgent:
@@ -30,12 +43,13 @@ class RoutedAgent:
     stale entries instead of searching and deleting them.
     """
 
-    __slots__ = ("accepting", "active", "id", "last_assigned", "max_chats", "skills", "version")
+    __slots__ = ("accepting", "active", "id", "last_assigned", "max_chats", "order", "skills", "version")
 
     def __init__(self, id: str, skills: Iterable[str], max_chats: int, now: float = 0.0) -> None:
         if max_chats < 1:
             raise ValueError(f"agent {id}: max_chats must be at least 1, got {max_chats}")
         self.id = id
+        self.order = id_order(id)
         self.skills: tuple[str, ...] = tuple(dict.fromkeys(skills))
         self.max_chats = max_chats
         self.active = 0
@@ -78,10 +92,10 @@ class Router(Generic[Item, A]):
         self._queues: dict[str, deque[_Ticket[Item]]] = {c: deque() for c in priorities}
         self._waiting = dict.fromkeys(priorities, 0)
         self._tickets: dict[Item, _Ticket[Item]] = {}
-        # One heap of (active, last_assigned, id, push number, version, agent) per channel,
+        # One heap of (active, last_assigned, id order, push number, version, agent) per channel,
         # stale entries dropped lazily when they reach the top. The push number keeps the agent
         # objects themselves out of comparisons.
-        self._pools: dict[str, list[tuple[int, float, str, int, int, A]]] = {c: [] for c in priorities}
+        self._pools: dict[str, list[tuple[int, float, tuple[str | int, ...], int, int, A]]] = {c: [] for c in priorities}
         self._seq = 0
         self._pushes = 0
 
@@ -162,7 +176,7 @@ class Router(Generic[Item, A]):
     def _offer(self, agent: A) -> None:
         if agent.accepting and agent.active < agent.max_chats:
             self._pushes += 1
-            entry = (agent.active, agent.last_assigned, agent.id, self._pushes, agent.version, agent)
+            entry = (agent.active, agent.last_assigned, agent.order, self._pushes, agent.version, agent)
             pools = self._pools
             for skill in agent.skills:
                 heapq.heappush(pools[skill], entry)
