@@ -1,0 +1,84 @@
+"""By hand, with Locust's web UI: ``locust -f locustfiles/chat.py ...`` in distributed mode
+(``--processes 2``), the test started through the UI's own HTTP API as a user's click would.
+
+The replay must then end by itself (the UI shows "stopped" and keeps its statistics), every
+conversation of the trace must have been played by one of the two workers, and the raw
+measurements must be written. Locust runs as a subprocess: gevent stays out of pytest.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sim.loadtest.run import free_port, reference_gateway
+from sim.scenario import load_scenario
+from sim.trace import Trace, write_trace
+from sim.traffic import draw_trace
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = ROOT / "scenarios" / "small.yaml"
+LOCUSTFILE = ROOT / "locustfiles" / "chat.py"
+SPEEDUP = 240
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except httpx.HTTPError:
+            value = None
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+@pytest.mark.slow
+def test_web_ui_runs_a_distributed_replay_to_its_end(tmp_path):
+    scenario = load_scenario(SMALL)
+    full = draw_trace(scenario, 3)
+    trace = Trace(full.header, [c for c in full if c.t < 1800.0])  # 7.5 wall seconds of arrivals
+    trace_path = tmp_path / "trace.jsonl"
+    write_trace(trace, trace_path)
+    raw_path = tmp_path / "raw.json"
+    emulator_port, web_port = free_port(), free_port()
+    with reference_gateway(SMALL, emulator_port, tmp_path / "gateway.log") as gateway:
+        command = [
+            sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--processes", "2",
+            "--web-host", "127.0.0.1", "--web-port", str(web_port), "--host", gateway,
+            "--scenario", str(SMALL), "--trace", str(trace_path), "--speedup", str(SPEEDUP),
+            "--emulator-port", str(emulator_port), "--replay-out", str(raw_path), "--replay-limit", "90",
+        ]  # fmt: skip
+        with (tmp_path / "locust.log").open("w") as log:
+            locust = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+        ui = f"http://127.0.0.1:{web_port}"
+        try:
+            wait_for(lambda: len(httpx.get(f"{ui}/stats/requests", timeout=2).json().get("workers", [])) == 2, 60, "two workers in the web UI")
+            started = httpx.post(f"{ui}/swarm", data={"user_count": 2, "spawn_rate": 2, "host": gateway}, timeout=10).json()
+            assert started["success"], started
+            stats = wait_for(lambda: (s := httpx.get(f"{ui}/stats/requests", timeout=2).json())["state"] == "stopped" and s, 120, "the replay to stop by itself")
+            assert locust.poll() is None, "the web UI keeps running after the test, with its results"
+        finally:
+            locust.send_signal(signal.SIGINT)
+            try:
+                locust.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                locust.kill()
+                locust.wait()
+    log_text = (tmp_path / "locust.log").read_text()
+    assert "Unknown message type" not in log_text, log_text
+    raw = json.loads(raw_path.read_text())
+    assert raw["workers"] == 2
+    assert sorted(c["id"] for c in raw["customers"]) == sorted(c.id for c in trace if c.bot is None or not c.bot.contained)
+    assert raw["problems"] == [], raw["problems"]
+    names = {row["name"] for row in stats["stats"]}
+    assert any(name.startswith("first_response/") for name in names), names
