@@ -15,6 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 from scipy import stats
 
 from sim.errors import InputError
@@ -135,6 +144,55 @@ def _round_record(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+class _StatShape(BaseModel):
+    """One KPI in a results file: ``{"mean": x}`` or ``{"mean": x, "ci95": h}``."""
+
+    model_config = ConfigDict(extra="forbid")
+    mean: StrictFloat | None
+    ci95: StrictFloat | None = None
+
+
+class _IntervalShape(BaseModel):
+    """A row of ``intervals``: its start, channel and index; every other key a KPI."""
+
+    model_config = ConfigDict(extra="allow")
+    start: StrictStr
+    channel: StrictStr
+    index: StrictInt | None = None
+    __pydantic_extra__: dict[str, _StatShape] = Field(init=False)
+
+
+class _ResultsShape(BaseModel):
+    """What :func:`read_results` checks before it trusts a file (header keys stay open)."""
+
+    model_config = ConfigDict(extra="allow")
+    source: StrictStr
+    scenario: StrictStr
+    replications: StrictInt = Field(default=1, ge=1)
+    interval: StrictFloat = Field(default=900.0, gt=0)
+    start: StrictStr = "00:00"
+    total: dict[str, _StatShape]
+    channels: dict[str, dict[str, _StatShape]]
+    intervals: list[_IntervalShape]
+
+
+_PROBLEMS = {
+    "missing": "missing required key",
+    "extra_forbidden": "unknown key",
+    "model_type": 'expected a KPI object {"mean": x, "ci95": h}',
+    "dict_type": "expected an object",
+    "list_type": "expected a list",
+    "float_type": "expected a number or null",
+}
+
+
+def _key_path(loc: Sequence[int | str]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(top level)"
+
+
 def read_results(path: str | Path) -> Results:
     """Read a results file written by chatsim (model or replay)."""
     path = Path(path)
@@ -152,9 +210,12 @@ def read_results(path: str | Path) -> Results:
         raise InputError(f"not a chatsim results file (\"format\" must be \"{FORMAT}\")", file=path, key="format")
     if data.get("version") != VERSION:
         raise InputError(f"unsupported results version {data.get('version')!r}", file=path, key="version")
-    for key in ("source", "scenario", "total", "channels", "intervals"):
-        if key not in data:
-            raise InputError("missing required key", file=path, key=key)
+    try:
+        _ResultsShape.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        problem = _PROBLEMS.get(first["type"], first["msg"])
+        raise InputError(problem, file=path, key=_key_path(first["loc"])) from None
     known = {"format", "version", "source", "scenario", "scenario_sha256", "trace_sha256", "seed", "replications", "start", "interval", "total", "channels", "intervals"}
     return Results(
         source=str(data["source"]),

@@ -138,6 +138,8 @@ def run_replay(
                 time.sleep(0.25)
         if process.returncode not in (0, 1):
             raise InvalidRunError(f"Locust exited with code {process.returncode}: see {out / 'locust.log'}")
+    if not raw_path.exists():
+        raise InvalidRunError(f"Locust ended without writing its measurements: see {out / 'locust.log'}")
     raw = read_raw(raw_path)
     validity = judge(raw, max_lateness_ms)
     replay, run = replay_results(raw, scenario, trace, validity)
