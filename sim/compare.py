@@ -5,8 +5,11 @@ relative (``10%`` of the predicted value). The allowed difference is the toleran
 the prediction's own 95% confidence half-width (and the measurement's, when it has one): a
 prediction from few replications cannot be held to a tighter band than it knows itself. Rates
 are widened by one conversation's worth (1/offered) too, since a rate over few conversations
-moves in coarse steps; response times of a replay by its timing resolution (see
-:func:`timing_resolution`).
+moves in coarse steps, and, when the measurement is a single run (a replay), by the binomial
+standard error of the rate over its conversations, sqrt(p(1-p)/n): even on the same trace a
+few milliseconds of timing re-route some conversations, and whether each of those is answered
+in time is then drawn again. Response times of a replay are widened by its timing resolution
+(see :func:`timing_resolution`).
 """
 
 from __future__ import annotations
@@ -48,7 +51,10 @@ DEFAULT_TOLERANCES: Mapping[str, Tolerance] = {
 RATE_KPIS = frozenset({"service_level", "missed_rate"})
 
 CHANNEL_KPIS = ("service_level", "missed_rate", "frt_mean", "insession_mean")
-"""KPIs also compared per channel (occupancy belongs to agents, not channels)."""
+"""KPIs compared per channel by default; any other KPI given a tolerance is too, except those
+of agents, which belong to no channel."""
+
+AGENT_KPIS = frozenset({"occupancy", "slot_utilisation"})
 
 
 def parse_tolerance(text: str) -> tuple[str, Tolerance]:
@@ -77,6 +83,7 @@ def timing_resolution(measured: Results) -> float:
 
 def compare(predicted: Results, measured: Results, tolerances: Mapping[str, Tolerance] | None = None) -> Verdict:
     """Every compared KPI in total and per common channel, with a pass or a fail."""
+    added = [kpi for kpi in tolerances or {} if kpi not in DEFAULT_TOLERANCES and kpi not in AGENT_KPIS]
     tolerances = dict(DEFAULT_TOLERANCES) | dict(tolerances or {})
     verdict = Verdict(f"{measured.source} vs {predicted.source} for {predicted.scenario}")
     if predicted.scenario != measured.scenario or (predicted.scenario_sha256 and measured.scenario_sha256 and predicted.scenario_sha256 != measured.scenario_sha256):
@@ -91,7 +98,7 @@ def compare(predicted: Results, measured: Results, tolerances: Mapping[str, Tole
     ]
     for channel in predicted.channels:
         if channel in measured.channels:
-            kpis = tuple(k for k in CHANNEL_KPIS if k in tolerances)
+            kpis = tuple(k for k in CHANNEL_KPIS if k in tolerances) + tuple(added)
             scopes.append((channel, predicted.channels[channel], measured.channels[channel], kpis))
     resolution = timing_resolution(measured)
     if resolution:
@@ -109,6 +116,9 @@ def compare(predicted: Results, measured: Results, tolerances: Mapping[str, Tole
             offered = right.get("offered", {}).get("mean")
             if kpi in RATE_KPIS and offered:
                 widen += 1.0 / offered  # a rate over n conversations moves in steps of 1/n
+                if actual_stat.get("ci95") is None:
+                    p = min(max(expected, 0.0), 1.0)
+                    widen += math.sqrt(p * (1.0 - p) / offered)
             if kpi in SECONDS_KPIS:
                 widen += resolution
             allowed = tolerances[kpi].allowed(expected) + widen

@@ -70,6 +70,9 @@ def test_replay_agrees_with_the_model(tmp_path):
     assert {"first_response/whatsapp", "in_session/webchat", "missed/webchat", "webhook/telegram"} <= names
     conversations = [json.loads(line) for line in (out / "replay" / "conversations.jsonl").read_text().splitlines()]
     assert conversations and {"id", "queued_at", "first_reply_at", "reply_delays"} <= set(conversations[0])
+    # What a user runs next: `chatsim compare` with its default tolerances, per channel too.
+    verdict = subprocess.run([sys.executable, "-m", "sim", "compare", str(out / "model"), str(out / "replay")], capture_output=True, text=True, timeout=60)
+    assert verdict.returncode == 0, verdict.stdout + verdict.stderr
 
 
 @pytest.mark.slow
