@@ -92,12 +92,18 @@ class EmulatedAgent:
             self.floor.logs.append(self.log)
         self.log.logout_at = None
         self.accepting = True
+        spans = self.floor.accepting_spans.setdefault(self.id, [])
+        if not spans or spans[-1][1] is not None:
+            spans.append([now, None])
         if self.gone:
             self.gone = False
             self._greenlets = [gevent.spawn(self._poll), gevent.spawn(self._hands)]
 
     def drain(self) -> None:
         self.accepting = False
+        spans = self.floor.accepting_spans.get(self.id)
+        if spans and spans[-1][1] is None:
+            spans[-1][1] = time.time()
         self.floor.call("POST", f"/agents/{self.id}/logout", None, "agent logout")
         self._maybe_gone()
 
@@ -248,6 +254,7 @@ class AgentFloor:
         self.trace_by_id = {c.id: c for c in trace}
         self.agents: dict[str, EmulatedAgent] = {}
         self.logs: list[AgentRecord] = []
+        self.accepting_spans: dict[str, list[list[float | None]]] = {}  # agent id: [taking new chats from, until]
         self.handled: list[Handled] = []
         self.by_key: dict[str, Handled] = {}
         self.left_silently: set[str] = set()

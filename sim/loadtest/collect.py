@@ -107,10 +107,66 @@ def to_run(raw: dict[str, Any], scenario: Scenario, trace: Trace) -> Run:
     return Run(records, agent_records, end)
 
 
-def judge(raw: dict[str, Any], max_lateness_ms: float) -> Validity:
-    """Lateness, acknowledgement latency and lost messages of a replay."""
+ROUTING_GRACE = 1.0
+"""Wall seconds an agent's slot may stay free while a conversation waits before the replay calls
+that conversation lost: the gateway routes within milliseconds, the harness sees it within a
+long-poll round trip."""
+
+
+def free_spans(raw: dict[str, Any], scenario: Scenario, end: float) -> dict[str, list[tuple[float, float]]]:
+    """Per channel, the wall-time spans in which some agent with its skill took new chats and
+    held fewer than ``max_chats``: a conversation waiting then should have been routed."""
+    holding: dict[str, list[tuple[float, float]]] = {}
+    for served in raw["handled"]:
+        holding.setdefault(served["agent"], []).append((served["assigned"], served["closed"] if served["closed"] is not None else end))
+    skills = {group.group: group.skills for group in scenario.agents}
+    accepting = raw.get("accepting") or {a["id"]: [[a["login_at"], a["logout_at"]]] for a in raw["agents"]}
+    free: dict[str, list[tuple[float, float]]] = {}
+    for agent in raw["agents"]:
+        changes = sorted([(a, 1) for a, _ in holding.get(agent["id"], [])] + [(c, -1) for _, c in holding.get(agent["id"], [])])
+        for begin, until in accepting.get(agent["id"], []):
+            until = end if until is None else until
+            active, since = 0, begin
+            for at, step in changes:
+                if at > since and active < agent["max_chats"] and min(at, until) > since:
+                    for channel in skills.get(agent["group"], ()):
+                        free.setdefault(channel, []).append((since, min(at, until)))
+                active += step
+                since = max(since, at)
+            if until > since and active < agent["max_chats"]:
+                for channel in skills.get(agent["group"], ()):
+                    free.setdefault(channel, []).append((since, until))
+    return free
+
+
+def never_routed(raw: dict[str, Any], scenario: Scenario) -> list[str]:
+    """Conversations the gateway acknowledged but never gave to an agent, although an agent
+    with the skill had a free slot for :data:`ROUTING_GRACE` while they waited.
+
+    A webchat customer who closed the chat stops waiting then; a messenger customer who gave up
+    silently still waits in the queue (the gateway cannot know), as in the model.
+    """
+    handled = {served["trace_id"] for served in raw["handled"]}
+    end = float(raw.get("finished") or max([0.0] + [c["left_at"] or 0.0 for c in raw["customers"]] + [h["closed"] or 0.0 for h in raw["handled"]]))
+    free = free_spans(raw, scenario, end)
+    lost = []
+    for customer in raw["customers"]:
+        if customer["id"] in handled or not customer["acked"] or customer["channel"] not in scenario.channels:
+            continue
+        waits_until = end if scenario.channels[customer["channel"]].silent or customer["left_at"] is None else customer["left_at"]
+        since = customer["acked"][0]
+        if any(min(until, waits_until) - max(begin, since) >= ROUTING_GRACE for begin, until in free.get(customer["channel"], ())):
+            lost.append(customer["id"])
+    return lost
+
+
+def judge(raw: dict[str, Any], max_lateness_ms: float, scenario: Scenario | None = None) -> Validity:
+    """Lateness, acknowledgement latency and lost messages of a replay (with ``scenario``, also
+    conversations acknowledged and never routed to a free agent: :func:`never_routed`)."""
     customers = {c["id"]: c for c in raw["customers"]}
     lost_inbound = lost_replies = 0
+    stranded = never_routed(raw, scenario) if scenario is not None else []
+    lost_inbound += sum(len(customers[i]["acked"]) for i in stranded)
     delivered: dict[str, int] = raw["delivered"]
     for served in raw["handled"]:
         customer = customers.get(served["trace_id"])
@@ -137,6 +193,8 @@ def judge(raw: dict[str, Any], max_lateness_ms: float) -> Validity:
         validity.reasons.append(f"{len(failures)} customer messages were not acknowledged or not answered (first: {failures[0]})")
     if lost_inbound or lost_replies:
         validity.reasons.append(f"lost messages: {lost_inbound} acknowledged customer messages never reached an agent, {lost_replies} accepted agent replies never reached the customer")
+    if stranded:
+        validity.reasons.append(f"{len(stranded)} acknowledged conversations were never routed although an agent had a free slot (first: {stranded[0]})")
     if any("safety time limit" in p for p in raw["problems"]):
         validity.reasons.append("the run hit its safety time limit")
     elif raw["problems"]:

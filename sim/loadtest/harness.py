@@ -174,6 +174,7 @@ class Replay:
             "customers": customers,
             "handled": [h.to_dict() for h in self.floor.handled],
             "agents": [dataclasses.asdict(a) for a in self.floor.logs],
+            "accepting": self.floor.accepting_spans,
             "delivered": self.delivered,
             "emulator": {"received": self.emulator.received, "rejected": self.emulator.rejected},
             "lateness": lateness_percentiles(lateness),

@@ -141,7 +141,7 @@ def run_replay(
     if not raw_path.exists():
         raise InvalidRunError(f"Locust ended without writing its measurements: see {out / 'locust.log'}")
     raw = read_raw(raw_path)
-    validity = judge(raw, max_lateness_ms)
+    validity = judge(raw, max_lateness_ms, scenario)
     replay, run = replay_results(raw, scenario, trace, validity)
     write_results(replay, out / "replay", run.conversations)
     model = run_experiment(scenario, trace=trace)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import copy
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from modelkit import conversation, scenario, trace
 
-from sim.loadtest.collect import judge, replay_results, to_run
+from sim.loadtest.collect import free_spans, judge, replay_results, to_run
 from sim.texts import Customer
 
 T0, K = 1000.0, 60.0
@@ -29,7 +31,7 @@ def setup():
             {"index": 0, "id": "c1", "channel": "chat", "key": "webchat:s1", "sent": [wall(0), wall(15)], "acked": [wall(0), wall(15)], "replies": [wall(12), wall(36)], "left_at": None, "lateness": 0.001, "failures": []},
             {"index": 1, "id": "c2", "channel": "chat", "key": "webchat:s2", "sent": [wall(60)], "acked": [wall(60)], "replies": [], "left_at": wall(90), "lateness": 0.002, "failures": []},
         ],
-        "handled": [{"conversation_id": "cv-1", "trace_id": "c1", "key": "webchat:s1", "agent": "a-0001", "assigned": wall(1), "closed": wall(40), "messages": 2, "replies": 2, "left": None}],
+        "handled": [{"conversation_id": "cv-1", "trace_id": "c1", "key": "webchat:s1", "agent": "a-0001", "assigned": wall(1), "closed": wall(100), "messages": 2, "replies": 2, "left": None}],
         "agents": [{"id": "a-0001", "group": "a", "max_chats": 1, "login_at": wall(0), "logout_at": wall(3600), "busy": [[wall(1), wall(11)], [wall(16), wall(36)]]}],
         "delivered": {}, "emulator": {"received": 0, "rejected": 0},
         "lateness": {"p50": 0.001, "p99": 0.002, "max": 0.002}, "ack_ms": {"p50": 1.0, "p99": 2.0, "max": 2.0}, "problems": [],
@@ -43,14 +45,14 @@ def test_wall_times_become_scenario_times():
     c1, c2 = run.conversations
     assert c1.queued_at == pytest.approx(0.0) and c1.assigned_at == pytest.approx(1.0)
     assert c1.reply_delays == pytest.approx([12.0, 21.0]) and c1.answered
-    assert c1.closed_at == pytest.approx(40.0) and c1.agent.id == "a-0001"
+    assert c1.closed_at == pytest.approx(100.0) and c1.agent.id == "a-0001"
     assert c2.missed and c2.left_at == pytest.approx(90.0) and c2.left_queue_at == pytest.approx(90.0)
     assert run.agents[0].busy[1] == pytest.approx((16.0, 36.0))
 
 
 def test_results_are_the_model_schema():
     s, tr, raw = setup()
-    validity = judge(raw, max_lateness_ms=50)
+    validity = judge(raw, max_lateness_ms=50, scenario=s)
     results, _ = replay_results(raw, s, tr, validity)
     assert results.source == "replay" and validity.valid
     assert results.total["offered"]["mean"] == 2 and results.total["missed_rate"]["mean"] == 0.5
@@ -70,3 +72,42 @@ def test_lateness_and_lost_messages_make_a_run_invalid():
     lost_out = copy.deepcopy(raw)
     lost_out["customers"][0]["replies"] = [wall(12)]  # a reply the gateway accepted never arrived
     assert judge(lost_out, 100).lost_replies == 1
+
+
+def test_a_conversation_never_routed_to_a_free_agent_is_lost():
+    s, _, raw = setup()
+    raw["customers"][1]["left_at"] = wall(240)  # c2 waits 60..240 s, 3 wall seconds at 60x
+    raw["handled"][0]["closed"] = wall(250)
+    assert judge(raw, 100, s).valid  # held c1 for all of c2's wait: nothing to route to
+    freed = copy.deepcopy(raw)
+    freed["handled"][0]["closed"] = wall(40)  # free from 40 on: c2 should have been routed
+    verdict = judge(freed, 100, s)
+    assert not verdict.valid and verdict.lost_inbound == 1
+    assert any("never routed" in reason and "c2" in reason for reason in verdict.reasons)
+    drained = copy.deepcopy(freed)
+    drained["accepting"] = {"a-0001": [[wall(0), wall(50)]]}  # ... unless it had stopped taking chats
+    assert judge(drained, 100, s).valid
+    brief = copy.deepcopy(freed)
+    brief["handled"][0]["closed"] = wall(240 - 0.5 * K)  # free for half a wall second: within the grace
+    assert judge(brief, 100, s).valid
+
+
+@given(
+    st.integers(1, 3),
+    st.lists(st.tuples(st.integers(0, 100), st.integers(1, 40)), max_size=8),
+    st.tuples(st.integers(0, 60), st.integers(1, 100)),
+    st.lists(st.floats(0, 150), min_size=1, max_size=20),
+)
+def test_free_spans_are_exactly_where_a_slot_is_free(max_chats, holds, accepting, probes):
+    s, _, _ = setup()
+    handled = [{"trace_id": f"c{i}", "agent": "a-0001", "assigned": float(a), "closed": float(a + d)} for i, (a, d) in enumerate(holds)]
+    begin, length = accepting
+    raw = {"handled": handled, "agents": [{"id": "a-0001", "group": "a", "max_chats": max_chats}], "accepting": {"a-0001": [[float(begin), float(begin + length)]]}}
+    spans = free_spans(raw, s, end=1000.0).get("chat", [])
+    edges = {float(x) for h in holds for x in (h[0], h[0] + h[1])} | {float(begin), float(begin + length)}
+    for t in probes:
+        if any(abs(t - e) < 1e-6 for e in edges):
+            continue  # exactly on a change: either answer is right
+        held = sum(1 for a, d in holds if a <= t < a + d)
+        expected = begin <= t < begin + length and held < max_chats
+        assert any(lo <= t < hi for lo, hi in spans) == expected, (t, held, spans)
