@@ -381,3 +381,7 @@ def _check_consistency(scenario: Scenario, file: str | Path) -> None:
                     f"{where}.shifts[{k}].end",
                     f"shift ends at {_clock_text(shift.end)}, after the horizon ends ({format_clock(scenario.start + scenario.duration)}); split it",
                 )
+    staffed = {skill for group in scenario.agents if sum(s.count for s in group.shifts or ()) + sum(group.staffing or ()) > 0 for skill in group.skills}
+    for name, channel in scenario.channels.items():
+        if name not in staffed and channel.volume > 0:
+            fail(f"channels.{name}", f"every group with the skill {name!r} has 0 agents in all its shifts or staffing: nobody would ever serve this channel")

@@ -80,6 +80,19 @@ def test_usage_errors_exit_2(tmp_path):
     assert run_cli("simulate") == 2
 
 
+def test_negative_seed_and_unwritable_outputs_exit_2(tmp_path, capsys):
+    assert run_cli("simulate", str(SMALL), "--seed", "-1") == 2
+    assert run_cli("check", str(SMALL), "--seed", "-1") == 2
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    capsys.readouterr()
+    assert run_cli("simulate", str(SMALL), "-n", "1", "--out", str(a_file)) == 2
+    assert "--out" in capsys.readouterr().err  # refused before the replications run
+    assert run_cli("simulate", str(SMALL), "-n", "1", "--report", str(a_file / "r.html")) == 2
+    assert "--report" in capsys.readouterr().err  # refused before the replications run too
+    assert run_cli("trace", str(SMALL), "--out", str(a_file / "t.jsonl")) == 2
+
+
 def test_simulate_writes_an_html_report(tmp_path):
     report = tmp_path / "r.html"
     assert run_cli("simulate", str(SMALL), "-n", "2", "--report", str(report)) == 0

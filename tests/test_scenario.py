@@ -137,6 +137,11 @@ def _unserved(data: dict[str, Any]) -> None:
     data["agents"][0]["skills"] = ["whatsapp"]
 
 
+def _never_staffed(data: dict[str, Any]) -> None:
+    for shift in data["agents"][0]["shifts"]:
+        shift["count"] = 0
+
+
 INVALID: list[tuple[str, Callable[[dict[str, Any]], Any], str, str]] = [
     # (label, mutation, expected key path, a word of the problem)
     ("unknown top-level key", lambda d: d.update(foo=1), "foo", "unknown key"),
@@ -219,6 +224,7 @@ INVALID: list[tuple[str, Callable[[dict[str, Any]], Any], str, str]] = [
         "icq",
     ),
     ("channel no agent can serve", _unserved, "channels.webchat", "webchat"),
+    ("channel whose agents are never on duty", _never_staffed, "channels.whatsapp", "0 agents"),
     ("agent skill naming an unknown channel", _unknown_skill, "agents[0].skills[1]", "viber"),
     (
         "shift ending after the horizon",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
-from sim.errors import ChatsimError
+from sim.errors import ChatsimError, InputError
 
 from . import check, compare, erlang, gateway, replay, report, simulate, trace  # noqa: F401  (commands register on import)
 from .app import app, err_console
@@ -14,10 +15,19 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``chatsim`` console script and ``python -m sim``.
 
     Click handles usage errors itself (exit code 2); chatsim's own errors become one red line
-    and their exit code (2 bad input, 3 invalid run) instead of a traceback.
+    and their exit code (2 bad input, 3 invalid run) instead of a traceback. So does a file the
+    operating system refuses to read or write (an output path in a missing or read-only place).
     """
     try:
         app(args=argv, prog_name="chatsim")
     except ChatsimError as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-        sys.exit(error.exit_code)
+        fail(error)
+    except OSError as error:
+        if error.filename is None:
+            raise
+        fail(InputError(f"cannot read or write: {error.strerror or error}", file=error.filename))
+
+
+def fail(error: ChatsimError) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    sys.exit(error.exit_code)

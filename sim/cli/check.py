@@ -9,7 +9,7 @@ import typer
 
 from sim.capacity import capacity_verdict, read_baseline, write_baseline
 from sim.cli.app import app, console
-from sim.cli.options import progress_bar, scenario_from, write_html_report
+from sim.cli.options import output_directory, progress_bar, scenario_from, write_html_report
 from sim.cli.outputs import JsonOption, JunitOption, MarkdownOption, ReportOption, emit
 from sim.errors import InputError
 from sim.experiment import run_experiment
@@ -22,7 +22,7 @@ def check(
     baseline: Annotated[Path | None, typer.Option("--baseline", help="Baseline results to hold the run to (reports/baselines/NAME.json).")] = None,
     update_baseline: Annotated[bool, typer.Option("--update-baseline", help="Record this run as the baseline instead of checking against it.")] = False,
     replications: Annotated[int, typer.Option("--replications", "-n", help="Replications (fixed seed: the verdict is reproducible).")] = 10,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the random streams.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the random streams.")] = 1,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Replications run in this many processes.")] = 1,
     out: Annotated[Path | None, typer.Option("--out", help="Also write results.json and conversations.jsonl here.")] = None,
     json_path: JsonOption = None,
@@ -36,6 +36,8 @@ def check(
     if update_baseline and baseline is None:
         raise InputError("--update-baseline needs --baseline FILE", key="--update-baseline")
     scenario = scenario_from(scenario_path)
+    output_directory(out)
+    output_directory(report.parent if report is not None else None, key="--report")
     reference = read_baseline(baseline, scenario, seed, replications) if baseline is not None and not update_baseline else None
     with progress_bar(f"checking {scenario.name}", replications) as bar:
         task = bar.task_ids[0]

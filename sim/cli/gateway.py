@@ -91,6 +91,24 @@ def gateway(
             help="Largest request body accepted (default 1 MiB).",
         ),
     ] = None,
+    whatsapp_api_version: Annotated[
+        str | None, _secret("CHATSIM_WHATSAPP_API_VERSION", "Graph API version of WhatsApp sends (default v21.0).")
+    ] = None,
+    viber_sender_name: Annotated[
+        str | None, _secret("CHATSIM_VIBER_SENDER_NAME", "Sender name on Viber sends (default chatsim).")
+    ] = None,
+    outbound_timeout: Annotated[
+        float | None,
+        typer.Option(envvar="CHATSIM_OUTBOUND_TIMEOUT", show_envvar=True, min=0.001, help="Seconds per outbound send attempt (default 5)."),
+    ] = None,
+    outbound_attempts: Annotated[
+        int | None,
+        typer.Option(envvar="CHATSIM_OUTBOUND_ATTEMPTS", show_envvar=True, min=1, help="Attempts per outbound send, retrying 5xx and connection errors (default 4)."),
+    ] = None,
+    outbound_backoff: Annotated[
+        float | None,
+        typer.Option(envvar="CHATSIM_OUTBOUND_BACKOFF", show_envvar=True, min=0.0, help="First retry delay in seconds, doubling per attempt (default 0.2)."),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="critical, error, warning, info or debug.")] = (
         "info"
     ),
@@ -120,6 +138,11 @@ def gateway(
             viber_auth_token=viber_auth_token,
             viber_api_base=viber_api_base,
             max_body_bytes=max_body_bytes,
+            whatsapp_api_version=whatsapp_api_version,
+            viber_sender_name=viber_sender_name,
+            outbound_timeout=outbound_timeout,
+            outbound_attempts=outbound_attempts,
+            outbound_backoff=outbound_backoff,
         )
         if channels is not None:
             config = config.with_channels(channels)

@@ -24,6 +24,17 @@ from sim.scenario import Scenario, load_scenario
 from sim.trace import Trace, read_trace
 
 
+def output_directory(path: Path | None, key: str = "--out") -> None:
+    """Create an output directory before the work, so that a bad place is reported before
+    minutes of running rather than after."""
+    if path is None:
+        return
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot create the output directory: {error.strerror or error}", file=path, key=key) from None
+
+
 def scenario_from(path: Path) -> Scenario:
     return load_scenario(path)
 

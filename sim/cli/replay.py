@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from sim.cli.app import app, console, err_console
-from sim.cli.options import progress_bar, scenario_from, trace_for
+from sim.cli.options import output_directory, progress_bar, scenario_from, trace_for
 from sim.cli.outputs import ReportOption
 from sim.errors import InputError, InvalidRunError
 from sim.loadtest.run import run_replay
@@ -37,7 +37,7 @@ def replay(
     scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
     speedup: Annotated[float, typer.Option("--speedup", help="Time compression: scenario seconds per wall second.")],
     trace: Annotated[Path | None, typer.Option("--trace", help="Trace to replay; drawn with --seed into OUT/trace.jsonl when absent.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the drawn trace.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the drawn trace.")] = 1,
     gateway: Annotated[str | None, typer.Option("--gateway", help="Your gateway's base URL; the reference gateway is started when absent.")] = None,
     processes: Annotated[int, typer.Option("--processes", help="Locust processes (distributed mode when above 1).")] = 1,
     out: Annotated[Path, typer.Option("--out", help="Directory for the trace, Locust's CSV/HTML, replay and model results.")] = Path("reports/replay"),
@@ -54,6 +54,8 @@ def replay(
     if time_limit is not None and time_limit <= 0:
         raise InputError("must be positive", key="--time-limit")
     scenario = scenario_from(scenario_path)
+    output_directory(out)
+    output_directory(report.parent if report is not None else None, key="--report")
     if trace is None:
         trace_path = out / "trace.jsonl"
         played = draw_trace(scenario, seed)

@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from sim.cli.app import app, console, err_console
-from sim.cli.options import progress_bar, scenario_from, summary_table, trace_for, write_html_report
+from sim.cli.options import (
+    output_directory,
+    progress_bar,
+    scenario_from,
+    summary_table,
+    trace_for,
+    write_html_report,
+)
 from sim.cli.outputs import ReportOption
 from sim.errors import InputError
 from sim.experiment import run_experiment
@@ -20,7 +27,7 @@ def simulate(
     scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
     trace: Annotated[Path | None, typer.Option("--trace", help="Play this trace file instead of drawing traffic (one deterministic run).")] = None,
     replications: Annotated[int, typer.Option("--replications", "-n", help="Independent replications (confidence intervals need 2 or more).")] = 10,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the random streams.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the random streams.")] = 1,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Replications run in this many processes.")] = 1,
     out: Annotated[Path | None, typer.Option("--out", help="Write results.json and conversations.jsonl here.")] = None,
     report: ReportOption = None,
@@ -31,6 +38,8 @@ def simulate(
     if jobs < 1:
         raise InputError("must be at least 1", key="--jobs")
     scenario = scenario_from(scenario_path)
+    output_directory(out)
+    output_directory(report.parent if report is not None else None, key="--report")
     played = trace_for(scenario, trace) if trace is not None else None
     if played is not None and replications > 1:
         err_console.print("[yellow]note:[/] a trace is one fixed draw and the model is deterministic on it: running 1 replication")

@@ -107,7 +107,14 @@ class ConversationService:
                     self.metrics.duplicates.labels(channel).inc()
                     continue
             ids.append(self._customer_message(channel, protocol, message))
+        statuses = 0
         for status in inbound.statuses:
+            # A platform retries a status callback like a message: one status is one record.
+            if self.store.claim_key(f"status:{channel}:{status.message_id}:{status.status}:{status.recipient}") is not None:
+                duplicates += 1
+                self.metrics.duplicates.labels(channel).inc()
+                continue
+            statuses += 1
             self.store.record_status(status)
             self.metrics.statuses.labels(status.protocol, status.status).inc()
         closed = sum(self._customer_left(channel, customer) for customer in inbound.closes)
@@ -116,7 +123,7 @@ class ConversationService:
         return WebhookAck(
             messages=len(ids),
             duplicates=duplicates,
-            statuses=len(inbound.statuses),
+            statuses=statuses,
             ignored=inbound.ignored,
             closed=closed,
             conversation_ids=ids,

@@ -77,6 +77,10 @@ async def test_whatsapp_statuses_are_recorded_not_messages():
             "wamid.out",
             "read",
         )
+        retried = await client.whatsapp(wa_status(status="read"))  # the platform's retry
+        assert retried.json()["statuses"] == 0 and retried.json()["duplicates"] == 1
+        await client.whatsapp(wa_status(status="delivered"))  # a new status of that message
+        assert len(client.service.store.statuses()) == 2
 
 
 async def test_whatsapp_reactions_and_other_fields_are_ignored():
