@@ -53,7 +53,10 @@ def test_committed_baseline_passes_end_to_end(tmp_path):
 def test_target_miss_exits_1(tmp_path):
     strict = tmp_path / "strict.yaml"
     strict.write_text(SMALL.read_text().replace("service_level: 0.80", "service_level: 0.99"))
-    assert run_cli("check", strict, "-n", "3") == 1
+    report = tmp_path / "check.html"
+    assert run_cli("check", strict, "-n", "3", "--report", report) == 1
+    html = report.read_text()  # the report is written whatever the verdict: it shows why
+    assert html.startswith("<!DOCTYPE html>") and html.count("data:image/png;base64,") >= 5
 
 
 def test_regression_against_a_better_baseline_exits_1(tmp_path):

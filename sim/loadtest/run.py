@@ -6,6 +6,7 @@ Locust (gevent) never runs in the calling process: ``chatsim replay`` and the te
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -27,6 +28,16 @@ from sim.scenario import Scenario
 from sim.trace import Trace
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: on Linux, the kernel sends it SIGTERM if chatsim dies
+    (killed by a CI timeout, say), so that no gateway or Locust process outlives the run."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def gateway_command(port: int, *options: str) -> list[str]:
@@ -54,6 +65,7 @@ def reference_gateway(scenario_path: Path, emulator_port: int, log: Path) -> Ite
             stdout=handle,
             stderr=subprocess.STDOUT,
             env=env,
+            preexec_fn=_die_with_parent,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -128,7 +140,7 @@ def run_replay(
             command += ["--processes", str(processes)]
         started = time.monotonic()
         with (out / "locust.log").open("w") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
             while process.poll() is None:
                 if on_tick is not None:
                     on_tick(time.monotonic() - started)
