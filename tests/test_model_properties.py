@@ -65,11 +65,14 @@ def scenarios(draw: Any) -> Any:
             "slowdown": [1 + 0.2 * k for k in range(max_chats)],
             "reply_factor": draw(st.floats(0.5, 2)),
         }
+        # g0 serves every channel and is on duty at some point (a channel nobody ever staffs is
+        # refused by the scenario check); intervals with nobody on duty still occur.
+        least = 1 if g == 0 else 0
         if draw(st.booleans()):
-            group["staffing"] = draw(st.lists(st.integers(0, 3), min_size=4, max_size=4))
+            group["staffing"] = draw(st.lists(st.integers(0, 3), min_size=4, max_size=4).filter(lambda counts: sum(counts) >= least))
         else:
             start = draw(st.sampled_from(["00:00", "00:15", "00:30"]))
-            group["shifts"] = [{"start": start, "end": "01:00", "count": draw(st.integers(0, 3))}]
+            group["shifts"] = [{"start": start, "end": "01:00", "count": draw(st.integers(least, 3))}]
         groups.append(group)
     return parse_scenario({"name": "prop", "duration": "1h", "interval": "15m", "channels": channels, "agents": groups})
 
