@@ -69,7 +69,7 @@ def scenarios(draw: Any) -> Any:
         # refused by the scenario check); intervals with nobody on duty still occur.
         least = 1 if g == 0 else 0
         if draw(st.booleans()):
-            group["staffing"] = draw(st.lists(st.integers(0, 3), min_size=4, max_size=4).filter(lambda counts: sum(counts) >= least))
+            group["staffing"] = draw(st.lists(st.integers(0, 3), min_size=4, max_size=4).filter(lambda counts, least=least: sum(counts) >= least))
         else:
             start = draw(st.sampled_from(["00:00", "00:15", "00:30"]))
             group["shifts"] = [{"start": start, "end": "01:00", "count": draw(st.integers(least, 3))}]
