@@ -1,5 +1,6 @@
 """By hand, with Locust's web UI: ``locust -f locustfiles/chat.py ...`` in distributed mode
-(``--processes 2``), the test started through the UI's own HTTP API as a user's click would.
+(``--processes 2``), the test started through the UI's own HTTP API as a user's click would,
+on a scenario staffed per interval (the end-to-end replay tests use shifts).
 
 The replay must then end by itself (the UI shows "stopped" and keeps its statistics), every
 conversation of the trace must have been played by one of the two workers, and the raw
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from sim.loadtest.run import free_port, reference_gateway
 from sim.scenario import load_scenario
@@ -42,20 +44,32 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
+def staffed_variant(tmp_path: Path) -> Path:
+    """small.yaml with per-interval staffing instead of shifts: the harness's other login path."""
+    data = yaml.safe_load(SMALL.read_text())
+    group = data["agents"][0]
+    del group["shifts"]
+    group["staffing"] = [2, 3, 1] + [3] * 9
+    path = tmp_path / "staffed.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return path
+
+
 @pytest.mark.slow
 def test_web_ui_runs_a_distributed_replay_to_its_end(tmp_path):
-    scenario = load_scenario(SMALL)
+    scenario_path = staffed_variant(tmp_path)
+    scenario = load_scenario(scenario_path)
     full = draw_trace(scenario, 3)
     trace = Trace(full.header, [c for c in full if c.t < 1800.0])  # 7.5 wall seconds of arrivals
     trace_path = tmp_path / "trace.jsonl"
     write_trace(trace, trace_path)
     raw_path = tmp_path / "raw.json"
     emulator_port, web_port = free_port(), free_port()
-    with reference_gateway(SMALL, emulator_port, tmp_path / "gateway.log") as gateway:
+    with reference_gateway(scenario_path, emulator_port, tmp_path / "gateway.log") as gateway:
         command = [
             sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--processes", "2",
             "--web-host", "127.0.0.1", "--web-port", str(web_port), "--host", gateway,
-            "--scenario", str(SMALL), "--trace", str(trace_path), "--speedup", str(SPEEDUP),
+            "--scenario", str(scenario_path), "--trace", str(trace_path), "--speedup", str(SPEEDUP),
             "--emulator-port", str(emulator_port), "--replay-out", str(raw_path), "--replay-limit", "90",
         ]  # fmt: skip
         with (tmp_path / "locust.log").open("w") as log:
@@ -82,3 +96,10 @@ def test_web_ui_runs_a_distributed_replay_to_its_end(tmp_path):
     assert raw["problems"] == [], raw["problems"]
     names = {row["name"] for row in stats["stats"]}
     assert any(name.startswith("first_response/") for name in names), names
+
+    # The emulated agents followed the staffing: 2 taking chats in the first interval, 3 in the second.
+    def taking_chats(scenario_seconds: float) -> int:
+        at = raw["t0"] + scenario_seconds / SPEEDUP
+        return sum(1 for spans in raw["accepting"].values() for begin, end in spans if begin <= at and (end is None or at < end))
+
+    assert (taking_chats(450.0), taking_chats(1350.0)) == (2, 3)
