@@ -72,12 +72,17 @@ def reference_gateway(scenario_path: Path, emulator_port: int, log: Path) -> Ite
             wait_healthy(url, timeout=30.0, process=process)
             yield url
         finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            interrupt(process, timeout=10)
+
+
+def interrupt(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Stop ``process`` as Ctrl-C would (it may write its last output); kill it after ``timeout``."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def wait_healthy(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:

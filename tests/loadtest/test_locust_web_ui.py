@@ -10,7 +10,6 @@ measurements must be written. Locust runs as a subprocess: gevent stays out of p
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from sim.loadtest.run import free_port, reference_gateway
+from sim.loadtest.run import free_port, interrupt, reference_gateway
 from sim.scenario import load_scenario
 from sim.trace import Trace, write_trace
 from sim.traffic import draw_trace
@@ -82,12 +81,7 @@ def test_web_ui_runs_a_distributed_replay_to_its_end(tmp_path):
             stats = wait_for(lambda: (s := httpx.get(f"{ui}/stats/requests", timeout=2).json())["state"] == "stopped" and s, 120, "the replay to stop by itself")
             assert locust.poll() is None, "the web UI keeps running after the test, with its results"
         finally:
-            locust.send_signal(signal.SIGINT)
-            try:
-                locust.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                locust.kill()
-                locust.wait()
+            interrupt(locust, timeout=20)
     log_text = (tmp_path / "locust.log").read_text()
     assert "Unknown message type" not in log_text, log_text
     raw = json.loads(raw_path.read_text())
