@@ -13,12 +13,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The whole product on bundled defaults: predict a full day, replay a small scenario against the
-# reference gateway with Locust, compare the two, and write the reports.
+# reference gateway with Locust, compare the two, write the reports, and plan small.yaml's shifts.
 demo: $(STAMP)
 	$(BIN)/chatsim simulate scenarios/tele2-weekday.yaml --replications 10 --jobs 2 --out reports/demo/tele2 --report reports/demo/tele2.html
 	$(BIN)/chatsim replay scenarios/small.yaml --speedup 120 --out reports/demo/replay
 	-$(BIN)/chatsim compare reports/demo/replay/model reports/demo/replay/replay --junit reports/demo/compare.xml --markdown reports/demo/compare.md
 	$(BIN)/chatsim report reports/demo/replay/model reports/demo/replay/replay --scenario scenarios/small.yaml --out reports/demo/index.html
+	-$(BIN)/chatsim staff scenarios/small.yaml --shift-length 3h --shift-length 2h --out reports/demo/staff
 	@echo "open reports/demo/index.html (model vs replay) and reports/demo/tele2.html (a full day)"
 
 test: $(STAMP)

@@ -1,0 +1,178 @@
+"""The planner: shift covers are optimal (checked by brute force), the staffing it finds for a
+queue that theory can size agrees with Erlang A, and ``chatsim staff`` writes its plan."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.cli import main
+from sim.erlang import agents_for_service_level
+from sim.planner import (
+    Planner,
+    PlanningError,
+    ShiftBlock,
+    cover,
+    head_count,
+    plan_staff,
+    with_shifts,
+    with_staffing,
+)
+from sim.scenario import load_scenario, parse_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ROOT / "scenarios" / "small.yaml"
+
+
+def cost(shifts: list[ShiftBlock]) -> int:
+    return sum(b.length * b.count for b in shifts)
+
+
+def test_cover_hand_example():
+    # Two 4-interval shifts of 1 and 2 agents are the only cheapest cover (12 agent-intervals).
+    shifts = cover([1, 1, 1, 1, 2, 2, 2, 2], [4])
+    assert sorted(shifts, key=lambda b: b.first) == [ShiftBlock(0, 4, 1), ShiftBlock(4, 4, 2)]
+    assert cover([0, 0, 0], [2]) == []
+    with pytest.raises(PlanningError):
+        cover([1, 2], [0])
+
+
+def brute_force(required: list[int], lengths: list[int]) -> int:
+    n = len(required)
+    options = sorted({(first, min(length, n - first)) for length in lengths for first in range(n)})
+    best = None
+    for counts in itertools.product(range(max(required) + 1), repeat=len(options)):
+        covered = [0] * n
+        for (first, length), count in zip(options, counts, strict=True):
+            for j in range(first, first + length):
+                covered[j] += count
+        if all(c >= r for c, r in zip(covered, required, strict=True)):
+            total = sum(length * count for (_, length), count in zip(options, counts, strict=True))
+            best = total if best is None else min(best, total)
+    assert best is not None
+    return best
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 2), min_size=1, max_size=4), st.lists(st.integers(2, 3), min_size=1, max_size=2, unique=True))
+def test_cover_is_feasible_and_optimal(required, lengths):
+    shifts = cover(required, lengths)
+    assert all(c >= r for c, r in zip(head_count(shifts, len(required)), required, strict=True))
+    assert cost(shifts) == (brute_force(required, lengths) if any(required) else 0)
+
+
+def queue(targets: dict, hours: int = 6) -> tuple:
+    """M/M/n+M in chat clothes: one message, no reply work, exponential close_after and
+    patience, one chat per agent, a flat 108 conversations an hour."""
+    rate, handle, patience = 0.03, 300.0, 120.0
+    scenario = parse_scenario(
+        {
+            "name": "mmn",
+            "duration": f"{hours}h",
+            "interval": "1h",
+            "channels": {
+                "chat": {
+                    "protocol": "webchat",
+                    "volume": rate * hours * 3600,
+                    "silent_abandon": False,
+                    "patience": {"dist": "exponential", "mean": patience},
+                    "reply": {"dist": "constant", "value": 0},
+                    "close_after": {"dist": "exponential", "mean": handle},
+                    "first_response_target": 20,
+                }
+            },
+            "agents": [{"group": "a", "skills": ["chat"], "max_chats": 1, "staffing": [12] * hours}],
+            "targets": targets,
+        }
+    )
+    return scenario, rate, handle, patience
+
+
+def test_a_queue_theory_sizes_gets_erlang_a_staffing():
+    """On M/M/n+M the model's answer must be Erlang A's (sim.erlang, checked on its own against
+    published examples). Intervals are an hour of about 108 conversations, 8 traces each, so a
+    per-interval service level carries about 1.5 pp of noise while one agent moves it by 5 pp
+    or more here: every interval after the first (which starts empty) lands within one agent of
+    theory, and most on it."""
+    scenario, rate, handle, patience = queue({"service_level": 0.8})
+    theory = agents_for_service_level(rate, handle, 20.0, 0.8, mean_patience=patience).agents
+    planner = Planner(scenario, replications=8, seed=3)
+    start = planner.erlang_start()
+    assert all(abs(n - theory) <= 1 for n in start[1:])  # measured inputs, then the formula
+    required, evaluation = planner.search(start)
+    assert all(abs(n - theory) <= 1 for n in required[1:]), (required, theory)
+    assert sum(n == theory for n in required[1:]) >= 3, (required, theory)
+    assert all(sl >= 0.8 for sl in evaluation.service_level)
+    fewer = planner.evaluate(with_staffing(scenario, "a", [n - 1 if j == 3 else n for j, n in enumerate(required)]))
+    assert fewer.service_level[3] < 0.8  # and it is the least: one agent fewer misses
+
+
+def test_plan_covers_the_requirement_with_shifts_and_verifies():
+    scenario, *_ = queue({"service_level": 0.8, "missed_rate": 0.05})
+    plan = plan_staff(scenario, shift_lengths=[3 * 3600, 2 * 3600], replications=4, seed=2)
+    assert all(on >= req for on, req in zip(plan.on_shift, plan.required, strict=True))
+    assert plan.scenario.agents[0].shifts and plan.scenario.agents[0].staffing is None
+    assert plan.unmet == []
+    assert plan.agent_hours(3600.0)[1] == sum(b.length * b.count for b in plan.shifts)
+
+
+def test_shifts_become_clock_times():
+    scenario, *_ = queue({"service_level": 0.8})
+    planned = with_shifts(scenario, "a", [ShiftBlock(0, 2, 3), ShiftBlock(4, 2, 1)])
+    windows = [(scenario.shift_window(s), s.count) for s in planned.agents[0].shifts or []]
+    assert windows == [((0.0, 7200.0), 3), ((14400.0, 21600.0), 1)]
+
+
+@pytest.mark.parametrize(
+    ("targets", "group", "lengths", "problem"),
+    [
+        ({}, None, [7200], "no targets"),
+        ({"service_level": 0.8}, "nobody", [7200], "no agent group"),
+        ({"service_level": 0.8}, None, [5400], "whole number of intervals"),
+    ],
+)
+def test_what_cannot_be_planned(targets, group, lengths, problem):
+    scenario, *_ = queue(targets)
+    with pytest.raises(PlanningError, match=problem):
+        plan_staff(scenario, group, shift_lengths=lengths, replications=1)
+
+
+def run_cli(*args: object) -> int:
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(a) for a in args])
+    return int(exit_info.value.code or 0)
+
+
+def test_cli_writes_the_plan(tmp_path, capsys):
+    code = run_cli("staff", SMALL, "-n", 4, "--shift-length", "3h", "--shift-length", "2h", "--out", tmp_path)
+    out = capsys.readouterr().out
+    assert code == (1 if "still short" in out else 0)
+    assert "agents per interval" in out and "agent-hours of experts" in out
+    with (tmp_path / "plan.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == load_scenario(SMALL).n_intervals and all(int(r["on_shift"]) >= int(r["required"]) for r in rows)
+    shifts = yaml.safe_load((tmp_path / "shifts.yaml").read_text())
+    assert shifts["group"] == "experts" and sum(s["count"] for s in shifts["shifts"]) >= 1
+    planned = yaml.safe_load(SMALL.read_text())
+    planned["agents"][0]["shifts"] = shifts["shifts"]  # pasted back, the scenario still loads
+    path = tmp_path / "planned.yaml"
+    path.write_text(yaml.safe_dump(planned))
+    assert load_scenario(path).agents[0].shifts
+    assert (tmp_path / "verified" / "results.json").exists()
+
+
+def test_cli_bad_input_exits_2(tmp_path):
+    assert run_cli("staff", SMALL, "--group", "nobody") == 2
+    assert run_cli("staff", SMALL, "--shift-length", "7m") == 2
+    assert run_cli("staff", SMALL, "--shift-length", "soon") == 2
+    untargeted = tmp_path / "untargeted.yaml"
+    data = yaml.safe_load(SMALL.read_text())
+    del data["targets"]
+    untargeted.write_text(yaml.safe_dump(data))
+    assert run_cli("staff", untargeted) == 2
