@@ -330,7 +330,7 @@ def plan_staff(
     start = planner.erlang_start()
     required, _ = planner.search(start, max_evaluations=max_evaluations, on_step=on_step)
     targets = scenario.targets
-    for _ in range(REPAIRS + 1):
+    for repair in range(REPAIRS + 1):
         shifts = cover(required, lengths)
         planned = with_shifts(scenario, planner.group.group, shifts)
         verified = planner.evaluate(planned)
@@ -339,7 +339,7 @@ def plan_staff(
         # Shifts are not interval staffing: agents log in once and carry their chats across
         # interval edges, so an interval at the edge of its target may slip; give it one more.
         slipped = [j for j in range(len(required)) if not planner.out_of_reach[j] and not _meets(verified, j, targets.service_level, targets.missed_rate)]
-        if not slipped:
+        if not slipped or repair == REPAIRS:
             break
         for j in slipped:
             required[j] += 1

@@ -157,6 +157,7 @@ def test_cli_writes_the_plan(tmp_path, capsys):
     with (tmp_path / "plan.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == load_scenario(SMALL).n_intervals and all(int(r["on_shift"]) >= int(r["required"]) for r in rows)
+    assert [int(r["required"]) for r in rows] != [0] * len(rows)
     shifts = yaml.safe_load((tmp_path / "shifts.yaml").read_text())
     assert shifts["group"] == "experts" and sum(s["count"] for s in shifts["shifts"]) >= 1
     planned = yaml.safe_load(SMALL.read_text())
