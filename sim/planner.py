@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.optimize import LinearConstraint, milp
@@ -35,6 +37,7 @@ from sim.durations import format_clock
 from sim.erlang import agents_for_service_level
 from sim.kpi import ALL, measure
 from sim.model import simulate_trace
+from sim.records import ConversationRecord
 from sim.results import Results, aggregate
 from sim.scenario import AgentGroup, Scenario, Shift
 from sim.trace import Trace
@@ -77,6 +80,7 @@ class Plan:
     verified: Evaluation
     evaluations: int
     scenario: Scenario
+    records: list[ConversationRecord] = field(default_factory=list)  # the verification's first trace
 
     @property
     def unmet(self) -> list[int]:
@@ -171,10 +175,27 @@ STALL = 3
 target out of staffing's reach there (reply work longer than patience, say) and stops adding."""
 
 
-class Planner:
-    """Sizes one agent group of a scenario against its targets on fixed traffic."""
+_WORKER_TRACES: list[Trace] = []
 
-    def __init__(self, scenario: Scenario, group: str | None = None, *, replications: int = 10, seed: int = 1) -> None:
+
+def _draw_traces(scenario: Scenario, seed: int, replications: int) -> None:
+    """Pool initializer: each worker process draws the same traces once (drawing is
+    deterministic, so this is cheaper than shipping them)."""
+    _WORKER_TRACES[:] = [draw_trace(scenario, seed, r, texts=False) for r in range(replications)]
+
+
+def _measure_on(scenario: Scenario, index: int) -> dict[str, Any]:
+    return measure(simulate_trace(scenario, _WORKER_TRACES[index]), scenario)
+
+
+class Planner:
+    """Sizes one agent group of a scenario against its targets on fixed traffic.
+
+    With ``jobs > 1`` the traces of an evaluation run in that many worker processes, kept for
+    the planner's life (use it as a context manager, or call :meth:`close`).
+    """
+
+    def __init__(self, scenario: Scenario, group: str | None = None, *, replications: int = 10, seed: int = 1, jobs: int = 1) -> None:
         targets = scenario.targets
         if targets.service_level is None and targets.missed_rate is None:
             raise PlanningError("the scenario has no targets.service_level or targets.missed_rate to plan for")
@@ -192,12 +213,27 @@ class Planner:
         self.seed = seed
         self.evaluations = 0
         self.out_of_reach: list[bool] = [False] * scenario.n_intervals
+        self._pool = ProcessPoolExecutor(min(jobs, replications), initializer=_draw_traces, initargs=(scenario, seed, replications)) if jobs > 1 and replications > 1 else None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> Planner:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def evaluate(self, scenario: Scenario) -> Evaluation:
         """Run the model on every trace and average the per-interval KPIs (all channels)."""
         self.evaluations += 1
         n = scenario.n_intervals
-        measurements = [measure(simulate_trace(scenario, trace), scenario) for trace in self.traces]
+        if self._pool is not None:
+            measurements = list(self._pool.map(_measure_on, [scenario] * len(self.traces), range(len(self.traces))))
+        else:
+            measurements = [measure(simulate_trace(scenario, trace), scenario) for trace in self.traces]
         labels = [scenario.interval_label(j) for j in range(n)]
         results = aggregate(measurements, interval_labels=labels, source="model", scenario=scenario.name, scenario_sha256=scenario.sha256, start=format_clock(scenario.start), interval=scenario.interval, seed=self.seed)
         rows = [row for row in results.intervals if row["channel"] == ALL]
@@ -316,6 +352,7 @@ def plan_staff(
     replications: int = 10,
     seed: int = 1,
     max_evaluations: int = 40,
+    jobs: int = 1,
     on_step: Callable[[int, int], None] | None = None,
 ) -> Plan:
     """Agents per interval for ``group`` (default: the group with the most skills) that meet the
@@ -326,7 +363,12 @@ def plan_staff(
         if seconds <= 0 or abs(intervals - round(intervals)) > 1e-9:
             raise PlanningError(f"shift length {seconds:g}s is not a positive whole number of intervals ({scenario.interval:g}s)")
         lengths.append(round(intervals))
-    planner = Planner(scenario, group, replications=replications, seed=seed)
+    with Planner(scenario, group, replications=replications, seed=seed, jobs=jobs) as planner:
+        return _plan(planner, lengths, max_evaluations, on_step)
+
+
+def _plan(planner: Planner, lengths: list[int], max_evaluations: int, on_step: Callable[[int, int], None] | None) -> Plan:
+    scenario = planner.scenario
     start = planner.erlang_start()
     required, _ = planner.search(start, max_evaluations=max_evaluations, on_step=on_step)
     targets = scenario.targets
@@ -344,4 +386,5 @@ def plan_staff(
         for j in slipped:
             required[j] += 1
     labels = [scenario.interval_label(j) for j in range(scenario.n_intervals)]
-    return Plan(planner.group.group, labels, start, required, shifts, head_count(shifts, scenario.n_intervals), verified, planner.evaluations, planned)
+    first = simulate_trace(planned, planner.traces[0]).conversations  # for reports, as `simulate` keeps
+    return Plan(planner.group.group, labels, start, required, shifts, head_count(shifts, scenario.n_intervals), verified, planner.evaluations, planned, first)

@@ -122,6 +122,13 @@ def test_plan_covers_the_requirement_with_shifts_and_verifies():
     assert plan.agent_hours(3600.0)[1] == sum(b.length * b.count for b in plan.shifts)
 
 
+def test_parallel_evaluation_gives_the_same_plan():
+    scenario, *_ = queue({"service_level": 0.8})
+    serial = plan_staff(scenario, shift_lengths=[7200], replications=4, seed=5)
+    parallel = plan_staff(scenario, shift_lengths=[7200], replications=4, seed=5, jobs=2)
+    assert (parallel.required, parallel.shifts, parallel.verified.results.to_dict()) == (serial.required, serial.shifts, serial.verified.results.to_dict())
+
+
 def test_shifts_become_clock_times():
     scenario, *_ = queue({"service_level": 0.8})
     planned = with_shifts(scenario, "a", [ShiftBlock(0, 2, 3), ShiftBlock(4, 2, 1)])
@@ -150,8 +157,10 @@ def run_cli(*args: object) -> int:
 
 
 def test_cli_writes_the_plan(tmp_path, capsys):
-    code = run_cli("staff", SMALL, "-n", 4, "--shift-length", "3h", "--shift-length", "2h", "--out", tmp_path)
+    report = tmp_path / "plan.html"
+    code = run_cli("staff", SMALL, "-n", 4, "--shift-length", "3h", "--shift-length", "2h", "--out", tmp_path, "--report", report)
     out = capsys.readouterr().out
+    assert report.read_text().startswith("<!DOCTYPE html>")  # the planned shifts, simulated
     assert code == (1 if "still short" in out else 0)
     assert "agents per interval" in out and "agent-hours of experts" in out
     with (tmp_path / "plan.csv").open() as handle:

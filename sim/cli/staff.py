@@ -11,7 +11,8 @@ import yaml
 from rich.table import Table
 
 from sim.cli.app import app, console
-from sim.cli.options import output_directory, progress_bar, scenario_from
+from sim.cli.options import output_directory, progress_bar, scenario_from, write_html_report
+from sim.cli.outputs import ReportOption
 from sim.durations import format_clock, format_duration, parse_duration
 from sim.errors import InputError
 from sim.planner import REPAIRS, Plan, PlanningError, plan_staff
@@ -57,7 +58,9 @@ def staff(
     replications: Annotated[int, typer.Option("--replications", "-n", min=1, help="Traces every candidate staffing is simulated on.")] = 10,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the traces.")] = 1,
     max_evaluations: Annotated[int, typer.Option("--max-evaluations", min=2, help="Model evaluations the search may spend.")] = 40,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Processes that simulate the traces of each evaluation.")] = 1,
     out: Annotated[Path | None, typer.Option("--out", help="Write plan.csv, shifts.yaml and the verification results.json here.")] = None,
+    report: ReportOption = None,
 ) -> None:
     """Size an agent group per interval against the scenario's targets, then cover it with shifts.
 
@@ -65,6 +68,7 @@ def staff(
     """
     scenario = scenario_from(scenario_path)
     output_directory(out)
+    output_directory(report.parent if report is not None else None, key="--report")
     lengths = []
     for text in shift_length or ["8h"]:
         try:
@@ -76,7 +80,7 @@ def staff(
         task = bar.task_ids[0]
         try:
             plan = plan_staff(
-                scenario, group, shift_lengths=lengths, replications=replications, seed=seed, max_evaluations=max_evaluations,
+                scenario, group, shift_lengths=lengths, replications=replications, seed=seed, max_evaluations=max_evaluations, jobs=jobs,
                 on_step=lambda evaluations, agents: bar.update(task, completed=evaluations, description=f"planning {scenario.name}: {agents:,} agent-intervals"),
             )  # fmt: skip
         except PlanningError as error:
@@ -115,6 +119,8 @@ def staff(
         )
         write_results(plan.verified.results, out / "verified")
         console.print(f"wrote {out / 'plan.csv'}, {out / 'shifts.yaml'} and {out / 'verified' / 'results.json'}")
+    if report is not None:
+        write_html_report(report, [plan.verified.results], plan.scenario, [plan.records])
     if plan.unmet:
         labels = ", ".join(plan.labels[j] for j in plan.unmet)
         console.print(f"[red]still short of a target at {labels}[/]: more agents did not help there (reply work or patience set a floor) or the search ran out of evaluations")
