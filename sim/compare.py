@@ -108,10 +108,15 @@ def compare(predicted: Results, measured: Results, tolerances: Mapping[str, Tole
         verdict.notes.append(f"channels in only one of the results: {', '.join(missing)}")
     for scope, left, right, kpis in scopes:
         for kpi in kpis:
+            if (kpi in left) != (kpi in right):
+                side = "measured" if kpi in left else "predicted"
+                detail = f"{scope} {kpi}: absent from the {side} results (a partial or foreign file?)"
+                verdict.checks.append(Check("tolerance", scope, kpi, None, None, 0.0, False, detail, None))
+                continue
             expected_stat, actual_stat = left.get(kpi, {}), right.get(kpi, {})
             expected, actual = expected_stat.get("mean"), actual_stat.get("mean")
             if expected is None or actual is None:
-                continue
+                continue  # undefined on both sides (a mean over nothing), or absent from both
             widen = (expected_stat.get("ci95") or 0.0) + (actual_stat.get("ci95") or 0.0)
             offered = right.get("offered", {}).get("mean")
             if kpi in RATE_KPIS and offered:

@@ -35,17 +35,21 @@ from scipy.optimize import LinearConstraint, milp
 
 from sim.durations import format_clock
 from sim.erlang import agents_for_service_level
-from sim.kpi import ALL, measure
+from sim.kpi import measure
 from sim.model import simulate_trace
 from sim.records import ConversationRecord
 from sim.results import Results, aggregate
-from sim.scenario import AgentGroup, Scenario, Shift
+from sim.scenario import AgentGroup, Scenario, Shift, Targets
 from sim.trace import Trace
 from sim.traffic import draw_trace
 
 
 class PlanningError(ValueError):
-    """The scenario cannot be planned as asked (no targets, unknown group, bad shift lengths)."""
+    """The scenario cannot be planned as asked; ``key`` names the option or scenario key."""
+
+    def __init__(self, problem: str, key: str | None = None) -> None:
+        super().__init__(problem)
+        self.key = key
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,8 @@ class Evaluation:
     offered: list[float]
     service_level: list[float | None]
     missed_rate: list[float | None]
+    frt_mean: list[float | None]
+    insession_mean: list[float | None]
     results: Results
 
 
@@ -86,7 +92,7 @@ class Plan:
     def unmet(self) -> list[int]:
         """Intervals where the verification run with the shifts still misses a target."""
         targets = self.scenario.targets
-        return [j for j in range(len(self.labels)) if not _meets(self.verified, j, targets.service_level, targets.missed_rate)]
+        return [j for j in range(len(self.labels)) if not _meets(self.verified, j, targets)]
 
     def agent_hours(self, interval: float) -> tuple[float, float]:
         """Agent-hours ``(required, scheduled)`` of the planned group."""
@@ -96,9 +102,10 @@ class Plan:
 def cover(required: Sequence[int], lengths: Sequence[int]) -> list[ShiftBlock]:
     """The cheapest shifts (in interval-slots worked) covering ``required`` agents per interval.
 
-    A shift of length ``L`` intervals may start at any interval; near the end of the horizon it
-    is cut short at the horizon (a shift cannot end after it). Solved exactly as an integer
-    program with HiGHS through ``scipy.optimize.milp``.
+    A shift of length ``L`` intervals may start at any interval. One that would run past the
+    end of the horizon is written cut at it (a scenario's shift cannot end later) but costs its
+    full length: the agent works it all, the rest falls outside what is planned. Solved exactly
+    as an integer program with HiGHS through ``scipy.optimize.milp``.
     """
     n = len(required)
     if any(r < 0 for r in required):
@@ -107,11 +114,16 @@ def cover(required: Sequence[int], lengths: Sequence[int]) -> list[ShiftBlock]:
         raise PlanningError("shift lengths must be at least one interval")
     if not any(required):
         return []
-    options = sorted({(first, min(length, n - first)) for length in lengths for first in range(n)})
+    paid: dict[tuple[int, int], int] = {}  # (first, length within the horizon): cheapest full length
+    for length in lengths:
+        for first in range(n):
+            key = (first, min(length, n - first))
+            paid[key] = min(paid.get(key, length), length)
+    options = sorted(paid)
     coverage = np.zeros((n, len(options)))
     for i, (first, length) in enumerate(options):
         coverage[first : first + length, i] = 1.0
-    cost = np.array([length for _, length in options], dtype=float)
+    cost = np.array([paid[option] for option in options], dtype=float)
     solution = milp(
         cost,
         constraints=LinearConstraint(coverage, lb=np.asarray(required, dtype=float), ub=np.inf),
@@ -150,21 +162,25 @@ def _replace_group(scenario: Scenario, group: str, update: dict[str, object]) ->
     return scenario.model_copy(update={"agents": agents})
 
 
-def _shortfall(evaluation: Evaluation, j: int, service_level: float | None, missed_rate: float | None) -> float:
-    """How far interval ``j`` is from its targets (0 when it meets them)."""
+def _shortfall(evaluation: Evaluation, j: int, targets: Targets) -> float:
+    """How far interval ``j`` is from its targets (0 when it meets them): rates in absolute
+    terms, mean response times relative to their target."""
     if evaluation.offered[j] <= 0:
         return 0.0
-    sl, missed = evaluation.service_level[j], evaluation.missed_rate[j]
     gap = 0.0
-    if service_level is not None:
-        gap += max(0.0, service_level - (sl if sl is not None else 0.0))
-    if missed_rate is not None:
-        gap += max(0.0, (missed if missed is not None else 1.0) - missed_rate)
+    sl, missed = evaluation.service_level[j], evaluation.missed_rate[j]
+    if targets.service_level is not None:
+        gap += max(0.0, targets.service_level - (sl if sl is not None else 0.0))
+    if targets.missed_rate is not None:
+        gap += max(0.0, (missed if missed is not None else 1.0) - targets.missed_rate)
+    for target, value in ((targets.frt_mean, evaluation.frt_mean[j]), (targets.in_session_mean, evaluation.insession_mean[j])):
+        if target is not None and value is not None:
+            gap += max(0.0, value / target - 1.0)
     return gap
 
 
-def _meets(evaluation: Evaluation, j: int, service_level: float | None, missed_rate: float | None) -> bool:
-    return _shortfall(evaluation, j, service_level, missed_rate) <= 1e-12
+def _meets(evaluation: Evaluation, j: int, targets: Targets) -> bool:
+    return _shortfall(evaluation, j, targets) <= 1e-12
 
 
 REPAIRS = 4
@@ -188,6 +204,36 @@ def _measure_on(scenario: Scenario, index: int) -> dict[str, Any]:
     return measure(simulate_trace(scenario, _WORKER_TRACES[index]), scenario)
 
 
+def planned_group(scenario: Scenario, group: str | None) -> AgentGroup:
+    """The group to size (default: the one with the most skills), after checking that the
+    scenario can be planned at all."""
+    targets = scenario.targets
+    if all(t is None for t in (targets.service_level, targets.missed_rate, targets.frt_mean, targets.in_session_mean)):
+        raise PlanningError("no target to plan for (service_level, missed_rate, frt_mean or in_session_mean)", key="targets")
+    if targets.service_level is not None and targets.service_level >= 1:
+        raise PlanningError("must be below 1: no finite staff answers every chat in time", key="targets.service_level")
+    if scenario.duration > 86400 + 1e-9:
+        raise PlanningError("the planner writes shifts as clock times, so it plans horizons of up to 24 hours", key="duration")
+    if scenario.interval % 60:
+        raise PlanningError("the planner writes shifts as clock times, so intervals must be whole minutes", key="interval")
+    names = [g.group for g in scenario.agents]
+    chosen = group if group is not None else max(scenario.agents, key=lambda g: len(g.skills)).group
+    if chosen not in names:
+        raise PlanningError(f"no agent group {chosen!r} (groups: {', '.join(names)})", key="--group")
+    return next(g for g in scenario.agents if g.group == chosen)
+
+
+def shift_intervals(scenario: Scenario, shift_lengths: Sequence[float]) -> list[int]:
+    """Shift lengths (seconds) as whole numbers of the scenario's intervals."""
+    lengths = []
+    for seconds in shift_lengths:
+        intervals = seconds / scenario.interval
+        if seconds <= 0 or abs(intervals - round(intervals)) > 1e-9:
+            raise PlanningError(f"{seconds:g}s is not a positive whole number of intervals ({scenario.interval:g}s)", key="--shift-length")
+        lengths.append(round(intervals))
+    return lengths
+
+
 class Planner:
     """Sizes one agent group of a scenario against its targets on fixed traffic.
 
@@ -196,19 +242,11 @@ class Planner:
     """
 
     def __init__(self, scenario: Scenario, group: str | None = None, *, replications: int = 10, seed: int = 1, jobs: int = 1) -> None:
-        targets = scenario.targets
-        if targets.service_level is None and targets.missed_rate is None:
-            raise PlanningError("the scenario has no targets.service_level or targets.missed_rate to plan for")
-        if targets.service_level is not None and targets.service_level >= 1:
-            raise PlanningError("targets.service_level must be below 1: no finite staff answers every chat in time")
+        self.group: AgentGroup = planned_group(scenario, group)
         if replications < 1:
-            raise PlanningError("replications must be at least 1")
-        names = [g.group for g in scenario.agents]
-        chosen = group if group is not None else max(scenario.agents, key=lambda g: len(g.skills)).group
-        if chosen not in names:
-            raise PlanningError(f"no agent group {chosen!r} (groups: {', '.join(names)})")
+            raise PlanningError("must be at least 1", key="--replications")
         self.scenario = scenario
-        self.group: AgentGroup = next(g for g in scenario.agents if g.group == chosen)
+        self.channels = set(self.group.skills)
         self.traces: list[Trace] = [draw_trace(scenario, seed, r, texts=False) for r in range(replications)]
         self.seed = seed
         self.evaluations = 0
@@ -227,7 +265,7 @@ class Planner:
         self.close()
 
     def evaluate(self, scenario: Scenario) -> Evaluation:
-        """Run the model on every trace and average the per-interval KPIs (all channels)."""
+        """Run the model on every trace; per interval, the KPIs of the group's channels."""
         self.evaluations += 1
         n = scenario.n_intervals
         if self._pool is not None:
@@ -236,12 +274,26 @@ class Planner:
             measurements = [measure(simulate_trace(scenario, trace), scenario) for trace in self.traces]
         labels = [scenario.interval_label(j) for j in range(n)]
         results = aggregate(measurements, interval_labels=labels, source="model", scenario=scenario.name, scenario_sha256=scenario.sha256, start=format_clock(scenario.start), interval=scenario.interval, seed=self.seed)
-        rows = [row for row in results.intervals if row["channel"] == ALL]
-        rows.sort(key=lambda row: int(row["index"]))
+        # The group answers for its own channels only: pool their conversations per interval.
+        sums = np.zeros((n, 6))  # offered, on time, missed, answered, frt x answered, in-session x answered
+        for measured in measurements:
+            for row in measured["intervals"]:
+                if row["channel"] in self.channels and row["offered"]:
+                    offered, answered = row["offered"], row["answered"]
+                    sums[row["index"]] += (
+                        offered, (row["service_level"] or 0.0) * offered, row["missed"], answered,
+                        (row["frt_mean"] or 0.0) * answered, (row["insession_mean"] or 0.0) * answered,
+                    )  # fmt: skip
+
+        def ratio(top: float, bottom: float) -> float | None:
+            return top / bottom if bottom > 0 else None
+
         return Evaluation(
-            offered=[float(row["offered"]["mean"] or 0.0) for row in rows],
-            service_level=[row["service_level"]["mean"] for row in rows],
-            missed_rate=[row["missed_rate"]["mean"] for row in rows],
+            offered=[float(x) / len(measurements) for x in sums[:, 0]],
+            service_level=[ratio(row[1], row[0]) for row in sums],
+            missed_rate=[ratio(row[2], row[0]) for row in sums],
+            frt_mean=[ratio(row[4], row[3]) for row in sums],
+            insession_mean=[ratio(row[5], row[3]) for row in sums],  # weighted by answered: an approximation
             results=results,
         )
 
@@ -253,7 +305,7 @@ class Planner:
         held, patience, weighted_target = [], [], 0.0
         for run in runs:
             for record in run.conversations:
-                if record.queued_at is None:
+                if record.queued_at is None or record.channel not in self.channels:
                     continue
                 offered[min(int(record.queued_at // scenario.interval), scenario.n_intervals - 1)] += 1
                 patience.append(record.conversation.patience)
@@ -297,10 +349,11 @@ class Planner:
         staffing = [max(0, s) for s in start]
         floor = [-1] * n  # the most agents seen failing
         stalled, last_gap = [0] * n, [math.inf] * n
+        best_at = list(staffing)  # the staffing at the smallest shortfall seen
         self.out_of_reach = [False] * n
 
         def short_of(evaluation: Evaluation) -> list[int]:
-            return [j for j in range(n) if not self.out_of_reach[j] and not _meets(evaluation, j, targets.service_level, targets.missed_rate)]
+            return [j for j in range(n) if not self.out_of_reach[j] and not _meets(evaluation, j, targets)]
 
         def run(candidate: list[int]) -> Evaluation:
             evaluation = self.evaluate(with_staffing(self.scenario, self.group.group, candidate))
@@ -311,12 +364,14 @@ class Planner:
         evaluation = run(staffing)
         while (short := short_of(evaluation)) and self.evaluations < max_evaluations:  # grow
             for j in short:
-                gap = _shortfall(evaluation, j, targets.service_level, targets.missed_rate)
-                stalled[j] = stalled[j] + 1 if gap >= last_gap[j] - 1e-3 else 0
-                last_gap[j] = min(gap, last_gap[j])
+                gap = _shortfall(evaluation, j, targets)
+                if gap < last_gap[j] - 1e-3:
+                    stalled[j], last_gap[j], best_at[j] = 0, gap, staffing[j]
+                else:
+                    stalled[j] += 1
                 if stalled[j] >= STALL:
                     self.out_of_reach[j] = True
-                    staffing[j] -= STALL - 1  # the agents that did not help
+                    staffing[j] = best_at[j]  # the agents added since did not help
                 else:
                     floor[j] = max(floor[j], staffing[j])
                     staffing[j] += max(1, staffing[j] // 4)
@@ -357,12 +412,7 @@ def plan_staff(
 ) -> Plan:
     """Agents per interval for ``group`` (default: the group with the most skills) that meet the
     scenario's targets in every interval, and the cheapest shifts that cover them."""
-    lengths = []
-    for seconds in shift_lengths:
-        intervals = seconds / scenario.interval
-        if seconds <= 0 or abs(intervals - round(intervals)) > 1e-9:
-            raise PlanningError(f"shift length {seconds:g}s is not a positive whole number of intervals ({scenario.interval:g}s)")
-        lengths.append(round(intervals))
+    lengths = shift_intervals(scenario, shift_lengths)
     with Planner(scenario, group, replications=replications, seed=seed, jobs=jobs) as planner:
         return _plan(planner, lengths, max_evaluations, on_step)
 
@@ -380,11 +430,12 @@ def _plan(planner: Planner, lengths: list[int], max_evaluations: int, on_step: C
             on_step(planner.evaluations, sum(required))
         # Shifts are not interval staffing: agents log in once and carry their chats across
         # interval edges, so an interval at the edge of its target may slip; give it one more.
-        slipped = [j for j in range(len(required)) if not planner.out_of_reach[j] and not _meets(verified, j, targets.service_level, targets.missed_rate)]
+        slipped = [j for j in range(len(required)) if not planner.out_of_reach[j] and not _meets(verified, j, targets)]
         if not slipped or repair == REPAIRS:
             break
+        on_shift = head_count(shifts, len(required))
         for j in slipped:
-            required[j] += 1
+            required[j] = on_shift[j] + 1  # more than the shifts gave it, or the cover would not change
     labels = [scenario.interval_label(j) for j in range(scenario.n_intervals)]
     first = simulate_trace(planned, planner.traces[0]).conversations  # for reports, as `simulate` keeps
     return Plan(planner.group.group, labels, start, required, shifts, head_count(shifts, scenario.n_intervals), verified, planner.evaluations, planned, first)

@@ -215,6 +215,11 @@ def read_results(path: str | Path) -> Results:
     except ValidationError as error:
         first = error.errors()[0]
         problem = _PROBLEMS.get(first["type"], first["msg"])
+        loc = first["loc"]
+        if first["type"] == "float_type" and loc[-1] not in ("mean", "ci95"):
+            problem = "expected a number"
+        elif first["type"] == "model_type" and loc[0] == "intervals":
+            problem = "expected an object"  # a row, not a KPI
         raise InputError(problem, file=path, key=_key_path(first["loc"])) from None
     known = {"format", "version", "source", "scenario", "scenario_sha256", "trace_sha256", "seed", "replications", "start", "interval", "total", "channels", "intervals"}
     return Results(

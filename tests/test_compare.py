@@ -134,3 +134,17 @@ def test_a_tolerance_adds_a_kpi_per_channel_but_agents_stay_total(tmp_path):
     p, m = write(tmp_path, "p.json", predicted), write(tmp_path, "m.json", measured)
     assert run_cli("compare", p, m, "-t", "frt_p95=20%") == 0
     assert run_cli("compare", p, m, "-t", "frt_p95=10%") == 1
+
+
+def test_a_kpi_absent_from_one_side_fails(tmp_path):
+    partial = results("replay")
+    del partial.total["frt_mean"]
+    verdict = compare(results(), partial)
+    (check,) = verdict.failures
+    assert check.name == "total.frt_mean" and "absent from the measured" in check.detail
+
+
+def test_an_output_the_os_refuses_is_exit_2(tmp_path, capsys):
+    predicted = write(tmp_path, "p.json", results())
+    assert run_cli("compare", predicted, predicted, "--json", "/dev/full") == 2
+    assert "Traceback" not in capsys.readouterr().err

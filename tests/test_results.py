@@ -55,6 +55,8 @@ def break_it(written: Path, tmp_path: Path, change) -> Path:
         (lambda d: d["intervals"][0].pop("channel"), "intervals[0].channel", "missing required key"),
         (lambda d: d.pop("source"), "source", "missing required key"),
         (lambda d: d.__setitem__("replications", 0), "replications", "greater than or equal to 1"),
+        (lambda d: d.__setitem__("interval", "15m"), "interval", "expected a number"),
+        (lambda d: d["intervals"].__setitem__(0, []), "intervals[0]", "expected an object"),
     ],
 )
 def test_malformed_results_name_the_key(written, tmp_path, change, key, problem):

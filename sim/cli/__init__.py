@@ -23,8 +23,6 @@ def main(argv: list[str] | None = None) -> None:
     except ChatsimError as error:
         fail(error)
     except OSError as error:
-        if error.filename is None:
-            raise
         fail(InputError(f"cannot read or write: {error.strerror or error}", file=error.filename))
 
 

@@ -15,7 +15,7 @@ from sim.cli.options import output_directory, progress_bar, scenario_from, write
 from sim.cli.outputs import ReportOption
 from sim.durations import format_clock, format_duration, parse_duration
 from sim.errors import InputError
-from sim.planner import REPAIRS, Plan, PlanningError, plan_staff
+from sim.planner import REPAIRS, Plan, PlanningError, plan_staff, planned_group, shift_intervals
 from sim.results import write_results
 from sim.scenario import Scenario
 
@@ -50,6 +50,13 @@ def _current_hours(scenario: Scenario, group: str) -> float:
     return sum((end - begin) * shift.count for shift in agents.shifts or () for begin, end in [scenario.shift_window(shift)]) / 3600.0
 
 
+def _input_error(error: PlanningError, scenario_path: Path) -> InputError:
+    """An option's problem names the option; a scenario's names the file and its key."""
+    if error.key is not None and error.key.startswith("--"):
+        return InputError(str(error), key=error.key)
+    return InputError(str(error), file=scenario_path, key=error.key)
+
+
 @app.command("staff")
 def staff(
     scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file (its targets are planned for).")],
@@ -75,6 +82,11 @@ def staff(
             lengths.append(parse_duration(text))
         except ValueError as error:
             raise InputError(str(error), key="--shift-length") from None
+    try:  # before any work: what cannot be planned is said at once
+        planned_group(scenario, group)
+        shift_intervals(scenario, lengths)
+    except PlanningError as error:
+        raise _input_error(error, scenario_path) from None
     bar_total = max_evaluations + REPAIRS + 1
     with progress_bar(f"planning {scenario.name}", bar_total) as bar:
         task = bar.task_ids[0]
@@ -84,7 +96,7 @@ def staff(
                 on_step=lambda evaluations, agents: bar.update(task, completed=evaluations, description=f"planning {scenario.name}: {agents:,} agent-intervals"),
             )  # fmt: skip
         except PlanningError as error:
-            raise InputError(str(error), file=scenario_path) from None
+            raise _input_error(error, scenario_path) from None
         bar.update(task, completed=bar_total)
     console.print(plan_table(plan))
     shifts = shift_rows(plan, scenario)

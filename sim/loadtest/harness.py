@@ -192,7 +192,9 @@ class Replay:
     def dispatch(self, user: ChatCustomers) -> None:
         runner = self.environment.runner
         try:
-            plan: dict[str, Any] = self.plan.get(timeout=float(self.options.replay_limit))
+            # The master sends the plan within moments of this worker's start; waiting as long
+            # as the run's own limit would let the master give up first and lose the reason.
+            plan: dict[str, Any] = self.plan.get(timeout=min(60.0, float(self.options.replay_limit) / 2))
         except gevent.Timeout:
             runner.send_message("records", {"customers": [], "acks": [], "problems": ["no plan came from the master"]})  # type: ignore[union-attr]
             return
