@@ -18,7 +18,8 @@ from pathlib import Path
 import simpy
 
 from sim.model import simulate_trace
-from sim.scenario import Scenario, load_scenario, parse_scenario
+from sim.scenario import Scenario, load_scenario
+from sim.textbook import queue_scenario
 from sim.trace import Trace
 from sim.traffic import draw_trace
 
@@ -58,24 +59,7 @@ def equivalent_scenario(customers: int) -> Scenario:
     """chatsim's configuration of the same M/M/n+M queue, sized for ``customers`` arrivals."""
     rate = AGENTS * LOAD / HANDLE
     days = int(customers / rate / 86400) + 2
-    return parse_scenario(
-        {
-            "name": "bench-mmn+m",
-            "duration": f"{days}d",
-            "interval": "1d",
-            "channels": {
-                "chat": {
-                    "protocol": "webchat",
-                    "volume": rate * days * 86400,
-                    "silent_abandon": False,
-                    "patience": {"dist": "exponential", "mean": PATIENCE},
-                    "reply": {"dist": "constant", "value": 0},
-                    "close_after": {"dist": "exponential", "mean": HANDLE},
-                }
-            },
-            "agents": [{"group": "agents", "skills": ["chat"], "max_chats": 1, "staffing": [AGENTS] * days}],
-        }
-    )
+    return queue_scenario(AGENTS, rate, HANDLE, PATIENCE, intervals=days, name="bench-mmn+m", group="agents")
 
 
 def _best(repeat: int, work: Callable[[], object]) -> float:

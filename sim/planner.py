@@ -194,10 +194,14 @@ target out of staffing's reach there (reply work longer than patience, say) and 
 _WORKER_TRACES: list[Trace] = []
 
 
+def _traces(scenario: Scenario, seed: int, replications: int) -> list[Trace]:
+    return [draw_trace(scenario, seed, r, texts=False) for r in range(replications)]
+
+
 def _draw_traces(scenario: Scenario, seed: int, replications: int) -> None:
     """Pool initializer: each worker process draws the same traces once (drawing is
     deterministic, so this is cheaper than shipping them)."""
-    _WORKER_TRACES[:] = [draw_trace(scenario, seed, r, texts=False) for r in range(replications)]
+    _WORKER_TRACES[:] = _traces(scenario, seed, replications)
 
 
 def _measure_on(scenario: Scenario, index: int) -> dict[str, Any]:
@@ -247,7 +251,7 @@ class Planner:
             raise PlanningError("must be at least 1", key="--replications")
         self.scenario = scenario
         self.channels = set(self.group.skills)
-        self.traces: list[Trace] = [draw_trace(scenario, seed, r, texts=False) for r in range(replications)]
+        self.traces = _traces(scenario, seed, replications)
         self.seed = seed
         self.evaluations = 0
         self.out_of_reach: list[bool] = [False] * scenario.n_intervals

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from sim import textbook
 from sim.erlang import erlang_a, erlang_c
 from sim.kpi import time_in_bins
 from sim.model import simulate_trace
-from sim.scenario import Scenario, parse_scenario
+from sim.scenario import Scenario
 from sim.traffic import draw_trace
 
 HANDLE = 300.0
@@ -36,25 +37,7 @@ TARGET = 20.0
 
 
 def queue_scenario(agents: int, rate: float, patience: float | None, max_chats: int = 1, handle: float = HANDLE) -> Scenario:
-    return parse_scenario(
-        {
-            "name": "mmn",
-            "duration": f"{DAYS}d",
-            "interval": "1d",
-            "channels": {
-                "chat": {
-                    "protocol": "webchat",
-                    "volume": rate * DAYS * 86400,
-                    "silent_abandon": False,
-                    "patience": {"dist": "exponential", "mean": patience} if patience else {"dist": "constant", "value": 1e9},
-                    "reply": {"dist": "constant", "value": 0},
-                    "close_after": {"dist": "exponential", "mean": handle},
-                    "first_response_target": TARGET,
-                }
-            },
-            "agents": [{"group": "a", "skills": ["chat"], "max_chats": max_chats, "staffing": [agents] * DAYS}],
-        }
-    )
+    return textbook.queue_scenario(agents, rate, handle, patience, intervals=DAYS, max_chats=max_chats, target=TARGET)
 
 
 @dataclass

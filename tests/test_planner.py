@@ -12,6 +12,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim import textbook
 from sim.cli import main
 from sim.erlang import agents_for_service_level
 from sim.planner import (
@@ -79,33 +80,17 @@ def test_a_shift_cut_at_the_horizon_costs_its_full_length():
     assert cover([1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 3], [4, 8]) == [ShiftBlock(0, 8, 1), ShiftBlock(11, 1, 3)]
 
 
-def queue(targets: dict, hours: int = 6) -> tuple:
-    """M/M/n+M in chat clothes: one message, no reply work, exponential close_after and
-    patience, one chat per agent, a flat 108 conversations an hour."""
-    rate, handle, patience = 0.03, 300.0, 120.0
-    return parse_scenario(queue_data(targets, hours)), rate, handle, patience
+RATE, HANDLE, PATIENCE = 0.03, 300.0, 120.0
 
 
 def queue_data(targets: dict, hours: int = 6) -> dict:
-    rate, handle, patience = 0.03, 300.0, 120.0
-    return {
-            "name": "mmn",
-            "duration": f"{hours}h",
-            "interval": "1h",
-            "channels": {
-                "chat": {
-                    "protocol": "webchat",
-                    "volume": rate * hours * 3600,
-                    "silent_abandon": False,
-                    "patience": {"dist": "exponential", "mean": patience},
-                    "reply": {"dist": "constant", "value": 0},
-                    "close_after": {"dist": "exponential", "mean": handle},
-                    "first_response_target": 20,
-                }
-            },
-            "agents": [{"group": "a", "skills": ["chat"], "max_chats": 1, "staffing": [12] * hours}],
-            "targets": targets,
-        }
+    """M/M/n+M in chat clothes (sim.textbook): one chat per agent, a flat 108 conversations an
+    hour, 12 agents staffed as the scenario's own plan."""
+    return textbook.queue_data(12, RATE, HANDLE, PATIENCE, intervals=hours, interval="1h", target=20, targets=targets)
+
+
+def queue(targets: dict, hours: int = 6) -> tuple:
+    return parse_scenario(queue_data(targets, hours)), RATE, HANDLE, PATIENCE
 
 
 def test_a_queue_theory_sizes_gets_erlang_a_staffing():
