@@ -27,6 +27,21 @@ from sim.scenario import AgentGroup, Scenario
 from sim.trace import Trace
 
 
+class _Chat:
+    """A conversation while the model plays it: its public record plus the model's scratch
+    state (who holds it, which turn is next, when its latest message came, whether a visible
+    abandonment dropped it), which the record does not carry."""
+
+    __slots__ = ("agent", "dropped", "message_at", "record", "turn")
+
+    def __init__(self, record: ConversationRecord) -> None:
+        self.record = record
+        self.agent: Agent | None = None
+        self.dropped = False
+        self.turn = 0
+        self.message_at = 0.0
+
+
 class Agent(RoutedAgent):
     """An agent in the model: routing state, a pair of hands and an inbox of customer messages
     waiting for an answer, ordered by when they arrived."""
@@ -37,9 +52,9 @@ class Agent(RoutedAgent):
         super().__init__(id, group.skills, group.max_chats, now)
         self.reply_factor = group.reply_factor
         self.slowdown = group.slowdown_factors
-        self.inbox: list[tuple[float, int, ConversationRecord, int]] = []
+        self.inbox: list[tuple[float, int, _Chat, int]] = []
         self.busy = False
-        self.typing: ConversationRecord | None = None
+        self.typing: _Chat | None = None
         self.typing_turn = 0
         self.typing_since = 0.0
         self.token = 0
@@ -56,7 +71,7 @@ class Model:
         self.scenario = scenario
         self.trace = trace
         self.env = simpy.Environment()
-        self.router: Router[ConversationRecord, Agent] = Router({n: c.priority for n, c in scenario.channels.items()})
+        self.router: Router[_Chat, Agent] = Router({n: c.priority for n, c in scenario.channels.items()})
         self.records: list[ConversationRecord] = []
         self.agents: list[Agent] = []
         self._silent = {name: channel.silent for name, channel in scenario.channels.items()}
@@ -105,27 +120,30 @@ class Model:
             records.append(record)
             bot = conversation.bot
             if bot is None:
-                self._enter(record)
+                self._enter(_Chat(record))
             elif not bot.contained:
-                timeout(bot.time, record).callbacks.append(enter)
+                timeout(bot.time, _Chat(record)).callbacks.append(enter)
 
     def _on_enter(self, event: simpy.Event) -> None:
         self._enter(event._value)
 
-    def _enter(self, record: ConversationRecord) -> None:
+    def _enter(self, chat: _Chat) -> None:
         env = self.env
         now = env.now
+        record = chat.record
         record.queued_at = now
-        env.timeout(record.conversation.patience, record).callbacks.append(self._on_patience)
-        agent = self.router.enqueue(record, record.conversation.channel, now)
+        env.timeout(record.conversation.patience, chat).callbacks.append(self._on_patience)
+        agent = self.router.enqueue(chat, record.conversation.channel, now)
         if agent is not None:
-            self._assign(agent, record, now)
+            self._assign(agent, chat, now)
 
-    def _assign(self, agent: Agent, record: ConversationRecord, now: float) -> None:
+    def _assign(self, agent: Agent, chat: _Chat, now: float) -> None:
+        record = chat.record
         record.assigned_at = record.left_queue_at = now
-        record.agent = agent
+        record.agent_id = agent.id
+        chat.agent = agent
         queued_at: float = record.queued_at  # type: ignore[assignment]  # set on queue entry
-        heapq.heappush(agent.inbox, (queued_at, next(self._seq), record, 0))
+        heapq.heappush(agent.inbox, (queued_at, next(self._seq), chat, 0))
         if not agent.busy:
             self._type_next(agent)
 
@@ -133,12 +151,12 @@ class Model:
         """Start answering the oldest waiting message, if any."""
         inbox = agent.inbox
         while inbox:
-            _, _, record, turn = heapq.heappop(inbox)
-            if record.dropped:
+            _, _, chat, turn = heapq.heappop(inbox)
+            if chat.dropped:
                 continue
-            work = record.conversation.turns[turn].reply * agent.reply_factor * agent.slowdown[agent.active - 1]
+            work = chat.record.conversation.turns[turn].reply * agent.reply_factor * agent.slowdown[agent.active - 1]
             agent.busy = True
-            agent.typing = record
+            agent.typing = chat
             agent.typing_turn = turn
             agent.typing_since = self.env.now
             self.env.timeout(work, (agent, agent.token)).callbacks.append(self._on_typed)
@@ -153,39 +171,41 @@ class Model:
         env = self.env
         now = env.now
         agent.record.busy.append((agent.typing_since, now))
-        record = agent.typing
+        chat: _Chat = agent.typing
+        record = chat.record
         turn = agent.typing_turn
         if turn == 0:
             record.first_reply_at = now
             if record.left_at is None:
                 record.answered = True
-                record.reply_delays.append(now - record.queued_at)
+                record.reply_delays.append(now - record.queued_at)  # type: ignore[operator]  # queued before typed
         else:
-            record.reply_delays.append(now - record.message_at)
+            record.reply_delays.append(now - chat.message_at)
         turns = record.conversation.turns
         if record.answered and turn + 1 < len(turns):
-            record.turn = turn + 1
-            env.timeout(turns[turn + 1].think, record).callbacks.append(self._on_message)
+            chat.turn = turn + 1
+            env.timeout(turns[turn + 1].think, chat).callbacks.append(self._on_message)
         else:
-            env.timeout(record.conversation.close_after, record).callbacks.append(self._on_close)
+            env.timeout(record.conversation.close_after, chat).callbacks.append(self._on_close)
         self._type_next(agent)
 
     def _on_message(self, event: simpy.Event) -> None:
-        record: ConversationRecord = event._value
+        chat: _Chat = event._value
         now = self.env.now
-        record.message_at = now
-        agent: Agent = record.agent
-        heapq.heappush(agent.inbox, (now, next(self._seq), record, record.turn))
+        chat.message_at = now
+        agent: Agent = chat.agent  # type: ignore[assignment]  # a message comes after assignment
+        heapq.heappush(agent.inbox, (now, next(self._seq), chat, chat.turn))
         if not agent.busy:
             self._type_next(agent)
 
     def _on_close(self, event: simpy.Event) -> None:
-        record: ConversationRecord = event._value
-        record.closed_at = self.env.now
-        self._release(record.agent)
+        chat: _Chat = event._value
+        chat.record.closed_at = self.env.now
+        self._release(chat.agent)  # type: ignore[arg-type]  # closing follows assignment
 
     def _on_patience(self, event: simpy.Event) -> None:
-        record: ConversationRecord = event._value
+        chat: _Chat = event._value
+        record = chat.record
         if record.first_reply_at is not None:
             return
         now = self.env.now
@@ -193,13 +213,13 @@ class Model:
         if record.silent:
             return  # nobody is told: it stays queued or assigned, and will be served once
         if record.assigned_at is None:
-            self.router.remove(record)
+            self.router.remove(chat)
             record.left_queue_at = now
             return
-        agent: Agent = record.agent
-        record.dropped = True
+        agent: Agent = chat.agent  # type: ignore[assignment]  # assigned_at is set
+        chat.dropped = True
         record.closed_at = now
-        if agent.typing is record:
+        if agent.typing is chat:
             agent.token += 1
             agent.record.busy.append((agent.typing_since, now))
             agent.busy = False
@@ -210,8 +230,8 @@ class Model:
 
     def _release(self, agent: Agent) -> None:
         now = self.env.now
-        for record in self.router.release(agent, now):
-            self._assign(agent, record, now)
+        for chat in self.router.release(agent, now):
+            self._assign(agent, chat, now)
         if agent.active == 0 and not agent.accepting:
             agent.record.logout_at = now
 
@@ -225,8 +245,8 @@ class Model:
 
     def _login(self, agent: Agent) -> None:
         now = self.env.now
-        for record in self.router.login(agent, now):
-            self._assign(agent, record, now)
+        for chat in self.router.login(agent, now):
+            self._assign(agent, chat, now)
 
     def _drain(self, agent: Agent) -> None:
         self.router.drain(agent)

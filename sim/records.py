@@ -25,20 +25,17 @@ class ConversationRecord:
     """
 
     __slots__ = (
-        "agent",
+        "agent_id",
         "answered",
         "assigned_at",
         "closed_at",
         "conversation",
-        "dropped",
         "first_reply_at",
         "left_at",
         "left_queue_at",
-        "message_at",
         "queued_at",
         "reply_delays",
         "silent",
-        "turn",
     )
 
     def __init__(self, conversation: Conversation, silent: bool) -> None:
@@ -50,12 +47,9 @@ class ConversationRecord:
         self.first_reply_at: float | None = None
         self.left_at: float | None = None
         self.closed_at: float | None = None
-        self.agent: Any = None
+        self.agent_id: str | None = None
         self.answered = False
-        self.dropped = False
         self.reply_delays: list[float] = []
-        self.turn = 0
-        self.message_at = 0.0
 
     @property
     def id(self) -> str:
@@ -87,7 +81,6 @@ class ConversationRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The per-conversation record of DESIGN.md (``conversations.jsonl``)."""
-        agent = self.agent
         return {
             "id": self.id,
             "channel": self.channel,
@@ -99,7 +92,7 @@ class ConversationRecord:
             "missed": self.missed,
             "left_at": self.left_at,
             "closed_at": self.closed_at,
-            "agent": agent.id if agent is not None else None,
+            "agent": self.agent_id,
             "reply_delays": self.reply_delays,
         }
 

@@ -124,7 +124,7 @@ def test_routing_prefers_fewest_active_then_longest_idle():
     s = s.model_copy(update={"agents": [s.agents[0].model_copy(update={"staffing": [2, 2, 2, 2]})]})
     cs = [conversation(f"c{i}", float(i), [1.0], close_after=1000.0) for i in range(4)]
     r = by_id(simulate_trace(s, trace(*cs)))
-    assert [r[f"c{i}"].agent.id for i in range(4)] == ["a-0001", "a-0002", "a-0001", "a-0002"]
+    assert [r[f"c{i}"].agent_id for i in range(4)] == ["a-0001", "a-0002", "a-0001", "a-0002"]
 
 
 def test_shift_end_drains_active_chats_and_takes_no_new_ones():

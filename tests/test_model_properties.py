@@ -105,13 +105,13 @@ def test_conservation_and_capacity(scenario, seed):
             assert len(r.reply_delays) == len(r.conversation.turns)
             assert all(d >= 0 for d in r.reply_delays)
         if r.assigned_at is not None:
-            agent = agents[r.agent.id]
+            agent = agents[r.agent_id]
             assert r.channel in groups[agent.group].skills
             assert agent.login_at <= r.assigned_at
             assert agent.logout_at is None or r.closed_at <= agent.logout_at + 1e-9
             assert r.queued_at <= r.assigned_at <= r.closed_at
     for agent in run.agents:
-        held = [(r.assigned_at, r.closed_at) for r in run.conversations if r.agent is not None and r.agent.id == agent.id]
+        held = [(r.assigned_at, r.closed_at) for r in run.conversations if r.agent_id == agent.id]
         assert _max_overlap(held) <= agent.max_chats
         busy = sorted(agent.busy)
         assert all(a_end <= b_start + 1e-9 for (_, a_end), (b_start, _) in itertools.pairwise(busy))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from sim.durations import format_clock
@@ -77,7 +76,6 @@ def to_run(raw: dict[str, Any], scenario: Scenario, trace: Trace) -> Run:
 
     customers = {c["id"]: c for c in raw["customers"]}
     handled = {h["trace_id"]: h for h in raw["handled"]}
-    agents = {a["id"]: SimpleNamespace(id=a["id"]) for a in raw["agents"]}
     records: list[ConversationRecord] = []
     for conversation in trace:
         record = ConversationRecord(conversation, scenario.channels[conversation.channel].silent)
@@ -96,7 +94,7 @@ def to_run(raw: dict[str, Any], scenario: Scenario, trace: Trace) -> Run:
         if served is not None:
             record.assigned_at = record.left_queue_at = at(served["assigned"])
             record.closed_at = at(served["closed"])
-            record.agent = agents.get(served["agent"]) or SimpleNamespace(id=served["agent"])
+            record.agent_id = served["agent"]
         elif record.left_at is not None and not record.silent:
             record.left_queue_at = record.left_at
     agent_records = [

@@ -45,7 +45,7 @@ def test_wall_times_become_scenario_times():
     c1, c2 = run.conversations
     assert c1.queued_at == pytest.approx(0.0) and c1.assigned_at == pytest.approx(1.0)
     assert c1.reply_delays == pytest.approx([12.0, 21.0]) and c1.answered
-    assert c1.closed_at == pytest.approx(100.0) and c1.agent.id == "a-0001"
+    assert c1.closed_at == pytest.approx(100.0) and c1.agent_id == "a-0001"
     assert c2.missed and c2.left_at == pytest.approx(90.0) and c2.left_queue_at == pytest.approx(90.0)
     assert run.agents[0].busy[1] == pytest.approx((16.0, 36.0))
 
