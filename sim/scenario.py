@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
@@ -30,11 +30,10 @@ from pydantic import (
 from sim.distributions import Constant, ConstantCount, Count, Duration
 from sim.durations import format_clock, parse_clock, parse_duration
 from sim.errors import InputError
+from sim.protocols import Protocol
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
 Clock = Annotated[float, BeforeValidator(parse_clock)]
-Protocol = Literal["whatsapp", "telegram", "viber", "webchat"]
-PROTOCOLS: tuple[str, ...] = ("whatsapp", "telegram", "viber", "webchat")
 
 
 class _Model(BaseModel):
