@@ -25,6 +25,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check sim tests locustfiles scripts
 	$(BIN)/mypy sim
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 bench: $(STAMP)

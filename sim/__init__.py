@@ -6,4 +6,9 @@ plays a trace), :mod:`sim.kpi` (what the results mean), :mod:`sim.erlang` (queue
 check against). The command line in :mod:`sim.cli` is a thin layer over these.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("chatsim")  # pyproject.toml says it once
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"

@@ -17,40 +17,23 @@ from pathlib import Path
 from typing import Any
 
 from sim import __version__
+from sim.catalogue import BY_KEY, HIGHER, held_to_baseline
 from sim.errors import InputError
 from sim.results import Results, read_results
 from sim.scenario import Scenario
-from sim.verdict import Check, Verdict, show, show_delta
-
-#: KPIs held to a baseline, with the direction that is better (+1 higher, -1 lower) and the
-#: floor of their noise band.
-BASELINE_KPIS: dict[str, tuple[int, float]] = {
-    "service_level": (+1, 0.002),
-    "missed_rate": (-1, 0.002),
-    "frt_mean": (-1, 0.2),
-    "frt_p90": (-1, 0.5),
-    "insession_mean": (-1, 0.2),
-}
+from sim.verdict import Check, Verdict
 
 
 def target_checks(results: Results, scenario: Scenario) -> list[Check]:
     """The scenario's targets against the predicted totals."""
-    targets = scenario.targets
-    wanted: list[tuple[str, float | None, int]] = [
-        ("service_level", targets.service_level, +1),
-        ("missed_rate", targets.missed_rate, -1),
-        ("insession_mean", targets.in_session_mean, -1),
-        ("frt_mean", targets.frt_mean, -1),
-    ]
     checks = []
-    for kpi, target, better in wanted:
-        if target is None:
-            continue
-        actual = results.mean(kpi)
-        passed = actual is not None and (actual >= target if better > 0 else actual <= target)
-        relation = "at least" if better > 0 else "at most"
-        detail = f"total {kpi}: predicted {show(kpi, actual)}, target {relation} {show(kpi, target)}"
-        checks.append(Check("target", "total", kpi, target, actual, None, passed, detail))
+    for key, target in scenario.targets.items():
+        kpi = BY_KEY[key]
+        actual = results.mean(key)
+        passed = kpi.meets(actual, target)
+        relation = "at least" if kpi.better == HIGHER else "at most"
+        detail = f"total {key}: predicted {kpi.text(actual)}, target {relation} {kpi.text(target)}"
+        checks.append(Check("target", "total", key, target, actual, None, passed, detail))
     return checks
 
 
@@ -61,17 +44,17 @@ def baseline_checks(results: Results, baseline: Results) -> list[Check]:
         (name, results.channels[name], baseline.channels[name]) for name in results.channels if name in baseline.channels
     ]
     for scope, now, before in scopes:
-        for kpi, (better, floor) in BASELINE_KPIS.items():
-            current, reference = now.get(kpi, {}), before.get(kpi, {})
+        for kpi in held_to_baseline():
+            current, reference = now.get(kpi.key, {}), before.get(kpi.key, {})
             actual, expected = current.get("mean"), reference.get("mean")
             if actual is None or expected is None:
                 continue
-            band = math.hypot(current.get("ci95") or 0.0, reference.get("ci95") or 0.0) + floor
-            worse_by = (expected - actual) * better
+            band = math.hypot(current.get("ci95") or 0.0, reference.get("ci95") or 0.0) + (kpi.baseline_floor or 0.0)
+            worse_by = kpi.worse_by(actual, expected)
             passed = worse_by <= band
             verb = "worse" if worse_by > 0 else "better"
-            detail = f"{scope} {kpi}: {show(kpi, actual)} now, {show(kpi, expected)} in the baseline ({show_delta(kpi, actual - expected)}, {verb}; noise band ±{show_delta(kpi, band).lstrip('+')})"
-            checks.append(Check("baseline", scope, kpi, expected, actual, band, passed, detail, reference.get("ci95")))
+            detail = f"{scope} {kpi.key}: {kpi.text(actual)} now, {kpi.text(expected)} in the baseline ({kpi.delta(actual - expected)}, {verb}; noise band ±{kpi.spread(band)})"
+            checks.append(Check("baseline", scope, kpi.key, expected, actual, band, passed, detail, reference.get("ci95")))
     return checks
 
 

@@ -16,45 +16,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from sim.catalogue import Tolerance, Unit, compared
+from sim.catalogue import kpi as kpi_of
 from sim.results import Results
-from sim.verdict import SECONDS_KPIS, Check, Verdict, show, show_delta
+from sim.verdict import Check, Verdict
 
-
-@dataclass(frozen=True, slots=True)
-class Tolerance:
-    """``value`` absolute, or a fraction of the predicted value when ``relative``."""
-
-    value: float
-    relative: bool = False
-
-    def allowed(self, predicted: float) -> float:
-        return self.value * abs(predicted) if self.relative else self.value
-
-    def __str__(self) -> str:
-        return f"{100 * self.value:g}%" if self.relative else f"{self.value:g}"
-
-
-DEFAULT_TOLERANCES: Mapping[str, Tolerance] = {
-    "offered": Tolerance(0.02, relative=True),
-    "service_level": Tolerance(0.03),
-    "missed_rate": Tolerance(0.02),
-    "frt_mean": Tolerance(0.10, relative=True),
-    "frt_p90": Tolerance(0.15, relative=True),
-    "insession_mean": Tolerance(0.10, relative=True),
-    "occupancy": Tolerance(0.03),
-    "slot_utilisation": Tolerance(0.03),
-}
-"""KPIs compared by default and how far apart they may be."""
-
-RATE_KPIS = frozenset({"service_level", "missed_rate"})
-
-CHANNEL_KPIS = ("service_level", "missed_rate", "frt_mean", "insession_mean")
-"""KPIs compared per channel by default; any other KPI given a tolerance is too, except those
-of agents, which belong to no channel."""
-
-AGENT_KPIS = frozenset({"occupancy", "slot_utilisation"})
+DEFAULT_TOLERANCES: Mapping[str, Tolerance] = {k.key: k.tolerance for k in compared() if k.tolerance is not None}
+"""KPIs compared by default and how far apart they may be (from the KPI catalogue)."""
 
 
 def parse_tolerance(text: str) -> tuple[str, Tolerance]:
@@ -83,7 +52,7 @@ def timing_resolution(measured: Results) -> float:
 
 def compare(predicted: Results, measured: Results, tolerances: Mapping[str, Tolerance] | None = None) -> Verdict:
     """Every compared KPI in total and per common channel, with a pass or a fail."""
-    added = [kpi for kpi in tolerances or {} if kpi not in DEFAULT_TOLERANCES and kpi not in AGENT_KPIS]
+    added = [kpi for kpi in tolerances or {} if kpi not in DEFAULT_TOLERANCES and kpi_of(kpi).per_channel]
     tolerances = dict(DEFAULT_TOLERANCES) | dict(tolerances or {})
     verdict = Verdict(f"{measured.source} vs {predicted.source} for {predicted.scenario}")
     if predicted.scenario != measured.scenario or (predicted.scenario_sha256 and measured.scenario_sha256 and predicted.scenario_sha256 != measured.scenario_sha256):
@@ -98,7 +67,7 @@ def compare(predicted: Results, measured: Results, tolerances: Mapping[str, Tole
     ]
     for channel in predicted.channels:
         if channel in measured.channels:
-            kpis = tuple(k for k in CHANNEL_KPIS if k in tolerances) + tuple(added)
+            kpis = tuple(k.key for k in compared() if k.compared_per_channel and k.key in tolerances) + tuple(added)
             scopes.append((channel, predicted.channels[channel], measured.channels[channel], kpis))
     resolution = timing_resolution(measured)
     if resolution:
@@ -119,15 +88,16 @@ def compare(predicted: Results, measured: Results, tolerances: Mapping[str, Tole
                 continue  # undefined on both sides (a mean over nothing), or absent from both
             widen = (expected_stat.get("ci95") or 0.0) + (actual_stat.get("ci95") or 0.0)
             offered = right.get("offered", {}).get("mean")
-            if kpi in RATE_KPIS and offered:
+            entry = kpi_of(kpi)
+            if entry.unit is Unit.RATE and entry.per_channel and offered:
                 widen += 1.0 / offered  # a rate over n conversations moves in steps of 1/n
                 if actual_stat.get("ci95") is None:
                     p = min(max(expected, 0.0), 1.0)
                     widen += math.sqrt(p * (1.0 - p) / offered)
-            if kpi in SECONDS_KPIS:
+            if entry.unit is Unit.SECONDS:
                 widen += resolution
             allowed = tolerances[kpi].allowed(expected) + widen
             passed = abs(actual - expected) <= allowed + 1e-12
-            detail = f"{scope} {kpi}: measured {show(kpi, actual)}, predicted {show(kpi, expected)}, difference {show_delta(kpi, actual - expected)}, allowed ±{show_delta(kpi, allowed).lstrip('+')} (tolerance {tolerances[kpi]} + confidence {show_delta(kpi, widen).lstrip('+')})"
+            detail = f"{scope} {kpi}: measured {entry.text(actual)}, predicted {entry.text(expected)}, difference {entry.delta(actual - expected)}, allowed ±{entry.spread(allowed)} (tolerance {tolerances[kpi]} + confidence {entry.spread(widen)})"
             verdict.checks.append(Check("tolerance", scope, kpi, expected, actual, allowed, passed, detail, expected_stat.get("ci95")))
     return verdict

@@ -17,37 +17,28 @@ An undefined KPI (a mean over nothing) is ``None``.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection
+from typing import Any, TypedDict
 
 import numpy as np
 
+from sim.catalogue import KEYS
 from sim.records import Run
 from sim.scenario import Scenario
 
-KPIS: tuple[str, ...] = (
-    "offered",
-    "answered",
-    "missed",
-    "missed_rate",
-    "service_level",
-    "frt_mean",
-    "frt_p50",
-    "frt_p90",
-    "frt_p95",
-    "insession_mean",
-    "insession_p90",
-    "occupancy",
-    "slot_utilisation",
-    "bot_contained",
-    "wasted_slot_seconds",
-    "max_queue",
-)
-"""Every KPI name, in the order tables show them."""
-
 ALL = "all"
-"""The channel name of per-interval rows that cover every channel."""
+"""The channel name of per-interval rows that cover every channel (of the measured scope)."""
 
 KpiValues = dict[str, float | None]
+
+
+class Measurement(TypedDict):
+    """The KPIs of one run: in total, per channel and per interval (see :func:`measure`)."""
+
+    total: KpiValues
+    channels: dict[str, KpiValues]
+    intervals: list[dict[str, Any]]
+    """Rows of ``index``, ``channel`` (a channel name, or ``"all"``) and every KPI."""
 
 
 def time_in_bins(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -129,17 +120,21 @@ class _Columns:
         self.insession = np.fromiter((d for _, d in owners), dtype=float, count=len(owners))
 
 
-def measure(run: Run, scenario: Scenario) -> dict[str, Any]:
-    """KPIs of one run: ``{"total": {...}, "channels": {name: {...}}, "intervals": [...]}``.
+def measure(run: Run, scenario: Scenario, channels: Collection[str] | None = None) -> Measurement:
+    """KPIs of one run: in total, per channel, and per interval for each channel and ``"all"``.
 
-    Interval rows carry ``index`` and ``channel`` (a channel name, or ``"all"``).
+    ``channels`` limits the measurement to those channels: the total and the ``"all"`` rows then
+    cover only their conversations (a planner sizing one agent group asks for its own channels);
+    agent KPIs still cover every agent.
     """
-    names = list(scenario.channels)
+    names = [name for name in scenario.channels if channels is None or name in channels]
     cols = _Columns(run, scenario)
     n_int = scenario.n_intervals
     edges = np.arange(n_int + 1) * scenario.interval
     bin_of_queue = np.clip((np.nan_to_num(cols.queued) // scenario.interval).astype(np.int64), 0, n_int - 1)
     bin_of_arrival = np.clip((cols.arrived // scenario.interval).astype(np.int64), 0, n_int - 1)
+    index = {name: i for i, name in enumerate(scenario.channels)}
+    of_channel = {name: cols.channel == index[name] for name in names}
 
     def conversation_kpis(select: np.ndarray, arrival_select: np.ndarray) -> KpiValues:
         offered = int((select & cols.offered).sum())
@@ -147,7 +142,6 @@ def measure(run: Run, scenario: Scenario) -> dict[str, Any]:
         answered = int(answered_mask.sum())
         frt = cols.frt[answered_mask]
         insession = cols.insession[select[cols.insession_owner]] if cols.insession.size else cols.insession
-        waiting = select & cols.offered & (cols.left_queue > cols.queued)
         return {
             "offered": float(offered),
             "answered": float(answered),
@@ -162,10 +156,10 @@ def measure(run: Run, scenario: Scenario) -> dict[str, Any]:
             "insession_p90": _stat(insession, "p90"),
             "bot_contained": float((arrival_select & cols.contained).sum()),
             "wasted_slot_seconds": float(cols.wasted[select].sum()),
-            "_waiting": waiting,
         }
 
-    def queue_max_over(waiting: np.ndarray, bins: np.ndarray) -> np.ndarray:
+    def queue_max_over(select: np.ndarray, bins: np.ndarray) -> np.ndarray:
+        waiting = select & cols.offered & (cols.left_queue > cols.queued)
         times = np.concatenate((cols.queued[waiting], cols.left_queue[waiting]))
         deltas = np.concatenate((np.ones(int(waiting.sum())), -np.ones(int(waiting.sum()))))
         finite = np.isfinite(times)
@@ -175,40 +169,37 @@ def measure(run: Run, scenario: Scenario) -> dict[str, Any]:
     occupancy_bins, slot_bins = _agent_time(run, cols, edges)
     occupancy_total, slot_total = _agent_time(run, cols, whole_run)
 
-    everything = np.ones(len(cols.channel), dtype=bool)
-    total = conversation_kpis(everything, everything)
-    total["max_queue"] = float(queue_max_over(total.pop("_waiting"), whole_run)[0])  # type: ignore[arg-type]
+    scope = np.ones(len(cols.channel), dtype=bool) if channels is None else np.isin(cols.channel, [index[n] for n in names])
+    total = conversation_kpis(scope, scope)
+    total["max_queue"] = float(queue_max_over(scope, whole_run)[0])
     total["occupancy"], total["slot_utilisation"] = occupancy_total[0], slot_total[0]
 
-    channels: dict[str, KpiValues] = {}
+    per_channel: dict[str, KpiValues] = {}
     per_channel_queue: dict[str, np.ndarray] = {}
-    for c, name in enumerate(names):
-        mine = cols.channel == c
+    for name in names:
+        mine = of_channel[name]
         kpis = conversation_kpis(mine, mine)
-        waiting = kpis.pop("_waiting")
-        kpis["max_queue"] = float(queue_max_over(waiting, whole_run)[0])  # type: ignore[arg-type]
-        per_channel_queue[name] = queue_max_over(waiting, edges)  # type: ignore[arg-type]
+        kpis["max_queue"] = float(queue_max_over(mine, whole_run)[0])
+        per_channel_queue[name] = queue_max_over(mine, edges)
         kpis["occupancy"] = kpis["slot_utilisation"] = None
-        channels[name] = {key: kpis[key] for key in KPIS}
+        per_channel[name] = {key: kpis[key] for key in KEYS}
 
-    all_queue = queue_max_over(cols.offered & (cols.left_queue > cols.queued), edges)
+    all_queue = queue_max_over(scope, edges)
     intervals: list[dict[str, Any]] = []
     for j in range(n_int):
         in_bin = bin_of_queue == j
         arrived_in_bin = bin_of_arrival == j
-        row = conversation_kpis(in_bin, arrived_in_bin)
-        row.pop("_waiting")
+        row = conversation_kpis(in_bin & scope, arrived_in_bin & scope)
         row["max_queue"] = float(all_queue[j])
         row["occupancy"], row["slot_utilisation"] = occupancy_bins[j], slot_bins[j]
-        intervals.append({"index": j, "channel": ALL, **{key: row[key] for key in KPIS}})
-        for c, name in enumerate(names):
-            mine = cols.channel == c
+        intervals.append({"index": j, "channel": ALL, **{key: row[key] for key in KEYS}})
+        for name in names:
+            mine = of_channel[name]
             row = conversation_kpis(in_bin & mine, arrived_in_bin & mine)
-            row.pop("_waiting")
             row["max_queue"] = float(per_channel_queue[name][j])
             row["occupancy"] = row["slot_utilisation"] = None
-            intervals.append({"index": j, "channel": name, **{key: row[key] for key in KPIS}})
-    return {"total": {key: total[key] for key in KPIS}, "channels": channels, "intervals": intervals}
+            intervals.append({"index": j, "channel": name, **{key: row[key] for key in KEYS}})
+    return {"total": {key: total[key] for key in KEYS}, "channels": per_channel, "intervals": intervals}
 
 
 def _agent_time(run: Run, cols: _Columns, edges: np.ndarray) -> tuple[list[float | None], list[float | None]]:
@@ -231,7 +222,8 @@ def _agent_time(run: Run, cols: _Columns, edges: np.ndarray) -> tuple[list[float
 
 
 def conservation_errors(run: Run) -> list[str]:
-    """Violations of the bookkeeping every run must satisfy (used by tests and ``--check``)."""
+    """Violations of the bookkeeping every run must satisfy (the property tests hold every
+    model run to it)."""
     problems = []
     for r in run.conversations:
         if r.bot_contained and r.offered:

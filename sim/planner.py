@@ -26,30 +26,30 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from scipy.optimize import LinearConstraint, milp
 
+from sim.catalogue import BY_KEY, Unit
 from sim.durations import format_clock
 from sim.erlang import agents_for_service_level
-from sim.kpi import measure
+from sim.kpi import ALL, Measurement
 from sim.model import simulate_trace
 from sim.records import ConversationRecord
-from sim.results import Results, aggregate
+from sim.results import Results, ResultsHeader, aggregate
+from sim.runner import Runner, Traffic
 from sim.scenario import AgentGroup, Scenario, Shift, Targets
-from sim.trace import Trace
-from sim.traffic import draw_trace
 
 
 class PlanningError(ValueError):
-    """The scenario cannot be planned as asked; ``key`` names the option or scenario key."""
+    """The scenario cannot be planned as asked. ``key`` names the scenario key at fault, or
+    ``parameter`` the argument of :func:`plan_staff` (a command line names its own flag)."""
 
-    def __init__(self, problem: str, key: str | None = None) -> None:
+    def __init__(self, problem: str, key: str | None = None, *, parameter: str | None = None) -> None:
         super().__init__(problem)
         self.key = key
+        self.parameter = parameter
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,14 +63,21 @@ class ShiftBlock:
 
 @dataclass(slots=True)
 class Evaluation:
-    """Per-interval means over the traces: offered, service level, missed rate."""
+    """Per interval, the group's channels pooled over the traces: offered (mean per trace),
+    service level, missed rate, mean first and in-session response. ``results`` are the full
+    results of every channel, measured for the verification run only."""
 
     offered: list[float]
     service_level: list[float | None]
     missed_rate: list[float | None]
     frt_mean: list[float | None]
     insession_mean: list[float | None]
-    results: Results
+    results: Results | None = None
+
+    def value(self, kpi: str, j: int) -> float | None:
+        """A target KPI of interval ``j``."""
+        values: list[float | None] = getattr(self, kpi)
+        return values[j]
 
 
 @dataclass(slots=True)
@@ -84,9 +91,12 @@ class Plan:
     shifts: list[ShiftBlock]
     on_shift: list[int]
     verified: Evaluation
+    results: Results
+    """The verification run with the planned shifts, every channel (as ``simulate`` writes it)."""
     evaluations: int
     scenario: Scenario
-    records: list[ConversationRecord] = field(default_factory=list)  # the verification's first trace
+    records: list[ConversationRecord] = field(default_factory=list)
+    """The verification's records on the first trace (for reports, as ``simulate`` keeps)."""
 
     @property
     def unmet(self) -> list[int]:
@@ -164,18 +174,18 @@ def _replace_group(scenario: Scenario, group: str, update: dict[str, object]) ->
 
 def _shortfall(evaluation: Evaluation, j: int, targets: Targets) -> float:
     """How far interval ``j`` is from its targets (0 when it meets them): rates in absolute
-    terms, mean response times relative to their target."""
+    terms, mean response times relative to their target. An undefined rate counts as the worst
+    (nobody was answered); an undefined response time as met (nothing to answer)."""
     if evaluation.offered[j] <= 0:
         return 0.0
     gap = 0.0
-    sl, missed = evaluation.service_level[j], evaluation.missed_rate[j]
-    if targets.service_level is not None:
-        gap += max(0.0, targets.service_level - (sl if sl is not None else 0.0))
-    if targets.missed_rate is not None:
-        gap += max(0.0, (missed if missed is not None else 1.0) - targets.missed_rate)
-    for target, value in ((targets.frt_mean, evaluation.frt_mean[j]), (targets.in_session_mean, evaluation.insession_mean[j])):
-        if target is not None and value is not None:
-            gap += max(0.0, value / target - 1.0)
+    for key, target in targets.items():
+        kpi, value = BY_KEY[key], evaluation.value(key, j)
+        if kpi.unit is Unit.RATE:
+            worst = 0.0 if kpi.better > 0 else 1.0
+            gap += max(0.0, kpi.worse_by(worst if value is None else value, target))
+        elif value is not None:
+            gap += max(0.0, kpi.worse_by(value, target) / target)
     return gap
 
 
@@ -191,29 +201,12 @@ STALL = 3
 target out of staffing's reach there (reply work longer than patience, say) and stops adding."""
 
 
-_WORKER_TRACES: list[Trace] = []
-
-
-def _traces(scenario: Scenario, seed: int, replications: int) -> list[Trace]:
-    return [draw_trace(scenario, seed, r, texts=False) for r in range(replications)]
-
-
-def _draw_traces(scenario: Scenario, seed: int, replications: int) -> None:
-    """Pool initializer: each worker process draws the same traces once (drawing is
-    deterministic, so this is cheaper than shipping them)."""
-    _WORKER_TRACES[:] = _traces(scenario, seed, replications)
-
-
-def _measure_on(scenario: Scenario, index: int) -> dict[str, Any]:
-    return measure(simulate_trace(scenario, _WORKER_TRACES[index]), scenario)
-
-
 def planned_group(scenario: Scenario, group: str | None) -> AgentGroup:
     """The group to size (default: the one with the most skills), after checking that the
     scenario can be planned at all."""
     targets = scenario.targets
-    if all(t is None for t in (targets.service_level, targets.missed_rate, targets.frt_mean, targets.in_session_mean)):
-        raise PlanningError("no target to plan for (service_level, missed_rate, frt_mean or in_session_mean)", key="targets")
+    if not targets.items():
+        raise PlanningError("no target to plan for (service_level, missed_rate, frt_mean or insession_mean)", key="targets")
     if targets.service_level is not None and targets.service_level >= 1:
         raise PlanningError("must be below 1: no finite staff answers every chat in time", key="targets.service_level")
     if scenario.duration > 86400 + 1e-9:
@@ -223,7 +216,7 @@ def planned_group(scenario: Scenario, group: str | None) -> AgentGroup:
     names = [g.group for g in scenario.agents]
     chosen = group if group is not None else max(scenario.agents, key=lambda g: len(g.skills)).group
     if chosen not in names:
-        raise PlanningError(f"no agent group {chosen!r} (groups: {', '.join(names)})", key="--group")
+        raise PlanningError(f"no agent group {chosen!r} (groups: {', '.join(names)})", parameter="group")
     return next(g for g in scenario.agents if g.group == chosen)
 
 
@@ -233,7 +226,7 @@ def shift_intervals(scenario: Scenario, shift_lengths: Sequence[float]) -> list[
     for seconds in shift_lengths:
         intervals = seconds / scenario.interval
         if seconds <= 0 or abs(intervals - round(intervals)) > 1e-9:
-            raise PlanningError(f"{seconds:g}s is not a positive whole number of intervals ({scenario.interval:g}s)", key="--shift-length")
+            raise PlanningError(f"{seconds:g}s is not a positive whole number of intervals ({scenario.interval:g}s)", parameter="shift_lengths")
         lengths.append(round(intervals))
     return lengths
 
@@ -248,19 +241,16 @@ class Planner:
     def __init__(self, scenario: Scenario, group: str | None = None, *, replications: int = 10, seed: int = 1, jobs: int = 1) -> None:
         self.group: AgentGroup = planned_group(scenario, group)
         if replications < 1:
-            raise PlanningError("must be at least 1", key="--replications")
+            raise PlanningError("must be at least 1", parameter="replications")
         self.scenario = scenario
-        self.channels = set(self.group.skills)
-        self.traces = _traces(scenario, seed, replications)
+        self.channels = frozenset(self.group.skills)
         self.seed = seed
         self.evaluations = 0
         self.out_of_reach: list[bool] = [False] * scenario.n_intervals
-        self._pool = ProcessPoolExecutor(min(jobs, replications), initializer=_draw_traces, initargs=(scenario, seed, replications)) if jobs > 1 and replications > 1 else None
+        self.runner = Runner(Traffic(scenario, seed, replications), jobs=jobs, keep_traces=True)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+        self.runner.close()
 
     def __enter__(self) -> Planner:
         return self
@@ -271,40 +261,21 @@ class Planner:
     def evaluate(self, scenario: Scenario) -> Evaluation:
         """Run the model on every trace; per interval, the KPIs of the group's channels."""
         self.evaluations += 1
-        n = scenario.n_intervals
-        if self._pool is not None:
-            measurements = list(self._pool.map(_measure_on, [scenario] * len(self.traces), range(len(self.traces))))
-        else:
-            measurements = [measure(simulate_trace(scenario, trace), scenario) for trace in self.traces]
-        labels = [scenario.interval_label(j) for j in range(n)]
-        results = aggregate(measurements, interval_labels=labels, source="model", scenario=scenario.name, scenario_sha256=scenario.sha256, start=format_clock(scenario.start), interval=scenario.interval, seed=self.seed)
-        # The group answers for its own channels only: pool their conversations per interval.
-        sums = np.zeros((n, 6))  # offered, on time, missed, answered, frt x answered, in-session x answered
-        for measured in measurements:
-            for row in measured["intervals"]:
-                if row["channel"] in self.channels and row["offered"]:
-                    offered, answered = row["offered"], row["answered"]
-                    sums[row["index"]] += (
-                        offered, (row["service_level"] or 0.0) * offered, row["missed"], answered,
-                        (row["frt_mean"] or 0.0) * answered, (row["insession_mean"] or 0.0) * answered,
-                    )  # fmt: skip
+        batch = self.runner.run(scenario, (self.channels,))
+        return _pooled(batch.measurements[0], scenario.n_intervals)
 
-        def ratio(top: float, bottom: float) -> float | None:
-            return top / bottom if bottom > 0 else None
-
-        return Evaluation(
-            offered=[float(x) / len(measurements) for x in sums[:, 0]],
-            service_level=[ratio(row[1], row[0]) for row in sums],
-            missed_rate=[ratio(row[2], row[0]) for row in sums],
-            frt_mean=[ratio(row[4], row[3]) for row in sums],
-            insession_mean=[ratio(row[5], row[3]) for row in sums],  # weighted by answered: an approximation
-            results=results,
-        )
+    def verify(self, scenario: Scenario) -> tuple[Evaluation, Results, list[ConversationRecord]]:
+        """:meth:`evaluate`, plus the results of every channel and the first trace's records."""
+        self.evaluations += 1
+        batch = self.runner.run(scenario, (self.channels, None), keep_first=True)
+        assert batch.first_run is not None
+        results = aggregate(batch.measurements[1], ResultsHeader.of(scenario, seed=self.seed))
+        return _pooled(batch.measurements[0], scenario.n_intervals), results, batch.first_run.conversations
 
     def erlang_start(self) -> list[int]:
         """Erlang A agents per interval from what the model measures on the scenario as given."""
         scenario, group = self.scenario, self.group
-        runs = [simulate_trace(scenario, trace) for trace in self.traces]
+        runs = [simulate_trace(scenario, self.runner.trace(r)) for r in range(self.runner.replications)]
         offered = np.zeros(scenario.n_intervals)
         held, patience, weighted_target = [], [], 0.0
         for run in runs:
@@ -429,7 +400,7 @@ def _plan(planner: Planner, lengths: list[int], max_evaluations: int, on_step: C
     for repair in range(REPAIRS + 1):
         shifts = cover(required, lengths)
         planned = with_shifts(scenario, planner.group.group, shifts)
-        verified = planner.evaluate(planned)
+        verified, results, first = planner.verify(planned)
         if on_step is not None:
             on_step(planner.evaluations, sum(required))
         # Shifts are not interval staffing: agents log in once and carry their chats across
@@ -441,5 +412,30 @@ def _plan(planner: Planner, lengths: list[int], max_evaluations: int, on_step: C
         for j in slipped:
             required[j] = on_shift[j] + 1  # more than the shifts gave it, or the cover would not change
     labels = [scenario.interval_label(j) for j in range(scenario.n_intervals)]
-    first = simulate_trace(planned, planner.traces[0]).conversations  # for reports, as `simulate` keeps
-    return Plan(planner.group.group, labels, start, required, shifts, head_count(shifts, scenario.n_intervals), verified, planner.evaluations, planned, first)
+    on_shift = head_count(shifts, scenario.n_intervals)
+    return Plan(planner.group.group, labels, start, required, shifts, on_shift, verified, results, planner.evaluations, planned, first)
+
+
+def _pooled(measurements: Sequence[Measurement], n: int) -> Evaluation:
+    """Per interval, the ``all`` rows of scoped measurements pooled over the traces: rates over
+    every offered conversation, response times over every answered one."""
+    sums = np.zeros((n, 6))  # offered, on time, missed, answered, frt x answered, in-session x answered
+    for measured in measurements:
+        for row in measured["intervals"]:
+            if row["channel"] == ALL and row["offered"]:
+                offered, answered = row["offered"], row["answered"]
+                sums[row["index"]] += (
+                    offered, (row["service_level"] or 0.0) * offered, row["missed"], answered,
+                    (row["frt_mean"] or 0.0) * answered, (row["insession_mean"] or 0.0) * answered,
+                )  # fmt: skip
+
+    def ratio(top: float, bottom: float) -> float | None:
+        return top / bottom if bottom > 0 else None
+
+    return Evaluation(
+        offered=[float(x) / len(measurements) for x in sums[:, 0]],
+        service_level=[ratio(row[1], row[0]) for row in sums],
+        missed_rate=[ratio(row[2], row[0]) for row in sums],
+        frt_mean=[ratio(row[4], row[3]) for row in sums],
+        insession_mean=[ratio(row[5], row[3]) for row in sums],
+    )

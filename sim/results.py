@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +26,13 @@ from pydantic import (
 )
 from scipy import stats
 
+from sim.catalogue import KEYS
+from sim.durations import format_clock, parse_clock
 from sim.errors import InputError
-from sim.kpi import KPIS
+from sim.kpi import KpiValues, Measurement
 from sim.records import ConversationRecord
+from sim.scenario import Scenario
+from sim.trace import Trace
 
 FORMAT = "chatsim-results"
 VERSION = 1
@@ -51,40 +55,66 @@ def summarise(values: Sequence[float | None]) -> Stat:
     return result
 
 
-@dataclass(slots=True)
-class Results:
-    """KPIs of one scenario (and possibly one trace), from the model or from a replay."""
+@dataclass(slots=True, kw_only=True)
+class ResultsHeader:
+    """What a results file is about: where its numbers come from and on what they were run.
+
+    ``source`` is ``model`` or ``replay``; ``start`` (``"HH:MM"``) and ``interval`` (seconds)
+    place the per-interval rows on the clock; ``trace_sha256`` names the trace when the run
+    played one given trace, ``seed`` the random streams it was drawn from.
+    """
 
     source: str
     scenario: str
     scenario_sha256: str
-    replications: int
     start: str
     interval: float
+    trace_sha256: str | None = None
+    seed: int | None = None
+
+    @classmethod
+    def of(cls, scenario: Scenario, source: str = "model", *, seed: int | None = None, trace: Trace | None = None) -> ResultsHeader:
+        """The header of results of ``scenario``: drawn with ``seed``, or played on ``trace``."""
+        return cls(
+            source=source,
+            scenario=scenario.name,
+            scenario_sha256=scenario.sha256,
+            start=format_clock(scenario.start),
+            interval=scenario.interval,
+            trace_sha256=trace.sha256() if trace is not None else None,
+            seed=trace.header.seed if trace is not None else seed,
+        )
+
+    def interval_label(self, index: int) -> str:
+        """Clock time at which interval ``index`` starts, ``"HH:MM"``."""
+        return format_clock(parse_clock(self.start) + index * self.interval)
+
+
+@dataclass(slots=True, kw_only=True)
+class Results(ResultsHeader):
+    """KPIs of one scenario (and possibly one trace), from the model or from a replay."""
+
+    replications: int
     total: dict[str, Stat]
     channels: dict[str, dict[str, Stat]]
     intervals: list[dict[str, Any]]
-    trace_sha256: str | None = None
-    seed: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "version": VERSION,
-            "source": self.source,
-            "scenario": self.scenario,
-            "scenario_sha256": self.scenario_sha256,
-            "trace_sha256": self.trace_sha256,
-            "seed": self.seed,
+            **{f.name: getattr(self, f.name) for f in fields(ResultsHeader)},
             "replications": self.replications,
-            "start": self.start,
-            "interval": self.interval,
             **self.extra,
             "total": self.total,
             "channels": self.channels,
             "intervals": self.intervals,
         }
+
+    @property
+    def header(self) -> ResultsHeader:
+        return ResultsHeader(**{f.name: getattr(self, f.name) for f in fields(ResultsHeader)})
 
     def mean(self, kpi: str, channel: str | None = None) -> float | None:
         """The mean of a KPI in total or for one channel."""
@@ -92,25 +122,26 @@ class Results:
         return table.get(kpi, {}).get("mean")
 
 
-def aggregate(measurements: Sequence[dict[str, Any]], *, interval_labels: Sequence[str], **header: Any) -> Results:
-    """Combine the :func:`sim.kpi.measure` output of several replications into Results."""
+def aggregate(measurements: Sequence[Measurement], header: ResultsHeader, extra: dict[str, Any] | None = None) -> Results:
+    """Combine the :func:`sim.kpi.measure` output of replications into Results."""
     first = measurements[0]
 
-    def combine(tables: Iterable[dict[str, float | None]]) -> dict[str, Stat]:
+    def combine(tables: Iterable[KpiValues]) -> dict[str, Stat]:
         tables = list(tables)
-        return {kpi: summarise([t[kpi] for t in tables]) for kpi in KPIS}
+        return {kpi: summarise([t[kpi] for t in tables]) for kpi in KEYS}
 
     channels = {name: combine(m["channels"][name] for m in measurements) for name in first["channels"]}
     intervals = []
     for position, row in enumerate(first["intervals"]):
         rows = [m["intervals"][position] for m in measurements]
-        intervals.append({"start": interval_labels[row["index"]], "index": row["index"], "channel": row["channel"], **combine(rows)})
+        intervals.append({"start": header.interval_label(row["index"]), "index": row["index"], "channel": row["channel"], **combine(rows)})
     return Results(
+        **{f.name: getattr(header, f.name) for f in fields(ResultsHeader)},
+        replications=len(measurements),
         total=combine(m["total"] for m in measurements),
         channels=channels,
         intervals=intervals,
-        replications=len(measurements),
-        **header,
+        extra=dict(extra or {}),
     )
 
 
@@ -221,7 +252,7 @@ def read_results(path: str | Path) -> Results:
         elif first["type"] == "model_type" and loc[0] == "intervals":
             problem = "expected an object"  # a row, not a KPI
         raise InputError(problem, file=path, key=_key_path(first["loc"])) from None
-    known = {"format", "version", "source", "scenario", "scenario_sha256", "trace_sha256", "seed", "replications", "start", "interval", "total", "channels", "intervals"}
+    known = {"format", "version", "replications", "total", "channels", "intervals", *(f.name for f in fields(ResultsHeader))}
     return Results(
         source=str(data["source"]),
         scenario=str(data["scenario"]),

@@ -14,29 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-PERCENT_KPIS = {"service_level", "missed_rate", "occupancy", "slot_utilisation"}
-SECONDS_KPIS = {"frt_mean", "frt_p50", "frt_p90", "frt_p95", "insession_mean", "insession_p90"}
-
-
-def show(kpi: str, value: float | None) -> str:
-    """A KPI value as people read it: percentages, seconds or counts."""
-    if value is None:
-        return "–"
-    if kpi in PERCENT_KPIS:
-        return f"{100 * value:.1f}%"
-    if kpi in SECONDS_KPIS:
-        return f"{value:.1f}s"
-    return f"{value:,.1f}" if value % 1 else f"{value:,.0f}"
-
-
-def show_delta(kpi: str, value: float | None) -> str:
-    if value is None:
-        return "–"
-    if kpi in PERCENT_KPIS:
-        return f"{100 * value:+.1f} pp"
-    if kpi in SECONDS_KPIS:
-        return f"{value:+.1f}s"
-    return f"{value:+,.1f}"
+from sim.catalogue import kpi as kpi_of
 
 
 @dataclass(slots=True)
@@ -130,9 +108,9 @@ class Verdict:
             lines += ["| check | scope | KPI | expected | actual | difference | allowed |", "|---|---|---|---|---|---|---|"]
             for check in rows[:limit]:
                 mark = "✅" if check.passed else "❌"
-                allowed = show_delta(check.kpi, check.allowed).lstrip("+") if check.allowed is not None else "–"
+                kpi = kpi_of(check.kpi)
                 lines.append(
-                    f"| {mark} {check.kind} | {check.scope} | `{check.kpi}` | {show(check.kpi, check.expected)} | {show(check.kpi, check.actual)} | {show_delta(check.kpi, check.difference)} | {allowed} |"
+                    f"| {mark} {check.kind} | {check.scope} | `{check.kpi}` | {kpi.text(check.expected)} | {kpi.text(check.actual)} | {kpi.delta(check.difference)} | {kpi.spread(check.allowed)} |"
                 )
             if len(rows) > limit:
                 lines.append(f"\n…and {len(rows) - limit} more")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 from rich.console import Console
+
+from sim import __version__
 
 app = typer.Typer(
     name="chatsim",
@@ -26,3 +29,16 @@ def _console(stderr: bool) -> Console:
 #: Tables and summaries go to stdout; progress bars and errors to stderr.
 console = _console(stderr=False)
 err_console = _console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"chatsim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", help="Print chatsim's version and exit.", callback=_print_version, is_eager=True)] = False,
+) -> None:
+    """Capacity tool for chat customer service: simulate, replay, compare, plan."""

@@ -9,7 +9,15 @@ import typer
 
 from sim.capacity import capacity_verdict, read_baseline, write_baseline
 from sim.cli.app import app, console
-from sim.cli.options import output_directory, progress_bar, scenario_from, write_html_report
+from sim.cli.options import (
+    jobs_option,
+    output_directory,
+    progress_bar,
+    replications_option,
+    scenario_from,
+    seed_option,
+    write_html_report,
+)
 from sim.cli.outputs import JsonOption, JunitOption, MarkdownOption, ReportOption, emit
 from sim.errors import InputError
 from sim.experiment import run_experiment
@@ -21,9 +29,9 @@ def check(
     scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file (its targets are checked).")],
     baseline: Annotated[Path | None, typer.Option("--baseline", help="Baseline results to hold the run to (reports/baselines/NAME.json).")] = None,
     update_baseline: Annotated[bool, typer.Option("--update-baseline", help="Record this run as the baseline instead of checking against it.")] = False,
-    replications: Annotated[int, typer.Option("--replications", "-n", help="Replications (fixed seed: the verdict is reproducible).")] = 10,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the random streams.")] = 1,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Replications run in this many processes.")] = 1,
+    replications: Annotated[int, replications_option("Replications, at least 2: noise bands come from their spread (fixed seed: the verdict is reproducible).", minimum=2)] = 10,
+    seed: Annotated[int, seed_option()] = 1,
+    jobs: Annotated[int, jobs_option()] = 1,
     out: Annotated[Path | None, typer.Option("--out", help="Also write results.json and conversations.jsonl here.")] = None,
     json_path: JsonOption = None,
     junit: JunitOption = None,
@@ -31,8 +39,6 @@ def check(
     report: ReportOption = None,
 ) -> None:
     """Run the model and fail (exit 1) if targets are missed or KPIs regressed."""
-    if replications < 2:
-        raise InputError("a check needs at least 2 replications (noise bands come from their spread)", key="--replications")
     if update_baseline and baseline is None:
         raise InputError("--update-baseline needs --baseline FILE", key="--update-baseline")
     scenario = scenario_from(scenario_path)

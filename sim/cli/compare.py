@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
+from sim.catalogue import BY_KEY, Tolerance
 from sim.cli.app import app
 from sim.cli.outputs import JsonOption, JunitOption, MarkdownOption, emit
-from sim.compare import DEFAULT_TOLERANCES, Tolerance, compare, parse_tolerance
+from sim.compare import DEFAULT_TOLERANCES, compare, parse_tolerance
 from sim.errors import InputError
-from sim.kpi import KPIS
 from sim.results import read_results
 
 _DEFAULTS = ", ".join(f"{kpi}={tolerance}" for kpi, tolerance in DEFAULT_TOLERANCES.items())
@@ -33,8 +33,8 @@ def compare_command(
             kpi, value = parse_tolerance(text)
         except ValueError as error:
             raise InputError(str(error), key="--tolerance") from None
-        if kpi not in KPIS:
-            raise InputError(f"unknown KPI {kpi!r} (one of {', '.join(KPIS)})", key="--tolerance")
+        if kpi not in BY_KEY:
+            raise InputError(f"unknown KPI {kpi!r} (one of {', '.join(BY_KEY)})", key="--tolerance")
         tolerances[kpi] = value
     verdict = compare(read_results(predicted), read_results(measured), tolerances)
     emit(verdict, json_path, junit, markdown)

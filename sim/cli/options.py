@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import typer
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -16,12 +18,29 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from sim.catalogue import SUMMARY, Unit
+from sim.catalogue import kpi as kpi_of
 from sim.cli.app import console, err_console
 from sim.errors import InputError
 from sim.records import ConversationRecord
 from sim.results import Results, Stat
 from sim.scenario import Scenario, load_scenario
 from sim.trace import Trace, read_trace
+
+
+def seed_option(help: str = "Seed of the random streams.") -> Any:
+    """``--seed S``: a non-negative integer."""
+    return typer.Option("--seed", min=0, help=help)
+
+
+def replications_option(help: str = "Independent replications (confidence intervals need 2 or more).", minimum: int = 1) -> Any:
+    """``-n/--replications N``: at least ``minimum``."""
+    return typer.Option("--replications", "-n", min=minimum, help=help)
+
+
+def jobs_option(help: str = "Replications run in this many processes.") -> Any:
+    """``-j/--jobs J``: at least 1."""
+    return typer.Option("--jobs", "-j", min=1, help=help)
 
 
 def output_directory(path: Path | None, key: str = "--out") -> None:
@@ -66,47 +85,25 @@ def progress_bar(description: str, total: float) -> Iterator[Progress]:
         yield progress
 
 
-def _fmt(stat: Stat | None, kind: str) -> str:
-    if not stat or stat.get("mean") is None:
+def _cell(stat: Stat | None, key: str) -> str:
+    kpi = kpi_of(key)
+    if not stat:
         return "–"
-    mean = stat["mean"]
-    ci = stat.get("ci95")
-    assert mean is not None
-    if kind == "pct":
-        text = f"{100 * mean:.1f}%"
-        return f"{text} ±{100 * ci:.1f}" if ci else text
-    if kind == "s":
-        text = f"{mean:.1f}s"
-        return f"{text} ±{ci:.1f}" if ci else text
-    return f"{mean:,.0f}"
-
-
-SUMMARY_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("offered", "offered", "n"),
-    ("service_level", "SL", "pct"),
-    ("missed_rate", "missed", "pct"),
-    ("frt_mean", "FRT mean", "s"),
-    ("frt_p90", "FRT p90", "s"),
-    ("insession_mean", "in-session", "s"),
-    ("bot_contained", "bot", "n"),
-    ("max_queue", "max queue", "n"),
-)
+    return kpi.with_ci(stat.get("mean"), stat.get("ci95") if kpi.unit is not Unit.COUNT else None, compact=True)
 
 
 def summary_table(results: Results, title: str) -> Table:
     """Per channel and total, the KPIs a planner looks at first."""
     table = Table(title=title, title_justify="left", header_style="bold")
     table.add_column("channel")
-    for _, header, _kind in SUMMARY_COLUMNS:
-        table.add_column(header, justify="right")
+    for key in SUMMARY:
+        table.add_column(kpi_of(key).short, justify="right")
     for name, kpis in results.channels.items():
-        table.add_row(name, *(_fmt(kpis.get(key), kind) for key, _, kind in SUMMARY_COLUMNS))
+        table.add_row(name, *(_cell(kpis.get(key), key) for key in SUMMARY))
     table.add_section()
-    table.add_row("[bold]total", *(_fmt(results.total.get(key), kind) for key, _, kind in SUMMARY_COLUMNS))
-    occupancy = _fmt(results.total.get("occupancy"), "pct")
-    slots = _fmt(results.total.get("slot_utilisation"), "pct")
-    wasted = results.total.get("wasted_slot_seconds", {}).get("mean")
-    table.caption = f"occupancy {occupancy} · slot utilisation {slots} · wasted slot time {0 if wasted is None else wasted / 3600:.1f} h (silent abandonment)"
+    table.add_row("[bold]total", *(_cell(results.total.get(key), key) for key in SUMMARY))
+    caption = " · ".join(f"{kpi_of(key).label} {_cell(results.total.get(key), key)}" for key in ("occupancy", "slot_utilisation", "wasted_slot_seconds"))
+    table.caption = f"{caption} (silent abandonment)"
     table.caption_justify = "left"
     return table
 

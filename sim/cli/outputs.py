@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from sim.catalogue import kpi as kpi_of
 from sim.cli.app import console
-from sim.verdict import Verdict, show, show_delta
+from sim.verdict import Verdict
 
 JsonOption = Annotated[Path | None, typer.Option("--json", help="Write the verdict as JSON here.")]
 JunitOption = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here (each KPI a test case).")]
@@ -23,11 +24,10 @@ def verdict_table(verdict: Verdict) -> Table:
         table.add_column(column, justify="right" if column in ("expected", "actual", "difference", "allowed") else "left")
     for check in verdict.checks:
         mark = "[green]pass[/]" if check.passed else "[bold red]FAIL[/]"
-        expected = show(check.kpi, check.expected)
-        if check.expected_ci95:
-            expected += f" ±{show_delta(check.kpi, check.expected_ci95).lstrip('+')}"
-        allowed = "–" if check.allowed is None else "±" + show_delta(check.kpi, check.allowed).lstrip("+")
-        table.add_row(mark, check.kind, check.scope, check.kpi, expected, show(check.kpi, check.actual), show_delta(check.kpi, check.difference), allowed)
+        kpi = kpi_of(check.kpi)
+        expected = kpi.with_ci(check.expected, check.expected_ci95)
+        allowed = "–" if check.allowed is None else "±" + kpi.spread(check.allowed)
+        table.add_row(mark, check.kind, check.scope, check.kpi, expected, kpi.text(check.actual), kpi.delta(check.difference), allowed)
     return table
 
 

@@ -8,27 +8,25 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from sim.catalogue import compared
 from sim.cli.app import app, console, err_console
-from sim.cli.options import output_directory, progress_bar, scenario_from, trace_for
+from sim.cli.options import output_directory, progress_bar, scenario_from, seed_option, trace_for
 from sim.cli.outputs import ReportOption
 from sim.errors import InputError, InvalidRunError
 from sim.loadtest.run import run_replay
 from sim.results import Results
 from sim.trace import write_trace
 from sim.traffic import draw_trace
-from sim.verdict import show, show_delta
-
-ROWS = ("offered", "service_level", "missed_rate", "frt_mean", "frt_p90", "insession_mean", "occupancy", "slot_utilisation")
 
 
 def side_by_side(model: Results, replay: Results) -> Table:
     table = Table(title="model vs replay on the same trace", title_justify="left", header_style="bold")
     for column in ("KPI", "model", "replay", "difference"):
         table.add_column(column, justify="left" if column == "KPI" else "right")
-    for kpi in ROWS:
-        predicted, measured = model.mean(kpi), replay.mean(kpi)
+    for kpi in compared():
+        predicted, measured = model.mean(kpi.key), replay.mean(kpi.key)
         difference = None if predicted is None or measured is None else measured - predicted
-        table.add_row(kpi, show(kpi, predicted), show(kpi, measured), show_delta(kpi, difference))
+        table.add_row(kpi.key, kpi.text(predicted), kpi.text(measured), kpi.delta(difference))
     return table
 
 
@@ -37,7 +35,7 @@ def replay(
     scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
     speedup: Annotated[float, typer.Option("--speedup", help="Time compression: scenario seconds per wall second.")],
     trace: Annotated[Path | None, typer.Option("--trace", help="Trace to replay; drawn with --seed into OUT/trace.jsonl when absent.")] = None,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the drawn trace.")] = 1,
+    seed: Annotated[int, seed_option("Seed of the drawn trace.")] = 1,
     gateway: Annotated[str | None, typer.Option("--gateway", help="Your gateway's base URL; the reference gateway is started when absent.")] = None,
     processes: Annotated[int, typer.Option("--processes", help="Locust processes (distributed mode when above 1).")] = 1,
     out: Annotated[Path, typer.Option("--out", help="Directory for the trace, Locust's CSV/HTML, replay and model results.")] = Path("reports/replay"),

@@ -9,15 +9,17 @@ import typer
 
 from sim.cli.app import app, console, err_console
 from sim.cli.options import (
+    jobs_option,
     output_directory,
     progress_bar,
+    replications_option,
     scenario_from,
+    seed_option,
     summary_table,
     trace_for,
     write_html_report,
 )
 from sim.cli.outputs import ReportOption
-from sim.errors import InputError
 from sim.experiment import run_experiment
 from sim.results import write_results
 
@@ -26,17 +28,13 @@ from sim.results import write_results
 def simulate(
     scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
     trace: Annotated[Path | None, typer.Option("--trace", help="Play this trace file instead of drawing traffic (one deterministic run).")] = None,
-    replications: Annotated[int, typer.Option("--replications", "-n", help="Independent replications (confidence intervals need 2 or more).")] = 10,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the random streams.")] = 1,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Replications run in this many processes.")] = 1,
+    replications: Annotated[int, replications_option()] = 10,
+    seed: Annotated[int, seed_option()] = 1,
+    jobs: Annotated[int, jobs_option()] = 1,
     out: Annotated[Path | None, typer.Option("--out", help="Write results.json and conversations.jsonl here.")] = None,
     report: ReportOption = None,
 ) -> None:
     """Predict KPIs of a scenario with the SimPy model."""
-    if replications < 1:
-        raise InputError("must be at least 1", key="--replications")
-    if jobs < 1:
-        raise InputError("must be at least 1", key="--jobs")
     scenario = scenario_from(scenario_path)
     output_directory(out)
     output_directory(report.parent if report is not None else None, key="--report")

@@ -11,7 +11,15 @@ import yaml
 from rich.table import Table
 
 from sim.cli.app import app, console
-from sim.cli.options import output_directory, progress_bar, scenario_from, write_html_report
+from sim.cli.options import (
+    jobs_option,
+    output_directory,
+    progress_bar,
+    replications_option,
+    scenario_from,
+    seed_option,
+    write_html_report,
+)
 from sim.cli.outputs import ReportOption
 from sim.durations import format_clock, format_duration, parse_duration
 from sim.errors import InputError
@@ -50,10 +58,14 @@ def _current_hours(scenario: Scenario, group: str) -> float:
     return sum((end - begin) * shift.count for shift in agents.shifts or () for begin, end in [scenario.shift_window(shift)]) / 3600.0
 
 
+FLAGS = {"group": "--group", "shift_lengths": "--shift-length", "replications": "--replications", "seed": "--seed", "jobs": "--jobs"}
+"""The flag of each parameter of :func:`sim.planner.plan_staff`."""
+
+
 def _input_error(error: PlanningError, scenario_path: Path) -> InputError:
     """An option's problem names the option; a scenario's names the file and its key."""
-    if error.key is not None and error.key.startswith("--"):
-        return InputError(str(error), key=error.key)
+    if error.parameter is not None:
+        return InputError(str(error), key=FLAGS.get(error.parameter, error.parameter))
     return InputError(str(error), file=scenario_path, key=error.key)
 
 
@@ -62,10 +74,10 @@ def staff(
     scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file (its targets are planned for).")],
     group: Annotated[str | None, typer.Option("--group", help="Agent group to size (default: the one with the most skills); other groups keep their shifts.")] = None,
     shift_length: Annotated[list[str] | None, typer.Option("--shift-length", help="Allowed shift length, a duration (repeatable; default 8h).")] = None,
-    replications: Annotated[int, typer.Option("--replications", "-n", min=1, help="Traces every candidate staffing is simulated on.")] = 10,
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the traces.")] = 1,
+    replications: Annotated[int, replications_option("Traces every candidate staffing is simulated on.")] = 10,
+    seed: Annotated[int, seed_option("Seed of the traces.")] = 1,
     max_evaluations: Annotated[int, typer.Option("--max-evaluations", min=2, help="Model evaluations the search may spend.")] = 40,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Processes that simulate the traces of each evaluation.")] = 1,
+    jobs: Annotated[int, jobs_option("Processes that simulate the traces of each evaluation.")] = 1,
     out: Annotated[Path | None, typer.Option("--out", help="Write plan.csv, shifts.yaml and the verification results.json here.")] = None,
     report: ReportOption = None,
 ) -> None:
@@ -107,7 +119,7 @@ def staff(
         table.add_row(str(row["start"]), str(row["end"]), str(row["count"]))
     console.print(table)
     required, scheduled = plan.agent_hours(scenario.interval)
-    total = plan.verified.results.total
+    total = plan.results.total
     targets = scenario.targets
     console.print(
         f"agent-hours of {plan.group}: {required:,.1f} required, {scheduled:,.1f} on shift "
@@ -129,10 +141,10 @@ def staff(
             + yaml.safe_dump({"group": plan.group, "shifts": shifts}, sort_keys=False, allow_unicode=True),
             encoding="utf-8",
         )
-        write_results(plan.verified.results, out / "verified")
+        write_results(plan.results, out / "verified")
         console.print(f"wrote {out / 'plan.csv'}, {out / 'shifts.yaml'} and {out / 'verified' / 'results.json'}")
     if report is not None:
-        write_html_report(report, [plan.verified.results], plan.scenario, [plan.records])
+        write_html_report(report, [plan.results], plan.scenario, [plan.records])
     if plan.unmet:
         labels = ", ".join(plan.labels[j] for j in plan.unmet)
         console.print(f"[red]still short of a target at {labels}[/]: more agents did not help there (reply work or patience set a floor) or the search ran out of evaluations")

@@ -12,34 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.catalogue import CHANNEL_BARS, DIFFERENCES, Unit
+from sim.catalogue import kpi as kpi_of
 from sim.report import style
-from sim.report.formats import SECONDS
 from sim.report.runs import Run, value
 from sim.report.style import new_figure, render
-
-#: KPIs in the table of differences, in this order.
-TABLE_KPIS = (
-    "offered",
-    "answered",
-    "missed_rate",
-    "service_level",
-    "frt_mean",
-    "frt_p90",
-    "insession_mean",
-    "occupancy",
-    "slot_utilisation",
-    "bot_contained",
-    "wasted_slot_seconds",
-    "max_queue",
-)
-
-#: KPIs drawn per channel.
-FIGURE_KPIS = (
-    ("service_level", "Service level"),
-    ("missed_rate", "Missed rate"),
-    ("frt_mean", "Mean first response (s)"),
-    ("insession_mean", "Mean in-session response (s)"),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +50,7 @@ class Difference:
 def differences(predicted: Run, measured: Run) -> list[Difference]:
     """The total KPIs of both runs side by side."""
     rows = []
-    for kpi in TABLE_KPIS:
+    for kpi in DIFFERENCES:
         p, m = predicted.results.total.get(kpi), measured.results.total.get(kpi)
         rows.append(Difference(kpi, value(p), value(p, "ci95"), value(m), value(m, "ci95")))
     return rows
@@ -84,9 +61,11 @@ def comparison(predicted: Run, measured: Run, colours: dict[str, str]) -> str:
     names = [n for n in predicted.results.channels if n in measured.results.channels]
     groups = [*names, "total"]
     figure = new_figure(4.2)
-    axes = figure.subplots(1, len(FIGURE_KPIS))
+    axes = figure.subplots(1, len(CHANNEL_BARS))
     x = np.arange(len(groups))
-    for ax, (kpi, title) in zip(axes, FIGURE_KPIS, strict=True):
+    for ax, kpi in zip(axes, CHANNEL_BARS, strict=True):
+        entry = kpi_of(kpi)
+        title = entry.heading + (" (s)" if entry.unit is Unit.SECONDS else "")
         style.style_axes(ax)
         for shift, run in ((-0.2, predicted), (0.2, measured)):
             tables = [run.results.channels[n] for n in names] + [run.results.total]
@@ -99,7 +78,7 @@ def comparison(predicted: Run, measured: Run, colours: dict[str, str]) -> str:
         for tick, name in zip(ax.get_xticklabels(), groups, strict=True):
             tick.set_color(colours.get(name, "#212529"))
         ax.set_title(title, loc="left", fontsize=10.5)
-        if kpi not in SECONDS:
+        if entry.unit is Unit.RATE:
             style.percent_axis(ax)
     axes[0].set_ylabel("value (error bars: 95% CI)")
     figure.suptitle("Predicted vs measured by channel and in total", x=0.01, ha="left", fontsize=12)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.axes import Axes
 
+from sim.catalogue import Unit
+from sim.catalogue import kpi as kpi_of
 from sim.report import style
 from sim.report.runs import Context, Run, interval_series
 from sim.report.style import new_figure, render
@@ -85,16 +87,12 @@ def service(context: Context) -> str:
     95% confidence bands; the scenario's targets as dashed lines."""
     figure = new_figure(8.4)
     axes = figure.subplots(3, 1, sharex=True)
-    targets = context.scenario.targets if context.scenario else None
-    panels: list[tuple[str, str, str, float | None]] = [
-        ("service_level", "Service level: answered within the channel's first-response target",
-         "service level", targets.service_level if targets else None),
-        ("missed_rate", "Missed rate: customers who left before the first reply", "missed",
-         targets.missed_rate if targets else None),
-        ("frt_mean", "Mean first response (answered conversations)", "first response (s)",
-         targets.frt_mean if targets else None),
-    ]
-    for ax, (kpi, title, ylabel, target) in zip(axes, panels, strict=True):
+    targets = dict(context.scenario.targets.items()) if context.scenario else {}
+    for ax, kpi in zip(axes, ("service_level", "missed_rate", "frt_mean"), strict=True):
+        entry = kpi_of(kpi)
+        title = f"{entry.heading}: {entry.description}"
+        ylabel = entry.label + (" (s)" if entry.unit is Unit.SECONDS else "")
+        target = targets.get(kpi)
         style.style_axes(ax)
         lowest = 1.0 if target is None else target
         for run in context.runs:
@@ -111,7 +109,7 @@ def service(context: Context) -> str:
             ax.set_ylim(max(0.0, np.floor(lowest * 10 - 0.5) / 10), 1.01)
         else:
             ax.set_ylim(bottom=0)
-        if kpi != "frt_mean":
+        if entry.unit is Unit.RATE:
             style.percent_axis(ax)
     style.figure_legend(figure, axes[0], axes[-1])
     style.clock_axis(axes[-1], *context.span)
@@ -123,18 +121,16 @@ def utilisation(context: Context) -> str:
     """Occupancy and slot utilisation of the agents per interval, with confidence bands."""
     figure = new_figure(5.8)
     axes = figure.subplots(2, 1, sharex=True)
-    panels = [
-        ("occupancy", "Occupancy: agents' hands busy / logged-in time"),
-        ("slot_utilisation", "Slot utilisation: chats held / (agents logged in × max chats)"),
-    ]
-    for ax, (kpi, title) in zip(axes, panels, strict=True):
+    for ax, kpi in zip(axes, ("occupancy", "slot_utilisation"), strict=True):
+        entry = kpi_of(kpi)
+        title = f"{entry.heading}: {entry.description}"
         style.style_axes(ax)
         for run in context.runs:
             s = interval_series(run, kpi, context.origin)
             style.step_band(ax, s.x, s.width, s.mean, s.ci, colour=style.run_colour(run.index),
                             label=run.label + (" (band: 95% CI)" if s.has_ci else ""))
         ax.set_title(title, loc="left")
-        ax.set_ylabel(kpi.replace("_", " "))
+        ax.set_ylabel(entry.label)
         style.percent_axis(ax)
         ax.set_ylim(0, 1.05)
     style.figure_legend(figure, axes[0])

@@ -8,41 +8,19 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from sim.report import formats
+from sim.catalogue import CHANNEL_TABLE, HEADLINE, HIGHER
+from sim.catalogue import kpi as kpi_of
 from sim.report.comparison import Difference
 from sim.report.html import esc, table
 from sim.report.runs import Context, Run, value
 from sim.scenario import Scenario
 
-#: Headline KPIs: (key, title, explanation).
-HEADLINE = (
-    ("service_level", "Service level", "answered within the channel's first-response target"),
-    ("missed_rate", "Missed chats", "customers who left before the first reply"),
-    ("frt_mean", "First response", "mean, answered conversations"),
-    ("insession_mean", "In-session response", "mean reply to messages 2..n"),
-    ("occupancy", "Occupancy", "agents' hands busy / logged-in time"),
-    ("offered", "Conversations", "offered to agents (after bots)"),
-    ("wasted_slot_seconds", "Wasted slot time", "slots held after a customer silently left"),
-)
 
-#: Per-channel table columns.
-CHANNEL_KPIS = ("offered", "bot_contained", "service_level", "missed_rate", "frt_mean", "frt_p90",
-                "insession_mean", "wasted_slot_seconds", "max_queue")
-
-
-def target_of(kpi: str, scenario: Scenario | None) -> tuple[float, bool] | None:
-    """The scenario's target for a KPI and whether higher is better, if it sets one."""
+def target_of(kpi: str, scenario: Scenario | None) -> float | None:
+    """The scenario's target for a KPI, if it sets one."""
     if scenario is None:
         return None
-    targets = scenario.targets
-    found: dict[str, tuple[float | None, bool]] = {
-        "service_level": (targets.service_level, True),
-        "missed_rate": (targets.missed_rate, False),
-        "frt_mean": (targets.frt_mean, False),
-        "insession_mean": (targets.in_session_mean, False),
-    }
-    limit, higher = found.get(kpi, (None, True))
-    return None if limit is None else (limit, higher)
+    return dict(scenario.targets.items()).get(kpi)
 
 
 def verdict(kpi: str, mean: float, scenario: Scenario | None) -> str:
@@ -50,16 +28,15 @@ def verdict(kpi: str, mean: float, scenario: Scenario | None) -> str:
     target = target_of(kpi, scenario)
     if target is None or not math.isfinite(mean):
         return ""
-    limit, higher = target
-    return "pass" if (mean >= limit if higher else mean <= limit) else "fail"
+    return "pass" if kpi_of(kpi).meets(mean, target) else "fail"
 
 
 def _target_text(kpi: str, scenario: Scenario | None) -> str:
     target = target_of(kpi, scenario)
     if target is None:
         return "no target" if scenario is not None else "no scenario given: no target"
-    limit, higher = target
-    return f"target {'≥' if higher else '≤'} {formats.magnitude(kpi, limit)}"
+    entry = kpi_of(kpi)
+    return f"target {'≥' if entry.better == HIGHER else '≤'} {entry.text(target)}"
 
 
 def scenario_warnings(context: Context) -> str:
@@ -81,21 +58,22 @@ def scenario_warnings(context: Context) -> str:
 def cards(context: Context) -> str:
     """One card per headline KPI: each run's value ± ci95, green or red against the target."""
     out = []
-    for kpi, title, explanation in HEADLINE:
+    for kpi in HEADLINE:
+        entry = kpi_of(kpi)
         first, *others = context.runs
         mean, ci = _stat(first, kpi)
         cls = verdict(kpi, mean, context.scenario)
-        lines = [f'<div class="what">{esc(title)}</div>',
-                 f'<div class="big">{esc(formats.with_ci(kpi, mean, None))}</div>',
+        lines = [f'<div class="what">{esc(entry.heading)}</div>',
+                 f'<div class="big">{esc(entry.text(mean))}</div>',
                  f'<div class="ci">{esc(_ci_text(kpi, ci))}{esc(first.label)}</div>']
         for run in others:
             other, other_ci = _stat(run, kpi)
             mark = verdict(kpi, other, context.scenario)
             cls_attr = f' class="{mark}-text"' if mark else ""
             lines.append(f'<div class="other"><span{cls_attr}>'
-                         f"{esc(formats.with_ci(kpi, other, other_ci))}</span> "
+                         f"{esc(entry.with_ci(other, other_ci))}</span> "
                          f'<span class="ci">{esc(run.label)}</span></div>')
-        lines.append(f'<div class="target">{esc(explanation)}; {esc(_target_text(kpi, context.scenario))}</div>')
+        lines.append(f'<div class="target">{esc(entry.description)}; {esc(_target_text(kpi, context.scenario))}</div>')
         out.append(f'<div class="card {cls}">{"".join(lines)}</div>')
     return f'<div class="cards">{"".join(out)}</div>'
 
@@ -106,7 +84,7 @@ def _stat(run: Run, kpi: str) -> tuple[float, float]:
 
 
 def _ci_text(kpi: str, ci: float) -> str:
-    return f"± {formats.spread(kpi, ci)} (95% CI) · " if math.isfinite(ci) else ""
+    return f"± {kpi_of(kpi).spread(ci)} (95% CI) · " if math.isfinite(ci) else ""
 
 
 def inputs(context: Context) -> str:
@@ -158,7 +136,7 @@ def validity(run: Run) -> str:
 
 def channel_table(context: Context) -> str:
     """Per channel and run: the main KPIs, coloured against the targets."""
-    header = ["channel", "results", *[esc(formats.name(k)) for k in CHANNEL_KPIS]]
+    header = ["channel", "results", *[esc(kpi_of(k).label) for k in CHANNEL_TABLE]]
     rows = []
     for name in [*context.channels, "total"]:
         for run in context.runs:
@@ -167,11 +145,11 @@ def channel_table(context: Context) -> str:
                 continue
             colour = context.colours.get(name, "#212529")
             cells = [f'<span class="swatch" style="background:{colour}"></span>{esc(name)}', esc(run.label)]
-            for kpi in CHANNEL_KPIS:
+            for kpi in CHANNEL_TABLE:
                 mean, ci = value(stats.get(kpi)), value(stats.get(kpi), "ci95")
                 mark = verdict(kpi, mean, context.scenario)
                 attr = f' class="{mark}"' if mark else ""
-                cells.append(f"<td{attr}>{esc(formats.with_ci(kpi, mean, ci))}</td>")
+                cells.append(f"<td{attr}>{esc(kpi_of(kpi).with_ci(mean, ci))}</td>")
             rows.append(cells)
     note = ""
     if context.scenario is not None:
@@ -191,10 +169,10 @@ def differences_table(rows: Sequence[Difference], predicted: Run, measured: Run)
             cell = f'<td class="{"pass" if agree else "fail"}">{"yes" if agree else "no"}</td>'
         relative = f"{d.relative * 100:+.1f}%".replace("-", "−") if math.isfinite(d.relative) else "–"
         body.append([
-            esc(formats.name(d.kpi)),
-            esc(formats.with_ci(d.kpi, d.predicted, d.predicted_ci)),
-            esc(formats.with_ci(d.kpi, d.measured, d.measured_ci)),
-            esc(formats.difference(d.kpi, d.diff) if math.isfinite(d.diff) else "–"),
+            esc(kpi_of(d.kpi).label),
+            esc(kpi_of(d.kpi).with_ci(d.predicted, d.predicted_ci)),
+            esc(kpi_of(d.kpi).with_ci(d.measured, d.measured_ci)),
+            esc(kpi_of(d.kpi).delta(d.diff)),
             esc(relative),
             cell,
         ])
