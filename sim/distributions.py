@@ -12,7 +12,7 @@ workforce planners measure; the conversions to numpy's native parameters live he
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -199,5 +199,14 @@ Count = Annotated[
 ]
 """Any count distribution (customer messages per conversation), chosen by ``dist``."""
 
-DurationDist = Constant | Exponential | Uniform | Lognormal | Gamma | Empirical
-CountDist = ConstantCount | Geometric | Poisson | EmpiricalCount
+
+def _dist_names(family: Any) -> tuple[str, ...]:
+    members = get_args(get_args(family)[0])  # Annotated[A | B | ..., Field] -> (A, B, ...)
+    return tuple(get_args(member.model_fields["dist"].annotation)[0] for member in members)
+
+
+DURATION_DISTS = _dist_names(Duration)
+"""The ``dist`` names a duration may take, in the order the documentation lists them."""
+
+COUNT_DISTS = _dist_names(Count)
+"""The ``dist`` names a count may take, in the order the documentation lists them."""

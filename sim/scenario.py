@@ -11,11 +11,13 @@ and ``interval`` the reporting and staffing interval.
 from __future__ import annotations
 
 import csv
+import difflib
 import hashlib
 import json
+import types
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -25,9 +27,11 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 
-from sim.distributions import Constant, ConstantCount, Count, Duration
+from sim.distributions import COUNT_DISTS, DURATION_DISTS, Constant, ConstantCount, Count, Duration
 from sim.durations import format_clock, parse_clock, parse_duration
 from sim.errors import InputError
 from sim.protocols import Protocol
@@ -106,13 +110,60 @@ class AgentGroup(_Model):
         return tuple(self.slowdown) if self.slowdown else (1.0,) * self.max_chats
 
 
+_OLD_INSESSION = "in_session_mean"
+"""What scenario files called ``insession_mean`` before targets were named like their KPIs."""
+
+_OLD_AND_NEW = "old_and_new_key"
+"""The error type of a key given under both its old and its new name; ``ctx["key"]`` is the old
+name, so that the reported key path ends in it."""
+
+
 class Targets(_Model):
-    """What the operator promises; ``check`` and ``staff`` test against these."""
+    """What the operator promises; ``check`` and ``staff`` test against these.
+
+    Each target is named like the KPI it bounds (see :mod:`sim.kpi`): ``service_level`` is a
+    floor, the others are ceilings. A target left out is not checked.
+    """
 
     service_level: Annotated[float, Field(ge=0, le=1)] | None = None
     missed_rate: Annotated[float, Field(ge=0, le=1)] | None = None
-    in_session_mean: Seconds | None = None
+    insession_mean: Seconds | None = None
     frt_mean: Seconds | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_name(cls, data: Any) -> Any:
+        """Reads ``in_session_mean`` as ``insession_mean``: scenario files written before the
+        rename keep working."""
+        if not isinstance(data, dict) or _OLD_INSESSION not in data:
+            return data
+        if "insession_mean" in data:
+            raise PydanticCustomError(
+                _OLD_AND_NEW,
+                "'{key}' is the old name of 'insession_mean': give only one of them",
+                {"key": _OLD_INSESSION},
+            )
+        new = {_OLD_INSESSION: "insession_mean"}
+        return {new.get(key, key): value for key, value in data.items()}
+
+    def items(self) -> list[tuple[str, float]]:
+        """The targets that are set, as ``(kpi, value)`` in a fixed order: service_level,
+        missed_rate, frt_mean, insession_mean."""
+        pairs = (
+            ("service_level", self.service_level),
+            ("missed_rate", self.missed_rate),
+            ("frt_mean", self.frt_mean),
+            ("insession_mean", self.insession_mean),
+        )
+        return [(kpi, value) for kpi, value in pairs if value is not None]
+
+    @property
+    def in_session_mean(self) -> float | None:
+        """Old name of :attr:`insession_mean`, read-only, for code not yet moved to the new name.
+
+        Not a field: ``model_dump`` writes only ``insession_mean``. Remove once nothing reads it.
+        """
+        return self.insession_mean
 
 
 class Scenario(_Model):
@@ -166,7 +217,11 @@ class Scenario(_Model):
     @property
     def sha256(self) -> str:
         """Hash of the validated content (formatting and comments do not change it)."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        content = self.model_dump(mode="json")
+        # Baselines, traces and results record this hash. Renaming the target changed no
+        # content, so the hash keeps the old name and what was recorded before still matches.
+        content["targets"][_OLD_INSESSION] = content["targets"].pop("insession_mean")
+        canonical = json.dumps(content, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -209,8 +264,11 @@ def parse_scenario(data: Any, *, file: str | Path = "<scenario>") -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        raise InputError(_problem(first), file=file, key=_key_path(first["loc"])) from None
+        reported = _reported(error.errors())
+        loc = tuple(reported["loc"])
+        if reported["type"] == _OLD_AND_NEW:
+            loc += (reported["ctx"]["key"],)
+        raise InputError(_problem(reported), file=file, key=_key_path(loc)) from None
     scenario = _resolve_profiles(scenario, Path(file))
     _check_consistency(scenario, file)
     return scenario
@@ -231,7 +289,7 @@ def _key_path(loc: Sequence[int | str]) -> str:
 
 
 _UNION_FIELDS = {"patience", "turns", "think", "reply", "first_reply", "close_after", "time", "profile"}
-_TAGS = {"constant", "exponential", "uniform", "lognormal", "gamma", "empirical", "geometric", "poisson", "str"}
+_TAGS = {*DURATION_DISTS, *COUNT_DISTS, "str"}
 
 
 def _is_union_tag(part: str) -> bool:
@@ -241,10 +299,96 @@ def _is_union_tag(part: str) -> bool:
 _DISTRIBUTION_KEYS = _UNION_FIELDS - {"profile"}
 
 
+def _reported(errors: Sequence[Any]) -> Any:
+    """The one error to show: pydantic's first, except for a misspelt key.
+
+    A misspelt required key is two errors of one mapping, the key missing and an unknown key,
+    and pydantic lists the missing one first; the unknown key, with its suggestion, is the one
+    that tells what to fix.
+    """
+    first = errors[0]
+    if first["type"] == "missing":
+        for error in errors:
+            if (
+                error["type"] == "extra_forbidden"
+                and tuple(error["loc"][:-1]) == tuple(first["loc"][:-1])
+                and _suggestion(error["loc"]) == first["loc"][-1]
+            ):
+                return error
+    return first
+
+
+def _suggestion(loc: Sequence[int | str]) -> str | None:
+    """The known key closest to the unknown key ``loc[-1]`` of its mapping, if one is close."""
+    unknown = loc[-1]
+    if not isinstance(unknown, str):
+        return None
+    close = difflib.get_close_matches(unknown, _known_keys(loc[:-1]), n=1)
+    return close[0] if close else None
+
+
+def _known_keys(loc: Sequence[int | str]) -> list[str]:
+    """The keys a scenario may have in the mapping at ``loc`` (an error location of pydantic,
+    union members named by their ``dist``); none when ``loc`` is not a model's mapping."""
+    node: Any = Scenario
+    for part in loc:
+        node = _child(node, part)
+        if node is None:
+            return []
+    models = [option for option in _options(node) if _is_model(option)]
+    return list(models[0].model_fields) if len(models) == 1 else []
+
+
+def _child(node: Any, part: int | str) -> Any:
+    """The type at ``part`` inside a value of type ``node``, or ``None``."""
+    for option in _options(node):
+        origin = get_origin(option)
+        if isinstance(part, int):
+            if origin is list:
+                return get_args(option)[0]
+        elif origin is dict:
+            return get_args(option)[1]
+        elif _is_model(option):
+            if part in option.model_fields:
+                return option.model_fields[part].annotation
+            dist = option.model_fields.get("dist")
+            if dist is not None and part in get_args(dist.annotation):
+                return option  # the member of a distribution union that pydantic tried
+    return None
+
+
+def _options(node: Any) -> list[Any]:
+    """The alternatives of a type: the members of a union (not ``None``), each without its
+    ``Annotated`` constraints."""
+    while get_origin(node) is Annotated:
+        node = get_args(node)[0]
+    if get_origin(node) in (Union, types.UnionType):
+        return [option for member in get_args(node) for option in _options(member)]
+    return [] if node is type(None) else [node]
+
+
+def _is_model(node: Any) -> bool:
+    return isinstance(node, type) and issubclass(node, BaseModel)
+
+
+def _one_of(names: Sequence[str]) -> str:
+    return f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _misplaced_distribution(tag: Any) -> str | None:
+    """Why a known distribution does not fit: counts and durations take different ones."""
+    if tag in DURATION_DISTS and tag not in COUNT_DISTS:
+        return f"{tag} is a distribution of durations; counts take {_one_of(COUNT_DISTS)}"
+    if tag in COUNT_DISTS and tag not in DURATION_DISTS:
+        return f"{tag} is a distribution of counts; durations take {_one_of(DURATION_DISTS)}"
+    return None
+
+
 def _problem(error: Any) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
-        return "unknown key"
+        close = _suggestion(error["loc"])
+        return f"unknown key (did you mean {close!r}?)" if close else "unknown key"
     if kind == "missing":
         return "missing required key"
     if kind in ("model_attributes_type", "dict_type", "model_type"):
@@ -256,9 +400,12 @@ def _problem(error: Any) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     if kind == "union_tag_invalid":
+        misplaced = _misplaced_distribution(error["ctx"]["tag"])
+        if misplaced:
+            return misplaced
         return message.replace("Input tag", "unknown distribution").replace(" found using 'dist'", "")
     if kind == "union_tag_not_found":
-        return "missing 'dist' (one of constant, exponential, uniform, lognormal, gamma, empirical; counts: constant, geometric, poisson, empirical)"
+        return f"missing 'dist' (one of {', '.join(DURATION_DISTS)}; counts: {', '.join(COUNT_DISTS)})"
     given = error.get("input")
     if given is None or isinstance(given, dict | list) or repr(given) in message:
         return message

@@ -12,9 +12,22 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
 
+from sim.distributions import Exponential, Geometric
 from sim.errors import InputError
-from sim.scenario import Scenario, load_scenario, parse_scenario
+from sim.scenario import (
+    AgentGroup,
+    Bot,
+    Channel,
+    Scenario,
+    Shift,
+    Targets,
+    load_scenario,
+    parse_scenario,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -374,6 +387,219 @@ def test_key_path_keeps_a_channel_named_like_a_distribution(tmp_path: Path) -> N
         d["channels"]["gamma"]["patience"]["mean"] = -1
 
     assert error_of(tmp_path, mutate).key == "channels.gamma.patience.mean"
+
+
+# --- "did you mean" for unknown keys ---------------------------------------------------------
+
+
+def _put(data: dict[str, Any], where: tuple[str | int, ...], key: str, value: Any) -> None:
+    mapping: Any = data
+    for part in where:
+        mapping = mapping[part]
+    mapping[key] = value
+
+
+TYPOS: list[tuple[tuple[str | int, ...], str, str, str]] = [
+    # (where the mapping is, the misspelt key, the key meant, the key path reported)
+    ((), "chanels", "channels", "chanels"),
+    (("channels", "whatsapp"), "volumne", "volume", "channels.whatsapp.volumne"),
+    (("channels", "whatsapp", "patience"), "maen", "mean", "channels.whatsapp.patience.maen"),
+    (("channels", "whatsapp", "think"), "cvv", "cv", "channels.whatsapp.think.cvv"),
+    (("agents", 0), "max_chat", "max_chats", "agents[0].max_chat"),
+    (("agents", 0, "shifts", 1), "cuont", "count", "agents[0].shifts[1].cuont"),
+    (("targets",), "servce_level", "service_level", "targets.servce_level"),
+    (("channels", "webchat", "bot"), "containmnet", "containment", "channels.webchat.bot.containmnet"),
+    (("channels", "webchat", "bot", "time"), "valeu", "value", "channels.webchat.bot.time.valeu"),
+]
+
+
+@pytest.mark.parametrize(("where", "typo", "meant", "key"), TYPOS, ids=[t[1] for t in TYPOS])
+def test_unknown_key_suggests_the_close_known_key(
+    tmp_path: Path, where: tuple[str | int, ...], typo: str, meant: str, key: str
+) -> None:
+    def mutate(d: dict[str, Any]) -> None:
+        d["targets"] = {"service_level": 0.8}
+        _put(d, where, typo, 1)
+
+    error = error_of(tmp_path, mutate)
+    assert error.key == key
+    assert error.problem == f"unknown key (did you mean {meant!r}?)"
+    assert error.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("where", "meant", "typo"),
+    [
+        (("channels", "whatsapp"), "patience", "patiance"),
+        ((), "name", "nmae"),
+        (("channels", "whatsapp", "patience"), "mean", "maen"),
+    ],
+)
+def test_misspelt_required_key_is_reported_as_the_unknown_key(
+    tmp_path: Path, where: tuple[str, ...], meant: str, typo: str
+) -> None:
+    """Misspelling a required key makes it missing too; the unknown key is what to fix."""
+
+    def mutate(d: dict[str, Any]) -> None:
+        mapping: Any = d
+        for part in where:
+            mapping = mapping[part]
+        mapping[typo] = mapping.pop(meant)  # replaced, as a misspelling does
+
+    error = error_of(tmp_path, mutate)
+    key = ".".join((*where, typo))
+    assert error.key == key
+    assert f"{key}: unknown key (did you mean {meant!r}?)" in str(error)
+
+
+def test_missing_key_is_still_reported_beside_an_unrelated_unknown_key(tmp_path: Path) -> None:
+    def mutate(d: dict[str, Any]) -> None:
+        d["channels"]["webchat"]["answer"] = d["channels"]["webchat"].pop("reply")
+
+    error = error_of(tmp_path, mutate)
+    assert (error.key, error.problem) == ("channels.webchat.reply", "missing required key")
+
+
+def test_unknown_key_without_a_close_known_key_has_no_suggestion(tmp_path: Path) -> None:
+    error = error_of(tmp_path, lambda d: d["channels"]["whatsapp"].update(zzz=1))
+    assert (error.key, error.problem) == ("channels.whatsapp.zzz", "unknown key")
+
+
+# Mappings of small_data() (with targets added) and the model that says which keys they take.
+MAPPINGS: list[tuple[tuple[str | int, ...], type[BaseModel]]] = [
+    ((), Scenario),
+    (("channels", "whatsapp"), Channel),
+    (("channels", "whatsapp", "patience"), Exponential),
+    (("channels", "whatsapp", "turns"), Geometric),
+    (("agents", 0), AgentGroup),
+    (("agents", 0, "shifts", 1), Shift),
+    (("targets",), Targets),
+    (("channels", "webchat", "bot"), Bot),
+]
+LETTERS = "abcdefghijklmnopqrstuvwxyz_"
+
+
+@st.composite
+def one_edit(draw: st.DrawFn, key: str) -> str:
+    """``key`` with one letter inserted, deleted or replaced."""
+    at = draw(st.integers(0, len(key) - 1))
+    letter = draw(st.sampled_from(LETTERS))
+    edit = draw(st.sampled_from(["insert", "delete", "replace"]))
+    if edit == "insert":
+        return key[:at] + letter + key[at:]
+    if edit == "delete":
+        return key[:at] + key[at + 1 :]
+    return key[:at] + letter + key[at + 1 :]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_an_unknown_key_one_edit_from_a_known_key_gets_a_known_key_suggested(
+    data: st.DataObject,
+) -> None:
+    where, model = data.draw(st.sampled_from(MAPPINGS))
+    known = list(model.model_fields)
+    # difflib's cutoff (0.6) is out of reach of one replaced letter in a key of two letters
+    key = data.draw(st.sampled_from([k for k in known if len(k) >= 3]))
+    typo = data.draw(one_edit(key))
+    assume(typo not in known and typo != "in_session_mean")
+    scenario = small_data()
+    scenario["targets"] = {}
+    _put(scenario, where, typo, 1)
+    with pytest.raises(InputError) as caught:
+        parse_scenario(scenario, file="s.yaml")
+    assert caught.value.key is not None and caught.value.key.endswith(f".{typo}" if where else typo)
+    suggested = caught.value.problem.removeprefix("unknown key (did you mean '").removesuffix("'?)")
+    assert suggested in known, caught.value.problem
+
+
+# --- distributions of the wrong family ----------------------------------------------------
+
+DURATIONS_TAKE = "durations take constant, exponential, uniform, lognormal, gamma or empirical"
+COUNTS_TAKE = "counts take constant, geometric, poisson or empirical"
+
+
+@pytest.mark.parametrize(
+    ("field", "spec", "problem"),
+    [
+        ("turns", {"dist": "lognormal", "mean": 3}, f"lognormal is a distribution of durations; {COUNTS_TAKE}"),
+        ("turns", {"dist": "exponential", "mean": 3}, f"exponential is a distribution of durations; {COUNTS_TAKE}"),
+        ("turns", {"dist": "uniform", "low": 1, "high": 3}, f"uniform is a distribution of durations; {COUNTS_TAKE}"),
+        ("turns", {"dist": "gamma", "mean": 3, "cv": 1}, f"gamma is a distribution of durations; {COUNTS_TAKE}"),
+        ("think", {"dist": "geometric", "mean": 3}, f"geometric is a distribution of counts; {DURATIONS_TAKE}"),
+        ("patience", {"dist": "poisson", "mean": 3}, f"poisson is a distribution of counts; {DURATIONS_TAKE}"),
+    ],
+)
+def test_a_distribution_of_the_other_family_says_which_ones_fit(
+    tmp_path: Path, field: str, spec: dict[str, Any], problem: str
+) -> None:
+    error = error_of(tmp_path, lambda d: d["channels"]["whatsapp"].update({field: spec}))
+    assert error.key == f"channels.whatsapp.{field}"
+    assert error.problem == problem
+    assert f"channels.whatsapp.{field}: {problem}" in str(error)
+
+
+def test_bot_time_of_a_count_distribution_says_durations(tmp_path: Path) -> None:
+    error = error_of(
+        tmp_path, lambda d: d["channels"]["webchat"]["bot"].update(time={"dist": "geometric", "mean": 2})
+    )
+    assert error.key == "channels.webchat.bot.time"
+    assert error.problem == f"geometric is a distribution of counts; {DURATIONS_TAKE}"
+
+
+# --- targets ----------------------------------------------------------------------------------
+
+
+def test_targets_are_named_like_kpis_and_listed_in_a_fixed_order() -> None:
+    data = small_data()
+    data["targets"] = {"insession_mean": "90s", "frt_mean": "45s", "missed_rate": 0.05, "service_level": 0.8}
+    targets = parse_scenario(data).targets
+    assert targets.insession_mean == 90
+    assert targets.items() == [
+        ("service_level", 0.8),
+        ("missed_rate", 0.05),
+        ("frt_mean", 45.0),
+        ("insession_mean", 90.0),
+    ]
+    assert Targets(missed_rate=0.1, insession_mean=30).items() == [("missed_rate", 0.1), ("insession_mean", 30.0)]
+    assert Targets().items() == []
+
+
+def test_old_target_name_in_session_mean_is_still_read() -> None:
+    data = small_data()
+    data["targets"] = {"service_level": 0.8, "in_session_mean": "2m"}
+    targets = parse_scenario(data).targets
+    assert targets.insession_mean == 120
+    assert targets.items() == [("service_level", 0.8), ("insession_mean", 120.0)]
+    dumped = targets.model_dump()
+    assert dumped["insession_mean"] == 120 and "in_session_mean" not in dumped
+
+
+@pytest.mark.parametrize("name", ["small.yaml", "tele2-weekday.yaml"])
+def test_bundled_scenario_reads_the_same_with_the_old_target_name(tmp_path: Path, name: str) -> None:
+    text = (SCENARIOS / name).read_text(encoding="utf-8")
+    assert "insession_mean:" in text and "in_session_mean" not in text
+    old = tmp_path / name
+    old.write_text(text.replace("insession_mean:", "in_session_mean:"), encoding="utf-8")
+    current = load_scenario(SCENARIOS / name)
+    assert current.targets.insession_mean == 90
+    assert load_scenario(old) == current
+    assert load_scenario(old).sha256 == current.sha256
+
+
+def test_old_and_new_target_name_together_is_an_error_naming_the_old_key(tmp_path: Path) -> None:
+    error = error_of(tmp_path, lambda d: d.update(targets={"in_session_mean": "1m", "insession_mean": 60}))
+    assert error.key == "targets.in_session_mean"
+    assert "in_session_mean" in error.problem and "insession_mean" in error.problem
+    assert error.exit_code == 2
+
+
+def test_renaming_the_target_kept_the_hash_recorded_before(tmp_path: Path) -> None:
+    """Baselines, traces and results hold scenario hashes recorded before the rename."""
+    for key in ("insession_mean", "in_session_mean"):
+        path = tmp_path / f"{key}.yaml"
+        path.write_text(BLOCK + f"targets: {{service_level: 0.8, {key}: 90s}}\n", encoding="utf-8")
+        assert load_scenario(path).sha256 == "44ad1b02cb7f3ced9464533c7fdc92d8f40f2704553d2d8e1f26022db5dc87e6"
 
 
 # --- CSV profiles ---------------------------------------------------------------------------
