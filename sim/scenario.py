@@ -157,14 +157,6 @@ class Targets(_Model):
         )
         return [(kpi, value) for kpi, value in pairs if value is not None]
 
-    @property
-    def in_session_mean(self) -> float | None:
-        """Old name of :attr:`insession_mean`, read-only, for code not yet moved to the new name.
-
-        Not a field: ``model_dump`` writes only ``insession_mean``. Remove once nothing reads it.
-        """
-        return self.insession_mean
-
 
 class Scenario(_Model):
     """A validated scenario. Build it with :func:`load_scenario` or :func:`parse_scenario`."""

@@ -30,10 +30,10 @@ def stats(**means):
 
 
 def test_baseline_noise_band_and_direction():
-    before = Results("model", "s", "x", 10, "00:00", 900.0, stats(service_level=0.90, frt_mean=30.0), {}, [])
-    slightly_worse = Results("model", "s", "x", 10, "00:00", 900.0, stats(service_level=0.89, frt_mean=31.0), {}, [])
-    much_worse = Results("model", "s", "x", 10, "00:00", 900.0, stats(service_level=0.85, frt_mean=36.0), {}, [])
-    better = Results("model", "s", "x", 10, "00:00", 900.0, stats(service_level=0.99, frt_mean=10.0), {}, [])
+    before = Results(source="model", scenario="s", scenario_sha256="x", replications=10, start="00:00", interval=900.0, total=stats(service_level=0.90, frt_mean=30.0), channels={}, intervals=[])
+    slightly_worse = Results(source="model", scenario="s", scenario_sha256="x", replications=10, start="00:00", interval=900.0, total=stats(service_level=0.89, frt_mean=31.0), channels={}, intervals=[])
+    much_worse = Results(source="model", scenario="s", scenario_sha256="x", replications=10, start="00:00", interval=900.0, total=stats(service_level=0.85, frt_mean=36.0), channels={}, intervals=[])
+    better = Results(source="model", scenario="s", scenario_sha256="x", replications=10, start="00:00", interval=900.0, total=stats(service_level=0.99, frt_mean=10.0), channels={}, intervals=[])
     assert all(c.passed for c in baseline_checks(slightly_worse, before))  # inside sqrt(2) x ci + floor
     assert not any(c.passed for c in baseline_checks(much_worse, before))
     assert all(c.passed for c in baseline_checks(better, before))  # improving is never a failure

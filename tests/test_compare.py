@@ -17,7 +17,7 @@ def results(source="model", trace="abc", scenario="small", **total) -> Results:
     base = {"offered": 400.0, "service_level": 0.90, "missed_rate": 0.05, "frt_mean": 30.0, "frt_p90": 60.0, "insession_mean": 40.0, "occupancy": 0.5, "slot_utilisation": 0.4}
     base.update(total)
     stats = {k: {"mean": v} for k, v in base.items()}
-    return Results(source, scenario, "sha-" + scenario, 1, "00:00", 900.0, stats, {"chat": copy.deepcopy(stats)}, [], trace_sha256=trace)
+    return Results(source=source, scenario=scenario, scenario_sha256="sha-" + scenario, replications=1, start="00:00", interval=900.0, total=stats, channels={"chat": copy.deepcopy(stats)}, intervals=[], trace_sha256=trace)
 
 
 def test_identical_results_pass():

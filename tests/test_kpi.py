@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from modelkit import conversation, scenario, trace
 
-from sim.kpi import ALL, KPIS, measure, time_in_bins
+from sim.catalogue import KEYS as KPIS
+from sim.kpi import ALL, measure, time_in_bins
 from sim.model import simulate_trace
 
 spans = st.lists(st.tuples(st.floats(0, 100), st.floats(0, 50), st.floats(0.1, 4)), max_size=30)

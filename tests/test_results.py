@@ -80,7 +80,7 @@ def test_any_summary_round_trips(values):
     numbers = [v for v in values if v is not None]
     assert stat["mean"] == (pytest.approx(sum(numbers) / len(numbers)) if numbers else None)
     assert ("ci95" in stat) == (len(values) > 1 and bool(numbers))
-    results = Results("model", "x", "", len(values), "00:00", 900.0, {"frt_mean": stat}, {"chat": {"frt_mean": stat}}, [{"start": "00:00", "channel": "chat", "index": 0, "frt_mean": stat}])
+    results = Results(source="model", scenario="x", scenario_sha256="", replications=len(values), start="00:00", interval=900.0, total={"frt_mean": stat}, channels={"chat": {"frt_mean": stat}}, intervals=[{"start": "00:00", "channel": "chat", "index": 0, "frt_mean": stat}])
     with tempfile.TemporaryDirectory() as directory:
         write_results(results, directory)
         assert read_results(directory).to_dict() == json.loads((Path(directory) / "results.json").read_text())
