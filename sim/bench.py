@@ -59,7 +59,9 @@ def equivalent_scenario(customers: int) -> Scenario:
     """chatsim's configuration of the same M/M/n+M queue, sized for ``customers`` arrivals."""
     rate = AGENTS * LOAD / HANDLE
     days = int(customers / rate / 86400) + 2
-    return queue_scenario(AGENTS, rate, HANDLE, PATIENCE, intervals=days, name="bench-mmn+m", group="agents")
+    return queue_scenario(
+        AGENTS, rate, HANDLE, PATIENCE, intervals=days, name="bench-mmn+m", group="agents"
+    )
 
 
 def _best(repeat: int, work: Callable[[], object]) -> float:
@@ -75,7 +77,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sim.bench", description=__doc__)
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--day", default=str(Path(__file__).resolve().parent.parent / "scenarios" / "tele2-weekday.yaml"))
+    parser.add_argument(
+        "--day",
+        default=str(Path(__file__).resolve().parent.parent / "scenarios" / "tele2-weekday.yaml"),
+    )
     args = parser.parse_args(argv)
 
     scenario = equivalent_scenario(args.customers)
@@ -86,7 +91,16 @@ def main(argv: list[str] | None = None) -> None:
 
     bare = _best(args.repeat, lambda: bare_simpy(args.customers, seed=1))
     model = _best(args.repeat, lambda: simulate_trace(scenario, trace))
-    drawn = _best(args.repeat, lambda: simulate_trace(scenario, Trace(full.header, draw_trace(scenario, seed=1, texts=False).conversations[: args.customers])))
+    drawn = _best(
+        args.repeat,
+        lambda: simulate_trace(
+            scenario,
+            Trace(
+                full.header,
+                draw_trace(scenario, seed=1, texts=False).conversations[: args.customers],
+            ),
+        ),
+    )
     print(f"M/M/{AGENTS}+M, {args.customers:,} customers, best of {args.repeat}")
     print(f"  bare SimPy                      {bare:7.2f} s   1.00x")
     print(f"  chatsim model on a trace        {model:7.2f} s   {model / bare:.2f}x")
@@ -94,7 +108,9 @@ def main(argv: list[str] | None = None) -> None:
     if Path(args.day).exists():
         day = load_scenario(args.day)
         one = _best(args.repeat, lambda: simulate_trace(day, draw_trace(day, seed=1, texts=False)))
-        print(f"  one replication of {day.name}: {one:.2f} s ({one / bare:.2f}x the bare run above)")
+        print(
+            f"  one replication of {day.name}: {one:.2f} s ({one / bare:.2f}x the bare run above)"
+        )
 
 
 if __name__ == "__main__":

@@ -41,7 +41,9 @@ def baseline_checks(results: Results, baseline: Results) -> list[Check]:
     """Each baseline KPI, in total and per channel: worse by more than its noise band fails."""
     checks = []
     scopes = [("total", results.total, baseline.total)] + [
-        (name, results.channels[name], baseline.channels[name]) for name in results.channels if name in baseline.channels
+        (name, results.channels[name], baseline.channels[name])
+        for name in results.channels
+        if name in baseline.channels
     ]
     for scope, now, before in scopes:
         for kpi in held_to_baseline():
@@ -49,23 +51,51 @@ def baseline_checks(results: Results, baseline: Results) -> list[Check]:
             actual, expected = current.get("mean"), reference.get("mean")
             if actual is None or expected is None:
                 continue
-            band = math.hypot(current.get("ci95") or 0.0, reference.get("ci95") or 0.0) + (kpi.baseline_floor or 0.0)
+            band = math.hypot(current.get("ci95") or 0.0, reference.get("ci95") or 0.0) + (
+                kpi.baseline_floor or 0.0
+            )
             worse_by = kpi.worse_by(actual, expected)
             passed = worse_by <= band
             verb = "worse" if worse_by > 0 else "better"
-            detail = f"{scope} {kpi.key}: {kpi.text(actual)} now, {kpi.text(expected)} in the baseline ({kpi.delta(actual - expected)}, {verb}; noise band ±{kpi.spread(band)})"
-            checks.append(Check("baseline", scope, kpi.key, expected, actual, band, passed, detail, reference.get("ci95")))
+            detail = (
+                f"{scope} {kpi.key}: {kpi.text(actual)} now, {kpi.text(expected)} in the baseline "
+                f"({kpi.delta(actual - expected)}, {verb}; noise band ±{kpi.spread(band)})"
+            )
+            checks.append(
+                Check(
+                    "baseline",
+                    scope,
+                    kpi.key,
+                    expected,
+                    actual,
+                    band,
+                    passed,
+                    detail,
+                    reference.get("ci95"),
+                )
+            )
     return checks
 
 
 def configuration(scenario: Scenario, seed: int, replications: int) -> dict[str, Any]:
     """What must match for a baseline to apply."""
-    return {"scenario": scenario.name, "scenario_sha256": scenario.sha256, "seed": seed, "replications": replications, "chatsim_version": __version__}
+    return {
+        "scenario": scenario.name,
+        "scenario_sha256": scenario.sha256,
+        "seed": seed,
+        "replications": replications,
+        "chatsim_version": __version__,
+    }
 
 
-def write_baseline(results: Results, path: Path, scenario: Scenario, seed: int, replications: int) -> None:
+def write_baseline(
+    results: Results, path: Path, scenario: Scenario, seed: int, replications: int
+) -> None:
     data = results.to_dict()
-    data["baseline"] = {**configuration(scenario, seed, replications), "recorded": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    data["baseline"] = {
+        **configuration(scenario, seed, replications),
+        "recorded": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -75,12 +105,20 @@ def read_baseline(path: Path, scenario: Scenario, seed: int, replications: int) 
     results = read_results(path)
     recorded = results.extra.get("baseline")
     if not isinstance(recorded, dict):
-        raise InputError("not a baseline (no \"baseline\" record): write one with --update-baseline", file=path)
+        raise InputError(
+            'not a baseline (no "baseline" record): write one with --update-baseline', file=path
+        )
     expected = configuration(scenario, seed, replications)
-    differences = [f"{key} {recorded.get(key)!r} ≠ {value!r}" for key, value in expected.items() if recorded.get(key) != value]
+    differences = [
+        f"{key} {recorded.get(key)!r} ≠ {value!r}"
+        for key, value in expected.items()
+        if recorded.get(key) != value
+    ]
     if differences:
         raise InputError(
-            "baseline was recorded for another configuration (" + "; ".join(differences) + "): check the scenario and options, or record it anew with --update-baseline",
+            "baseline was recorded for another configuration ("
+            + "; ".join(differences)
+            + "): check the scenario and options, or record it anew with --update-baseline",
             file=path,
             key="baseline",
         )
@@ -93,5 +131,7 @@ def capacity_verdict(results: Results, scenario: Scenario, baseline: Results | N
     if baseline is not None:
         verdict.checks += baseline_checks(results, baseline)
     if not verdict.checks:
-        verdict.notes.append("the scenario has no targets and no baseline was given: nothing to check")
+        verdict.notes.append(
+            "the scenario has no targets and no baseline was given: nothing to check"
+        )
     return verdict

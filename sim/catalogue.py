@@ -146,17 +146,19 @@ class Kpi:
 CATALOGUE: tuple[Kpi, ...] = (
     Kpi("offered", "offered to agents", "offered", Unit.COUNT, title="Conversations",
         description="offered to agents (after bots)", tolerance=Tolerance(0.02, relative=True)),
-    Kpi("answered", "answered", "answered", Unit.COUNT, description="first reply before the customer left"),
-    Kpi("missed", "missed", "missed", Unit.COUNT, better=LOWER, description="left before the first reply"),
+    Kpi("answered", "answered", "answered", Unit.COUNT,
+        description="first reply before the customer left"),
+    Kpi("missed", "missed", "missed", Unit.COUNT, better=LOWER,
+        description="left before the first reply"),
     Kpi("missed_rate", "missed rate", "missed", Unit.RATE, better=LOWER, title="Missed chats",
         description="customers who left before the first reply", tolerance=Tolerance(0.02),
         compared_per_channel=True, baseline_floor=0.002),
     Kpi("service_level", "service level", "SL", Unit.RATE, better=HIGHER,
-        description="answered within the channel's first-response target", tolerance=Tolerance(0.03),
-        compared_per_channel=True, baseline_floor=0.002),
-    Kpi("frt_mean", "first response, mean", "FRT mean", Unit.SECONDS, better=LOWER, title="First response",
-        description="mean, answered conversations", tolerance=Tolerance(0.10, relative=True),
-        compared_per_channel=True, baseline_floor=0.2),
+        description="answered within the channel's first-response target",
+        tolerance=Tolerance(0.03), compared_per_channel=True, baseline_floor=0.002),
+    Kpi("frt_mean", "first response, mean", "FRT mean", Unit.SECONDS, better=LOWER,
+        title="First response", description="mean, answered conversations",
+        tolerance=Tolerance(0.10, relative=True), compared_per_channel=True, baseline_floor=0.2),
     Kpi("frt_p50", "first response, median", "FRT p50", Unit.SECONDS, better=LOWER),
     Kpi("frt_p90", "first response, p90", "FRT p90", Unit.SECONDS, better=LOWER,
         tolerance=Tolerance(0.15, relative=True), baseline_floor=0.5),
@@ -169,10 +171,12 @@ CATALOGUE: tuple[Kpi, ...] = (
         description="agents' hands busy / logged-in time", tolerance=Tolerance(0.03)),
     Kpi("slot_utilisation", "slot utilisation", "slots", Unit.RATE, agents=True,
         description="active chats / (logged-in agents x max_chats)", tolerance=Tolerance(0.03)),
-    Kpi("bot_contained", "contained by a bot", "bot", Unit.COUNT, description="ended by the bot, never offered"),
+    Kpi("bot_contained", "contained by a bot", "bot", Unit.COUNT,
+        description="ended by the bot, never offered"),
     Kpi("wasted_slot_seconds", "wasted slot time", "wasted", Unit.SLOT_SECONDS, better=LOWER,
         description="slots held after a customer silently left"),
-    Kpi("max_queue", "longest queue", "max queue", Unit.COUNT, better=LOWER, description="most conversations waiting at once"),
+    Kpi("max_queue", "longest queue", "max queue", Unit.COUNT, better=LOWER,
+        description="most conversations waiting at once"),
 )  # fmt: skip
 """Every KPI, in the order tables show them."""
 
@@ -202,16 +206,56 @@ def held_to_baseline() -> Iterator[Kpi]:
 
 # Views: which KPIs each table shows, in which order (their meaning stays in the entries above).
 
-SUMMARY = ("offered", "service_level", "missed_rate", "frt_mean", "frt_p90", "insession_mean", "bot_contained", "max_queue")
+SUMMARY = (
+    "offered",
+    "service_level",
+    "missed_rate",
+    "frt_mean",
+    "frt_p90",
+    "insession_mean",
+    "bot_contained",
+    "max_queue",
+)
 """Columns of the terminal summary of a run, per channel and in total."""
 
-HEADLINE = ("service_level", "missed_rate", "frt_mean", "insession_mean", "occupancy", "offered", "wasted_slot_seconds")
+HEADLINE = (
+    "service_level",
+    "missed_rate",
+    "frt_mean",
+    "insession_mean",
+    "occupancy",
+    "offered",
+    "wasted_slot_seconds",
+)
 """Cards at the top of the report."""
 
-CHANNEL_TABLE = ("offered", "bot_contained", "service_level", "missed_rate", "frt_mean", "frt_p90", "insession_mean", "wasted_slot_seconds", "max_queue")
+CHANNEL_TABLE = (
+    "offered",
+    "bot_contained",
+    "service_level",
+    "missed_rate",
+    "frt_mean",
+    "frt_p90",
+    "insession_mean",
+    "wasted_slot_seconds",
+    "max_queue",
+)
 """Columns of the report's per-channel table."""
 
-DIFFERENCES = ("offered", "answered", "missed_rate", "service_level", "frt_mean", "frt_p90", "insession_mean", "occupancy", "slot_utilisation", "bot_contained", "wasted_slot_seconds", "max_queue")
+DIFFERENCES = (
+    "offered",
+    "answered",
+    "missed_rate",
+    "service_level",
+    "frt_mean",
+    "frt_p90",
+    "insession_mean",
+    "occupancy",
+    "slot_utilisation",
+    "bot_contained",
+    "wasted_slot_seconds",
+    "max_queue",
+)
 """Rows of the report's table of predicted versus measured."""
 
 CHANNEL_BARS = ("service_level", "missed_rate", "frt_mean", "insession_mean")

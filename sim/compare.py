@@ -22,7 +22,9 @@ from sim.catalogue import kpi as kpi_of
 from sim.results import Results
 from sim.verdict import Check, Verdict
 
-DEFAULT_TOLERANCES: Mapping[str, Tolerance] = {k.key: k.tolerance for k in compared() if k.tolerance is not None}
+DEFAULT_TOLERANCES: Mapping[str, Tolerance] = {
+    k.key: k.tolerance for k in compared() if k.tolerance is not None
+}
 """KPIs compared by default and how far apart they may be (from the KPI catalogue)."""
 
 
@@ -33,7 +35,11 @@ def parse_tolerance(text: str) -> tuple[str, Tolerance]:
     if not sep or not kpi or not value:
         raise ValueError(f"expected KPI=VALUE or KPI=PERCENT%, got {text!r}")
     try:
-        tolerance = Tolerance(float(value[:-1]) / 100, relative=True) if value.endswith("%") else Tolerance(float(value))
+        tolerance = (
+            Tolerance(float(value[:-1]) / 100, relative=True)
+            if value.endswith("%")
+            else Tolerance(float(value))
+        )
     except ValueError:
         raise ValueError(f"{kpi}: {value!r} is not a number") from None
     if tolerance.value < 0 or not math.isfinite(tolerance.value):
@@ -50,28 +56,56 @@ def timing_resolution(measured: Results) -> float:
     return 2 * float(validity.get("ack_p99_ms", 0.0)) / 1000.0 * float(speedup)
 
 
-def compare(predicted: Results, measured: Results, tolerances: Mapping[str, Tolerance] | None = None) -> Verdict:
+def compare(
+    predicted: Results, measured: Results, tolerances: Mapping[str, Tolerance] | None = None
+) -> Verdict:
     """Every compared KPI in total and per common channel, with a pass or a fail."""
-    added = [kpi for kpi in tolerances or {} if kpi not in DEFAULT_TOLERANCES and kpi_of(kpi).per_channel]
+    added = [
+        kpi for kpi in tolerances or {} if kpi not in DEFAULT_TOLERANCES and kpi_of(kpi).per_channel
+    ]
     tolerances = dict(DEFAULT_TOLERANCES) | dict(tolerances or {})
     verdict = Verdict(f"{measured.source} vs {predicted.source} for {predicted.scenario}")
-    if predicted.scenario != measured.scenario or (predicted.scenario_sha256 and measured.scenario_sha256 and predicted.scenario_sha256 != measured.scenario_sha256):
-        verdict.notes.append(f"different scenarios: {predicted.scenario} ({predicted.scenario_sha256[:12]}) vs {measured.scenario} ({measured.scenario_sha256[:12]})")
+    if predicted.scenario != measured.scenario or (
+        predicted.scenario_sha256
+        and measured.scenario_sha256
+        and predicted.scenario_sha256 != measured.scenario_sha256
+    ):
+        verdict.notes.append(
+            f"different scenarios: {predicted.scenario} ({predicted.scenario_sha256[:12]}) "
+            f"vs {measured.scenario} ({measured.scenario_sha256[:12]})"
+        )
     if predicted.trace_sha256 != measured.trace_sha256:
         if predicted.trace_sha256 and measured.trace_sha256:
-            verdict.notes.append(f"different traces ({predicted.trace_sha256[:12]} vs {measured.trace_sha256[:12]}): the difference includes traffic noise, not only model error")
+            verdict.notes.append(
+                f"different traces ({predicted.trace_sha256[:12]} "
+                f"vs {measured.trace_sha256[:12]}): "
+                "the difference includes traffic noise, not only model error"
+            )
         else:
-            verdict.notes.append("the results do not come from the same trace: the difference includes traffic noise, not only model error")
-    scopes: list[tuple[str, dict[str, dict[str, float | None]], dict[str, dict[str, float | None]], tuple[str, ...]]] = [
-        ("total", predicted.total, measured.total, tuple(tolerances))
-    ]
+            verdict.notes.append(
+                "the results do not come from the same trace: "
+                "the difference includes traffic noise, not only model error"
+            )
+    scopes: list[
+        tuple[
+            str,
+            dict[str, dict[str, float | None]],
+            dict[str, dict[str, float | None]],
+            tuple[str, ...],
+        ]
+    ] = [("total", predicted.total, measured.total, tuple(tolerances))]
     for channel in predicted.channels:
         if channel in measured.channels:
-            kpis = tuple(k.key for k in compared() if k.compared_per_channel and k.key in tolerances) + tuple(added)
+            kpis = tuple(
+                k.key for k in compared() if k.compared_per_channel and k.key in tolerances
+            ) + tuple(added)
             scopes.append((channel, predicted.channels[channel], measured.channels[channel], kpis))
     resolution = timing_resolution(measured)
     if resolution:
-        verdict.notes.append(f"response times of the replay are widened by its timing resolution, {resolution:.1f} s (two gateway round trips at p99 x speedup)")
+        verdict.notes.append(
+            "response times of the replay are widened by its timing resolution, "
+            f"{resolution:.1f} s (two gateway round trips at p99 x speedup)"
+        )
     missing = sorted(set(predicted.channels) ^ set(measured.channels))
     if missing:
         verdict.notes.append(f"channels in only one of the results: {', '.join(missing)}")
@@ -79,8 +113,12 @@ def compare(predicted: Results, measured: Results, tolerances: Mapping[str, Tole
         for kpi in kpis:
             if (kpi in left) != (kpi in right):
                 side = "measured" if kpi in left else "predicted"
-                detail = f"{scope} {kpi}: absent from the {side} results (a partial or foreign file?)"
-                verdict.checks.append(Check("tolerance", scope, kpi, None, None, 0.0, False, detail, None))
+                detail = (
+                    f"{scope} {kpi}: absent from the {side} results (a partial or foreign file?)"
+                )
+                verdict.checks.append(
+                    Check("tolerance", scope, kpi, None, None, 0.0, False, detail, None)
+                )
                 continue
             expected_stat, actual_stat = left.get(kpi, {}), right.get(kpi, {})
             expected, actual = expected_stat.get("mean"), actual_stat.get("mean")
@@ -98,6 +136,22 @@ def compare(predicted: Results, measured: Results, tolerances: Mapping[str, Tole
                 widen += resolution
             allowed = tolerances[kpi].allowed(expected) + widen
             passed = abs(actual - expected) <= allowed + 1e-12
-            detail = f"{scope} {kpi}: measured {entry.text(actual)}, predicted {entry.text(expected)}, difference {entry.delta(actual - expected)}, allowed ±{entry.spread(allowed)} (tolerance {tolerances[kpi]} + confidence {entry.spread(widen)})"
-            verdict.checks.append(Check("tolerance", scope, kpi, expected, actual, allowed, passed, detail, expected_stat.get("ci95")))
+            detail = (
+                f"{scope} {kpi}: measured {entry.text(actual)}, predicted {entry.text(expected)}, "
+                f"difference {entry.delta(actual - expected)}, allowed ±{entry.spread(allowed)} "
+                f"(tolerance {tolerances[kpi]} + confidence {entry.spread(widen)})"
+            )
+            verdict.checks.append(
+                Check(
+                    "tolerance",
+                    scope,
+                    kpi,
+                    expected,
+                    actual,
+                    allowed,
+                    passed,
+                    detail,
+                    expected_stat.get("ci95"),
+                )
+            )
     return verdict

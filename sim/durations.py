@@ -21,7 +21,9 @@ def parse_duration(value: object) -> float:
     Raises ``ValueError`` with a message fit to show the user.
     """
     if isinstance(value, bool):
-        raise ValueError(f"expected a duration such as '45s', '15m' or a number of seconds, got {value!r}")
+        raise ValueError(
+            f"expected a duration such as '45s', '15m' or a number of seconds, got {value!r}"
+        )
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
@@ -32,7 +34,9 @@ def parse_duration(value: object) -> float:
         except ValueError:
             seconds = sign * _parse_units(text.lstrip("-").strip(), value)
     else:
-        raise ValueError(f"expected a duration such as '45s', '15m' or a number of seconds, got {value!r}")
+        raise ValueError(
+            f"expected a duration such as '45s', '15m' or a number of seconds, got {value!r}"
+        )
     if seconds != seconds or seconds in (float("inf"), float("-inf")):
         raise ValueError(f"duration must be finite, got {value!r}")
     if seconds < 0:
@@ -43,7 +47,7 @@ def parse_duration(value: object) -> float:
 def _parse_units(text: str, original: str) -> float:
     position, total = 0, 0.0
     for match in _PART.finditer(text):
-        if match.start() != position and text[position:match.start()].strip():
+        if match.start() != position and text[position : match.start()].strip():
             break
         total += float(match.group(1)) * _UNITS[match.group(2)]
         position = match.end()
@@ -58,10 +62,10 @@ def _parse_units(text: str, original: str) -> float:
 def parse_clock(value: object) -> float:
     """Seconds after midnight of a clock time ``"HH:MM"`` (``"24:00"`` is allowed)."""
     if not isinstance(value, str):
-        raise ValueError(f"expected a clock time \"HH:MM\" in quotes, got {value!r}")
+        raise ValueError(f'expected a clock time "HH:MM" in quotes, got {value!r}')
     match = _CLOCK.match(value.strip())
     if not match or (match.group(1) == "24" and match.group(2) != "00"):
-        raise ValueError(f"expected a clock time \"HH:MM\" (00:00 to 24:00), got {value!r}")
+        raise ValueError(f'expected a clock time "HH:MM" (00:00 to 24:00), got {value!r}')
     return int(match.group(1)) * 3600.0 + int(match.group(2)) * 60.0
 
 

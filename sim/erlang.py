@@ -68,8 +68,10 @@ class QueueTooLongError(ValueError):
     """Erlang A with patience so long, under overload, that the queue is astronomically long."""
 
 
-_TOO_LONG = ("mean_patience is so long for this overload that the queue would hold millions of "
-             "customers; use Erlang C (no patience) or more agents")
+_TOO_LONG = (
+    "mean_patience is so long for this overload that the queue would hold millions of "
+    "customers; use Erlang C (no patience) or more agents"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +174,9 @@ def min_stable_agents(arrival_rate: float, mean_service: float, slots_per_agent:
     return max(1, math.floor(load / slots_per_agent) + 1)
 
 
-def _queue_size(arrival_rate: float, mean_service: float, agents: int, target: float, slots_per_agent: int) -> tuple[int, float]:
+def _queue_size(
+    arrival_rate: float, mean_service: float, agents: int, target: float, slots_per_agent: int
+) -> tuple[int, float]:
     """Check the common arguments; returns the number of servers and the offered load."""
     _check_number("arrival_rate", arrival_rate, minimum=0.0)
     _check_number("mean_service", mean_service, positive=True)
@@ -203,8 +207,9 @@ def erlang_c(
     servers, load = _queue_size(arrival_rate, mean_service, agents, target, slots_per_agent)
     if load >= servers:
         inf = math.inf
-        return QueueMetrics("erlang_c", agents, slots_per_agent, load, target, 1.0, 0.0, inf,
-                            inf, 0.0, 1.0)
+        return QueueMetrics(
+            "erlang_c", agents, slots_per_agent, load, target, 1.0, 0.0, inf, inf, 0.0, 1.0
+        )
     p_wait = erlang_c_probability(servers, load)
     drain = servers / mean_service - arrival_rate  # s*mu - lambda, the rate of the wait tail
     mean_wait = p_wait / drain
@@ -350,12 +355,12 @@ def erlang_a(
     """
     _check_number("mean_patience", mean_patience, positive=True, allow_inf=True)
     if math.isinf(mean_patience):
-        return erlang_c(arrival_rate, mean_service, agents, target,
-                        slots_per_agent=slots_per_agent)
+        return erlang_c(arrival_rate, mean_service, agents, target, slots_per_agent=slots_per_agent)
     servers, load = _queue_size(arrival_rate, mean_service, agents, target, slots_per_agent)
     if arrival_rate == 0.0:
-        return QueueMetrics("erlang_a", agents, slots_per_agent, 0.0, target, 0.0, 0.0, 0.0,
-                            0.0, 1.0, 0.0)
+        return QueueMetrics(
+            "erlang_a", agents, slots_per_agent, 0.0, target, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0
+        )
 
     theta = 1.0 / mean_patience
     capacity = servers / mean_service  # s*mu, the service rate when all servers are busy
@@ -429,10 +434,10 @@ def queue_metrics(
 ) -> QueueMetrics:
     """Erlang A when ``mean_patience`` is given (and finite), Erlang C otherwise."""
     if mean_patience is None:
-        return erlang_c(arrival_rate, mean_service, agents, target,
-                        slots_per_agent=slots_per_agent)
-    return erlang_a(arrival_rate, mean_service, mean_patience, agents, target,
-                    slots_per_agent=slots_per_agent)
+        return erlang_c(arrival_rate, mean_service, agents, target, slots_per_agent=slots_per_agent)
+    return erlang_a(
+        arrival_rate, mean_service, mean_patience, agents, target, slots_per_agent=slots_per_agent
+    )
 
 
 def agents_for_service_level(
@@ -461,8 +466,9 @@ def agents_for_service_level(
     _check_number("target", target, minimum=0.0)
     _check_number("service_level", service_level, minimum=0.0)
     if not service_level < 1.0:
-        raise ValueError(f"service_level must be below 1 (no finite staff reaches 1), got "
-                         f"{service_level!r}")
+        raise ValueError(
+            f"service_level must be below 1 (no finite staff reaches 1), got {service_level!r}"
+        )
     if max_abandon is not None:
         _check_number("max_abandon", max_abandon, positive=True)
         if max_abandon > 1.0:
@@ -474,8 +480,14 @@ def agents_for_service_level(
 
     def evaluate(agents: int) -> QueueMetrics | None:
         try:
-            return queue_metrics(arrival_rate, mean_service, agents, target,
-                                 mean_patience=mean_patience, slots_per_agent=slots_per_agent)
+            return queue_metrics(
+                arrival_rate,
+                mean_service,
+                agents,
+                target,
+                mean_patience=mean_patience,
+                slots_per_agent=slots_per_agent,
+            )
         except QueueTooLongError:  # such a queue certainly misses the targets
             return None
 

@@ -41,7 +41,9 @@ class Measurement(TypedDict):
     """Rows of ``index``, ``channel`` (a channel name, or ``"all"``) and every KPI."""
 
 
-def time_in_bins(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+def time_in_bins(
+    starts: np.ndarray, ends: np.ndarray, edges: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
     """Total (weighted) length of the spans ``[start, end)`` that falls in each bin of ``edges``.
 
     Uses the integral F(x) = sum of w * clip(x - start, 0, end - start): the time inside bin j is
@@ -102,21 +104,39 @@ class _Columns:
         records = run.conversations
         n = len(records)
         nan = float("nan")
-        self.channel = np.fromiter((index[r.conversation.channel] for r in records), dtype=np.int64, count=n)
+        self.channel = np.fromiter(
+            (index[r.conversation.channel] for r in records), dtype=np.int64, count=n
+        )
         self.arrived = np.fromiter((r.conversation.t for r in records), dtype=float, count=n)
         self.contained = np.fromiter((r.bot_contained for r in records), dtype=bool, count=n)
-        self.queued = np.fromiter((nan if r.queued_at is None else r.queued_at for r in records), dtype=float, count=n)
+        self.queued = np.fromiter(
+            (nan if r.queued_at is None else r.queued_at for r in records), dtype=float, count=n
+        )
         self.offered = ~np.isnan(self.queued)
         self.answered = np.fromiter((r.answered for r in records), dtype=bool, count=n)
-        self.frt = np.fromiter((r.reply_delays[0] if r.answered else nan for r in records), dtype=float, count=n)
-        self.left_queue = np.fromiter((np.inf if r.left_queue_at is None else r.left_queue_at for r in records), dtype=float, count=n)
-        self.assigned = np.fromiter((nan if r.assigned_at is None else r.assigned_at for r in records), dtype=float, count=n)
-        self.closed = np.fromiter((run.end if r.closed_at is None else r.closed_at for r in records), dtype=float, count=n)
+        self.frt = np.fromiter(
+            (r.reply_delays[0] if r.answered else nan for r in records), dtype=float, count=n
+        )
+        self.left_queue = np.fromiter(
+            (np.inf if r.left_queue_at is None else r.left_queue_at for r in records),
+            dtype=float,
+            count=n,
+        )
+        self.assigned = np.fromiter(
+            (nan if r.assigned_at is None else r.assigned_at for r in records), dtype=float, count=n
+        )
+        self.closed = np.fromiter(
+            (run.end if r.closed_at is None else r.closed_at for r in records), dtype=float, count=n
+        )
         self.wasted = np.fromiter((r.wasted_slot_seconds for r in records), dtype=float, count=n)
         targets = np.array([scenario.channels[name].first_response_target for name in names])
         self.on_time = self.answered & (self.frt <= targets[self.channel])
-        owners = [(i, delay) for i, r in enumerate(records) if r.answered for delay in r.reply_delays[1:]]
-        self.insession_owner = np.fromiter((o for o, _ in owners), dtype=np.int64, count=len(owners))
+        owners = [
+            (i, delay) for i, r in enumerate(records) if r.answered for delay in r.reply_delays[1:]
+        ]
+        self.insession_owner = np.fromiter(
+            (o for o, _ in owners), dtype=np.int64, count=len(owners)
+        )
         self.insession = np.fromiter((d for _, d in owners), dtype=float, count=len(owners))
 
 
@@ -131,7 +151,9 @@ def measure(run: Run, scenario: Scenario, channels: Collection[str] | None = Non
     cols = _Columns(run, scenario)
     n_int = scenario.n_intervals
     edges = np.arange(n_int + 1) * scenario.interval
-    bin_of_queue = np.clip((np.nan_to_num(cols.queued) // scenario.interval).astype(np.int64), 0, n_int - 1)
+    bin_of_queue = np.clip(
+        (np.nan_to_num(cols.queued) // scenario.interval).astype(np.int64), 0, n_int - 1
+    )
     bin_of_arrival = np.clip((cols.arrived // scenario.interval).astype(np.int64), 0, n_int - 1)
     index = {name: i for i, name in enumerate(scenario.channels)}
     of_channel = {name: cols.channel == index[name] for name in names}
@@ -141,7 +163,9 @@ def measure(run: Run, scenario: Scenario, channels: Collection[str] | None = Non
         answered_mask = select & cols.answered
         answered = int(answered_mask.sum())
         frt = cols.frt[answered_mask]
-        insession = cols.insession[select[cols.insession_owner]] if cols.insession.size else cols.insession
+        insession = (
+            cols.insession[select[cols.insession_owner]] if cols.insession.size else cols.insession
+        )
         return {
             "offered": float(offered),
             "answered": float(answered),
@@ -169,7 +193,11 @@ def measure(run: Run, scenario: Scenario, channels: Collection[str] | None = Non
     occupancy_bins, slot_bins = _agent_time(run, cols, edges)
     occupancy_total, slot_total = _agent_time(run, cols, whole_run)
 
-    scope = np.ones(len(cols.channel), dtype=bool) if channels is None else np.isin(cols.channel, [index[n] for n in names])
+    scope = (
+        np.ones(len(cols.channel), dtype=bool)
+        if channels is None
+        else np.isin(cols.channel, [index[n] for n in names])
+    )
     total = conversation_kpis(scope, scope)
     total["max_queue"] = float(queue_max_over(scope, whole_run)[0])
     total["occupancy"], total["slot_utilisation"] = occupancy_total[0], slot_total[0]
@@ -199,14 +227,22 @@ def measure(run: Run, scenario: Scenario, channels: Collection[str] | None = Non
             row["max_queue"] = float(per_channel_queue[name][j])
             row["occupancy"] = row["slot_utilisation"] = None
             intervals.append({"index": j, "channel": name, **{key: row[key] for key in KEYS}})
-    return {"total": {key: total[key] for key in KEYS}, "channels": per_channel, "intervals": intervals}
+    return {
+        "total": {key: total[key] for key in KEYS},
+        "channels": per_channel,
+        "intervals": intervals,
+    }
 
 
-def _agent_time(run: Run, cols: _Columns, edges: np.ndarray) -> tuple[list[float | None], list[float | None]]:
+def _agent_time(
+    run: Run, cols: _Columns, edges: np.ndarray
+) -> tuple[list[float | None], list[float | None]]:
     """Occupancy and slot utilisation in each bin of ``edges``."""
     agents = run.agents
     login = np.array([a.login_at for a in agents], dtype=float)
-    logout = np.array([run.end if a.logout_at is None else a.logout_at for a in agents], dtype=float)
+    logout = np.array(
+        [run.end if a.logout_at is None else a.logout_at for a in agents], dtype=float
+    )
     slots = np.array([a.max_chats for a in agents], dtype=float)
     spans = [span for a in agents for span in a.busy]
     busy_start = np.array([s for s, _ in spans], dtype=float)
@@ -217,7 +253,9 @@ def _agent_time(run: Run, cols: _Columns, edges: np.ndarray) -> tuple[list[float
     held = ~np.isnan(cols.assigned)
     slot_held = time_in_bins(cols.assigned[held], cols.closed[held], edges)
     occupancy = [float(b / t) if t > 0 else None for b, t in zip(busy, logged, strict=True)]
-    utilisation = [float(h / c) if c > 0 else None for h, c in zip(slot_held, slot_capacity, strict=True)]
+    utilisation = [
+        float(h / c) if c > 0 else None for h, c in zip(slot_held, slot_capacity, strict=True)
+    ]
     return occupancy, utilisation
 
 
@@ -228,7 +266,9 @@ def conservation_errors(run: Run) -> list[str]:
     for r in run.conversations:
         if r.bot_contained and r.offered:
             problems.append(f"{r.id}: contained by the bot but offered to agents")
-        if r.answered and (r.first_reply_at is None or r.queued_at is None or r.first_reply_at < r.queued_at):
+        if r.answered and (
+            r.first_reply_at is None or r.queued_at is None or r.first_reply_at < r.queued_at
+        ):
             problems.append(f"{r.id}: answered without a first reply after queue entry")
         if r.assigned_at is not None and r.closed_at is None:
             problems.append(f"{r.id}: assigned but never closed")

@@ -46,7 +46,17 @@ class Agent(RoutedAgent):
     """An agent in the model: routing state, a pair of hands and an inbox of customer messages
     waiting for an answer, ordered by when they arrived."""
 
-    __slots__ = ("busy", "inbox", "record", "reply_factor", "slowdown", "token", "typing", "typing_since", "typing_turn")
+    __slots__ = (
+        "busy",
+        "inbox",
+        "record",
+        "reply_factor",
+        "slowdown",
+        "token",
+        "typing",
+        "typing_since",
+        "typing_turn",
+    )
 
     def __init__(self, id: str, group: AgentGroup, now: float) -> None:
         super().__init__(id, group.skills, group.max_chats, now)
@@ -67,11 +77,15 @@ class Model:
     def __init__(self, scenario: Scenario, trace: Trace) -> None:
         unknown = {c.channel for c in trace} - set(scenario.channels)
         if unknown:
-            raise ValueError(f"trace has channels the scenario does not: {', '.join(sorted(unknown))}")
+            raise ValueError(
+                f"trace has channels the scenario does not: {', '.join(sorted(unknown))}"
+            )
         self.scenario = scenario
         self.trace = trace
         self.env = simpy.Environment()
-        self.router: Router[_Chat, Agent] = Router({n: c.priority for n, c in scenario.channels.items()})
+        self.router: Router[_Chat, Agent] = Router(
+            {n: c.priority for n, c in scenario.channels.items()}
+        )
         self.records: list[ConversationRecord] = []
         self.agents: list[Agent] = []
         self._silent = {name: channel.silent for name, channel in scenario.channels.items()}
@@ -154,7 +168,11 @@ class Model:
             _, _, chat, turn = heapq.heappop(inbox)
             if chat.dropped:
                 continue
-            work = chat.record.conversation.turns[turn].reply * agent.reply_factor * agent.slowdown[agent.active - 1]
+            work = (
+                chat.record.conversation.turns[turn].reply
+                * agent.reply_factor
+                * agent.slowdown[agent.active - 1]
+            )
             agent.busy = True
             agent.typing = chat
             agent.typing_turn = turn
@@ -253,7 +271,9 @@ class Model:
         if agent.active == 0:
             agent.record.logout_at = self.env.now
 
-    def _shift(self, group: AgentGroup, begin: float, end: float, size: int) -> simpy.events.ProcessGenerator:
+    def _shift(
+        self, group: AgentGroup, begin: float, end: float, size: int
+    ) -> simpy.events.ProcessGenerator:
         yield self.env.timeout(begin)
         team = [self._new_agent(group) for _ in range(size)]
         for agent in team:
@@ -280,7 +300,11 @@ class Model:
                 on.remove(leaving)
                 self._drain(leaving)
             while len(on) < wanted:
-                back = [a for a in self.agents if a.record.group == group.group and not a.accepting and a.active > 0]
+                back = [
+                    a
+                    for a in self.agents
+                    if a.record.group == group.group and not a.accepting and a.active > 0
+                ]
                 agent = back[-1] if back else self._new_agent(group)
                 if back:
                     agent.record.logout_at = None
@@ -288,6 +312,8 @@ class Model:
                 self._login(agent)
 
 
-def simulate_trace(scenario: Scenario, trace: Trace, progress: Callable[[float], None] | None = None) -> Run:
+def simulate_trace(
+    scenario: Scenario, trace: Trace, progress: Callable[[float], None] | None = None
+) -> Run:
     """Play ``trace`` on ``scenario``'s agents; deterministic for a given trace."""
     return Model(scenario, trace).run(progress)

@@ -46,7 +46,9 @@ class PlanningError(ValueError):
     """The scenario cannot be planned as asked. ``key`` names the scenario key at fault, or
     ``parameter`` the argument of :func:`plan_staff` (a command line names its own flag)."""
 
-    def __init__(self, problem: str, key: str | None = None, *, parameter: str | None = None) -> None:
+    def __init__(
+        self, problem: str, key: str | None = None, *, parameter: str | None = None
+    ) -> None:
         super().__init__(problem)
         self.key = key
         self.parameter = parameter
@@ -124,7 +126,9 @@ def cover(required: Sequence[int], lengths: Sequence[int]) -> list[ShiftBlock]:
         raise PlanningError("shift lengths must be at least one interval")
     if not any(required):
         return []
-    paid: dict[tuple[int, int], int] = {}  # (first, length within the horizon): cheapest full length
+    paid: dict[
+        tuple[int, int], int
+    ] = {}  # (first, length within the horizon): cheapest full length
     for length in lengths:
         for first in range(n):
             key = (first, min(length, n - first))
@@ -143,7 +147,11 @@ def cover(required: Sequence[int], lengths: Sequence[int]) -> list[ShiftBlock]:
     if solution.x is None:  # cannot happen: one-interval shifts always cover
         raise PlanningError(f"no shift plan found: {solution.message}")
     counts = np.rint(solution.x).astype(int)
-    return [ShiftBlock(first, length, int(c)) for (first, length), c in zip(options, counts, strict=True) if c > 0]
+    return [
+        ShiftBlock(first, length, int(c))
+        for (first, length), c in zip(options, counts, strict=True)
+        if c > 0
+    ]
 
 
 def head_count(shifts: Sequence[ShiftBlock], n: int) -> list[int]:
@@ -162,8 +170,16 @@ def with_staffing(scenario: Scenario, group: str, staffing: Sequence[int]) -> Sc
 
 def with_shifts(scenario: Scenario, group: str, shifts: Sequence[ShiftBlock]) -> Scenario:
     """``scenario`` with ``group`` working ``shifts`` (its staffing replaced)."""
-    clock = [format_clock(scenario.start + j * scenario.interval) for j in range(scenario.n_intervals + 1)]
-    blocks = [Shift.model_validate({"start": clock[b.first], "end": clock[b.first + b.length], "count": b.count}) for b in shifts]
+    clock = [
+        format_clock(scenario.start + j * scenario.interval)
+        for j in range(scenario.n_intervals + 1)
+    ]
+    blocks = [
+        Shift.model_validate(
+            {"start": clock[b.first], "end": clock[b.first + b.length], "count": b.count}
+        )
+        for b in shifts
+    ]
     return _replace_group(scenario, group, {"shifts": blocks, "staffing": None})
 
 
@@ -206,17 +222,31 @@ def planned_group(scenario: Scenario, group: str | None) -> AgentGroup:
     scenario can be planned at all."""
     targets = scenario.targets
     if not targets.items():
-        raise PlanningError("no target to plan for (service_level, missed_rate, frt_mean or insession_mean)", key="targets")
+        raise PlanningError(
+            "no target to plan for (service_level, missed_rate, frt_mean or insession_mean)",
+            key="targets",
+        )
     if targets.service_level is not None and targets.service_level >= 1:
-        raise PlanningError("must be below 1: no finite staff answers every chat in time", key="targets.service_level")
+        raise PlanningError(
+            "must be below 1: no finite staff answers every chat in time",
+            key="targets.service_level",
+        )
     if scenario.duration > 86400 + 1e-9:
-        raise PlanningError("the planner writes shifts as clock times, so it plans horizons of up to 24 hours", key="duration")
+        raise PlanningError(
+            "the planner writes shifts as clock times, so it plans horizons of up to 24 hours",
+            key="duration",
+        )
     if scenario.interval % 60:
-        raise PlanningError("the planner writes shifts as clock times, so intervals must be whole minutes", key="interval")
+        raise PlanningError(
+            "the planner writes shifts as clock times, so intervals must be whole minutes",
+            key="interval",
+        )
     names = [g.group for g in scenario.agents]
     chosen = group if group is not None else max(scenario.agents, key=lambda g: len(g.skills)).group
     if chosen not in names:
-        raise PlanningError(f"no agent group {chosen!r} (groups: {', '.join(names)})", parameter="group")
+        raise PlanningError(
+            f"no agent group {chosen!r} (groups: {', '.join(names)})", parameter="group"
+        )
     return next(g for g in scenario.agents if g.group == chosen)
 
 
@@ -226,7 +256,11 @@ def shift_intervals(scenario: Scenario, shift_lengths: Sequence[float]) -> list[
     for seconds in shift_lengths:
         intervals = seconds / scenario.interval
         if seconds <= 0 or abs(intervals - round(intervals)) > 1e-9:
-            raise PlanningError(f"{seconds:g}s is not a positive whole number of intervals ({scenario.interval:g}s)", parameter="shift_lengths")
+            raise PlanningError(
+                f"{seconds:g}s is not a positive whole number of intervals "
+                f"({scenario.interval:g}s)",
+                parameter="shift_lengths",
+            )
         lengths.append(round(intervals))
     return lengths
 
@@ -238,7 +272,15 @@ class Planner:
     the planner's life (use it as a context manager, or call :meth:`close`).
     """
 
-    def __init__(self, scenario: Scenario, group: str | None = None, *, replications: int = 10, seed: int = 1, jobs: int = 1) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        group: str | None = None,
+        *,
+        replications: int = 10,
+        seed: int = 1,
+        jobs: int = 1,
+    ) -> None:
         self.group: AgentGroup = planned_group(scenario, group)
         if replications < 1:
             raise PlanningError("must be at least 1", parameter="replications")
@@ -270,19 +312,27 @@ class Planner:
         batch = self.runner.run(scenario, (self.channels, None), keep_first=True)
         assert batch.first_run is not None
         results = aggregate(batch.measurements[1], ResultsHeader.of(scenario, seed=self.seed))
-        return _pooled(batch.measurements[0], scenario.n_intervals), results, batch.first_run.conversations
+        return (
+            _pooled(batch.measurements[0], scenario.n_intervals),
+            results,
+            batch.first_run.conversations,
+        )
 
     def erlang_start(self) -> list[int]:
         """Erlang A agents per interval from what the model measures on the scenario as given."""
         scenario, group = self.scenario, self.group
-        runs = [simulate_trace(scenario, self.runner.trace(r)) for r in range(self.runner.replications)]
+        runs = [
+            simulate_trace(scenario, self.runner.trace(r)) for r in range(self.runner.replications)
+        ]
         offered = np.zeros(scenario.n_intervals)
         held, patience, weighted_target = [], [], 0.0
         for run in runs:
             for record in run.conversations:
                 if record.queued_at is None or record.channel not in self.channels:
                     continue
-                offered[min(int(record.queued_at // scenario.interval), scenario.n_intervals - 1)] += 1
+                offered[
+                    min(int(record.queued_at // scenario.interval), scenario.n_intervals - 1)
+                ] += 1
                 patience.append(record.conversation.patience)
                 weighted_target += scenario.channels[record.channel].first_response_target
                 if record.assigned_at is not None and record.closed_at is not None:
@@ -307,7 +357,13 @@ class Planner:
             start.append(int(metrics.agents))
         return start
 
-    def search(self, start: Sequence[int], *, max_evaluations: int = 40, on_step: Callable[[int, int], None] | None = None) -> tuple[list[int], Evaluation]:
+    def search(
+        self,
+        start: Sequence[int],
+        *,
+        max_evaluations: int = 40,
+        on_step: Callable[[int, int], None] | None = None,
+    ) -> tuple[list[int], Evaluation]:
         """The fewest agents per interval that the model accepts, and that staffing's evaluation.
 
         Grow: every interval that misses a target gets a quarter more agents (at least one) until
@@ -328,7 +384,11 @@ class Planner:
         self.out_of_reach = [False] * n
 
         def short_of(evaluation: Evaluation) -> list[int]:
-            return [j for j in range(n) if not self.out_of_reach[j] and not _meets(evaluation, j, targets)]
+            return [
+                j
+                for j in range(n)
+                if not self.out_of_reach[j] and not _meets(evaluation, j, targets)
+            ]
 
         def run(candidate: list[int]) -> Evaluation:
             evaluation = self.evaluate(with_staffing(self.scenario, self.group.group, candidate))
@@ -352,7 +412,10 @@ class Planner:
                     staffing[j] += max(1, staffing[j] // 4)
             evaluation = run(staffing)
         while self.evaluations < max_evaluations:  # shrink
-            trial = [(floor[j] + s + 1) // 2 if s - floor[j] > 1 and not self.out_of_reach[j] else s for j, s in enumerate(staffing)]
+            trial = [
+                (floor[j] + s + 1) // 2 if s - floor[j] > 1 and not self.out_of_reach[j] else s
+                for j, s in enumerate(staffing)
+            ]
             if trial == staffing:
                 break
             tried = run(trial)
@@ -392,7 +455,12 @@ def plan_staff(
         return _plan(planner, lengths, max_evaluations, on_step)
 
 
-def _plan(planner: Planner, lengths: list[int], max_evaluations: int, on_step: Callable[[int, int], None] | None) -> Plan:
+def _plan(
+    planner: Planner,
+    lengths: list[int],
+    max_evaluations: int,
+    on_step: Callable[[int, int], None] | None,
+) -> Plan:
     scenario = planner.scenario
     start = planner.erlang_start()
     required, _ = planner.search(start, max_evaluations=max_evaluations, on_step=on_step)
@@ -405,21 +473,41 @@ def _plan(planner: Planner, lengths: list[int], max_evaluations: int, on_step: C
             on_step(planner.evaluations, sum(required))
         # Shifts are not interval staffing: agents log in once and carry their chats across
         # interval edges, so an interval at the edge of its target may slip; give it one more.
-        slipped = [j for j in range(len(required)) if not planner.out_of_reach[j] and not _meets(verified, j, targets)]
+        slipped = [
+            j
+            for j in range(len(required))
+            if not planner.out_of_reach[j] and not _meets(verified, j, targets)
+        ]
         if not slipped or repair == REPAIRS:
             break
         on_shift = head_count(shifts, len(required))
         for j in slipped:
-            required[j] = on_shift[j] + 1  # more than the shifts gave it, or the cover would not change
+            required[j] = (
+                on_shift[j] + 1
+            )  # more than the shifts gave it, or the cover would not change
     labels = [scenario.interval_label(j) for j in range(scenario.n_intervals)]
     on_shift = head_count(shifts, scenario.n_intervals)
-    return Plan(planner.group.group, labels, start, required, shifts, on_shift, verified, results, planner.evaluations, planned, first)
+    return Plan(
+        planner.group.group,
+        labels,
+        start,
+        required,
+        shifts,
+        on_shift,
+        verified,
+        results,
+        planner.evaluations,
+        planned,
+        first,
+    )
 
 
 def _pooled(measurements: Sequence[Measurement], n: int) -> Evaluation:
     """Per interval, the ``all`` rows of scoped measurements pooled over the traces: rates over
     every offered conversation, response times over every answered one."""
-    sums = np.zeros((n, 6))  # offered, on time, missed, answered, frt x answered, in-session x answered
+    sums = np.zeros(
+        (n, 6)
+    )  # offered, on time, missed, answered, frt x answered, in-session x answered
     for measured in measurements:
         for row in measured["intervals"]:
             if row["channel"] == ALL and row["offered"]:

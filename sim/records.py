@@ -75,7 +75,12 @@ class ConversationRecord:
     @property
     def wasted_slot_seconds(self) -> float:
         """Slot time held for a customer who had already left without telling anyone."""
-        if not self.silent or self.left_at is None or self.assigned_at is None or self.closed_at is None:
+        if (
+            not self.silent
+            or self.left_at is None
+            or self.assigned_at is None
+            or self.closed_at is None
+        ):
             return 0.0
         return self.closed_at - max(self.assigned_at, self.left_at)
 

@@ -73,7 +73,14 @@ class ResultsHeader:
     seed: int | None = None
 
     @classmethod
-    def of(cls, scenario: Scenario, source: str = "model", *, seed: int | None = None, trace: Trace | None = None) -> ResultsHeader:
+    def of(
+        cls,
+        scenario: Scenario,
+        source: str = "model",
+        *,
+        seed: int | None = None,
+        trace: Trace | None = None,
+    ) -> ResultsHeader:
         """The header of results of ``scenario``: drawn with ``seed``, or played on ``trace``."""
         return cls(
             source=source,
@@ -122,7 +129,9 @@ class Results(ResultsHeader):
         return table.get(kpi, {}).get("mean")
 
 
-def aggregate(measurements: Sequence[Measurement], header: ResultsHeader, extra: dict[str, Any] | None = None) -> Results:
+def aggregate(
+    measurements: Sequence[Measurement], header: ResultsHeader, extra: dict[str, Any] | None = None
+) -> Results:
     """Combine the :func:`sim.kpi.measure` output of replications into Results."""
     first = measurements[0]
 
@@ -130,11 +139,20 @@ def aggregate(measurements: Sequence[Measurement], header: ResultsHeader, extra:
         tables = list(tables)
         return {kpi: summarise([t[kpi] for t in tables]) for kpi in KEYS}
 
-    channels = {name: combine(m["channels"][name] for m in measurements) for name in first["channels"]}
+    channels = {
+        name: combine(m["channels"][name] for m in measurements) for name in first["channels"]
+    }
     intervals = []
     for position, row in enumerate(first["intervals"]):
         rows = [m["intervals"][position] for m in measurements]
-        intervals.append({"start": header.interval_label(row["index"]), "index": row["index"], "channel": row["channel"], **combine(rows)})
+        intervals.append(
+            {
+                "start": header.interval_label(row["index"]),
+                "index": row["index"],
+                "channel": row["channel"],
+                **combine(rows),
+            }
+        )
     return Results(
         **{f.name: getattr(header, f.name) for f in fields(ResultsHeader)},
         replications=len(measurements),
@@ -155,12 +173,17 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def write_results(results: Results, directory: str | Path, records: Iterable[ConversationRecord] = ()) -> Path:
-    """Write ``results.json`` and ``conversations.jsonl`` into ``directory``; returns the JSON path."""
+def write_results(
+    results: Results, directory: str | Path, records: Iterable[ConversationRecord] = ()
+) -> Path:
+    """Write ``results.json`` and ``conversations.jsonl`` into ``directory``; returns the
+    JSON path."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "results.json"
-    path.write_text(json.dumps(_clean(results.to_dict()), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(_clean(results.to_dict()), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
     with (directory / "conversations.jsonl").open("w", encoding="utf-8") as handle:
         for record in records:
             handle.write(json.dumps(_round_record(record.to_dict()), ensure_ascii=False) + "\n")
@@ -236,11 +259,17 @@ def read_results(path: str | Path) -> Results:
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read: {error}", file=path) from None
     except json.JSONDecodeError as error:
-        raise InputError(f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}", file=path) from None
+        raise InputError(
+            f"invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}", file=path
+        ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise InputError(f"not a chatsim results file (\"format\" must be \"{FORMAT}\")", file=path, key="format")
+        raise InputError(
+            f'not a chatsim results file ("format" must be "{FORMAT}")', file=path, key="format"
+        )
     if data.get("version") != VERSION:
-        raise InputError(f"unsupported results version {data.get('version')!r}", file=path, key="version")
+        raise InputError(
+            f"unsupported results version {data.get('version')!r}", file=path, key="version"
+        )
     try:
         _ResultsShape.model_validate(data)
     except ValidationError as error:
@@ -252,7 +281,15 @@ def read_results(path: str | Path) -> Results:
         elif first["type"] == "model_type" and loc[0] == "intervals":
             problem = "expected an object"  # a row, not a KPI
         raise InputError(problem, file=path, key=_key_path(first["loc"])) from None
-    known = {"format", "version", "replications", "total", "channels", "intervals", *(f.name for f in fields(ResultsHeader))}
+    known = {
+        "format",
+        "version",
+        "replications",
+        "total",
+        "channels",
+        "intervals",
+        *(f.name for f in fields(ResultsHeader)),
+    }
     return Results(
         source=str(data["source"]),
         scenario=str(data["scenario"]),

@@ -43,7 +43,16 @@ class RoutedAgent:
     stale entries instead of searching and deleting them.
     """
 
-    __slots__ = ("accepting", "active", "id", "last_assigned", "max_chats", "order", "skills", "version")
+    __slots__ = (
+        "accepting",
+        "active",
+        "id",
+        "last_assigned",
+        "max_chats",
+        "order",
+        "skills",
+        "version",
+    )
 
     def __init__(self, id: str, skills: Iterable[str], max_chats: int, now: float = 0.0) -> None:
         if max_chats < 1:
@@ -95,7 +104,9 @@ class Router(Generic[Item, A]):
         # One heap of (active, last_assigned, id order, push number, version, agent) per channel,
         # stale entries dropped lazily when they reach the top. The push number keeps the agent
         # objects themselves out of comparisons.
-        self._pools: dict[str, list[tuple[int, float, tuple[str | int, ...], int, int, A]]] = {c: [] for c in priorities}
+        self._pools: dict[str, list[tuple[int, float, tuple[str | int, ...], int, int, A]]] = {
+            c: [] for c in priorities
+        }
         self._seq = 0
         self._pushes = 0
 
@@ -176,7 +187,14 @@ class Router(Generic[Item, A]):
     def _offer(self, agent: A) -> None:
         if agent.accepting and agent.active < agent.max_chats:
             self._pushes += 1
-            entry = (agent.active, agent.last_assigned, agent.order, self._pushes, agent.version, agent)
+            entry = (
+                agent.active,
+                agent.last_assigned,
+                agent.order,
+                self._pushes,
+                agent.version,
+                agent,
+            )
             pools = self._pools
             for skill in agent.skills:
                 heapq.heappush(pools[skill], entry)

@@ -84,9 +84,15 @@ class _Worker:
         return found
 
 
-def _play(scenario: Scenario, replication: int, scopes: Sequence[Scope], keep_run: bool) -> tuple[int, list[Measurement], Run | None]:
+def _play(
+    scenario: Scenario, replication: int, scopes: Sequence[Scope], keep_run: bool
+) -> tuple[int, list[Measurement], Run | None]:
     run = simulate_trace(scenario, _Worker.trace(replication))
-    return replication, [measure(run, scenario, scope) for scope in scopes], run if keep_run else None
+    return (
+        replication,
+        [measure(run, scenario, scope) for scope in scopes],
+        run if keep_run else None,
+    )
 
 
 class Runner:
@@ -102,7 +108,11 @@ class Runner:
         self.traffic = traffic
         self.keep_traces = keep_traces
         workers = min(jobs, traffic.replications)
-        self._pool = ProcessPoolExecutor(workers, initializer=_Worker.setup, initargs=(traffic, keep_traces)) if workers > 1 else None
+        self._pool = (
+            ProcessPoolExecutor(workers, initializer=_Worker.setup, initargs=(traffic, keep_traces))
+            if workers > 1
+            else None
+        )
         self._traces: dict[int, Trace] = {}
 
     def close(self) -> None:
@@ -155,7 +165,8 @@ class Runner:
                     on_replication(r + 1)
         else:
             futures: list[Future[tuple[int, list[Measurement], Run | None]]] = [
-                self._pool.submit(_play, scenario, r, list(scopes), keep_first and r == 0) for r in range(n)
+                self._pool.submit(_play, scenario, r, list(scopes), keep_first and r == 0)
+                for r in range(n)
             ]
             for future in as_completed(futures):
                 r, measured[r], run_or_none = future.result()

@@ -280,7 +280,16 @@ def _key_path(loc: Sequence[int | str]) -> str:
     return ".".join(parts) or "(top level)"
 
 
-_UNION_FIELDS = {"patience", "turns", "think", "reply", "first_reply", "close_after", "time", "profile"}
+_UNION_FIELDS = {
+    "patience",
+    "turns",
+    "think",
+    "reply",
+    "first_reply",
+    "close_after",
+    "time",
+    "profile",
+}
 _TAGS = {*DURATION_DISTS, *COUNT_DISTS, "str"}
 
 
@@ -386,7 +395,10 @@ def _problem(error: Any) -> str:
     if kind in ("model_attributes_type", "dict_type", "model_type"):
         loc = error["loc"]
         if loc and loc[-1] in _DISTRIBUTION_KEYS:
-            return f"expected a distribution such as {{dist: exponential, mean: 3m}}, got {error['input']!r}"
+            return (
+                "expected a distribution such as {dist: exponential, mean: 3m}, "
+                f"got {error['input']!r}"
+            )
         return f"expected a mapping of keys, got {error['input']!r}"
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
@@ -395,9 +407,13 @@ def _problem(error: Any) -> str:
         misplaced = _misplaced_distribution(error["ctx"]["tag"])
         if misplaced:
             return misplaced
-        return message.replace("Input tag", "unknown distribution").replace(" found using 'dist'", "")
+        return message.replace("Input tag", "unknown distribution").replace(
+            " found using 'dist'", ""
+        )
     if kind == "union_tag_not_found":
-        return f"missing 'dist' (one of {', '.join(DURATION_DISTS)}; counts: {', '.join(COUNT_DISTS)})"
+        return (
+            f"missing 'dist' (one of {', '.join(DURATION_DISTS)}; counts: {', '.join(COUNT_DISTS)})"
+        )
     given = error.get("input")
     if given is None or isinstance(given, dict | list) or repr(given) in message:
         return message
@@ -460,7 +476,8 @@ def _check_consistency(scenario: Scenario, file: str | Path) -> None:
     if abs(ratio - round(ratio)) > 1e-9:
         fail(
             "interval",
-            f"duration ({scenario.duration:g}s) must be a whole number of intervals ({scenario.interval:g}s)",
+            f"duration ({scenario.duration:g}s) must be a whole number of intervals "
+            f"({scenario.interval:g}s)",
         )
     n = scenario.n_intervals
     skills = {skill for group in scenario.agents for skill in group.skills}
@@ -469,7 +486,8 @@ def _check_consistency(scenario: Scenario, file: str | Path) -> None:
             if len(channel.profile) != n:
                 fail(
                     f"channels.{name}.profile",
-                    f"expected {n} weights (one per interval of {scenario.interval:g}s), got {len(channel.profile)}",
+                    f"expected {n} weights (one per interval of {scenario.interval:g}s), "
+                    f"got {len(channel.profile)}",
                 )
             if channel.volume > 0 and sum(channel.profile) <= 0:
                 fail(f"channels.{name}.profile", "all weights are zero but volume is positive")
@@ -481,7 +499,8 @@ def _check_consistency(scenario: Scenario, file: str | Path) -> None:
         if channel.silent_abandon is False and channel.protocol != "webchat":
             fail(
                 f"channels.{name}.silent_abandon",
-                f"a {channel.protocol} customer cannot tell the gateway that they left (only webchat has a close event): remove the key or set it to true",
+                f"a {channel.protocol} customer cannot tell the gateway that they left "
+                "(only webchat has a close event): remove the key or set it to true",
             )
     seen: set[str] = set()
     for i, group in enumerate(scenario.agents):
@@ -498,7 +517,8 @@ def _check_consistency(scenario: Scenario, file: str | Path) -> None:
         if group.slowdown is not None and len(group.slowdown) != group.max_chats:
             fail(
                 f"{where}.slowdown",
-                f"expected {group.max_chats} factors (one per active chat up to max_chats), got {len(group.slowdown)}",
+                f"expected {group.max_chats} factors (one per active chat up to max_chats), "
+                f"got {len(group.slowdown)}",
             )
         if (group.shifts is None) == (group.staffing is None):
             fail(where, "give exactly one of 'shifts' or 'staffing'")
@@ -512,14 +532,25 @@ def _check_consistency(scenario: Scenario, file: str | Path) -> None:
             if begin >= scenario.duration:
                 fail(
                     f"{where}.shifts[{k}].start",
-                    f"shift starts at {_clock_text(shift.start)}, outside the horizon ({scenario.interval_label(0)} + {scenario.duration / 3600:g}h)",
+                    f"shift starts at {_clock_text(shift.start)}, outside the horizon "
+                    f"({scenario.interval_label(0)} + {scenario.duration / 3600:g}h)",
                 )
             if end > scenario.duration + 1e-9:
                 fail(
                     f"{where}.shifts[{k}].end",
-                    f"shift ends at {_clock_text(shift.end)}, after the horizon ends ({format_clock(scenario.start + scenario.duration)}); split it",
+                    f"shift ends at {_clock_text(shift.end)}, after the horizon ends "
+                    f"({format_clock(scenario.start + scenario.duration)}); split it",
                 )
-    staffed = {skill for group in scenario.agents if sum(s.count for s in group.shifts or ()) + sum(group.staffing or ()) > 0 for skill in group.skills}
+    staffed = {
+        skill
+        for group in scenario.agents
+        if sum(s.count for s in group.shifts or ()) + sum(group.staffing or ()) > 0
+        for skill in group.skills
+    }
     for name, channel in scenario.channels.items():
         if name not in staffed and channel.volume > 0:
-            fail(f"channels.{name}", f"every group with the skill {name!r} has 0 agents in all its shifts or staffing: nobody would ever serve this channel")
+            fail(
+                f"channels.{name}",
+                f"every group with the skill {name!r} has 0 agents in all its shifts or staffing: "
+                "nobody would ever serve this channel",
+            )

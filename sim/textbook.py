@@ -35,7 +35,9 @@ def queue_data(
         "protocol": "webchat",
         "volume": rate * intervals * parse_duration(interval),
         "silent_abandon": False,
-        "patience": {"dist": "exponential", "mean": patience} if patience else {"dist": "constant", "value": 1e9},
+        "patience": {"dist": "exponential", "mean": patience}
+        if patience
+        else {"dist": "constant", "value": 1e9},
         "reply": {"dist": "constant", "value": 0},
         "close_after": {"dist": "exponential", "mean": handle},
     }
@@ -46,14 +48,22 @@ def queue_data(
         "duration": format_duration(parse_duration(interval) * intervals),
         "interval": interval,
         "channels": {"chat": channel},
-        "agents": [{"group": group, "skills": ["chat"], "max_chats": max_chats, "staffing": [agents] * intervals}],
+        "agents": [
+            {
+                "group": group,
+                "skills": ["chat"],
+                "max_chats": max_chats,
+                "staffing": [agents] * intervals,
+            }
+        ],
     }
     if targets is not None:
         data["targets"] = targets
     return data
 
 
-def queue_scenario(agents: int, rate: float, handle: float, patience: float | None, **options: Any) -> Scenario:
+def queue_scenario(
+    agents: int, rate: float, handle: float, patience: float | None, **options: Any
+) -> Scenario:
     """:func:`queue_data`, validated."""
     return parse_scenario(queue_data(agents, rate, handle, patience, **options))
-

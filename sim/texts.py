@@ -63,12 +63,27 @@ _RU_FOLLOW_UPS: tuple[str, ...] = (
     "Спасибо, вы мне очень помогли!",
 )
 _EN_OPENERS: dict[str, tuple[str, ...]] = {
-    "balance": ("Hi, why is my balance {amount} when I topped up yesterday?", "Where did {amount} go from {phone}?"),
-    "tariff": ("Hello, I want a cheaper plan, what do you suggest?", "How much is my plan from {date}?"),
-    "roaming": ("I'm flying to {country} on {date}, will my phone work there?", "No mobile data in {country}, help"),
-    "internet": ("Internet is very slow in {city} since yesterday", "Out of data, how do I buy more?"),
+    "balance": (
+        "Hi, why is my balance {amount} when I topped up yesterday?",
+        "Where did {amount} go from {phone}?",
+    ),
+    "tariff": (
+        "Hello, I want a cheaper plan, what do you suggest?",
+        "How much is my plan from {date}?",
+    ),
+    "roaming": (
+        "I'm flying to {country} on {date}, will my phone work there?",
+        "No mobile data in {country}, help",
+    ),
+    "internet": (
+        "Internet is very slow in {city} since yesterday",
+        "Out of data, how do I buy more?",
+    ),
     "sim": ("I lost my SIM card, please block {phone}", "Can I order an eSIM here?"),
-    "payment": ("Paid {amount} by card but it never arrived", "How do I set up autopay for {phone}?"),
+    "payment": (
+        "Paid {amount} by card but it never arrived",
+        "How do I set up autopay for {phone}?",
+    ),
 }
 _EN_FOLLOW_UPS: tuple[str, ...] = (
     "Thanks, how do I do that in the app?",
@@ -158,7 +173,9 @@ class TextSource:
             "amount": lambda: str(self._random.randrange(50, 3000, 10)),
             "phone": lambda: "+7 9" + "".join(str(self._random.randrange(10)) for _ in range(9)),
             # A day of the year from the seeded stream, never from today's date.
-            "date": lambda: (_NEW_YEAR + timedelta(days=self._random.randrange(365))).strftime("%d.%m"),
+            "date": lambda: (_NEW_YEAR + timedelta(days=self._random.randrange(365))).strftime(
+                "%d.%m"
+            ),
             "country": faker.country,
             "city": faker.city,
         }

@@ -174,9 +174,13 @@ def read_trace(path: str | Path) -> Trace:
             continue
         conversation = _parse_conversation(_load_line(line, path, number), path, number)
         if conversation.id in seen:
-            raise InputError(f"duplicate conversation id {conversation.id!r}", file=path, key=f"line {number}.id")
+            raise InputError(
+                f"duplicate conversation id {conversation.id!r}", file=path, key=f"line {number}.id"
+            )
         if conversation.t < previous_t:
-            raise InputError("conversations must be ordered by t", file=path, key=f"line {number}.t")
+            raise InputError(
+                "conversations must be ordered by t", file=path, key=f"line {number}.t"
+            )
         seen.add(conversation.id)
         previous_t = conversation.t
         conversations.append(conversation)
@@ -187,7 +191,9 @@ def _load_line(line: str, path: Path, number: int) -> dict[str, Any]:
     try:
         value = json.loads(line)
     except json.JSONDecodeError as error:
-        raise InputError(f"invalid JSON: {error.msg} at column {error.colno}", file=path, key=f"line {number}") from None
+        raise InputError(
+            f"invalid JSON: {error.msg} at column {error.colno}", file=path, key=f"line {number}"
+        ) from None
     except (ValueError, RecursionError) as error:  # huge integers, absurd nesting
         raise InputError(f"invalid JSON: {error}", file=path, key=f"line {number}") from None
     if not isinstance(value, dict):
@@ -197,9 +203,17 @@ def _load_line(line: str, path: Path, number: int) -> dict[str, Any]:
 
 def _parse_header(data: dict[str, Any], path: Path) -> TraceHeader:
     if data.get("format") != FORMAT:
-        raise InputError(f"not a chatsim trace: line 1 must have \"format\": \"{FORMAT}\"", file=path, key="line 1.format")
+        raise InputError(
+            f'not a chatsim trace: line 1 must have "format": "{FORMAT}"',
+            file=path,
+            key="line 1.format",
+        )
     if data.get("version") != VERSION:
-        raise InputError(f"unsupported trace version {data.get('version')!r} (this chatsim reads {VERSION})", file=path, key="line 1.version")
+        raise InputError(
+            f"unsupported trace version {data.get('version')!r} (this chatsim reads {VERSION})",
+            file=path,
+            key="line 1.version",
+        )
     reader = _Fields(data, path, "line 1")
     return TraceHeader(
         scenario=reader.text("scenario"),
@@ -218,12 +232,20 @@ def _parse_conversation(data: dict[str, Any], path: Path, number: int) -> Conver
     customer_data = data.get("customer")
     customer = None
     if customer_data is not None:
-        sub = _Fields(customer_data, path, f"{where}.customer") if isinstance(customer_data, dict) else reader.fail("customer", "expected an object or null")
+        sub = (
+            _Fields(customer_data, path, f"{where}.customer")
+            if isinstance(customer_data, dict)
+            else reader.fail("customer", "expected an object or null")
+        )
         customer = Customer(sub.text("id"), sub.text("name"))
     bot_data = data.get("bot")
     bot = None
     if bot_data is not None:
-        sub = _Fields(bot_data, path, f"{where}.bot") if isinstance(bot_data, dict) else reader.fail("bot", "expected an object or null")
+        sub = (
+            _Fields(bot_data, path, f"{where}.bot")
+            if isinstance(bot_data, dict)
+            else reader.fail("bot", "expected an object or null")
+        )
         contained = bot_data.get("contained")
         if not isinstance(contained, bool):
             sub.fail("contained", "expected true or false")
@@ -261,20 +283,34 @@ class _Fields:
     def text(self, key: str) -> str:
         value = self.data.get(key)
         if not isinstance(value, str) or not value:
-            self.fail(key, "missing" if value is None else f"expected a non-empty string, got {value!r}")
+            self.fail(
+                key, "missing" if value is None else f"expected a non-empty string, got {value!r}"
+            )
         return str(value)
 
     def integer(self, key: str, *, default: int | None = None) -> int:
         value = self.data.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise InputError("missing" if value is None else f"expected a non-negative integer, got {value!r}", file=self.path, key=f"{self.where}.{key}")
+            raise InputError(
+                "missing" if value is None else f"expected a non-negative integer, got {value!r}",
+                file=self.path,
+                key=f"{self.where}.{key}",
+            )
         return value
 
     def number(self, key: str, *, positive: bool = False) -> float:
         value = self.data.get(key)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InputError("missing" if value is None else f"expected a number, got {value!r}", file=self.path, key=f"{self.where}.{key}")
+            raise InputError(
+                "missing" if value is None else f"expected a number, got {value!r}",
+                file=self.path,
+                key=f"{self.where}.{key}",
+            )
         number = float(value)
         if number != number or number < 0 or number == float("inf") or (positive and number == 0):
-            self.fail(key, f"expected a {'positive' if positive else 'non-negative'} finite number, got {value!r}")
+            self.fail(
+                key,
+                f"expected a {'positive' if positive else 'non-negative'} finite number, "
+                f"got {value!r}",
+            )
         return number

@@ -105,10 +105,19 @@ def draw_trace(
     With ``texts=False`` customers are ``None`` and texts empty: the model does not read them,
     and faker is the slow part of drawing.
     """
-    draws = [_ChannelDraws(stream(seed, replication, channel_key(name)), scenario, name) for name in scenario.channels]
-    order = sorted((t, d.name, i, d) for d in draws for i, t in enumerate(d.times)) if len(draws) > 1 else [(t, draws[0].name, i, draws[0]) for i, t in enumerate(draws[0].times)]
+    draws = [
+        _ChannelDraws(stream(seed, replication, channel_key(name)), scenario, name)
+        for name in scenario.channels
+    ]
+    order = (
+        sorted((t, d.name, i, d) for d in draws for i, t in enumerate(d.times))
+        if len(draws) > 1
+        else [(t, draws[0].name, i, draws[0]) for i, t in enumerate(draws[0].times)]
+    )
     width = max(6, len(str(len(order))))
-    source = TextSource(seed * 1_000_003 + replication * 7919 + _TEXT_STREAM, locale) if texts else None
+    source = (
+        TextSource(seed * 1_000_003 + replication * 7919 + _TEXT_STREAM, locale) if texts else None
+    )
     conversations = []
     with _gc_paused():
         for number, (t, name, i, d) in enumerate(order, start=1):
@@ -122,8 +131,21 @@ def draw_trace(
             if k == 1:
                 turns: tuple[Turn, ...] = (Turn(messages[0], 0.0, d.reply[p]),)
             else:
-                turns = tuple(map(Turn, messages, [0.0, *d.think[p + 1 : p + k]], d.reply[p : p + k]))
-            conversations.append(Conversation(f"c{number:0{width}d}", name, t, customer, d.bots[i], d.patience[i], d.close_after[i], turns))
+                turns = tuple(
+                    map(Turn, messages, [0.0, *d.think[p + 1 : p + k]], d.reply[p : p + k])
+                )
+            conversations.append(
+                Conversation(
+                    f"c{number:0{width}d}",
+                    name,
+                    t,
+                    customer,
+                    d.bots[i],
+                    d.patience[i],
+                    d.close_after[i],
+                    turns,
+                )
+            )
     header = TraceHeader(
         scenario=scenario.name,
         scenario_sha256=scenario.sha256,

@@ -73,27 +73,52 @@ class Verdict:
 
     def write_json(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        path.write_text(
+            json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
 
     def junit(self) -> str:
         """JUnit XML: a suite per kind of check, a test case per KPI and scope."""
-        suites = ET.Element("testsuites", name=self.title, tests=str(len(self.checks)), failures=str(len(self.failures)))
+        suites = ET.Element(
+            "testsuites",
+            name=self.title,
+            tests=str(len(self.checks)),
+            failures=str(len(self.failures)),
+        )
         for kind in dict.fromkeys(check.kind for check in self.checks):
             mine = [check for check in self.checks if check.kind == kind]
             suite = ET.SubElement(
-                suites, "testsuite", name=f"chatsim.{kind}", tests=str(len(mine)), failures=str(sum(not c.passed for c in mine)), errors="0", skipped="0"
+                suites,
+                "testsuite",
+                name=f"chatsim.{kind}",
+                tests=str(len(mine)),
+                failures=str(sum(not c.passed for c in mine)),
+                errors="0",
+                skipped="0",
             )
             for check in mine:
-                case = ET.SubElement(suite, "testcase", classname=f"chatsim.{kind}.{check.scope}", name=check.kpi, time="0")
+                case = ET.SubElement(
+                    suite,
+                    "testcase",
+                    classname=f"chatsim.{kind}.{check.scope}",
+                    name=check.kpi,
+                    time="0",
+                )
                 if not check.passed:
-                    failure = ET.SubElement(case, "failure", message=check.detail, type=f"{kind}-failed")
+                    failure = ET.SubElement(
+                        case, "failure", message=check.detail, type=f"{kind}-failed"
+                    )
                     failure.text = check.detail
                 else:
                     ET.SubElement(case, "system-out").text = check.detail
             if self.notes:
                 ET.SubElement(suite, "system-err").text = "\n".join(self.notes)
         ET.indent(suites)
-        return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            + ET.tostring(suites, encoding="unicode")
+            + "\n"
+        )
 
     def write_junit(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,16 +126,24 @@ class Verdict:
 
     def markdown(self, limit: int = 12) -> str:
         """A pull-request comment: the verdict, the failures (at most ``limit``), the notes."""
-        head = f"### {'✅' if self.passed else '❌'} {self.title}: {len(self.checks) - len(self.failures)}/{len(self.checks)} checks passed"
+        head = (
+            f"### {'✅' if self.passed else '❌'} {self.title}: "
+            f"{len(self.checks) - len(self.failures)}/{len(self.checks)} checks passed"
+        )
         lines = [head, ""]
         rows = self.failures or [c for c in self.checks if c.scope == "total"]
         if rows:
-            lines += ["| check | scope | KPI | expected | actual | difference | allowed |", "|---|---|---|---|---|---|---|"]
+            lines += [
+                "| check | scope | KPI | expected | actual | difference | allowed |",
+                "|---|---|---|---|---|---|---|",
+            ]
             for check in rows[:limit]:
                 mark = "✅" if check.passed else "❌"
                 kpi = kpi_of(check.kpi)
                 lines.append(
-                    f"| {mark} {check.kind} | {check.scope} | `{check.kpi}` | {kpi.text(check.expected)} | {kpi.text(check.actual)} | {kpi.delta(check.difference)} | {kpi.spread(check.allowed)} |"
+                    f"| {mark} {check.kind} | {check.scope} | `{check.kpi}` "
+                    f"| {kpi.text(check.expected)} | {kpi.text(check.actual)} "
+                    f"| {kpi.delta(check.difference)} | {kpi.spread(check.allowed)} |"
                 )
             if len(rows) > limit:
                 lines.append(f"\n…and {len(rows) - limit} more")

@@ -8,7 +8,11 @@ from sim.scenario import Scenario, parse_scenario
 from sim.trace import BotOutcome, Conversation, Trace, TraceHeader, Turn
 
 
-def scenario(channels: dict[str, dict[str, Any]] | None = None, agents: list[dict[str, Any]] | None = None, **top: Any) -> Scenario:
+def scenario(
+    channels: dict[str, dict[str, Any]] | None = None,
+    agents: list[dict[str, Any]] | None = None,
+    **top: Any,
+) -> Scenario:
     """A scenario with sensible defaults: one webchat channel, one agent all day."""
     base: dict[str, Any] = {
         "name": "test",
@@ -24,7 +28,8 @@ def scenario(channels: dict[str, dict[str, Any]] | None = None, agents: list[dic
                 "reply": {"dist": "constant", "value": 10},
             }
         },
-        "agents": agents or [{"group": "a", "skills": ["chat"], "max_chats": 1, "staffing": [1, 1, 1, 1]}],
+        "agents": agents
+        or [{"group": "a", "skills": ["chat"], "max_chats": 1, "staffing": [1, 1, 1, 1]}],
     }
     base.update(top)
     return parse_scenario(base)
@@ -43,7 +48,9 @@ def conversation(
 ) -> Conversation:
     thinks = thinks or [0.0] * len(replies)
     turns = tuple(Turn("", think, reply) for think, reply in zip(thinks, replies, strict=True))
-    return Conversation(id, channel, t, None, BotOutcome(*bot) if bot else None, patience, close_after, turns)
+    return Conversation(
+        id, channel, t, None, BotOutcome(*bot) if bot else None, patience, close_after, turns
+    )
 
 
 def trace(*conversations: Conversation, duration: float = 3600.0) -> Trace:

@@ -26,15 +26,60 @@ def run_cli(*args):
 
 
 def stats(**means):
-    return {k: {"mean": v, "ci95": 0.01 if k in ("service_level", "missed_rate") else 1.0} for k, v in means.items()}
+    return {
+        k: {"mean": v, "ci95": 0.01 if k in ("service_level", "missed_rate") else 1.0}
+        for k, v in means.items()
+    }
 
 
 def test_baseline_noise_band_and_direction():
-    before = Results(source="model", scenario="s", scenario_sha256="x", replications=10, start="00:00", interval=900.0, total=stats(service_level=0.90, frt_mean=30.0), channels={}, intervals=[])
-    slightly_worse = Results(source="model", scenario="s", scenario_sha256="x", replications=10, start="00:00", interval=900.0, total=stats(service_level=0.89, frt_mean=31.0), channels={}, intervals=[])
-    much_worse = Results(source="model", scenario="s", scenario_sha256="x", replications=10, start="00:00", interval=900.0, total=stats(service_level=0.85, frt_mean=36.0), channels={}, intervals=[])
-    better = Results(source="model", scenario="s", scenario_sha256="x", replications=10, start="00:00", interval=900.0, total=stats(service_level=0.99, frt_mean=10.0), channels={}, intervals=[])
-    assert all(c.passed for c in baseline_checks(slightly_worse, before))  # inside sqrt(2) x ci + floor
+    before = Results(
+        source="model",
+        scenario="s",
+        scenario_sha256="x",
+        replications=10,
+        start="00:00",
+        interval=900.0,
+        total=stats(service_level=0.90, frt_mean=30.0),
+        channels={},
+        intervals=[],
+    )
+    slightly_worse = Results(
+        source="model",
+        scenario="s",
+        scenario_sha256="x",
+        replications=10,
+        start="00:00",
+        interval=900.0,
+        total=stats(service_level=0.89, frt_mean=31.0),
+        channels={},
+        intervals=[],
+    )
+    much_worse = Results(
+        source="model",
+        scenario="s",
+        scenario_sha256="x",
+        replications=10,
+        start="00:00",
+        interval=900.0,
+        total=stats(service_level=0.85, frt_mean=36.0),
+        channels={},
+        intervals=[],
+    )
+    better = Results(
+        source="model",
+        scenario="s",
+        scenario_sha256="x",
+        replications=10,
+        start="00:00",
+        interval=900.0,
+        total=stats(service_level=0.99, frt_mean=10.0),
+        channels={},
+        intervals=[],
+    )
+    assert all(
+        c.passed for c in baseline_checks(slightly_worse, before)
+    )  # inside sqrt(2) x ci + floor
     assert not any(c.passed for c in baseline_checks(much_worse, before))
     assert all(c.passed for c in baseline_checks(better, before))  # improving is never a failure
 
@@ -46,7 +91,10 @@ def test_committed_baseline_passes_end_to_end(tmp_path):
     assert run_cli("check", SMALL, "--baseline", BASELINE, "--junit", junit) == 0
     assert time.monotonic() - started < 60
     root = ET.parse(junit).getroot()
-    assert {s.get("name") for s in root.findall("testsuite")} == {"chatsim.target", "chatsim.baseline"}
+    assert {s.get("name") for s in root.findall("testsuite")} == {
+        "chatsim.target",
+        "chatsim.baseline",
+    }
     assert root.get("failures") == "0"
 
 
@@ -87,5 +135,9 @@ def test_update_baseline_writes_configuration(tmp_path):
     path = tmp_path / "b.json"
     assert run_cli("check", SMALL, "-n", "3", "--baseline", path, "--update-baseline") == 0
     recorded = json.loads(path.read_text())["baseline"]
-    assert recorded["seed"] == 1 and recorded["replications"] == 3 and len(recorded["scenario_sha256"]) == 64
+    assert (
+        recorded["seed"] == 1
+        and recorded["replications"] == 3
+        and len(recorded["scenario_sha256"]) == 64
+    )
     assert run_cli("check", SMALL, "-n", "3", "--baseline", path) == 0

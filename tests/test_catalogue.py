@@ -9,7 +9,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 from modelkit import conversation, scenario, trace
 
-from sim.catalogue import BY_KEY, CATALOGUE, CHANNEL_BARS, CHANNEL_TABLE, DIFFERENCES, HEADLINE, HIGHER, KEYS, LOWER, SUMMARY, Unit, compared, held_to_baseline, kpi
+from sim.catalogue import (
+    BY_KEY,
+    CATALOGUE,
+    CHANNEL_BARS,
+    CHANNEL_TABLE,
+    DIFFERENCES,
+    HEADLINE,
+    HIGHER,
+    KEYS,
+    LOWER,
+    SUMMARY,
+    Unit,
+    compared,
+    held_to_baseline,
+    kpi,
+)
 from sim.compare import DEFAULT_TOLERANCES
 from sim.kpi import measure
 from sim.model import simulate_trace
@@ -20,7 +35,10 @@ def test_every_measured_kpi_is_in_the_catalogue_and_nothing_else():
     measured = measure(simulate_trace(s, trace(conversation("c1", 0.0))), s)
     assert tuple(measured["total"]) == KEYS
     assert tuple(measured["channels"]["chat"]) == KEYS
-    assert all(tuple(k for k in row if k not in ("index", "channel")) == KEYS for row in measured["intervals"])
+    assert all(
+        tuple(k for k in row if k not in ("index", "channel")) == KEYS
+        for row in measured["intervals"]
+    )
 
 
 def test_agent_kpis_exist_only_in_the_total_and_all_rows():
@@ -40,8 +58,19 @@ def test_views_name_only_catalogue_kpis():
 
 def test_compare_defaults_and_baseline_come_from_the_catalogue():
     assert dict(DEFAULT_TOLERANCES) == {k.key: k.tolerance for k in compared()}
-    assert {k.key for k in compared() if k.compared_per_channel} == {"service_level", "missed_rate", "frt_mean", "insession_mean"}
-    assert {k.key for k in held_to_baseline()} == {"service_level", "missed_rate", "frt_mean", "frt_p90", "insession_mean"}
+    assert {k.key for k in compared() if k.compared_per_channel} == {
+        "service_level",
+        "missed_rate",
+        "frt_mean",
+        "insession_mean",
+    }
+    assert {k.key for k in held_to_baseline()} == {
+        "service_level",
+        "missed_rate",
+        "frt_mean",
+        "frt_p90",
+        "insession_mean",
+    }
     # Everything held to a limit has a direction; agents' KPIs are never compared per channel.
     assert all(k.better in (HIGHER, LOWER) for k in held_to_baseline())
     assert not any(k.agents and k.compared_per_channel for k in CATALOGUE)

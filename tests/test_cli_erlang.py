@@ -23,8 +23,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def test_erlang_c_table_shows_the_worked_example(capsys: pytest.CaptureFixture[str]) -> None:
     # Call Centre Helper's example: 100 calls per 30 minutes, AHT 180 s, 80% in 20 s -> 14.
-    code, out, _ = run(capsys, "--arrivals", "100", "--period", "30m", "--aht", "180s",
-                       "--target", "20s")
+    code, out, _ = run(
+        capsys, "--arrivals", "100", "--period", "30m", "--aht", "180s", "--target", "20s"
+    )
     assert code == 0
     assert "Erlang C" in out
     assert "10.00 Erlangs" in out
@@ -33,8 +34,21 @@ def test_erlang_c_table_shows_the_worked_example(capsys: pytest.CaptureFixture[s
 
 
 def test_erlang_a_with_concurrency_and_fixed_agents(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "--arrivals", "240", "--aht", "10m", "--patience", "3m",
-                       "--concurrency", "3", "--agents", "15", "--target", "1m")
+    code, out, _ = run(
+        capsys,
+        "--arrivals",
+        "240",
+        "--aht",
+        "10m",
+        "--patience",
+        "3m",
+        "--concurrency",
+        "3",
+        "--agents",
+        "15",
+        "--target",
+        "1m",
+    )
     assert code == 0
     assert "Erlang A" in out
     assert "approximation" in out
@@ -55,8 +69,9 @@ def test_erlang_a_with_concurrency_and_fixed_agents(capsys: pytest.CaptureFixtur
         (["--arrivals", "100", "--aht", "180", "--concurrency", "0"], "--concurrency"),
     ],
 )
-def test_bad_input_exits_2_without_traceback(capsys: pytest.CaptureFixture[str],
-                                             argv: list[str], key: str) -> None:
+def test_bad_input_exits_2_without_traceback(
+    capsys: pytest.CaptureFixture[str], argv: list[str], key: str
+) -> None:
     code, _, err = run(capsys, *argv)
     assert code == 2
     assert key in err

@@ -32,26 +32,43 @@ def test_simulate_writes_results_and_records(tmp_path, capsys):
     assert results.total["service_level"]["ci95"] is not None
     assert len(results.intervals) == 12 * 4  # 12 intervals x (3 channels + "all")
     assert results.intervals[0]["start"] == "09:00"
-    records = [json.loads(line) for line in (tmp_path / "conversations.jsonl").read_text().splitlines()]
-    assert {"id", "channel", "queued_at", "assigned_at", "first_reply_at", "missed", "agent", "reply_delays"} <= set(records[0])
+    records = [
+        json.loads(line) for line in (tmp_path / "conversations.jsonl").read_text().splitlines()
+    ]
+    assert {
+        "id",
+        "channel",
+        "queued_at",
+        "assigned_at",
+        "first_reply_at",
+        "missed",
+        "agent",
+        "reply_delays",
+    } <= set(records[0])
     offered = [r for r in records if r["queued_at"] is not None]
     assert sum(not r["missed"] for r in offered) > 0
 
 
 def test_parallel_jobs_give_the_same_results(tmp_path):
     assert run_cli("simulate", str(SMALL), "-n", "4", "--out", str(tmp_path / "one")) == 0
-    assert run_cli("simulate", str(SMALL), "-n", "4", "-j", "2", "--out", str(tmp_path / "two")) == 0
+    assert (
+        run_cli("simulate", str(SMALL), "-n", "4", "-j", "2", "--out", str(tmp_path / "two")) == 0
+    )
     one = read_results(tmp_path / "one").to_dict()
     two = read_results(tmp_path / "two").to_dict()
     assert one == two
-    assert (tmp_path / "one" / "conversations.jsonl").read_bytes() == (tmp_path / "two" / "conversations.jsonl").read_bytes()
+    assert (tmp_path / "one" / "conversations.jsonl").read_bytes() == (
+        tmp_path / "two" / "conversations.jsonl"
+    ).read_bytes()
 
 
 def test_trace_run_is_replication_zero(tmp_path):
     trace = tmp_path / "t.jsonl"
     assert run_cli("trace", str(SMALL), "--seed", "9", "--out", str(trace)) == 0
     assert run_cli("simulate", str(SMALL), "--trace", str(trace), "--out", str(tmp_path / "a")) == 0
-    assert run_cli("simulate", str(SMALL), "-n", "1", "--seed", "9", "--out", str(tmp_path / "b")) == 0
+    assert (
+        run_cli("simulate", str(SMALL), "-n", "1", "--seed", "9", "--out", str(tmp_path / "b")) == 0
+    )
     from_trace = read_results(tmp_path / "a")
     drawn = read_results(tmp_path / "b")
     assert from_trace.trace_sha256 is not None and from_trace.replications == 1
@@ -68,7 +85,12 @@ def test_trace_run_is_replication_zero(tmp_path):
 def test_bad_scenario_exits_2_without_traceback(tmp_path, content, key):
     bad = tmp_path / "bad.yaml"
     bad.write_text(content)
-    result = subprocess.run([sys.executable, "-m", "sim", "simulate", str(bad)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "sim", "simulate", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
     assert str(bad) in result.stderr.replace("\n", "") and key in result.stderr

@@ -14,10 +14,30 @@ from sim.results import Results, read_results
 
 
 def results(source="model", trace="abc", scenario="small", **total) -> Results:
-    base = {"offered": 400.0, "service_level": 0.90, "missed_rate": 0.05, "frt_mean": 30.0, "frt_p90": 60.0, "insession_mean": 40.0, "occupancy": 0.5, "slot_utilisation": 0.4}
+    base = {
+        "offered": 400.0,
+        "service_level": 0.90,
+        "missed_rate": 0.05,
+        "frt_mean": 30.0,
+        "frt_p90": 60.0,
+        "insession_mean": 40.0,
+        "occupancy": 0.5,
+        "slot_utilisation": 0.4,
+    }
     base.update(total)
     stats = {k: {"mean": v} for k, v in base.items()}
-    return Results(source=source, scenario=scenario, scenario_sha256="sha-" + scenario, replications=1, start="00:00", interval=900.0, total=stats, channels={"chat": copy.deepcopy(stats)}, intervals=[], trace_sha256=trace)
+    return Results(
+        source=source,
+        scenario=scenario,
+        scenario_sha256="sha-" + scenario,
+        replications=1,
+        start="00:00",
+        interval=900.0,
+        total=stats,
+        channels={"chat": copy.deepcopy(stats)},
+        intervals=[],
+        trace_sha256=trace,
+    )
 
 
 def test_identical_results_pass():
@@ -39,7 +59,9 @@ def test_absolute_and_relative_tolerances():
     assert compare(results(), results("replay", frt_mean=33.0)).passed
     failed = compare(results(), results("replay", frt_mean=33.5))
     assert [c.name for c in failed.failures] == ["total.frt_mean", "chat.frt_mean"]
-    assert compare(results(), results("replay", frt_mean=33.5), {"frt_mean": Tolerance(0.2, relative=True)}).passed
+    assert compare(
+        results(), results("replay", frt_mean=33.5), {"frt_mean": Tolerance(0.2, relative=True)}
+    ).passed
 
 
 def test_tolerance_widens_with_the_confidence_interval():
@@ -55,7 +77,10 @@ def test_different_traces_and_scenarios_are_noted():
     assert any("different scenarios" in note for note in verdict.notes)
 
 
-@pytest.mark.parametrize(("text", "expected"), [("frt_mean=10%", Tolerance(0.1, True)), ("service_level=0.02", Tolerance(0.02))])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("frt_mean=10%", Tolerance(0.1, True)), ("service_level=0.02", Tolerance(0.02))],
+)
 def test_parse_tolerance(text, expected):
     assert parse_tolerance(text)[1] == expected
 
@@ -84,13 +109,24 @@ def test_cli_exit_codes_and_junit(tmp_path):
     bad = write(tmp_path, "bad.json", results("replay", missed_rate=0.2))
     junit, markdown, as_json = tmp_path / "j.xml", tmp_path / "m.md", tmp_path / "v.json"
     assert run_cli("compare", predicted, good) == 0
-    assert run_cli("compare", predicted, bad, "--junit", junit, "--markdown", markdown, "--json", as_json) == 1
+    assert (
+        run_cli(
+            "compare", predicted, bad, "--junit", junit, "--markdown", markdown, "--json", as_json
+        )
+        == 1
+    )
     root = ET.parse(junit).getroot()
-    assert root.tag == "testsuites" and int(root.get("failures")) == 2  # total and channel missed_rate
+    assert (
+        root.tag == "testsuites" and int(root.get("failures")) == 2
+    )  # total and channel missed_rate
     cases = root.findall("testsuite/testcase")
-    assert len(cases) == int(root.get("tests")) and all(c.get("classname") and c.get("name") for c in cases)
+    assert len(cases) == int(root.get("tests")) and all(
+        c.get("classname") and c.get("name") for c in cases
+    )
     failed = [c for c in cases if c.find("failure") is not None]
-    assert {c.get("name") for c in failed} == {"missed_rate"} and failed[0].find("failure").get("message")
+    assert {c.get("name") for c in failed} == {"missed_rate"} and failed[0].find("failure").get(
+        "message"
+    )
     assert "❌" in markdown.read_text() and "missed_rate" in markdown.read_text()
     assert json.loads(as_json.read_text())["passed"] is False
     assert read_results(predicted).source == "model"
@@ -109,12 +145,16 @@ def test_replay_response_times_are_widened_by_timing_resolution():
     measured = results("replay", frt_mean=34.5)
     measured.extra = {"speedup": 100.0, "validity": {"ack_p99_ms": 10.0}}  # 2 x 10 ms x 100 = 2 s
     verdict = compare(results(), measured)
-    assert passed(verdict, "total.frt_mean") and any("timing resolution" in n for n in verdict.notes)
+    assert passed(verdict, "total.frt_mean") and any(
+        "timing resolution" in n for n in verdict.notes
+    )
     assert not passed(compare(results(), results("replay", frt_mean=34.5)), "total.frt_mean")
 
 
 def test_single_run_rates_carry_their_binomial_error():
-    single = results("replay", missed_rate=0.082)  # 3.2 pp within 2 + 0.25 + sqrt(0.05 x 0.95 / 400) = 3.34 pp
+    single = results(
+        "replay", missed_rate=0.082
+    )  # 3.2 pp within 2 + 0.25 + sqrt(0.05 x 0.95 / 400) = 3.34 pp
     assert passed(compare(results(), single), "total.missed_rate")
     replicated = results("model", missed_rate=0.082)
     for block in (replicated.total, *replicated.channels.values()):
@@ -128,7 +168,11 @@ def test_a_tolerance_adds_a_kpi_per_channel_but_agents_stay_total(tmp_path):
         block["frt_p95"] = {"mean": 80.0}
     for block in (measured.total, *measured.channels.values()):
         block["frt_p95"] = {"mean": 95.0}
-    verdict = compare(predicted, measured, {"frt_p95": Tolerance(0.10, relative=True), "occupancy": Tolerance(0.01)})
+    verdict = compare(
+        predicted,
+        measured,
+        {"frt_p95": Tolerance(0.10, relative=True), "occupancy": Tolerance(0.01)},
+    )
     assert [c.name for c in verdict.failures] == ["total.frt_p95", "chat.frt_p95"]
     assert not any(c.name == "chat.occupancy" for c in verdict.checks)
     p, m = write(tmp_path, "p.json", predicted), write(tmp_path, "m.json", measured)

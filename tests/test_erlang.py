@@ -86,6 +86,7 @@ def test_cran_erlangc_reference_example() -> None:
 
 # ----------------------------------------------------------------- published examples: A
 
+
 # pyworkforce documentation, guide "Erlang A (abandonment)"
 # (https://pyworkforce.rodrigo-arenas.com/stable/guide/erlanga): ErlangA(transactions=100,
 # aht=3, asa=20/60, interval=30, patience=5) in minutes, required_positions(service_level=0.8,
@@ -131,8 +132,17 @@ def erlang_b_recursion(servers: int, load: float) -> float:
 
 @pytest.mark.parametrize(
     ("servers", "load"),
-    [(1, 0.5), (10, 5.0), (14, 10.0), (100, 95.0), (500, 480.0), (1000, 950.0), (2000, 2100.0),
-     (50, 5000.0), (300, 30.0)],
+    [
+        (1, 0.5),
+        (10, 5.0),
+        (14, 10.0),
+        (100, 95.0),
+        (500, 480.0),
+        (1000, 950.0),
+        (2000, 2100.0),
+        (50, 5000.0),
+        (300, 30.0),
+    ],
 )
 def test_erlang_b_matches_the_stable_recursion(servers: int, load: float) -> None:
     assert erlang_b(servers, load) == pytest.approx(erlang_b_recursion(servers, load), rel=1e-10)
@@ -184,8 +194,9 @@ def test_gmr_a_function_matches_its_integral_and_series() -> None:
 # -------------------------------------------------------- brute-force birth-death for Erlang A
 
 
-def brute_force(rate: float, aht: float, patience: float, servers: int, target: float,
-                extra: int = 400) -> dict[str, float]:
+def brute_force(
+    rate: float, aht: float, patience: float, servers: int, target: float, extra: int = 400
+) -> dict[str, float]:
     """Erlang A by linear algebra on the truncated chain; independent of the closed forms.
 
     The stationary law solves pi Q = 0 on states 0..servers+extra.  A tagged arrival that
@@ -255,8 +266,9 @@ BRUTE_CASES = [
 
 
 @pytest.mark.parametrize(("rate", "aht", "patience", "agents", "target", "slots"), BRUTE_CASES)
-def test_erlang_a_matches_brute_force(rate: float, aht: float, patience: float, agents: int,
-                                      target: float, slots: int) -> None:
+def test_erlang_a_matches_brute_force(
+    rate: float, aht: float, patience: float, agents: int, target: float, slots: int
+) -> None:
     m = erlang_a(rate, aht, patience, agents, target, slots_per_agent=slots)
     ref = brute_force(rate, aht, patience, agents * slots, target)
     assert ref["p_abandon_tagged"] == pytest.approx(ref["p_abandon"], rel=1e-9)  # self-check
@@ -310,8 +322,10 @@ def test_concurrency_is_extra_servers() -> None:
 @pytest.mark.parametrize("patience", [None, 45.0, 600.0])
 def test_monotone_in_agents(patience: float | None) -> None:
     start = 1 if patience is not None else 11
-    rows = [queue_metrics(CCH_RATE, CCH_AHT, n, CCH_TARGET, mean_patience=patience)
-            for n in range(start, 30)]
+    rows = [
+        queue_metrics(CCH_RATE, CCH_AHT, n, CCH_TARGET, mean_patience=patience)
+        for n in range(start, 30)
+    ]
     for fewer, more in itertools.pairwise(rows):
         assert more.p_wait <= fewer.p_wait
         assert more.p_abandon <= fewer.p_abandon
@@ -322,12 +336,20 @@ def test_monotone_in_agents(patience: float | None) -> None:
 
 def test_agents_for_service_level_is_the_smallest() -> None:
     for patience, max_abandon in [(None, None), (90.0, None), (90.0, 0.01)]:
-        best = agents_for_service_level(0.9, 240.0, 30.0, 0.9, mean_patience=patience,
-                                        max_abandon=max_abandon, slots_per_agent=2)
+        best = agents_for_service_level(
+            0.9,
+            240.0,
+            30.0,
+            0.9,
+            mean_patience=patience,
+            max_abandon=max_abandon,
+            slots_per_agent=2,
+        )
         assert best.service_level >= 0.9
         assert max_abandon is None or best.p_abandon <= max_abandon
-        worse = queue_metrics(0.9, 240.0, best.agents - 1, 30.0, mean_patience=patience,
-                              slots_per_agent=2)
+        worse = queue_metrics(
+            0.9, 240.0, best.agents - 1, 30.0, mean_patience=patience, slots_per_agent=2
+        )
         assert worse.service_level < 0.9 or (
             max_abandon is not None and worse.p_abandon > max_abandon
         )
@@ -362,10 +384,13 @@ def test_zero_traffic() -> None:
         (lambda: erlang_a(1.0, 180.0, 0.0, 3, 20.0), "mean_patience"),
         (lambda: erlang_a(1.0, 180.0, -5.0, 3, 20.0), "mean_patience"),
         (lambda: agents_for_service_level(1.0, 180.0, 20.0, 1.0), "service_level"),
-        (lambda: agents_for_service_level(1.0, 180.0, 20.0, 0.8, max_abandon=0.1),
-         "mean_patience"),
-        (lambda: agents_for_service_level(1.0, 180.0, 20.0, 0.8, mean_patience=60.0,
-                                          max_abandon=0.0), "max_abandon"),
+        (lambda: agents_for_service_level(1.0, 180.0, 20.0, 0.8, max_abandon=0.1), "mean_patience"),
+        (
+            lambda: agents_for_service_level(
+                1.0, 180.0, 20.0, 0.8, mean_patience=60.0, max_abandon=0.0
+            ),
+            "max_abandon",
+        ),
     ],
 )
 def test_invalid_arguments_raise_value_error(call: Callable[[], object], message: str) -> None:
@@ -386,11 +411,19 @@ def test_invalid_arguments_raise_value_error(call: Callable[[], object], message
     target=st.floats(0.0, 300.0),
     extra=st.floats(0.1, 300.0),
 )
-def test_properties(rate: float, aht: float, patience: float | None, agents: int, slots: int,
-                    target: float, extra: float) -> None:
+def test_properties(
+    rate: float,
+    aht: float,
+    patience: float | None,
+    agents: int,
+    slots: int,
+    target: float,
+    extra: float,
+) -> None:
     m = queue_metrics(rate, aht, agents, target, mean_patience=patience, slots_per_agent=slots)
-    later = queue_metrics(rate, aht, agents, target + extra, mean_patience=patience,
-                          slots_per_agent=slots)
+    later = queue_metrics(
+        rate, aht, agents, target + extra, mean_patience=patience, slots_per_agent=slots
+    )
     assert isinstance(m, QueueMetrics)
     assert 0.0 <= m.p_wait <= 1.0
     assert 0.0 <= m.p_abandon <= m.p_wait

@@ -25,7 +25,10 @@ def test_time_in_bins_matches_brute_force(rows, edges):
     ends = starts + np.array([d for _, d, _ in rows])
     weights = np.array([w for _, _, w in rows])
     expected = [
-        sum(w * max(0.0, min(e, hi) - max(s, lo)) for s, e, w in zip(starts, ends, weights, strict=True))
+        sum(
+            w * max(0.0, min(e, hi) - max(s, lo))
+            for s, e, w in zip(starts, ends, weights, strict=True)
+        )
         for lo, hi in itertools.pairwise(edges)
     ]
     assert time_in_bins(starts, ends, edges, weights) == pytest.approx(expected, abs=1e-7)
@@ -76,4 +79,7 @@ def test_queue_max_at_interval_edges():
     times, deltas = np.array([0.0, 5.0, 10.0, 10.0]), np.array([1.0, 1.0, -1.0, -1.0])
     assert _queue_max(times, deltas, np.array([0.0, 10.0, 20.0])).tolist() == [2.0, 0.0]
     # One joins exactly at the edge: it counts for the interval that starts there.
-    assert _queue_max(np.array([10.0]), np.array([1.0]), np.array([0.0, 10.0, 20.0])).tolist() == [0.0, 1.0]
+    assert _queue_max(np.array([10.0]), np.array([1.0]), np.array([0.0, 10.0, 20.0])).tolist() == [
+        0.0,
+        1.0,
+    ]

@@ -40,7 +40,9 @@ def test_hands_are_serial_and_fifo_by_message_arrival():
 
 def test_slowdown_uses_active_chats_when_typing_starts():
     s = one_agent(max_chats=2, slowdown=[1.0, 2.0])
-    run = simulate_trace(s, trace(conversation("c1", 0.0, [10.0], close_after=100), conversation("c2", 1.0, [10.0])))
+    run = simulate_trace(
+        s, trace(conversation("c1", 0.0, [10.0], close_after=100), conversation("c2", 1.0, [10.0]))
+    )
     r = by_id(run)
     # c1 starts typing at 0 with 1 active chat (x1.0); c2 at 10 with 2 active (x2.0).
     assert r["c1"].first_reply_at == pytest.approx(10.0)
@@ -59,7 +61,9 @@ def test_turns_think_and_close_after():
 
 def test_visible_abandonment_in_queue_leaves_the_queue():
     s = one_agent()
-    run = simulate_trace(s, trace(conversation("c1", 0.0, [100.0]), conversation("c2", 1.0, [10.0], patience=30.0)))
+    run = simulate_trace(
+        s, trace(conversation("c1", 0.0, [100.0]), conversation("c2", 1.0, [10.0], patience=30.0))
+    )
     r = by_id(run)["c2"]
     assert r.missed and r.assigned_at is None and r.left_queue_at == pytest.approx(31.0)
     assert r.first_reply_at is None and r.wasted_slot_seconds == 0
@@ -92,7 +96,9 @@ def test_visible_abandonment_while_assigned_frees_the_slot_and_the_hands():
 
 def test_abandoning_while_the_agent_types_aborts_the_typing():
     s = one_agent()
-    run = simulate_trace(s, trace(conversation("c1", 0.0, [100.0], patience=30.0), conversation("c2", 50.0, [10.0])))
+    run = simulate_trace(
+        s, trace(conversation("c1", 0.0, [100.0], patience=30.0), conversation("c2", 50.0, [10.0]))
+    )
     r = by_id(run)
     assert r["c1"].missed and r["c1"].first_reply_at is None
     assert r["c2"].first_reply_at == pytest.approx(60.0)
@@ -101,19 +107,38 @@ def test_abandoning_while_the_agent_types_aborts_the_typing():
 
 def test_bot_contains_or_delays_queue_entry():
     s = one_agent()
-    run = simulate_trace(s, trace(conversation("c1", 0.0, bot=(True, 30.0)), conversation("c2", 0.0, bot=(False, 30.0))))
+    run = simulate_trace(
+        s,
+        trace(
+            conversation("c1", 0.0, bot=(True, 30.0)), conversation("c2", 0.0, bot=(False, 30.0))
+        ),
+    )
     r = by_id(run)
     assert r["c1"].bot_contained and not r["c1"].offered and not r["c1"].missed
-    assert r["c2"].queued_at == pytest.approx(30.0) and r["c2"].first_reply_at == pytest.approx(40.0)
+    assert r["c2"].queued_at == pytest.approx(30.0) and r["c2"].first_reply_at == pytest.approx(
+        40.0
+    )
 
 
 def test_priority_then_fifo():
     channels = {
-        name: {"protocol": "webchat", "volume": 1, "priority": p, "patience": {"dist": "constant", "value": "1h"}, "reply": {"dist": "constant", "value": 10}}
+        name: {
+            "protocol": "webchat",
+            "volume": 1,
+            "priority": p,
+            "patience": {"dist": "constant", "value": "1h"},
+            "reply": {"dist": "constant", "value": 10},
+        }
         for name, p in (("low", 0), ("high", 1))
     }
     s = scenario(channels, [{"group": "a", "skills": ["low", "high"], "staffing": [1, 1, 1, 1]}])
-    cs = [conversation("busy", 0.0, [50.0], channel="low"), conversation("l1", 1.0, channel="low"), conversation("h1", 2.0, channel="high"), conversation("l2", 3.0, channel="low"), conversation("h2", 4.0, channel="high")]
+    cs = [
+        conversation("busy", 0.0, [50.0], channel="low"),
+        conversation("l1", 1.0, channel="low"),
+        conversation("h1", 2.0, channel="high"),
+        conversation("l2", 3.0, channel="low"),
+        conversation("h2", 4.0, channel="high"),
+    ]
     r = by_id(simulate_trace(s, trace(*cs)))
     order = sorted(["l1", "h1", "l2", "h2"], key=lambda i: r[i].assigned_at)
     assert order == ["h1", "h2", "l1", "l2"]
@@ -128,8 +153,20 @@ def test_routing_prefers_fewest_active_then_longest_idle():
 
 
 def test_shift_end_drains_active_chats_and_takes_no_new_ones():
-    s = scenario(agents=[{"group": "a", "skills": ["chat"], "max_chats": 2, "shifts": [{"start": "00:00", "end": "00:10", "count": 1}]}])
-    cs = [conversation("c1", 500.0, [10.0], close_after=300.0), conversation("c2", 700.0, [10.0], patience=100.0)]
+    s = scenario(
+        agents=[
+            {
+                "group": "a",
+                "skills": ["chat"],
+                "max_chats": 2,
+                "shifts": [{"start": "00:00", "end": "00:10", "count": 1}],
+            }
+        ]
+    )
+    cs = [
+        conversation("c1", 500.0, [10.0], close_after=300.0),
+        conversation("c2", 700.0, [10.0], patience=100.0),
+    ]
     run = simulate_trace(s, trace(*cs))
     r = by_id(run)
     assert r["c1"].closed_at == pytest.approx(810.0)

@@ -37,7 +37,14 @@ def duration(draw: Any, low: float, high: float) -> dict[str, Any]:
 
 @st.composite
 def scenarios(draw: Any) -> Any:
-    names = draw(st.lists(st.sampled_from(["whatsapp", "viber", "webchat", "app"]), min_size=1, max_size=3, unique=True))
+    names = draw(
+        st.lists(
+            st.sampled_from(["whatsapp", "viber", "webchat", "app"]),
+            min_size=1,
+            max_size=3,
+            unique=True,
+        )
+    )
     channels = {}
     for name in names:
         channel: dict[str, Any] = {
@@ -56,7 +63,9 @@ def scenarios(draw: Any) -> Any:
         channels[name] = channel
     groups = []
     for g in range(draw(st.integers(1, 2))):
-        skills = names if g == 0 else draw(st.lists(st.sampled_from(names), min_size=1, unique=True))
+        skills = (
+            names if g == 0 else draw(st.lists(st.sampled_from(names), min_size=1, unique=True))
+        )
         max_chats = draw(st.integers(1, 4))
         group: dict[str, Any] = {
             "group": f"g{g}",
@@ -69,12 +78,26 @@ def scenarios(draw: Any) -> Any:
         # refused by the scenario check); intervals with nobody on duty still occur.
         least = 1 if g == 0 else 0
         if draw(st.booleans()):
-            group["staffing"] = draw(st.lists(st.integers(0, 3), min_size=4, max_size=4).filter(lambda counts, least=least: sum(counts) >= least))
+            group["staffing"] = draw(
+                st.lists(st.integers(0, 3), min_size=4, max_size=4).filter(
+                    lambda counts, least=least: sum(counts) >= least
+                )
+            )
         else:
             start = draw(st.sampled_from(["00:00", "00:15", "00:30"]))
-            group["shifts"] = [{"start": start, "end": "01:00", "count": draw(st.integers(least, 3))}]
+            group["shifts"] = [
+                {"start": start, "end": "01:00", "count": draw(st.integers(least, 3))}
+            ]
         groups.append(group)
-    return parse_scenario({"name": "prop", "duration": "1h", "interval": "15m", "channels": channels, "agents": groups})
+    return parse_scenario(
+        {
+            "name": "prop",
+            "duration": "1h",
+            "interval": "15m",
+            "channels": channels,
+            "agents": groups,
+        }
+    )
 
 
 def _max_overlap(spans: list[tuple[float, float]]) -> int:

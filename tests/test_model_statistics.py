@@ -36,8 +36,12 @@ REPLICATIONS = 12
 TARGET = 20.0
 
 
-def queue_scenario(agents: int, rate: float, patience: float | None, max_chats: int = 1, handle: float = HANDLE) -> Scenario:
-    return textbook.queue_scenario(agents, rate, handle, patience, intervals=DAYS, max_chats=max_chats, target=TARGET)
+def queue_scenario(
+    agents: int, rate: float, patience: float | None, max_chats: int = 1, handle: float = HANDLE
+) -> Scenario:
+    return textbook.queue_scenario(
+        agents, rate, handle, patience, intervals=DAYS, max_chats=max_chats, target=TARGET
+    )
 
 
 @dataclass
@@ -54,8 +58,15 @@ def replicate(scenario: Scenario) -> dict[str, Estimate]:
     samples: dict[str, list[float]] = {}
     for r in range(REPLICATIONS):
         run = simulate_trace(scenario, draw_trace(scenario, 42, r, texts=False))
-        window = [c for c in run.conversations if WARMUP <= c.queued_at < scenario.duration - COOLDOWN]
-        waits = np.array([(c.left_queue_at if c.left_queue_at is not None else math.inf) - c.queued_at for c in window])
+        window = [
+            c for c in run.conversations if WARMUP <= c.queued_at < scenario.duration - COOLDOWN
+        ]
+        waits = np.array(
+            [
+                (c.left_queue_at if c.left_queue_at is not None else math.inf) - c.queued_at
+                for c in window
+            ]
+        )
         answered = [c for c in window if c.answered]
         frt = np.array([c.reply_delays[0] for c in answered])
         values = {
@@ -70,12 +81,19 @@ def replicate(scenario: Scenario) -> dict[str, Estimate]:
         end = scenario.duration - COOLDOWN
         span = end - WARMUP
         queued = np.array([c.queued_at for c in run.conversations])
-        left = np.array([c.left_queue_at if c.left_queue_at is not None else end for c in run.conversations])
+        left = np.array(
+            [c.left_queue_at if c.left_queue_at is not None else end for c in run.conversations]
+        )
         area = time_in_bins(queued, np.minimum(left, end), np.array([WARMUP, end]))[0]
-        values["little_gap"] = (area / span - (len(window) / span) * float(waits.mean())) / (area / span)
+        values["little_gap"] = (area / span - (len(window) / span) * float(waits.mean())) / (
+            area / span
+        )
         for key, value in values.items():
             samples.setdefault(key, []).append(value)
-    return {key: Estimate(float(np.mean(v)), float(np.std(v, ddof=1) / math.sqrt(len(v)))) for key, v in samples.items()}
+    return {
+        key: Estimate(float(np.mean(v)), float(np.std(v, ddof=1) / math.sqrt(len(v))))
+        for key, v in samples.items()
+    }
 
 
 def check(estimates: dict[str, Estimate], theory, allowance: float = 0.004) -> None:
@@ -87,10 +105,17 @@ def check(estimates: dict[str, Estimate], theory, allowance: float = 0.004) -> N
     ):
         ok = estimates[key].agrees(expected, allowance)
         report.append((key, estimates[key].mean, estimates[key].se, expected, ok))
-    for key, expected in (("mean_wait_served", theory.mean_wait_served), ("mean_wait", theory.mean_wait)):
+    for key, expected in (
+        ("mean_wait_served", theory.mean_wait_served),
+        ("mean_wait", theory.mean_wait),
+    ):
         wait = estimates[key]
-        report.append((key, wait.mean, wait.se, expected, wait.agrees(expected, 0.03 * expected + 0.1)))
-    assert all(ok for *_, ok in report), "\n".join(f"{k}: model {m:.4f} ± {4 * s:.4f} vs theory {t:.4f}" for k, m, s, t, _ in report)
+        report.append(
+            (key, wait.mean, wait.se, expected, wait.agrees(expected, 0.03 * expected + 0.1))
+        )
+    assert all(ok for *_, ok in report), "\n".join(
+        f"{k}: model {m:.4f} ± {4 * s:.4f} vs theory {t:.4f}" for k, m, s, t, _ in report
+    )
 
 
 @pytest.mark.slow
@@ -125,7 +150,11 @@ def test_littles_law_holds_on_the_queue():
     assert gap.se < 0.01  # and the check is sharp
 
 
-@pytest.mark.parametrize(("agents", "handle"), [(9, HANDLE), (10, 1.05 * HANDLE)], ids=["one agent short", "service 5% slow"])
+@pytest.mark.parametrize(
+    ("agents", "handle"),
+    [(9, HANDLE), (10, 1.05 * HANDLE)],
+    ids=["one agent short", "service 5% slow"],
+)
 def test_theory_check_can_fail(agents, handle):
     """The comparison is sharp enough to see a wrong model: neither 9 agents nor a service 5%
     slower is Erlang A of 10 agents (each error alone moves the waits by a third or more)."""

@@ -55,7 +55,9 @@ def brute_force(required: list[int], lengths: list[int]) -> int:
             for j in range(first, min(first + length, n)):
                 covered[j] += count
         if all(c >= r for c, r in zip(covered, required, strict=True)):
-            total = sum(length * count for (_, length), count in zip(options, counts, strict=True))  # paid in full
+            total = sum(
+                length * count for (_, length), count in zip(options, counts, strict=True)
+            )  # paid in full
             best = total if best is None else min(best, total)
     assert best is not None
     return best
@@ -63,21 +65,32 @@ def brute_force(required: list[int], lengths: list[int]) -> int:
 
 def paid(shifts: list[ShiftBlock], n: int, lengths: list[int]) -> int:
     """What the cover's shifts cost: their full length, also when cut at the horizon."""
-    return sum(b.count * (b.length if b.first + b.length < n else min(x for x in lengths if x >= b.length)) for b in shifts)
+    return sum(
+        b.count * (b.length if b.first + b.length < n else min(x for x in lengths if x >= b.length))
+        for b in shifts
+    )
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(0, 2), min_size=1, max_size=4), st.lists(st.integers(2, 3), min_size=1, max_size=2, unique=True))
+@given(
+    st.lists(st.integers(0, 2), min_size=1, max_size=4),
+    st.lists(st.integers(2, 3), min_size=1, max_size=2, unique=True),
+)
 def test_cover_is_feasible_and_optimal(required, lengths):
     shifts = cover(required, lengths)
     assert all(c >= r for c, r in zip(head_count(shifts, len(required)), required, strict=True))
-    assert paid(shifts, len(required), lengths) == (brute_force(required, lengths) if any(required) else 0)
+    assert paid(shifts, len(required), lengths) == (
+        brute_force(required, lengths) if any(required) else 0
+    )
 
 
 def test_a_shift_cut_at_the_horizon_costs_its_full_length():
     # A late peak is not covered by cheap stubs: the 4-interval shift costs 4 even when cut at 1.
     assert cover([0, 0, 0, 2], [4]) == [ShiftBlock(3, 1, 2)]
-    assert cover([1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 3], [4, 8]) == [ShiftBlock(0, 8, 1), ShiftBlock(11, 1, 3)]
+    assert cover([1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 3], [4, 8]) == [
+        ShiftBlock(0, 8, 1),
+        ShiftBlock(11, 1, 3),
+    ]
 
 
 RATE, HANDLE, PATIENCE = 0.03, 300.0, 120.0
@@ -86,7 +99,9 @@ RATE, HANDLE, PATIENCE = 0.03, 300.0, 120.0
 def queue_data(targets: dict, hours: int = 6) -> dict:
     """M/M/n+M in chat clothes (sim.textbook): one chat per agent, a flat 108 conversations an
     hour, 12 agents staffed as the scenario's own plan."""
-    return textbook.queue_data(12, RATE, HANDLE, PATIENCE, intervals=hours, interval="1h", target=20, targets=targets)
+    return textbook.queue_data(
+        12, RATE, HANDLE, PATIENCE, intervals=hours, interval="1h", target=20, targets=targets
+    )
 
 
 def queue(targets: dict, hours: int = 6) -> tuple:
@@ -108,7 +123,9 @@ def test_a_queue_theory_sizes_gets_erlang_a_staffing():
     assert all(abs(n - theory) <= 1 for n in required[1:]), (required, theory)
     assert sum(n == theory for n in required[1:]) >= 3, (required, theory)
     assert all(sl >= 0.8 for sl in evaluation.service_level)
-    fewer = planner.evaluate(with_staffing(scenario, "a", [n - 1 if j == 3 else n for j, n in enumerate(required)]))
+    fewer = planner.evaluate(
+        with_staffing(scenario, "a", [n - 1 if j == 3 else n for j, n in enumerate(required)])
+    )
     assert fewer.service_level[3] < 0.8  # and it is the least: one agent fewer misses
 
 
@@ -125,7 +142,11 @@ def test_parallel_evaluation_gives_the_same_plan():
     scenario, *_ = queue({"service_level": 0.8})
     serial = plan_staff(scenario, shift_lengths=[7200], replications=4, seed=5)
     parallel = plan_staff(scenario, shift_lengths=[7200], replications=4, seed=5, jobs=2)
-    assert (parallel.required, parallel.shifts, parallel.results.to_dict()) == (serial.required, serial.shifts, serial.results.to_dict())
+    assert (parallel.required, parallel.shifts, parallel.results.to_dict()) == (
+        serial.required,
+        serial.shifts,
+        serial.results.to_dict(),
+    )
 
 
 def test_shifts_become_clock_times():
@@ -161,7 +182,11 @@ def test_the_group_answers_for_its_own_channels():
     """Two groups, two channels: the other group's channel failing its target is not a reason
     to grow the planned group."""
     data = queue_data({"service_level": 0.8})
-    data["channels"]["other"] = {**data["channels"]["chat"], "first_response_target": 0.001, "patience": {"dist": "constant", "value": 1.0}}
+    data["channels"]["other"] = {
+        **data["channels"]["chat"],
+        "first_response_target": 0.001,
+        "patience": {"dist": "constant", "value": 1.0},
+    }
     data["agents"].append({"group": "b", "skills": ["other"], "max_chats": 1, "staffing": [1] * 6})
     scenario = parse_scenario(data)
     planner = Planner(scenario, "a", replications=3, seed=1)
@@ -189,16 +214,39 @@ def run_cli(*args: object) -> int:
 
 def test_cli_writes_the_plan(tmp_path, capsys):
     report = tmp_path / "plan.html"
-    code = run_cli("staff", SMALL, "-n", 4, "--shift-length", "3h", "--shift-length", "2h", "--out", tmp_path, "--report", report)
+    code = run_cli(
+        "staff",
+        SMALL,
+        "-n",
+        4,
+        "--shift-length",
+        "3h",
+        "--shift-length",
+        "2h",
+        "--out",
+        tmp_path,
+        "--report",
+        report,
+    )
     out = capsys.readouterr().out
     assert report.read_text().startswith("<!DOCTYPE html>")  # the planned shifts, simulated
     assert "agents per interval" in out and "agent-hours of experts" in out
     with (tmp_path / "plan.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     targets = load_scenario(SMALL).targets
-    short = [r for r in rows if r["service_level"] and (float(r["service_level"]) < targets.service_level or float(r["missed_rate"]) > targets.missed_rate)]
+    short = [
+        r
+        for r in rows
+        if r["service_level"]
+        and (
+            float(r["service_level"]) < targets.service_level
+            or float(r["missed_rate"]) > targets.missed_rate
+        )
+    ]
     assert code == (1 if short else 0) and ("still short" in out) == bool(short)
-    assert len(rows) == load_scenario(SMALL).n_intervals and all(int(r["on_shift"]) >= int(r["required"]) for r in rows)
+    assert len(rows) == load_scenario(SMALL).n_intervals and all(
+        int(r["on_shift"]) >= int(r["required"]) for r in rows
+    )
     assert [int(r["required"]) for r in rows] != [0] * len(rows)
     shifts = yaml.safe_load((tmp_path / "shifts.yaml").read_text())
     assert shifts["group"] == "experts" and sum(s["count"] for s in shifts["shifts"]) >= 1

@@ -78,9 +78,17 @@ def replay_dir(tmp_path_factory, model_dir):
     """A "measurement": the model's results relabelled as a replay, service level 10 pp lower."""
     data = json.loads((model_dir / "results.json").read_text())
     data.update(source="replay", replications=1, speedup=60.0)
-    data["validity"] = {"valid": False, "reasons": ["dispatch lateness p99 250 ms > 100 ms"],
-                        "lateness_p50_ms": 3.5, "lateness_p99_ms": 250.0, "ack_p50_ms": 1.2,
-                        "ack_p99_ms": 4.0, "lost_inbound": 0, "lost_replies": 2, "problems": []}
+    data["validity"] = {
+        "valid": False,
+        "reasons": ["dispatch lateness p99 250 ms > 100 ms"],
+        "lateness_p50_ms": 3.5,
+        "lateness_p99_ms": 250.0,
+        "ack_p50_ms": 1.2,
+        "ack_p99_ms": 4.0,
+        "lost_inbound": 0,
+        "lost_replies": 2,
+        "problems": [],
+    }
     data["total"]["service_level"] = {"mean": data["total"]["service_level"]["mean"] - 0.1}
     directory = tmp_path_factory.mktemp("replay")
     (directory / "results.json").write_text(json.dumps(data))
@@ -90,7 +98,9 @@ def replay_dir(tmp_path_factory, model_dir):
 
 @pytest.fixture(scope="module")
 def model_report(tmp_path_factory, model_dir, scenario):
-    out = write_report([model_dir], tmp_path_factory.mktemp("out") / "sub" / "report.html", scenario)
+    out = write_report(
+        [model_dir], tmp_path_factory.mktemp("out") / "sub" / "report.html", scenario
+    )
     return out
 
 
@@ -160,8 +170,15 @@ def test_scheduled_agents_follow_the_shifts(scenario):
 
 def test_required_agents_grow_with_traffic():
     offered = np.array([0.0, 10.0, 40.0, 160.0, np.nan])
-    required = required_agents(offered, 900.0, holding=300.0, work=60.0, target=60.0,
-                               service_level=0.8, slots_per_agent=3.0)
+    required = required_agents(
+        offered,
+        900.0,
+        holding=300.0,
+        work=60.0,
+        target=60.0,
+        service_level=0.8,
+        slots_per_agent=3.0,
+    )
     agents = required.agents
     assert agents[0] == 0 and agents[-1] == 0
     assert 0 < agents[1] < agents[2] < agents[3]
@@ -189,7 +206,12 @@ def run_cli(*args: str) -> int:
 
 def test_cli_writes_the_report(model_dir, tmp_path, capsys):
     out = tmp_path / "r.html"
-    assert run_cli("report", str(model_dir / "results.json"), "--out", str(out), "--scenario", str(SMALL)) == 0
+    assert (
+        run_cli(
+            "report", str(model_dir / "results.json"), "--out", str(out), "--scenario", str(SMALL)
+        )
+        == 0
+    )
     assert f"wrote {out}" in capsys.readouterr().out.replace("\n", "")
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
@@ -223,10 +245,20 @@ def test_report_renders_in_headless_chromium(model_report, tmp_path):
     if browser is None:
         pytest.skip("no chromium or google-chrome installed")
     shot = tmp_path / "shot.png"
-    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run",
-               f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,3000",
-               model_report.resolve().as_uri()]
+    command = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={shot}",
+        "--window-size=1200,3000",
+        model_report.resolve().as_uri(),
+    ]
     try:
         subprocess.run(command, capture_output=True, timeout=90, check=False)
     except subprocess.TimeoutExpired:

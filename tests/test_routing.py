@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 from sim.routing import RoutedAgent, Router, id_order
 
 
-def make(router: Router[str, RoutedAgent], id: str, skills=("chat",), max_chats=2, now=0.0) -> RoutedAgent:
+def make(
+    router: Router[str, RoutedAgent], id: str, skills=("chat",), max_chats=2, now=0.0
+) -> RoutedAgent:
     agent = RoutedAgent(id, skills, max_chats, now)
     router.login(agent, now)
     return agent
@@ -37,11 +39,19 @@ def test_lowest_id_is_natural_order_past_four_digits():
     assert router.enqueue("c1", "chat", 1.0) is nine  # as strings, "experts-10000" < "experts-9999"
 
 
-@given(st.lists(st.tuples(st.sampled_from(["experts-", "trainees-", "a", ""]), st.integers(0, 10**6)), min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["experts-", "trainees-", "a", ""]), st.integers(0, 10**6)),
+        min_size=1,
+        max_size=20,
+    )
+)
 def test_id_order_sorts_numbers_as_numbers(parts):
     ids = [f"{prefix}{number}" for prefix, number in parts]
     ordered = sorted(ids, key=id_order)
-    assert ordered == sorted(ids, key=lambda i: (i.rstrip("0123456789"), int(i[len(i.rstrip("0123456789")):])))
+    assert ordered == sorted(
+        ids, key=lambda i: (i.rstrip("0123456789"), int(i[len(i.rstrip("0123456789")) :]))
+    )
 
 
 def test_queue_is_priority_then_fifo():

@@ -28,13 +28,24 @@ def test_a_scope_of_one_channel_is_that_channel():
     whole = measure(run, SMALL)
     for name in SMALL.channels:
         scoped = measure(run, SMALL, {name})
-        mine = {k: v for k, v in whole["channels"][name].items() if k not in ("occupancy", "slot_utilisation")}
+        mine = {
+            k: v
+            for k, v in whole["channels"][name].items()
+            if k not in ("occupancy", "slot_utilisation")
+        }
         assert {k: v for k, v in scoped["total"].items() if k in mine} == mine
         assert set(scoped["channels"]) == {name}
         for row in scoped["intervals"]:
             if row["channel"] == ALL:
-                same = next(r for r in whole["intervals"] if r["index"] == row["index"] and r["channel"] == name)
-                assert row["offered"] == same["offered"] and row["service_level"] == same["service_level"]
+                same = next(
+                    r
+                    for r in whole["intervals"]
+                    if r["index"] == row["index"] and r["channel"] == name
+                )
+                assert (
+                    row["offered"] == same["offered"]
+                    and row["service_level"] == same["service_level"]
+                )
                 assert row["insession_mean"] == same["insession_mean"]
 
 
@@ -52,7 +63,9 @@ def test_workers_give_what_one_process_gives():
     assert two.measurements == one.measurements
     assert again.measurements[0] == one.measurements[0]
     assert two.first_run is not None and one.first_run is not None
-    assert [r.to_dict() for r in two.first_run.conversations] == [r.to_dict() for r in one.first_run.conversations]
+    assert [r.to_dict() for r in two.first_run.conversations] == [
+        r.to_dict() for r in one.first_run.conversations
+    ]
 
 
 def test_traffic_refuses_nonsense():

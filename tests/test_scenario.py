@@ -408,7 +408,12 @@ TYPOS: list[tuple[tuple[str | int, ...], str, str, str]] = [
     (("agents", 0), "max_chat", "max_chats", "agents[0].max_chat"),
     (("agents", 0, "shifts", 1), "cuont", "count", "agents[0].shifts[1].cuont"),
     (("targets",), "servce_level", "service_level", "targets.servce_level"),
-    (("channels", "webchat", "bot"), "containmnet", "containment", "channels.webchat.bot.containmnet"),
+    (
+        ("channels", "webchat", "bot"),
+        "containmnet",
+        "containment",
+        "channels.webchat.bot.containmnet",
+    ),
     (("channels", "webchat", "bot", "time"), "valeu", "value", "channels.webchat.bot.time.valeu"),
 ]
 
@@ -522,12 +527,36 @@ COUNTS_TAKE = "counts take constant, geometric, poisson or empirical"
 @pytest.mark.parametrize(
     ("field", "spec", "problem"),
     [
-        ("turns", {"dist": "lognormal", "mean": 3}, f"lognormal is a distribution of durations; {COUNTS_TAKE}"),
-        ("turns", {"dist": "exponential", "mean": 3}, f"exponential is a distribution of durations; {COUNTS_TAKE}"),
-        ("turns", {"dist": "uniform", "low": 1, "high": 3}, f"uniform is a distribution of durations; {COUNTS_TAKE}"),
-        ("turns", {"dist": "gamma", "mean": 3, "cv": 1}, f"gamma is a distribution of durations; {COUNTS_TAKE}"),
-        ("think", {"dist": "geometric", "mean": 3}, f"geometric is a distribution of counts; {DURATIONS_TAKE}"),
-        ("patience", {"dist": "poisson", "mean": 3}, f"poisson is a distribution of counts; {DURATIONS_TAKE}"),
+        (
+            "turns",
+            {"dist": "lognormal", "mean": 3},
+            f"lognormal is a distribution of durations; {COUNTS_TAKE}",
+        ),
+        (
+            "turns",
+            {"dist": "exponential", "mean": 3},
+            f"exponential is a distribution of durations; {COUNTS_TAKE}",
+        ),
+        (
+            "turns",
+            {"dist": "uniform", "low": 1, "high": 3},
+            f"uniform is a distribution of durations; {COUNTS_TAKE}",
+        ),
+        (
+            "turns",
+            {"dist": "gamma", "mean": 3, "cv": 1},
+            f"gamma is a distribution of durations; {COUNTS_TAKE}",
+        ),
+        (
+            "think",
+            {"dist": "geometric", "mean": 3},
+            f"geometric is a distribution of counts; {DURATIONS_TAKE}",
+        ),
+        (
+            "patience",
+            {"dist": "poisson", "mean": 3},
+            f"poisson is a distribution of counts; {DURATIONS_TAKE}",
+        ),
     ],
 )
 def test_a_distribution_of_the_other_family_says_which_ones_fit(
@@ -541,7 +570,8 @@ def test_a_distribution_of_the_other_family_says_which_ones_fit(
 
 def test_bot_time_of_a_count_distribution_says_durations(tmp_path: Path) -> None:
     error = error_of(
-        tmp_path, lambda d: d["channels"]["webchat"]["bot"].update(time={"dist": "geometric", "mean": 2})
+        tmp_path,
+        lambda d: d["channels"]["webchat"]["bot"].update(time={"dist": "geometric", "mean": 2}),
     )
     assert error.key == "channels.webchat.bot.time"
     assert error.problem == f"geometric is a distribution of counts; {DURATIONS_TAKE}"
@@ -552,7 +582,12 @@ def test_bot_time_of_a_count_distribution_says_durations(tmp_path: Path) -> None
 
 def test_targets_are_named_like_kpis_and_listed_in_a_fixed_order() -> None:
     data = small_data()
-    data["targets"] = {"insession_mean": "90s", "frt_mean": "45s", "missed_rate": 0.05, "service_level": 0.8}
+    data["targets"] = {
+        "insession_mean": "90s",
+        "frt_mean": "45s",
+        "missed_rate": 0.05,
+        "service_level": 0.8,
+    }
     targets = parse_scenario(data).targets
     assert targets.insession_mean == 90
     assert targets.items() == [
@@ -561,7 +596,10 @@ def test_targets_are_named_like_kpis_and_listed_in_a_fixed_order() -> None:
         ("frt_mean", 45.0),
         ("insession_mean", 90.0),
     ]
-    assert Targets(missed_rate=0.1, insession_mean=30).items() == [("missed_rate", 0.1), ("insession_mean", 30.0)]
+    assert Targets(missed_rate=0.1, insession_mean=30).items() == [
+        ("missed_rate", 0.1),
+        ("insession_mean", 30.0),
+    ]
     assert Targets().items() == []
 
 
@@ -576,7 +614,9 @@ def test_old_target_name_in_session_mean_is_still_read() -> None:
 
 
 @pytest.mark.parametrize("name", ["small.yaml", "tele2-weekday.yaml"])
-def test_bundled_scenario_reads_the_same_with_the_old_target_name(tmp_path: Path, name: str) -> None:
+def test_bundled_scenario_reads_the_same_with_the_old_target_name(
+    tmp_path: Path, name: str
+) -> None:
     text = (SCENARIOS / name).read_text(encoding="utf-8")
     assert "insession_mean:" in text and "in_session_mean" not in text
     old = tmp_path / name
@@ -588,7 +628,9 @@ def test_bundled_scenario_reads_the_same_with_the_old_target_name(tmp_path: Path
 
 
 def test_old_and_new_target_name_together_is_an_error_naming_the_old_key(tmp_path: Path) -> None:
-    error = error_of(tmp_path, lambda d: d.update(targets={"in_session_mean": "1m", "insession_mean": 60}))
+    error = error_of(
+        tmp_path, lambda d: d.update(targets={"in_session_mean": "1m", "insession_mean": 60})
+    )
     assert error.key == "targets.in_session_mean"
     assert "in_session_mean" in error.problem and "insession_mean" in error.problem
     assert error.exit_code == 2
@@ -599,7 +641,10 @@ def test_renaming_the_target_kept_the_hash_recorded_before(tmp_path: Path) -> No
     for key in ("insession_mean", "in_session_mean"):
         path = tmp_path / f"{key}.yaml"
         path.write_text(BLOCK + f"targets: {{service_level: 0.8, {key}: 90s}}\n", encoding="utf-8")
-        assert load_scenario(path).sha256 == "44ad1b02cb7f3ced9464533c7fdc92d8f40f2704553d2d8e1f26022db5dc87e6"
+        assert (
+            load_scenario(path).sha256
+            == "44ad1b02cb7f3ced9464533c7fdc92d8f40f2704553d2d8e1f26022db5dc87e6"
+        )
 
 
 # --- CSV profiles ---------------------------------------------------------------------------
@@ -758,8 +803,13 @@ def test_cli_reports_invalid_scenario_without_traceback(tmp_path: Path) -> None:
 
 
 def test_visible_abandonment_needs_webchat():
-    data = yaml.safe_load((Path(__file__).resolve().parent.parent / "scenarios" / "small.yaml").read_text())
+    data = yaml.safe_load(
+        (Path(__file__).resolve().parent.parent / "scenarios" / "small.yaml").read_text()
+    )
     data["channels"]["telegram"]["silent_abandon"] = False
     with pytest.raises(InputError) as error:
         parse_scenario(data, file="s.yaml")
-    assert error.value.key == "channels.telegram.silent_abandon" and "close event" in error.value.problem
+    assert (
+        error.value.key == "channels.telegram.silent_abandon"
+        and "close event" in error.value.problem
+    )

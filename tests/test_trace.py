@@ -128,7 +128,7 @@ def test_minimal_trace_without_customers_and_bots(tmp_path: Path) -> None:
 
 SAFE_TEXT = st.text(
     alphabet=st.one_of(
-        # Line and paragraph separators (Zl, Zp, U+0085) are excluded here: see test_text_with_unicode_line_separators_round_trips
+        # Line and paragraph separators (Zl, Zp, U+0085) are excluded here: see
         # test_text_with_unicode_line_separators_round_trips below.
         st.characters(exclude_categories=("Cs", "Zl", "Zp"), exclude_characters="\x85"),
         st.sampled_from(

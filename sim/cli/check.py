@@ -26,13 +26,37 @@ from sim.results import write_results
 
 @app.command("check")
 def check(
-    scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file (its targets are checked).")],
-    baseline: Annotated[Path | None, typer.Option("--baseline", help="Baseline results to hold the run to (reports/baselines/NAME.json).")] = None,
-    update_baseline: Annotated[bool, typer.Option("--update-baseline", help="Record this run as the baseline instead of checking against it.")] = False,
-    replications: Annotated[int, replications_option("Replications, at least 2: noise bands come from their spread (fixed seed: the verdict is reproducible).", minimum=2)] = 10,
+    scenario_path: Annotated[
+        Path,
+        typer.Argument(metavar="SCENARIO", help="Scenario YAML file (its targets are checked)."),
+    ],
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline", help="Baseline results to hold the run to (reports/baselines/NAME.json)."
+        ),
+    ] = None,
+    update_baseline: Annotated[
+        bool,
+        typer.Option(
+            "--update-baseline",
+            help="Record this run as the baseline instead of checking against it.",
+        ),
+    ] = False,
+    replications: Annotated[
+        int,
+        replications_option(
+            "Replications, at least 2: noise bands come from their spread "
+            "(fixed seed: the verdict is reproducible).",
+            minimum=2,
+        ),
+    ] = 10,
     seed: Annotated[int, seed_option()] = 1,
     jobs: Annotated[int, jobs_option()] = 1,
-    out: Annotated[Path | None, typer.Option("--out", help="Also write results.json and conversations.jsonl here.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Also write results.json and conversations.jsonl here."),
+    ] = None,
     json_path: JsonOption = None,
     junit: JunitOption = None,
     markdown: MarkdownOption = None,
@@ -44,10 +68,20 @@ def check(
     scenario = scenario_from(scenario_path)
     output_directory(out)
     output_directory(report.parent if report is not None else None, key="--report")
-    reference = read_baseline(baseline, scenario, seed, replications) if baseline is not None and not update_baseline else None
+    reference = (
+        read_baseline(baseline, scenario, seed, replications)
+        if baseline is not None and not update_baseline
+        else None
+    )
     with progress_bar(f"checking {scenario.name}", replications) as bar:
         task = bar.task_ids[0]
-        experiment = run_experiment(scenario, replications=replications, seed=seed, jobs=jobs, on_replication=lambda done: bar.update(task, completed=done))
+        experiment = run_experiment(
+            scenario,
+            replications=replications,
+            seed=seed,
+            jobs=jobs,
+            on_replication=lambda done: bar.update(task, completed=done),
+        )
     results = experiment.results
     if out is not None:
         write_results(results, out, experiment.first_run.conversations)

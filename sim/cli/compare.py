@@ -19,9 +19,27 @@ _DEFAULTS = ", ".join(f"{kpi}={tolerance}" for kpi, tolerance in DEFAULT_TOLERAN
 
 @app.command("compare")
 def compare_command(
-    predicted: Annotated[Path, typer.Argument(metavar="PREDICTED", help="Results of the model (results.json or its directory).")],
-    measured: Annotated[Path, typer.Argument(metavar="MEASURED", help="Results of a replay (or of another model run).")],
-    tolerance: Annotated[list[str] | None, typer.Option("--tolerance", "-t", help=f"KPI=ABS or KPI=REL% (repeatable): changes a default or compares one more KPI (any of the results file). Defaults: {_DEFAULTS}.")] = None,
+    predicted: Annotated[
+        Path,
+        typer.Argument(
+            metavar="PREDICTED", help="Results of the model (results.json or its directory)."
+        ),
+    ],
+    measured: Annotated[
+        Path,
+        typer.Argument(metavar="MEASURED", help="Results of a replay (or of another model run)."),
+    ],
+    tolerance: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tolerance",
+            "-t",
+            help=(
+                "KPI=ABS or KPI=REL% (repeatable): changes a default or compares one more KPI "
+                f"(any of the results file). Defaults: {_DEFAULTS}."
+            ),
+        ),
+    ] = None,
     json_path: JsonOption = None,
     junit: JunitOption = None,
     markdown: MarkdownOption = None,

@@ -58,7 +58,7 @@ def erlang_command(
         typer.Option(
             metavar="DURATION",
             help="Mean handle time of one conversation, i.e. how long it holds an agent's chat "
-            "slot: '180s', '3m' or a number of seconds."
+            "slot: '180s', '3m' or a number of seconds.",
         ),
     ],
     period: Annotated[
@@ -79,7 +79,7 @@ def erlang_command(
         typer.Option(
             metavar="DURATION",
             help="Mean customer patience (exponential). Given: Erlang A, with abandonment. "
-            "Absent: Erlang C, customers wait for ever."
+            "Absent: Erlang C, customers wait for ever.",
         ),
     ] = None,
     agents: Annotated[
@@ -91,8 +91,10 @@ def erlang_command(
     ] = None,
     service_level: Annotated[
         float,
-        typer.Option(help="Target share of offered conversations answered within --target, "
-                     "between 0 and 1 (0.8 = 80%)."),
+        typer.Option(
+            help="Target share of offered conversations answered within --target, "
+            "between 0 and 1 (0.8 = 80%)."
+        ),
     ] = 0.8,
     max_abandon: Annotated[
         float | None,
@@ -100,8 +102,10 @@ def erlang_command(
     ] = None,
     concurrency: Annotated[
         int,
-        typer.Option(help="Chats each agent handles at once (k). Modelled as k servers per "
-                     "agent, an approximation."),
+        typer.Option(
+            help="Chats each agent handles at once (k). Modelled as k servers per "
+            "agent, an approximation."
+        ),
     ] = 1,
     extra: Annotated[
         int, typer.Option(help="Rows shown beyond the staffing that meets the target.")
@@ -109,8 +113,9 @@ def erlang_command(
 ) -> None:
     """Erlang C / Erlang A calculator: service level, waits and abandonment by staffing."""
     if not (math.isfinite(arrivals) and arrivals >= 0):
-        raise InputError(f"must be a number of conversations >= 0, got {arrivals!r}",
-                         key="--arrivals")
+        raise InputError(
+            f"must be a number of conversations >= 0, got {arrivals!r}", key="--arrivals"
+        )
     period_s = _duration(period, "--period", positive=True)
     aht_s = _duration(aht, "--aht", positive=True)
     target_s = _duration(target, "--target", positive=False)
@@ -118,15 +123,18 @@ def erlang_command(
     if agents is not None and agents < 1:
         raise InputError(f"must be at least 1, got {agents}", key="--agents")
     if not 0 < service_level < 1:
-        raise InputError(f"must be between 0 and 1 (0.8 means 80%), got {service_level!r}",
-                         key="--service-level")
+        raise InputError(
+            f"must be between 0 and 1 (0.8 means 80%), got {service_level!r}", key="--service-level"
+        )
     if max_abandon is not None:
         if patience_s is None:
-            raise InputError("needs --patience (abandonment exists only in Erlang A)",
-                             key="--max-abandon")
+            raise InputError(
+                "needs --patience (abandonment exists only in Erlang A)", key="--max-abandon"
+            )
         if not 0 < max_abandon <= 1:
-            raise InputError(f"must be between 0 and 1 (0.05 means 5%), got {max_abandon!r}",
-                             key="--max-abandon")
+            raise InputError(
+                f"must be between 0 and 1 (0.05 means 5%), got {max_abandon!r}", key="--max-abandon"
+            )
     if concurrency < 1:
         raise InputError(f"must be at least 1, got {concurrency}", key="--concurrency")
     if extra < 0:
@@ -135,8 +143,14 @@ def erlang_command(
     rate = arrivals / period_s
     try:
         required = queueing.agents_for_service_level(
-            rate, aht_s, target_s, service_level, mean_patience=patience_s,
-            max_abandon=max_abandon, slots_per_agent=concurrency)
+            rate,
+            aht_s,
+            target_s,
+            service_level,
+            mean_patience=patience_s,
+            max_abandon=max_abandon,
+            slots_per_agent=concurrency,
+        )
         if agents is not None:
             counts = [agents]
         else:
@@ -145,8 +159,12 @@ def erlang_command(
                 first = min(first, required.agents)
             last = required.agents + extra
             counts = list(range(max(first, last - _MAX_ROWS + 1), last + 1))
-        rows = [queueing.queue_metrics(rate, aht_s, n, target_s, mean_patience=patience_s,
-                                       slots_per_agent=concurrency) for n in counts]
+        rows = [
+            queueing.queue_metrics(
+                rate, aht_s, n, target_s, mean_patience=patience_s, slots_per_agent=concurrency
+            )
+            for n in counts
+        ]
     except ValueError as error:
         raise InputError(str(error), key="--patience" if patience_s else None) from None
 
@@ -164,7 +182,8 @@ def erlang_command(
             f"Note: {concurrency} concurrent chats per agent are modelled as {concurrency} servers"
             " per agent: an approximation that ignores the agent's single pair of hands and "
             "slowdown (use `chatsim simulate` for those).",
-            style="yellow", highlight=False,
+            style="yellow",
+            highlight=False,
         )
 
     table = Table(title=f"Service level = answered within {format_duration(target_s)} / offered")
@@ -198,7 +217,8 @@ def erlang_command(
         goal += f" with at most {_percent(max_abandon)} abandoning"
     if agents is not None:
         verdict = "meet" if rows[0].agents >= required.agents else "do not meet"
-        console.print(f"{agents} agents {verdict} {goal}; {required.agents} are needed.",
-                      highlight=False)
+        console.print(
+            f"{agents} agents {verdict} {goal}; {required.agents} are needed.", highlight=False
+        )
     else:
         console.print(f"{required.agents} agents are needed for {goal}.", highlight=False)

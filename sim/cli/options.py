@@ -33,7 +33,9 @@ def seed_option(help: str = "Seed of the random streams.") -> Any:
     return typer.Option("--seed", min=0, help=help)
 
 
-def replications_option(help: str = "Independent replications (confidence intervals need 2 or more).", minimum: int = 1) -> Any:
+def replications_option(
+    help: str = "Independent replications (confidence intervals need 2 or more).", minimum: int = 1
+) -> Any:
     """``-n/--replications N``: at least ``minimum``."""
     return typer.Option("--replications", "-n", min=minimum, help=help)
 
@@ -51,7 +53,9 @@ def output_directory(path: Path | None, key: str = "--out") -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise InputError(f"cannot create the output directory: {error.strerror or error}", file=path, key=key) from None
+        raise InputError(
+            f"cannot create the output directory: {error.strerror or error}", file=path, key=key
+        ) from None
 
 
 def scenario_from(path: Path) -> Scenario:
@@ -63,9 +67,16 @@ def trace_for(scenario: Scenario, path: Path) -> Trace:
     trace = read_trace(path)
     unknown = sorted({c.channel for c in trace} - set(scenario.channels))
     if unknown:
-        raise InputError(f"trace has channels the scenario {scenario.name!r} does not have: {', '.join(unknown)}", file=path)
+        raise InputError(
+            f"trace has channels the scenario {scenario.name!r} does not have: "
+            f"{', '.join(unknown)}",
+            file=path,
+        )
     if trace.header.scenario_sha256 != scenario.sha256:
-        err_console.print(f"[yellow]note:[/] {path} was drawn from a different version of scenario {trace.header.scenario!r}; using it anyway")
+        err_console.print(
+            f"[yellow]note:[/] {path} was drawn from a different version of scenario "
+            f"{trace.header.scenario!r}; using it anyway"
+        )
     return trace
 
 
@@ -89,7 +100,9 @@ def _cell(stat: Stat | None, key: str) -> str:
     kpi = kpi_of(key)
     if not stat:
         return "–"
-    return kpi.with_ci(stat.get("mean"), stat.get("ci95") if kpi.unit is not Unit.COUNT else None, compact=True)
+    return kpi.with_ci(
+        stat.get("mean"), stat.get("ci95") if kpi.unit is not Unit.COUNT else None, compact=True
+    )
 
 
 def summary_table(results: Results, title: str) -> Table:
@@ -102,17 +115,27 @@ def summary_table(results: Results, title: str) -> Table:
         table.add_row(name, *(_cell(kpis.get(key), key) for key in SUMMARY))
     table.add_section()
     table.add_row("[bold]total", *(_cell(results.total.get(key), key) for key in SUMMARY))
-    caption = " · ".join(f"{kpi_of(key).label} {_cell(results.total.get(key), key)}" for key in ("occupancy", "slot_utilisation", "wasted_slot_seconds"))
+    caption = " · ".join(
+        f"{kpi_of(key).label} {_cell(results.total.get(key), key)}"
+        for key in ("occupancy", "slot_utilisation", "wasted_slot_seconds")
+    )
     table.caption = f"{caption} (silent abandonment)"
     table.caption_justify = "left"
     return table
 
 
-def write_html_report(path: Path, results: list[Results], scenario: Scenario, records: list[Sequence[ConversationRecord]]) -> None:
+def write_html_report(
+    path: Path,
+    results: list[Results],
+    scenario: Scenario,
+    records: list[Sequence[ConversationRecord]],
+) -> None:
     """The HTML report of results still in memory (matplotlib is imported only here)."""
     from sim.report import build_report
 
     conversations = {i: [record.to_dict() for record in run] for i, run in enumerate(records)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(build_report(results, conversations=conversations, scenario=scenario), encoding="utf-8")
+    path.write_text(
+        build_report(results, conversations=conversations, scenario=scenario), encoding="utf-8"
+    )
     console.print(f"wrote {path}")

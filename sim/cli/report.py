@@ -13,12 +13,23 @@ from sim.scenario import load_scenario
 
 @app.command("report")
 def report(
-    results: Annotated[list[Path], typer.Argument(
-        metavar="RESULTS",
-        help="results.json files or the directories holding them (a prediction, a measurement, or both).")],
+    results: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="RESULTS",
+            help=(
+                "results.json files or the directories holding them "
+                "(a prediction, a measurement, or both)."
+            ),
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Write the HTML report to this file.")],
-    scenario: Annotated[Path | None, typer.Option(
-        "--scenario", help="Scenario YAML: targets (green/red) and shifts (agents logged in).")] = None,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(
+            "--scenario", help="Scenario YAML: targets (green/red) and shifts (agents logged in)."
+        ),
+    ] = None,
 ) -> None:
     """Write an HTML report (self-contained, opens offline) of one or more results files."""
     from sim.report import write_report  # matplotlib loads only when a report is made

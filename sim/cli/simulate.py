@@ -27,11 +27,19 @@ from sim.results import write_results
 @app.command("simulate")
 def simulate(
     scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
-    trace: Annotated[Path | None, typer.Option("--trace", help="Play this trace file instead of drawing traffic (one deterministic run).")] = None,
+    trace: Annotated[
+        Path | None,
+        typer.Option(
+            "--trace",
+            help="Play this trace file instead of drawing traffic (one deterministic run).",
+        ),
+    ] = None,
     replications: Annotated[int, replications_option()] = 10,
     seed: Annotated[int, seed_option()] = 1,
     jobs: Annotated[int, jobs_option()] = 1,
-    out: Annotated[Path | None, typer.Option("--out", help="Write results.json and conversations.jsonl here.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write results.json and conversations.jsonl here.")
+    ] = None,
     report: ReportOption = None,
 ) -> None:
     """Predict KPIs of a scenario with the SimPy model."""
@@ -40,7 +48,10 @@ def simulate(
     output_directory(report.parent if report is not None else None, key="--report")
     played = trace_for(scenario, trace) if trace is not None else None
     if played is not None and replications > 1:
-        err_console.print("[yellow]note:[/] a trace is one fixed draw and the model is deterministic on it: running 1 replication")
+        err_console.print(
+            "[yellow]note:[/] a trace is one fixed draw and the model is deterministic on it: "
+            "running 1 replication"
+        )
         replications = 1
     with progress_bar(f"simulating {scenario.name}", replications) as bar:
         task = bar.task_ids[0]
@@ -53,7 +64,11 @@ def simulate(
             on_replication=lambda done: bar.update(task, completed=done),
         )
     results = experiment.results
-    what = f"trace {trace}" if played is not None else f"{replications} replication{'s' if replications > 1 else ''}, seed {seed}"
+    what = (
+        f"trace {trace}"
+        if played is not None
+        else f"{replications} replication{'s' if replications > 1 else ''}, seed {seed}"
+    )
     console.print(summary_table(results, f"{scenario.name}: model, {what}"))
     if out is not None:
         path = write_results(results, out, experiment.first_run.conversations)

@@ -34,31 +34,59 @@ def _percent(value: float | None) -> str:
 
 def plan_table(plan: Plan) -> Table:
     table = Table(title=f"{plan.group}: agents per interval", title_justify="left")
-    for column in ("interval", "offered", "Erlang A", "required", "on shift", "service level", "missed"):
+    for column in (
+        "interval",
+        "offered",
+        "Erlang A",
+        "required",
+        "on shift",
+        "service level",
+        "missed",
+    ):
         table.add_column(column, justify="right")
     unmet = set(plan.unmet)
     for j, label in enumerate(plan.labels):
         style = "red" if j in unmet else None
         table.add_row(
-            label, f"{plan.verified.offered[j]:.0f}", str(plan.erlang[j]), str(plan.required[j]), str(plan.on_shift[j]),
-            _percent(plan.verified.service_level[j]), _percent(plan.verified.missed_rate[j]), style=style,
+            label, f"{plan.verified.offered[j]:.0f}", str(plan.erlang[j]), str(plan.required[j]),
+            str(plan.on_shift[j]), _percent(plan.verified.service_level[j]),
+            _percent(plan.verified.missed_rate[j]), style=style,
         )  # fmt: skip
     return table
 
 
 def shift_rows(plan: Plan, scenario: Scenario) -> list[dict[str, object]]:
-    clock = [format_clock(scenario.start + j * scenario.interval) for j in range(scenario.n_intervals + 1)]
-    return [{"start": clock[b.first], "end": clock[b.first + b.length], "count": b.count} for b in plan.shifts]
+    clock = [
+        format_clock(scenario.start + j * scenario.interval)
+        for j in range(scenario.n_intervals + 1)
+    ]
+    return [
+        {"start": clock[b.first], "end": clock[b.first + b.length], "count": b.count}
+        for b in plan.shifts
+    ]
 
 
 def _current_hours(scenario: Scenario, group: str) -> float:
     agents = next(g for g in scenario.agents if g.group == group)
     if agents.staffing is not None:
         return sum(agents.staffing) * scenario.interval / 3600.0
-    return sum((end - begin) * shift.count for shift in agents.shifts or () for begin, end in [scenario.shift_window(shift)]) / 3600.0
+    return (
+        sum(
+            (end - begin) * shift.count
+            for shift in agents.shifts or ()
+            for begin, end in [scenario.shift_window(shift)]
+        )
+        / 3600.0
+    )
 
 
-FLAGS = {"group": "--group", "shift_lengths": "--shift-length", "replications": "--replications", "seed": "--seed", "jobs": "--jobs"}
+FLAGS = {
+    "group": "--group",
+    "shift_lengths": "--shift-length",
+    "replications": "--replications",
+    "seed": "--seed",
+    "jobs": "--jobs",
+}
 """The flag of each parameter of :func:`sim.planner.plan_staff`."""
 
 
@@ -71,14 +99,43 @@ def _input_error(error: PlanningError, scenario_path: Path) -> InputError:
 
 @app.command("staff")
 def staff(
-    scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file (its targets are planned for).")],
-    group: Annotated[str | None, typer.Option("--group", help="Agent group to size (default: the one with the most skills); other groups keep their shifts.")] = None,
-    shift_length: Annotated[list[str] | None, typer.Option("--shift-length", help="Allowed shift length, a duration (repeatable; default 8h).")] = None,
-    replications: Annotated[int, replications_option("Traces every candidate staffing is simulated on.")] = 10,
+    scenario_path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="SCENARIO", help="Scenario YAML file (its targets are planned for)."
+        ),
+    ],
+    group: Annotated[
+        str | None,
+        typer.Option(
+            "--group",
+            help=(
+                "Agent group to size (default: the one with the most skills); "
+                "other groups keep their shifts."
+            ),
+        ),
+    ] = None,
+    shift_length: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--shift-length", help="Allowed shift length, a duration (repeatable; default 8h)."
+        ),
+    ] = None,
+    replications: Annotated[
+        int, replications_option("Traces every candidate staffing is simulated on.")
+    ] = 10,
     seed: Annotated[int, seed_option("Seed of the traces.")] = 1,
-    max_evaluations: Annotated[int, typer.Option("--max-evaluations", min=2, help="Model evaluations the search may spend.")] = 40,
+    max_evaluations: Annotated[
+        int,
+        typer.Option("--max-evaluations", min=2, help="Model evaluations the search may spend."),
+    ] = 40,
     jobs: Annotated[int, jobs_option("Processes that simulate the traces of each evaluation.")] = 1,
-    out: Annotated[Path | None, typer.Option("--out", help="Write plan.csv, shifts.yaml and the verification results.json here.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write plan.csv, shifts.yaml and the verification results.json here."
+        ),
+    ] = None,
     report: ReportOption = None,
 ) -> None:
     """Size an agent group per interval against the scenario's targets, then cover it with shifts.
@@ -104,8 +161,12 @@ def staff(
         task = bar.task_ids[0]
         try:
             plan = plan_staff(
-                scenario, group, shift_lengths=lengths, replications=replications, seed=seed, max_evaluations=max_evaluations, jobs=jobs,
-                on_step=lambda evaluations, agents: bar.update(task, completed=evaluations, description=f"planning {scenario.name}: {agents:,} agent-intervals"),
+                scenario, group, shift_lengths=lengths, replications=replications, seed=seed,
+                max_evaluations=max_evaluations, jobs=jobs,
+                on_step=lambda evaluations, agents: bar.update(
+                    task, completed=evaluations,
+                    description=f"planning {scenario.name}: {agents:,} agent-intervals",
+                ),
             )  # fmt: skip
         except PlanningError as error:
             raise _input_error(error, scenario_path) from None
@@ -123,29 +184,60 @@ def staff(
     targets = scenario.targets
     console.print(
         f"agent-hours of {plan.group}: {required:,.1f} required, {scheduled:,.1f} on shift "
-        f"(shift lengths {', '.join(format_duration(x) for x in lengths)}), {_current_hours(scenario, plan.group):,.1f} in the scenario now; "
+        f"(shift lengths {', '.join(format_duration(x) for x in lengths)}), "
+        f"{_current_hours(scenario, plan.group):,.1f} in the scenario now; "
         f"{plan.evaluations} model evaluations on {replications} traces"
     )
     console.print(
-        f"with these shifts: service level {_percent(total['service_level']['mean'])} (target {_percent(targets.service_level)}), "
+        f"with these shifts: service level {_percent(total['service_level']['mean'])} "
+        f"(target {_percent(targets.service_level)}), "
         f"missed {_percent(total['missed_rate']['mean'])} (target {_percent(targets.missed_rate)})"
     )
     if out is not None:
         with (out / "plan.csv").open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["interval", "offered", "erlang_a", "required", "on_shift", "service_level", "missed_rate"])
+            writer.writerow(
+                [
+                    "interval",
+                    "offered",
+                    "erlang_a",
+                    "required",
+                    "on_shift",
+                    "service_level",
+                    "missed_rate",
+                ]
+            )
             for j, label in enumerate(plan.labels):
-                writer.writerow([label, round(plan.verified.offered[j], 3), plan.erlang[j], plan.required[j], plan.on_shift[j], plan.verified.service_level[j], plan.verified.missed_rate[j]])
+                writer.writerow(
+                    [
+                        label,
+                        round(plan.verified.offered[j], 3),
+                        plan.erlang[j],
+                        plan.required[j],
+                        plan.on_shift[j],
+                        plan.verified.service_level[j],
+                        plan.verified.missed_rate[j],
+                    ]
+                )
         (out / "shifts.yaml").write_text(
-            f"# chatsim staff {scenario_path.name}: shifts of group {plan.group!r}, to paste into agents[]\n"
-            + yaml.safe_dump({"group": plan.group, "shifts": shifts}, sort_keys=False, allow_unicode=True),
+            f"# chatsim staff {scenario_path.name}: shifts of group {plan.group!r}, "
+            "to paste into agents[]\n"
+            + yaml.safe_dump(
+                {"group": plan.group, "shifts": shifts}, sort_keys=False, allow_unicode=True
+            ),
             encoding="utf-8",
         )
         write_results(plan.results, out / "verified")
-        console.print(f"wrote {out / 'plan.csv'}, {out / 'shifts.yaml'} and {out / 'verified' / 'results.json'}")
+        console.print(
+            f"wrote {out / 'plan.csv'}, {out / 'shifts.yaml'} "
+            f"and {out / 'verified' / 'results.json'}"
+        )
     if report is not None:
         write_html_report(report, [plan.results], plan.scenario, [plan.records])
     if plan.unmet:
         labels = ", ".join(plan.labels[j] for j in plan.unmet)
-        console.print(f"[red]still short of a target at {labels}[/]: more agents did not help there (reply work or patience set a floor) or the search ran out of evaluations")
+        console.print(
+            f"[red]still short of a target at {labels}[/]: more agents did not help there "
+            "(reply work or patience set a floor) or the search ran out of evaluations"
+        )
         raise typer.Exit(1)

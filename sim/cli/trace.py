@@ -19,12 +19,21 @@ from sim.traffic import draw_trace
 def trace(
     scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Trace file to write (JSON Lines).")],
-    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed: the same scenario and seed give a byte-identical file.")] = 1,
-    locale: Annotated[str, typer.Option("--locale", help="Faker locale of customer names and texts.")] = "ru_RU",
+    seed: Annotated[
+        int,
+        typer.Option(
+            "--seed", min=0, help="Seed: the same scenario and seed give a byte-identical file."
+        ),
+    ] = 1,
+    locale: Annotated[
+        str, typer.Option("--locale", help="Faker locale of customer names and texts.")
+    ] = "ru_RU",
 ) -> None:
     """Draw one day (the scenario's horizon) of conversations into a trace file."""
     if not locale_exists(locale):
-        raise InputError(f"unknown faker locale {locale!r} (for example ru_RU, en_US, de_DE)", key="--locale")
+        raise InputError(
+            f"unknown faker locale {locale!r} (for example ru_RU, en_US, de_DE)", key="--locale"
+        )
     scenario = scenario_from(scenario_path)
     drawn = draw_trace(scenario, seed, locale=locale)
     digest = write_trace(drawn, out)

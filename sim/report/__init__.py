@@ -31,8 +31,17 @@ __all__ = ["FIGURES", "build_report", "write_report"]
 
 #: Names of the sections every report has (``comparison`` and ``validity`` come on top when
 #: the inputs have a prediction and a measurement, or a replay).
-FIGURES = ("headline", "arrivals", "staffing", "service", "frt-cdf", "utilisation", "wasted",
-           "channels", "inputs")
+FIGURES = (
+    "headline",
+    "arrivals",
+    "staffing",
+    "service",
+    "frt-cdf",
+    "utilisation",
+    "wasted",
+    "channels",
+    "inputs",
+)
 
 
 def build_report(
@@ -48,7 +57,11 @@ def build_report(
     shifts (agents logged in).
     """
     context = make_context(results, conversations, scenario)
-    sections = [Section("headline", "Headline KPIs", tables.scenario_warnings(context) + tables.cards(context))]
+    sections = [
+        Section(
+            "headline", "Headline KPIs", tables.scenario_warnings(context) + tables.cards(context)
+        )
+    ]
     for run in context.runs:
         if run.results.source == "replay" and "validity" in run.results.extra:
             sections.append(Section("validity", "Replay validity", tables.validity(run)))
@@ -56,10 +69,14 @@ def build_report(
     pair = model_and_replay(context.runs)
     if pair is not None:
         predicted, measured = pair
-        body = (tables.differences_table(differences(predicted, measured), predicted, measured)
-                + figure(comparison(predicted, measured, context.colours), "predicted vs measured by channel",
-                         "Bars: total over the horizon per channel; error bars: 95% confidence interval "
-                         "(over replications) where there is one. Plots below overlay both runs."))
+        body = tables.differences_table(
+            differences(predicted, measured), predicted, measured
+        ) + figure(
+            comparison(predicted, measured, context.colours),
+            "predicted vs measured by channel",
+            "Bars: total over the horizon per channel; error bars: 95% confidence interval "
+            "(over replications) where there is one. Plots below overlay both runs.",
+        )
         sections.append(Section("comparison", "Predicted vs measured", body))
     sections += _figure_sections(context)
     sections.append(Section("channels", "By channel", tables.channel_table(context)))
@@ -72,31 +89,68 @@ def _figure_sections(context: Context) -> list[Section]:
     interval = f"{context.primary.results.interval / 60:g}-minute intervals"
     ci = "Bands: 95% confidence interval over replications (none for a single run)."
     return [
-        Section("arrivals", "Arrivals", figure(
-            figures.arrivals(context), "arrivals per interval by channel",
-            f"Conversations arriving in each of the {esc(interval)}, by channel: those offered to agents "
-            "plus those a bot contained (mean over replications).")),
-        Section("staffing", "Agents logged in vs required", figure(
-            capacity.staffing(context), "agents logged in versus required",
-            "Logged-in agents come from the scenario's shifts (results do not record them); the "
-            "requirement is an Erlang C approximation, stated in the figure. Without a scenario the "
-            "figure shows the agents seen holding chats, with occupancy and slot utilisation.")),
-        Section("service", "Service per interval", figure(
-            figures.service(context), "service level, missed rate and first response per interval",
-            f"All channels, by the interval in which conversations entered the queue. {ci} "
-            "Dashed red: the scenario's target.")),
-        Section("frt-cdf", "First-response distribution", figure(
-            distribution.frt_cdf(context), "first-response distribution per channel",
-            "From conversations.jsonl (first replication): answered conversations only; missed "
-            "customers are not in these curves, see the missed rate.")),
-        Section("utilisation", "Occupancy and slot utilisation", figure(
-            figures.utilisation(context), "occupancy and slot utilisation per interval",
-            f"All agents, by the interval in which the time passed. {ci}")),
-        Section("wasted", "Wasted capacity", figure(
-            figures.wasted(context), "slot time wasted on silently abandoned conversations",
-            "A messenger customer who gives up does not tell the gateway: the conversation is still "
-            "assigned, answered and closed, holding a chat slot for nobody. Slot-hours: one slot held "
-            "for one hour.")),
+        Section(
+            "arrivals",
+            "Arrivals",
+            figure(
+                figures.arrivals(context),
+                "arrivals per interval by channel",
+                f"Conversations arriving in each of the {esc(interval)}, by channel: "
+                "those offered to agents plus those a bot contained (mean over replications).",
+            ),
+        ),
+        Section(
+            "staffing",
+            "Agents logged in vs required",
+            figure(
+                capacity.staffing(context),
+                "agents logged in versus required",
+                "Logged-in agents come from the scenario's shifts (results do not record them); "
+                "the requirement is an Erlang C approximation, stated in the figure. "
+                "Without a scenario the figure shows the agents seen holding chats, "
+                "with occupancy and slot utilisation.",
+            ),
+        ),
+        Section(
+            "service",
+            "Service per interval",
+            figure(
+                figures.service(context),
+                "service level, missed rate and first response per interval",
+                f"All channels, by the interval in which conversations entered the queue. {ci} "
+                "Dashed red: the scenario's target.",
+            ),
+        ),
+        Section(
+            "frt-cdf",
+            "First-response distribution",
+            figure(
+                distribution.frt_cdf(context),
+                "first-response distribution per channel",
+                "From conversations.jsonl (first replication): answered conversations only; missed "
+                "customers are not in these curves, see the missed rate.",
+            ),
+        ),
+        Section(
+            "utilisation",
+            "Occupancy and slot utilisation",
+            figure(
+                figures.utilisation(context),
+                "occupancy and slot utilisation per interval",
+                f"All agents, by the interval in which the time passed. {ci}",
+            ),
+        ),
+        Section(
+            "wasted",
+            "Wasted capacity",
+            figure(
+                figures.wasted(context),
+                "slot time wasted on silently abandoned conversations",
+                "A messenger customer who gives up does not tell the gateway: "
+                "the conversation is still assigned, answered and closed, "
+                "holding a chat slot for nobody. Slot-hours: one slot held for one hour.",
+            ),
+        ),
     ]
 
 
@@ -104,8 +158,11 @@ def _subtitle(context: Context) -> list[str]:
     lines = []
     for run in context.runs:
         r = run.results
-        parts = [run.label, f"scenario {r.scenario}",
-                 f"{r.replications} replication{'s' if r.replications != 1 else ''}"]
+        parts = [
+            run.label,
+            f"scenario {r.scenario}",
+            f"{r.replications} replication{'s' if r.replications != 1 else ''}",
+        ]
         if r.seed is not None:
             parts.append(f"seed {r.seed}")
         if r.trace_sha256:

@@ -41,8 +41,11 @@ def staffing(context: Context) -> str:
     elif context.primary.conversations:
         _seen(ax, context)
     else:
-        style.message(ax, "Agents logged in need the scenario (--scenario F) or conversations.jsonl "
-                          "next to the results file.")
+        style.message(
+            ax,
+            "Agents logged in need the scenario (--scenario F) or conversations.jsonl "
+            "next to the results file.",
+        )
         ax.set_title("Agents logged in: not available", loc="left")
         return render(figure)
     style.clock_axis(ax, *context.span)
@@ -51,8 +54,14 @@ def staffing(context: Context) -> str:
     if ax.get_legend() is None:
         handles, labels = ax.get_legend_handles_labels()
         order = sorted(range(len(labels)), key=lambda i: not labels[i].startswith("logged in"))
-        ax.legend([handles[i] for i in order], [labels[i] for i in order], ncol=2, loc="upper left",
-                  fontsize=8.5, frameon=False)
+        ax.legend(
+            [handles[i] for i in order],
+            [labels[i] for i in order],
+            ncol=2,
+            loc="upper left",
+            fontsize=8.5,
+            frameon=False,
+        )
     ax.set_ylim(0, ax.get_ylim()[1] * 1.25)
     return render(figure)
 
@@ -64,8 +73,16 @@ def _scheduled(ax: Axes, context: Context, scenario: Scenario) -> None:
     x = begin + np.arange(scenario.n_intervals) * width
     bottom = np.zeros(x.size)
     for i, (group, agents) in enumerate(schedule.groups.items()):
-        ax.bar(x, agents, width=width, bottom=bottom, align="edge", linewidth=0,
-               color=GROUP_COLOURS[i % len(GROUP_COLOURS)], label=f"logged in: {group} (scheduled)")
+        ax.bar(
+            x,
+            agents,
+            width=width,
+            bottom=bottom,
+            align="edge",
+            linewidth=0,
+            color=GROUP_COLOURS[i % len(GROUP_COLOURS)],
+            label=f"logged in: {group} (scheduled)",
+        )
         bottom = bottom + agents
     work: float | None = None
     for run in context.runs:
@@ -75,42 +92,78 @@ def _scheduled(ax: Axes, context: Context, scenario: Scenario) -> None:
         positions = np.clip(np.round((occupancy.x - begin) / width).astype(int), 0, x.size - 1)
         busy = occupancy.mean * schedule.agents[positions]
         xs, ys = style.steps(occupancy.x, occupancy.width, busy)
-        ax.step(xs, ys, where="post", color=style.run_colour(run.index), linewidth=1.5,
-                label=f"hands busy = occupancy × logged in, {run.label}")
+        ax.step(
+            xs,
+            ys,
+            where="post",
+            color=style.run_colour(run.index),
+            linewidth=1.5,
+            label=f"hands busy = occupancy × logged in, {run.label}",
+        )
         if run.index == 0:
             offered = interval_series(run, "offered", context.origin).mean
-            work = work_per_conversation(occupancy.mean, schedule.agents[positions], offered,
-                                         run.results.interval)
+            work = work_per_conversation(
+                occupancy.mean, schedule.agents[positions], offered, run.results.interval
+            )
     required = _required(context, scenario, schedule.slots_per_agent, work)
-    lines = ["logged in: scheduled from the scenario's shifts (agents finishing chats after their shift "
-             "are not shown)"]
+    lines = [
+        "logged in: scheduled from the scenario's shifts (agents finishing chats after their shift "
+        "are not shown)"
+    ]
     if required is not None:
         xs, ys = style.steps(x, width, required.agents[: x.size])
-        ax.step(xs, ys, where="post", color=style.BAD, linestyle="--", linewidth=1.6,
-                label="required (Erlang C approximation)")
-        hands = f"hands: {required.work:.0f} s of typing per chat, 1 server per agent; " if required.work else ""
-        lines.append(f"required ≈ Erlang C for {required.service_level:.0%} of chats waiting ≤ "
-                     f"{required.target:.0f} s, the larger of {hands}slots: held {required.holding / 60:.1f} "
-                     f"min per chat, {required.slots_per_agent:.1f} slots per agent. An approximation.")
+        ax.step(
+            xs,
+            ys,
+            where="post",
+            color=style.BAD,
+            linestyle="--",
+            linewidth=1.6,
+            label="required (Erlang C approximation)",
+        )
+        hands = (
+            f"hands: {required.work:.0f} s of typing per chat, 1 server per agent; "
+            if required.work
+            else ""
+        )
+        lines.append(
+            f"required ≈ Erlang C for {required.service_level:.0%} of chats waiting ≤ "
+            f"{required.target:.0f} s, the larger of {hands}slots: "
+            f"held {required.holding / 60:.1f} min per chat, "
+            f"{required.slots_per_agent:.1f} slots per agent. An approximation."
+        )
     ax.set_ylabel("agents")
-    ax.figure.suptitle(f"Agents logged in vs required ({scenario.name})", x=0.01, ha="left", fontsize=12)
+    ax.figure.suptitle(
+        f"Agents logged in vs required ({scenario.name})", x=0.01, ha="left", fontsize=12
+    )
     wrapped = [part for line in lines for part in textwrap.wrap(line, 150)]
     ax.set_title("\n".join(wrapped), loc="left", fontsize=9, color="#495057")
 
 
-def _required(context: Context, scenario: Scenario, slots_per_agent: float, work: float | None) -> Required | None:
+def _required(
+    context: Context, scenario: Scenario, slots_per_agent: float, work: float | None
+) -> Required | None:
     run = context.primary
     holding = mean_slot_holding(run.conversations) if run.conversations else None
     if holding is None or holding <= 0:
         return None
     offered = interval_series(run, "offered", context.origin)
-    by_channel = {n: float((run.results.channels.get(n, {}).get("offered") or {}).get("mean") or 0.0)
-                  for n in scenario.channels}
+    by_channel = {
+        n: float((run.results.channels.get(n, {}).get("offered") or {}).get("mean") or 0.0)
+        for n in scenario.channels
+    }
     target = weighted_target(scenario, by_channel)
     level = min(scenario.targets.service_level or DEFAULT_SERVICE_LEVEL, 0.999)
     try:
-        return required_agents(offered.mean, run.results.interval, holding=holding, work=work,
-                               target=target, service_level=level, slots_per_agent=slots_per_agent)
+        return required_agents(
+            offered.mean,
+            run.results.interval,
+            holding=holding,
+            work=work,
+            target=target,
+            service_level=level,
+            slots_per_agent=slots_per_agent,
+        )
     except ValueError:
         return None
 
@@ -119,22 +172,40 @@ def _seen(ax: Axes, context: Context) -> None:
     run = context.primary
     occupancy = interval_series(run, "occupancy", context.origin)
     seen = agents_seen(run.conversations or [], run.results.interval, occupancy.x.size)
-    ax.bar(occupancy.x, seen, width=occupancy.width, align="edge", linewidth=0, color=GROUP_COLOURS[0],
-           label="agents seen holding chats (first replication): at least this many logged in")
+    ax.bar(
+        occupancy.x,
+        seen,
+        width=occupancy.width,
+        align="edge",
+        linewidth=0,
+        color=GROUP_COLOURS[0],
+        label="agents seen holding chats (first replication): at least this many logged in",
+    )
     ax.set_ylabel("agents")
-    ax.set_title("Agents at work (no scenario given, so shifts are unknown) and how busy they were",
-                 loc="left")
+    ax.set_title(
+        "Agents at work (no scenario given, so shifts are unknown) and how busy they were",
+        loc="left",
+    )
     right = ax.twinx()
     for kpi, dash in (("occupancy", "-"), ("slot_utilisation", "--")):
         for other in context.runs:
             s = interval_series(other, kpi, context.origin)
             xs, ys = style.steps(s.x, s.width, s.mean)
-            right.step(xs, ys, where="post", color=style.run_colour(other.index), linestyle=dash,
-                       linewidth=1.5, label=f"{kpi.replace('_', ' ')} (right axis), {other.label}")
+            right.step(
+                xs,
+                ys,
+                where="post",
+                color=style.run_colour(other.index),
+                linestyle=dash,
+                linewidth=1.5,
+                label=f"{kpi.replace('_', ' ')} (right axis), {other.label}",
+            )
     right.set_ylim(0, 1.2)
     right.set_ylabel("occupancy, slot utilisation")
     style.percent_axis(right)
     right.spines["top"].set_visible(False)
     handles, labels = ax.get_legend_handles_labels()
     more, more_labels = right.get_legend_handles_labels()
-    ax.legend(handles + more, labels + more_labels, ncol=2, loc="upper left", fontsize=8.5, frameon=False)
+    ax.legend(
+        handles + more, labels + more_labels, ncol=2, loc="upper left", fontsize=8.5, frameon=False
+    )

@@ -71,9 +71,15 @@ def comparison(predicted: Run, measured: Run, colours: dict[str, str]) -> str:
             tables = [run.results.channels[n] for n in names] + [run.results.total]
             means = np.array([value(t.get(kpi)) for t in tables])
             cis = np.array([value(t.get(kpi), "ci95") for t in tables])
-            ax.bar(x + shift, np.nan_to_num(means), width=0.4, color=style.run_colour(run.index),
-                   yerr=np.nan_to_num(cis) if np.isfinite(cis).any() else None, label=run.label,
-                   error_kw={"elinewidth": 1, "ecolor": "#343a40", "capsize": 2})
+            ax.bar(
+                x + shift,
+                np.nan_to_num(means),
+                width=0.4,
+                color=style.run_colour(run.index),
+                yerr=np.nan_to_num(cis) if np.isfinite(cis).any() else None,
+                label=run.label,
+                error_kw={"elinewidth": 1, "ecolor": "#343a40", "capsize": 2},
+            )
         ax.set_xticks(x, groups, rotation=45, ha="right")
         for tick, name in zip(ax.get_xticklabels(), groups, strict=True):
             tick.set_color(colours.get(name, "#212529"))

@@ -58,7 +58,12 @@ def first_responses(records: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
     found: dict[str, list[float]] = {}
     for record in records:
         delays = record.get("reply_delays")
-        if record.get("missed") or record.get("queued_at") is None or not isinstance(delays, list) or not delays:
+        if (
+            record.get("missed")
+            or record.get("queued_at") is None
+            or not isinstance(delays, list)
+            or not delays
+        ):
             continue
         first = _number(delays[0])
         if first is not None:
@@ -76,8 +81,6 @@ def mean_slot_holding(records: Sequence[dict[str, Any]]) -> float | None:
     """Mean seconds from assignment to close: how long a conversation holds an agent's slot."""
     assigned, closed = _held(records)
     return float((closed - assigned).mean()) if assigned.size else None
-
-
 
 
 def agents_seen(records: Sequence[dict[str, Any]], interval: float, count: int) -> np.ndarray:

@@ -38,8 +38,16 @@ def _stacked_by_channel(
         if not height.any():
             continue
         base = np.zeros_like(height) if bottom is None else bottom
-        ax.bar(parts[0].x, height, width=parts[0].width, bottom=base, align="edge",
-               color=context.colours[name], label=name, linewidth=0)
+        ax.bar(
+            parts[0].x,
+            height,
+            width=parts[0].width,
+            bottom=base,
+            align="edge",
+            color=context.colours[name],
+            label=name,
+            linewidth=0,
+        )
         bottom = base + height
     return bottom
 
@@ -52,8 +60,15 @@ def _other_totals(ax: Axes, context: Context, kpis: tuple[str, ...], scale: floa
             continue
         total = np.nansum([p.mean for p in parts], axis=0) * scale
         xs, ys = style.steps(parts[0].x, parts[0].width, total)
-        ax.step(xs, ys, where="post", color="#212529", linestyle=style.run_style(run.index),
-                linewidth=1.4, label=f"{run.label}: all channels")
+        ax.step(
+            xs,
+            ys,
+            where="post",
+            color="#212529",
+            linestyle=style.run_style(run.index),
+            linewidth=1.4,
+            label=f"{run.label}: all channels",
+        )
 
 
 def arrivals(context: Context) -> str:
@@ -70,13 +85,22 @@ def arrivals(context: Context) -> str:
     bot = interval_series(run, "bot_contained", context.origin)
     if np.nansum(bot.mean) > 0:
         xs, ys = style.steps(bot.x, bot.width, bot.mean)
-        ax.step(xs, ys, where="post", color="#212529", linestyle=":", linewidth=1.4,
-                label="of which contained by a bot (all channels)")
+        ax.step(
+            xs,
+            ys,
+            where="post",
+            color="#212529",
+            linestyle=":",
+            linewidth=1.4,
+            label="of which contained by a bot (all channels)",
+        )
     _other_totals(ax, context, ("offered", "bot_contained"))
     style.clock_axis(ax, *context.span)
     ax.set_xlabel("interval start (clock time)")
     ax.set_ylabel(f"conversations {_per_interval(run)}")
-    ax.set_title(f"Arrivals by channel: offered to agents + contained by a bot · {run.label}", loc="left")
+    ax.set_title(
+        f"Arrivals by channel: offered to agents + contained by a bot · {run.label}", loc="left"
+    )
     style.legend(ax, ncol=4, loc="upper left")
     ax.set_ylim(0, float(np.nanmax(top)) * 1.25 or 1.0)
     return render(figure)
@@ -97,8 +121,15 @@ def service(context: Context) -> str:
         lowest = 1.0 if target is None else target
         for run in context.runs:
             s = interval_series(run, kpi, context.origin)
-            style.step_band(ax, s.x, s.width, s.mean, s.ci, colour=style.run_colour(run.index),
-                            label=run.label + (" (band: 95% CI)" if s.has_ci else ""))
+            style.step_band(
+                ax,
+                s.x,
+                s.width,
+                s.mean,
+                s.ci,
+                colour=style.run_colour(run.index),
+                label=run.label + (" (band: 95% CI)" if s.has_ci else ""),
+            )
             if np.isfinite(s.mean).any():
                 lowest = min(lowest, float(np.nanmin(s.mean - np.nan_to_num(s.ci))))
         if target is not None:
@@ -127,8 +158,15 @@ def utilisation(context: Context) -> str:
         style.style_axes(ax)
         for run in context.runs:
             s = interval_series(run, kpi, context.origin)
-            style.step_band(ax, s.x, s.width, s.mean, s.ci, colour=style.run_colour(run.index),
-                            label=run.label + (" (band: 95% CI)" if s.has_ci else ""))
+            style.step_band(
+                ax,
+                s.x,
+                s.width,
+                s.mean,
+                s.ci,
+                colour=style.run_colour(run.index),
+                label=run.label + (" (band: 95% CI)" if s.has_ci else ""),
+            )
         ax.set_title(title, loc="left")
         ax.set_ylabel(entry.label)
         style.percent_axis(ax)
@@ -154,8 +192,11 @@ def wasted(context: Context) -> str:
     left.set_xlabel("interval of queue entry (clock time)")
     left.set_ylabel(f"slot-hours {_per_interval(run)}")
     total = (run.results.total.get("wasted_slot_seconds") or {}).get("mean") or 0.0
-    left.set_title(f"Capacity wasted on customers who silently left: {total * hours:.1f} slot-hours "
-                   f"in total · {run.label}", loc="left")
+    left.set_title(
+        f"Capacity wasted on customers who silently left: {total * hours:.1f} slot-hours "
+        f"in total · {run.label}",
+        loc="left",
+    )
     style.legend(left, ncol=3, loc="upper left")
     if top is not None and np.nanmax(top) > 0:
         left.set_ylim(0, float(np.nanmax(top)) * 1.3)
@@ -173,13 +214,27 @@ def _wasted_by_channel(ax: Axes, context: Context) -> None:
         means = np.array([s.get("mean") or 0.0 for s in stats], dtype=float) / 3600.0
         cis = np.array([s.get("ci95") or 0.0 for s in stats], dtype=float) / 3600.0
         offset = (run.index - (count - 1) / 2) * height
-        ax.barh(y + offset, means, height=height * 0.9, xerr=cis if cis.any() else None,
-                color=[context.colours[n] for n in names], alpha=1.0 if run.index == 0 else 0.55,
-                hatch=None if run.index == 0 else "//", edgecolor="white", label=run.label,
-                error_kw={"elinewidth": 1, "ecolor": "#343a40"})
+        ax.barh(
+            y + offset,
+            means,
+            height=height * 0.9,
+            xerr=cis if cis.any() else None,
+            color=[context.colours[n] for n in names],
+            alpha=1.0 if run.index == 0 else 0.55,
+            hatch=None if run.index == 0 else "//",
+            edgecolor="white",
+            label=run.label,
+            error_kw={"elinewidth": 1, "ecolor": "#343a40"},
+        )
         for position, amount, spread in zip(y + offset, means, cis, strict=True):
-            ax.text(amount + spread, position, f"  {amount:.1f}", va="center", fontsize=8.5,
-                    color="#343a40")
+            ax.text(
+                amount + spread,
+                position,
+                f"  {amount:.1f}",
+                va="center",
+                fontsize=8.5,
+                color="#343a40",
+            )
     ax.set_yticks(y, names)
     ax.invert_yaxis()
     ax.set_xlabel("slot-hours (whole horizon)")

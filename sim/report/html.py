@@ -31,8 +31,10 @@ def figure(image: str, alt: str, caption: str) -> str:
     """An embedded image (a data URI) with a caption; ``caption`` is HTML."""
     if not image.startswith("data:image/"):
         raise ValueError("figures must be embedded as data URIs")
-    return (f'<figure><img src="{image}" alt="{esc(alt)}" loading="eager">'
-            f"<figcaption>{caption}</figcaption></figure>")
+    return (
+        f'<figure><img src="{image}" alt="{esc(alt)}" loading="eager">'
+        f"<figcaption>{caption}</figcaption></figure>"
+    )
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], *, cls: str = "") -> str:
@@ -68,7 +70,8 @@ figcaption, .note {{ color: var(--muted); font-size: 13px; margin-top: 6px; }}
   padding: 10px 12px; }}
 .card.pass {{ border-top-color: var(--good); }}
 .card.fail {{ border-top-color: var(--bad); }}
-.card .what {{ font-size: 13px; color: var(--muted); text-transform: uppercase; letter-spacing: .03em; }}
+.card .what {{ font-size: 13px; color: var(--muted); text-transform: uppercase;
+  letter-spacing: .03em; }}
 .card .big {{ font-size: 30px; font-weight: 650; line-height: 1.2; }}
 .card.pass .big {{ color: var(--good); }}
 .card.fail .big {{ color: var(--bad); }}
@@ -76,14 +79,17 @@ figcaption, .note {{ color: var(--muted); font-size: 13px; margin-top: 6px; }}
 .card .other {{ font-size: 14px; margin-top: 2px; }}
 .pass-text {{ color: var(--good); font-weight: 600; }}
 .fail-text {{ color: var(--bad); font-weight: 600; }}
-table {{ border-collapse: collapse; width: 100%; font-size: 14px; font-variant-numeric: tabular-nums; }}
+table {{ border-collapse: collapse; width: 100%; font-size: 14px;
+  font-variant-numeric: tabular-nums; }}
 th, td {{ padding: 5px 8px; border-bottom: 1px solid var(--line); text-align: right; }}
 th:first-child, td:first-child {{ text-align: left; }}
 th {{ background: #f8f9fa; font-weight: 600; }}
 td.pass {{ background: #ebfbee; color: var(--good); }}
 td.fail {{ background: #fff5f5; color: var(--bad); }}
-.swatch {{ display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; }}
-.badge {{ display: inline-block; padding: 2px 10px; border-radius: 12px; color: #fff; font-weight: 600; }}
+.swatch {{ display: inline-block; width: 10px; height: 10px; border-radius: 2px;
+  margin-right: 6px; }}
+.badge {{ display: inline-block; padding: 2px 10px; border-radius: 12px; color: #fff;
+  font-weight: 600; }}
 .badge.pass {{ background: var(--good); }}
 .badge.fail {{ background: var(--bad); }}
 .warn {{ background: #fff4e6; border-left: 4px solid #f08c00; padding: 6px 10px; }}
@@ -95,7 +101,8 @@ def page(title: str, subtitle: Sequence[str], sections: Sequence[Section]) -> st
     nav = "".join(f'<a href="#{esc(s.name)}">{esc(s.title)}</a>' for s in sections)
     lines = "".join(f"<p>{esc(line)}</p>" for line in subtitle)
     body = "\n".join(
-        f'<section id="{esc(s.name)}" data-figure="{esc(s.name)}"><h2>{esc(s.title)}</h2>\n{s.body}</section>'
+        f'<section id="{esc(s.name)}" data-figure="{esc(s.name)}">'
+        f"<h2>{esc(s.title)}</h2>\n{s.body}</section>"
         for s in sections
     )
     return (

@@ -51,7 +51,9 @@ class Series:
         return bool(np.isfinite(self.ci).any())
 
 
-def make_runs(results: Sequence[Results], conversations: dict[int, list[dict[str, Any]]] | None) -> list[Run]:
+def make_runs(
+    results: Sequence[Results], conversations: dict[int, list[dict[str, Any]]] | None
+) -> list[Run]:
     """Label the results: by source, numbered when a source repeats, with the scenario name
     when the files are of different scenarios."""
     scenarios = {r.scenario for r in results}

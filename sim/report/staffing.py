@@ -62,7 +62,9 @@ def scheduled_agents(scenario: Scenario) -> Schedule:
         agents = np.zeros(count)
         for shift in group.shifts or []:
             begin, end = scenario.shift_window(shift)
-            inside = time_in_bins(np.array([begin]), np.array([end]), edges, np.array([float(shift.count)]))
+            inside = time_in_bins(
+                np.array([begin]), np.array([end]), edges, np.array([float(shift.count)])
+            )
             agents += inside / scenario.interval
         if group.staffing:
             listed = np.array(group.staffing[:count], dtype=float)
@@ -107,11 +109,15 @@ def required_agents(
         slots = agents_for_service_level(rate, holding, target, service_level).servers
         needed[j] = slots / slots_per_agent
         if work is not None and work > 0:
-            needed[j] = max(needed[j], agents_for_service_level(rate, work, target, service_level).agents)
+            needed[j] = max(
+                needed[j], agents_for_service_level(rate, work, target, service_level).agents
+            )
     return Required(needed, holding, work, target, service_level, slots_per_agent)
 
 
-def work_per_conversation(occupancy: np.ndarray, agents: np.ndarray, offered: np.ndarray, interval: float) -> float | None:
+def work_per_conversation(
+    occupancy: np.ndarray, agents: np.ndarray, offered: np.ndarray, interval: float
+) -> float | None:
     """Hands-busy seconds per offered conversation over the day: sum of occupancy x agents
     logged in x interval, over the conversations offered (NaN intervals skipped)."""
     busy = float(np.nansum(occupancy * agents)) * interval

@@ -137,7 +137,9 @@ def target_line(ax: Axes, value: float, label: str) -> None:
 
 def message(ax: Axes, text: str) -> None:
     """Write a note in the middle of empty axes (no data to draw)."""
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#495057", wrap=True)
+    ax.text(
+        0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="#495057", wrap=True
+    )
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -146,8 +148,16 @@ def legend(ax: Axes, *, ncol: int = 1, loc: Loc = "best", frame: bool = False) -
     """A compact legend, only if something is labelled; ``frame`` puts it on a white box."""
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        ax.legend(handles, labels, ncol=ncol, loc=loc, fontsize=8.5, frameon=frame,
-                  framealpha=0.85, edgecolor="none")
+        ax.legend(
+            handles,
+            labels,
+            ncol=ncol,
+            loc=loc,
+            fontsize=8.5,
+            frameon=frame,
+            framealpha=0.85,
+            edgecolor="none",
+        )
 
 
 def figure_legend(figure: Figure, *axes: Axes, loc: FigureLoc = "outside upper left") -> None:
@@ -158,8 +168,7 @@ def figure_legend(figure: Figure, *axes: Axes, loc: FigureLoc = "outside upper l
         for handle, label in zip(handles, labels, strict=True):
             seen.setdefault(label, handle)
     if seen:
-        figure.legend(list(seen.values()), list(seen), loc=loc, ncol=4,
-                      fontsize=9, frameon=False)
+        figure.legend(list(seen.values()), list(seen), loc=loc, ncol=4, fontsize=9, frameon=False)
 
 
 def render(figure: Figure) -> str:

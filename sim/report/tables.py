@@ -48,10 +48,12 @@ def scenario_warnings(context: Context) -> str:
             if run.results.scenario != scenario.name or (
                 run.results.scenario_sha256 and run.results.scenario_sha256 != scenario.sha256
             ):
-                notes.append(f"{run.label} was made from scenario {run.results.scenario!r} "
-                             f"({run.results.scenario_sha256[:12] or 'no hash'}), not from the given "
-                             f"{scenario.name!r} ({scenario.sha256[:12]}): its targets and shifts may not "
-                             "apply to these results.")
+                notes.append(
+                    f"{run.label} was made from scenario {run.results.scenario!r} "
+                    f"({run.results.scenario_sha256[:12] or 'no hash'}), not from the given "
+                    f"{scenario.name!r} ({scenario.sha256[:12]}): its targets and shifts may not "
+                    "apply to these results."
+                )
     return "".join(f'<p class="warn">{esc(n)}</p>' for n in notes)
 
 
@@ -63,17 +65,24 @@ def cards(context: Context) -> str:
         first, *others = context.runs
         mean, ci = _stat(first, kpi)
         cls = verdict(kpi, mean, context.scenario)
-        lines = [f'<div class="what">{esc(entry.heading)}</div>',
-                 f'<div class="big">{esc(entry.text(mean))}</div>',
-                 f'<div class="ci">{esc(_ci_text(kpi, ci))}{esc(first.label)}</div>']
+        lines = [
+            f'<div class="what">{esc(entry.heading)}</div>',
+            f'<div class="big">{esc(entry.text(mean))}</div>',
+            f'<div class="ci">{esc(_ci_text(kpi, ci))}{esc(first.label)}</div>',
+        ]
         for run in others:
             other, other_ci = _stat(run, kpi)
             mark = verdict(kpi, other, context.scenario)
             cls_attr = f' class="{mark}-text"' if mark else ""
-            lines.append(f'<div class="other"><span{cls_attr}>'
-                         f"{esc(entry.with_ci(other, other_ci))}</span> "
-                         f'<span class="ci">{esc(run.label)}</span></div>')
-        lines.append(f'<div class="target">{esc(entry.description)}; {esc(_target_text(kpi, context.scenario))}</div>')
+            lines.append(
+                f'<div class="other"><span{cls_attr}>'
+                f"{esc(entry.with_ci(other, other_ci))}</span> "
+                f'<span class="ci">{esc(run.label)}</span></div>'
+            )
+        lines.append(
+            f'<div class="target">{esc(entry.description)}; '
+            f"{esc(_target_text(kpi, context.scenario))}</div>"
+        )
         out.append(f'<div class="card {cls}">{"".join(lines)}</div>')
     return f'<div class="cards">{"".join(out)}</div>'
 
@@ -92,14 +101,38 @@ def inputs(context: Context) -> str:
     rows = []
     for run in context.runs:
         r = run.results
-        rows.append([
-            esc(run.label), esc(r.scenario), esc(r.source), esc(r.replications),
-            esc("–" if r.seed is None else r.seed), esc((r.trace_sha256 or "–")[:12]),
-            esc(f"{r.start} + {len({row.get('index') for row in r.intervals})} × {r.interval / 60:g} min"),
-            esc(f"×{r.extra['speedup']:g}" if isinstance(r.extra.get("speedup"), int | float) else "–"),
-        ])
-    return table(["results", "scenario", "source", "replications", "seed", "trace sha256",
-                         "intervals", "speedup"], rows)
+        rows.append(
+            [
+                esc(run.label),
+                esc(r.scenario),
+                esc(r.source),
+                esc(r.replications),
+                esc("–" if r.seed is None else r.seed),
+                esc((r.trace_sha256 or "–")[:12]),
+                esc(
+                    f"{r.start} + {len({row.get('index') for row in r.intervals})} × "
+                    f"{r.interval / 60:g} min"
+                ),
+                esc(
+                    f"×{r.extra['speedup']:g}"
+                    if isinstance(r.extra.get("speedup"), int | float)
+                    else "–"
+                ),
+            ]
+        )
+    return table(
+        [
+            "results",
+            "scenario",
+            "source",
+            "replications",
+            "seed",
+            "trace sha256",
+            "intervals",
+            "speedup",
+        ],
+        rows,
+    )
 
 
 def validity(run: Run) -> str:
@@ -107,8 +140,11 @@ def validity(run: Run) -> str:
     block: dict[str, Any] = run.results.extra.get("validity") or {}
     valid = bool(block.get("valid"))
     reasons = [str(r) for r in block.get("reasons") or []]
-    badge = (f'<span class="badge {"pass" if valid else "fail"}">{"valid" if valid else "INVALID"}</span> '
-             f"{esc(run.label)}")
+    badge = (
+        f'<span class="badge {"pass" if valid else "fail"}">'
+        f"{'valid' if valid else 'INVALID'}</span> "
+        f"{esc(run.label)}"
+    )
     if reasons:
         badge += "<ul>" + "".join(f"<li>{esc(r)}</li>" for r in reasons) + "</ul>"
 
@@ -122,8 +158,17 @@ def validity(run: Run) -> str:
         ["lost inbound messages", esc(block.get("lost_inbound", "–"))],
         ["lost replies", esc(block.get("lost_replies", "–"))],
     ]
-    known = {"valid", "reasons", "lateness_p50_ms", "lateness_p99_ms", "ack_p50_ms", "ack_p99_ms",
-             "lost_inbound", "lost_replies", "problems"}
+    known = {
+        "valid",
+        "reasons",
+        "lateness_p50_ms",
+        "lateness_p99_ms",
+        "ack_p50_ms",
+        "ack_p99_ms",
+        "lost_inbound",
+        "lost_replies",
+        "problems",
+    }
     rows += [[esc(k.replace("_", " ")), esc(v)] for k, v in block.items() if k not in known]
     problems = [str(p) for p in block.get("problems") or []]
     extra = ""
@@ -144,7 +189,10 @@ def channel_table(context: Context) -> str:
             if stats is None:
                 continue
             colour = context.colours.get(name, "#212529")
-            cells = [f'<span class="swatch" style="background:{colour}"></span>{esc(name)}', esc(run.label)]
+            cells = [
+                f'<span class="swatch" style="background:{colour}"></span>{esc(name)}',
+                esc(run.label),
+            ]
             for kpi in CHANNEL_TABLE:
                 mean, ci = value(stats.get(kpi)), value(stats.get(kpi), "ci95")
                 mark = verdict(kpi, mean, context.scenario)
@@ -153,7 +201,9 @@ def channel_table(context: Context) -> str:
             rows.append(cells)
     note = ""
     if context.scenario is not None:
-        targets = ", ".join(f"{n} {c.first_response_target:g} s" for n, c in context.scenario.channels.items())
+        targets = ", ".join(
+            f"{n} {c.first_response_target:g} s" for n, c in context.scenario.channels.items()
+        )
         note = f'<p class="note">First-response targets of the service level: {esc(targets)}.</p>'
     return table(header, rows) + note
 
@@ -167,14 +217,27 @@ def differences_table(rows: Sequence[Difference], predicted: Run, measured: Run)
             cell = "<td>–</td>"
         else:
             cell = f'<td class="{"pass" if agree else "fail"}">{"yes" if agree else "no"}</td>'
-        relative = f"{d.relative * 100:+.1f}%".replace("-", "−") if math.isfinite(d.relative) else "–"
-        body.append([
-            esc(kpi_of(d.kpi).label),
-            esc(kpi_of(d.kpi).with_ci(d.predicted, d.predicted_ci)),
-            esc(kpi_of(d.kpi).with_ci(d.measured, d.measured_ci)),
-            esc(kpi_of(d.kpi).delta(d.diff)),
-            esc(relative),
-            cell,
-        ])
-    return table(["KPI (all channels)", esc(predicted.label), esc(measured.label),
-                  "measured − predicted", "relative", "within 95% CI"], body)
+        relative = (
+            f"{d.relative * 100:+.1f}%".replace("-", "−") if math.isfinite(d.relative) else "–"
+        )
+        body.append(
+            [
+                esc(kpi_of(d.kpi).label),
+                esc(kpi_of(d.kpi).with_ci(d.predicted, d.predicted_ci)),
+                esc(kpi_of(d.kpi).with_ci(d.measured, d.measured_ci)),
+                esc(kpi_of(d.kpi).delta(d.diff)),
+                esc(relative),
+                cell,
+            ]
+        )
+    return table(
+        [
+            "KPI (all channels)",
+            esc(predicted.label),
+            esc(measured.label),
+            "measured − predicted",
+            "relative",
+            "within 95% CI",
+        ],
+        body,
+    )
