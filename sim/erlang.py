@@ -18,7 +18,7 @@ Both models describe one queue served first come, first served by ``s`` identica
 Service level here always means *answered within T, out of all offered*: a customer counts if
 it reaches an agent no later than ``T`` after arriving (customers who do not wait count as
 answered in time), and customers who abandon never count.  This is the definition of
-``service_level`` in DESIGN.md.
+``service_level`` of the KPI catalogue (sim.catalogue).
 
 Chat concurrency: an agent who holds up to ``k`` conversations at once is modelled as ``k``
 servers, so ``n`` agents are an M/M/(n*k)(+M) queue (``slots_per_agent=k``).  **This is an

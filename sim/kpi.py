@@ -1,4 +1,4 @@
-"""KPIs of one run, per channel, per interval and in total (DESIGN.md, "KPIs").
+"""KPIs of one run, per channel, per interval and in total (the KPIs of sim.catalogue).
 
 Conversation KPIs belong to the interval in which the conversation entered the queue (bot
 containment to the interval of arrival); time KPIs (occupancy, slot utilisation, queue length)

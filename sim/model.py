@@ -1,7 +1,7 @@
 """The SimPy model of a chat contact centre.
 
 It plays a :class:`~sim.trace.Trace` against the scenario's agents, following the model
-semantics of DESIGN.md: conversations pass the bot, wait in a priority queue, are routed by
+semantics of docs/design.md: conversations pass the bot, wait in a priority queue, are routed by
 :class:`~sim.routing.Router` to agents who hold several chats at once but type one reply at a
 time, and close ``close_after`` after the last answer. Customers give up when their patience
 runs out before the first reply, visibly (the slot frees) or silently (the conversation is

@@ -2,7 +2,7 @@
 
 The model fills these in as the run goes; :mod:`sim.kpi` turns them into KPIs afterwards, so
 the model's hot path only stores times and never aggregates. The replay writes the same
-per-conversation records (DESIGN.md, "Results file").
+per-conversation records (README.md, "KPIs and results").
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class ConversationRecord:
         return self.closed_at - max(self.assigned_at, self.left_at)
 
     def to_dict(self) -> dict[str, Any]:
-        """The per-conversation record of DESIGN.md (``conversations.jsonl``)."""
+        """The per-conversation record of ``conversations.jsonl`` (README.md, "KPIs and results")."""
         return {
             "id": self.id,
             "channel": self.channel,

@@ -1,6 +1,6 @@
 """Routing: who answers which conversation, the same rules in the model and the gateway.
 
-The rules (DESIGN.md, model semantics): waiting conversations form one queue, served highest
+The rules (docs/design.md, "Model semantics"): waiting conversations form one queue, served highest
 priority first and first-come-first-served within a priority. An agent is *eligible* for a
 conversation when it is accepting new chats, has the channel's skill and holds fewer than
 ``max_chats`` active conversations. Among eligible agents the one with the fewest active chats

@@ -1,6 +1,6 @@
 """Scenario: the traffic a contact centre is offered and the agents it has.
 
-A scenario is read from YAML (see DESIGN.md, "Scenario file") and validated completely before
+A scenario is read from YAML (README.md, "Scenario format") and validated completely before
 anything runs: every problem is reported as an :class:`~sim.errors.InputError` naming the file,
 the key path (``channels.whatsapp.patience.mean``) and what is wrong.
 

@@ -60,7 +60,7 @@ class Verdict:
 
     @property
     def exit_code(self) -> int:
-        """0 when every check passed, 1 otherwise (DESIGN.md exit codes)."""
+        """0 when every check passed, 1 otherwise (the exit codes of the command line)."""
         return 0 if self.passed else 1
 
     def to_dict(self) -> dict[str, Any]:

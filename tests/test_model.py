@@ -1,4 +1,4 @@
-"""The model semantics of DESIGN.md, one rule at a time, on hand-written traces."""
+"""The model semantics (docs/design.md), one rule at a time, on hand-written traces."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Routing rules of DESIGN.md, on the Router alone (no clock, no model)."""
+"""Routing rules (docs/design.md, "Model semantics"), on the Router alone (no clock, no model)."""
 
 from __future__ import annotations
 

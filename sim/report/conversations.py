@@ -1,7 +1,7 @@
 """Per-conversation records (``conversations.jsonl``) and what the report derives from them.
 
 The file sits next to ``results.json`` and holds one record per conversation of the first
-replication (DESIGN.md, "Results file"). The report uses it for the distribution of first
+replication (README.md, "KPIs and results"). The report uses it for the distribution of first
 response per channel, the time agents hold a chat slot, and the agents seen working per
 interval.
 """
