@@ -35,11 +35,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sim.gateway.config import GatewayConfig  # noqa: E402
-from sim.gateway.inbound.signatures import viber_signature, whatsapp_signature  # noqa: E402
 from sim.loadtest.run import free_port, gateway_command  # noqa: E402
-
-PROTOCOLS = ("whatsapp", "telegram", "viber", "webchat")
+from sim.protocols import PROTOCOLS, PlatformCredentials, viber_signature, whatsapp_signature  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -70,13 +67,13 @@ def whatsapp_body(n: int) -> bytes:
     return json.dumps(entry).encode()
 
 
-def build_request(config: GatewayConfig, n: int) -> Request:
+def build_request(credentials: PlatformCredentials, n: int) -> Request:
     """The ``n``-th signed webhook: protocols in turn, a new customer each."""
-    protocol = PROTOCOLS[n % 4]
+    protocol = PROTOCOLS[n % len(PROTOCOLS)]
     headers = {"content-type": "application/json"}
     if protocol == "whatsapp":
         body = whatsapp_body(n)
-        headers["X-Hub-Signature-256"] = whatsapp_signature(config.whatsapp_app_secret, body)
+        headers["X-Hub-Signature-256"] = whatsapp_signature(credentials.whatsapp_app_secret, body)
     elif protocol == "telegram":
         user = {"id": 10_000_000 + n, "is_bot": False, "first_name": "Load"}
         chat = {"id": 10_000_000 + n, "type": "private", "first_name": "Load"}
@@ -88,7 +85,7 @@ def build_request(config: GatewayConfig, n: int) -> Request:
             "text": f"message {n}",
         }
         body = json.dumps({"update_id": n, "message": message}).encode()
-        headers["X-Telegram-Bot-Api-Secret-Token"] = config.telegram_secret_token
+        headers["X-Telegram-Bot-Api-Secret-Token"] = credentials.telegram_secret_token
     elif protocol == "viber":
         body = json.dumps(
             {
@@ -99,7 +96,7 @@ def build_request(config: GatewayConfig, n: int) -> Request:
                 "message": {"type": "text", "text": f"message {n}"},
             }
         ).encode()
-        headers["X-Viber-Content-Signature"] = viber_signature(config.viber_auth_token, body)
+        headers["X-Viber-Content-Signature"] = viber_signature(credentials.viber_auth_token, body)
     else:
         body = json.dumps({"session": f"load-{n}", "text": f"message {n}", "id": f"m{n}"}).encode()
     return Request(f"/webhooks/{protocol}", body, headers)
@@ -258,7 +255,7 @@ def report(results: list[Level], p99_ms: float) -> int:
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    config = GatewayConfig.from_env()
+    credentials = PlatformCredentials.from_env()
     levels = [int(level) for level in args.levels.split(",")]
     per_level = max(1, args.requests // len(levels))
     process = None
@@ -279,7 +276,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 (await http.post("/agents/login", json=agent)).raise_for_status()
             client = http if args.client == "httpx" else None
             n = 0
-            warmup = [build_request(config, n + i) for i in range(200)]
+            warmup = [build_request(credentials, n + i) for i in range(200)]
             n += len(warmup)
             await run_level(url, client, warmup, 8)
             print(
@@ -291,7 +288,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 f"{'p99 ms':>7} {'gateway CPU':>11}"
             )
             for concurrency in levels:
-                requests = [build_request(config, n + i) for i in range(per_level)]
+                requests = [build_request(credentials, n + i) for i in range(per_level)]
                 n += per_level
                 cpu = cpu_seconds(pid)
                 level = await run_level(url, client, requests, concurrency)

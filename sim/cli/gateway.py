@@ -14,6 +14,7 @@ import typer
 
 from sim.cli.app import app, console
 from sim.errors import InputError
+from sim.protocols import CREDENTIAL_ENV_VARS, DEFAULT_GATEWAY_PORT, DEFAULT_PROVIDER_BASE
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
@@ -35,7 +36,7 @@ def scenario_channels(path: Path) -> dict[str, tuple[str, int]]:
 @app.command("gateway")
 def gateway(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port to listen on.", min=0, max=65535)] = 8080,
+    port: Annotated[int, typer.Option(help="TCP port to listen on.", min=0, max=65535)] = DEFAULT_GATEWAY_PORT,
     scenario: Annotated[
         Path | None,
         typer.Option(
@@ -44,42 +45,42 @@ def gateway(
         ),
     ] = None,
     whatsapp_app_secret: Annotated[
-        str | None, _secret("CHATSIM_WHATSAPP_APP_SECRET", "Signs inbound WhatsApp webhooks.")
+        str | None, _secret(CREDENTIAL_ENV_VARS["whatsapp_app_secret"], "Signs inbound WhatsApp webhooks.")
     ] = None,
     whatsapp_verify_token: Annotated[
-        str | None, _secret("CHATSIM_WHATSAPP_VERIFY_TOKEN", "WhatsApp hub.verify_token.")
+        str | None, _secret(CREDENTIAL_ENV_VARS["whatsapp_verify_token"], "WhatsApp hub.verify_token.")
     ] = None,
     whatsapp_token: Annotated[
-        str | None, _secret("CHATSIM_WHATSAPP_TOKEN", "Bearer token of WhatsApp sends.")
+        str | None, _secret(CREDENTIAL_ENV_VARS["whatsapp_token"], "Bearer token of WhatsApp sends.")
     ] = None,
     whatsapp_api_base: Annotated[
         str | None,
         _secret(
             "CHATSIM_WHATSAPP_API_BASE",
-            "WhatsApp Cloud API base URL (default http://127.0.0.1:8081).",
+            f"WhatsApp Cloud API base URL (default {DEFAULT_PROVIDER_BASE}).",
         ),
     ] = None,
     telegram_bot_token: Annotated[
-        str | None, _secret("CHATSIM_TELEGRAM_BOT_TOKEN", "Telegram bot token.")
+        str | None, _secret(CREDENTIAL_ENV_VARS["telegram_bot_token"], "Telegram bot token.")
     ] = None,
     telegram_secret_token: Annotated[
         str | None,
-        _secret("CHATSIM_TELEGRAM_SECRET_TOKEN", "Expected X-Telegram-Bot-Api-Secret-Token."),
+        _secret(CREDENTIAL_ENV_VARS["telegram_secret_token"], "Expected X-Telegram-Bot-Api-Secret-Token."),
     ] = None,
     telegram_api_base: Annotated[
         str | None,
         _secret(
             "CHATSIM_TELEGRAM_API_BASE",
-            "Telegram Bot API base URL (default http://127.0.0.1:8081).",
+            f"Telegram Bot API base URL (default {DEFAULT_PROVIDER_BASE}).",
         ),
     ] = None,
     viber_auth_token: Annotated[
-        str | None, _secret("CHATSIM_VIBER_AUTH_TOKEN", "Viber bot auth token.")
+        str | None, _secret(CREDENTIAL_ENV_VARS["viber_auth_token"], "Viber bot auth token.")
     ] = None,
     viber_api_base: Annotated[
         str | None,
         _secret(
-            "CHATSIM_VIBER_API_BASE", "Viber REST API base URL (default http://127.0.0.1:8081)."
+            "CHATSIM_VIBER_API_BASE", f"Viber REST API base URL (default {DEFAULT_PROVIDER_BASE})."
         ),
     ] = None,
     max_body_bytes: Annotated[

@@ -14,6 +14,7 @@ from sim.cli.options import output_directory, progress_bar, scenario_from, seed_
 from sim.cli.outputs import ReportOption
 from sim.errors import InputError, InvalidRunError
 from sim.loadtest.run import run_replay
+from sim.protocols import DEFAULT_EMULATOR_PORT
 from sim.results import Results
 from sim.trace import write_trace
 from sim.traffic import draw_trace
@@ -39,7 +40,7 @@ def replay(
     gateway: Annotated[str | None, typer.Option("--gateway", help="Your gateway's base URL; the reference gateway is started when absent.")] = None,
     processes: Annotated[int, typer.Option("--processes", help="Locust processes (distributed mode when above 1).")] = 1,
     out: Annotated[Path, typer.Option("--out", help="Directory for the trace, Locust's CSV/HTML, replay and model results.")] = Path("reports/replay"),
-    emulator_port: Annotated[int | None, typer.Option("--emulator-port", help="Port of the provider emulator (default 8081 with --gateway, else a free port).")] = None,
+    emulator_port: Annotated[int | None, typer.Option("--emulator-port", help=f"Port of the provider emulator (default {DEFAULT_EMULATOR_PORT} with --gateway, else a free port).")] = None,
     max_lateness: Annotated[float, typer.Option("--max-lateness", help="Dispatch lateness p99 bound, wall milliseconds; above it the run is invalid.")] = 100.0,
     time_limit: Annotated[float | None, typer.Option("--time-limit", help="Safety net, wall seconds: the run ends (invalid) if conversations are still open by then. Default: 3 x the scenario's wall duration + 60 s.")] = None,
     report: ReportOption = None,
@@ -63,7 +64,7 @@ def replay(
     if any(c.customer is None for c in played):
         raise InputError("the trace has no customers: write it with `chatsim trace`", file=trace_path)
     if gateway:
-        err_console.print(f"replaying against {gateway}: its outbound base URLs must point at http://127.0.0.1:{emulator_port or 8081}")
+        err_console.print(f"replaying against {gateway}: its outbound base URLs must point at http://127.0.0.1:{emulator_port or DEFAULT_EMULATOR_PORT}")
     expected = scenario.duration / speedup
     with progress_bar(f"replaying {len(played):,} conversations at {speedup:g}x", round(expected)) as bar:
         task = bar.task_ids[0]

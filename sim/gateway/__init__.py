@@ -14,7 +14,9 @@ Start it with ``chatsim gateway --host 127.0.0.1 --port 8080``, or build the ASG
 
 from __future__ import annotations
 
+from sim.protocols import PROTOCOLS
+
 from .app import create_app, create_app_from_env
-from .config import DEFAULT_CHANNELS, PROTOCOLS, GatewayConfig
+from .config import DEFAULT_CHANNELS, GatewayConfig
 
 __all__ = ["DEFAULT_CHANNELS", "PROTOCOLS", "GatewayConfig", "create_app", "create_app_from_env"]

@@ -20,8 +20,10 @@ import httpx
 from fastapi import FastAPI, Response
 from prometheus_client import disable_created_metrics
 
+from sim.protocols import PROTOCOLS
+
 from . import agents_api, webhooks
-from .config import PROTOCOLS, GatewayConfig
+from .config import GatewayConfig
 from .conversations import ConversationService
 from .deps import Gateway, GatewayDep
 from .errors import install_error_handlers

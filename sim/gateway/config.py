@@ -4,10 +4,14 @@
 :meth:`GatewayConfig.from_env` from ``CHATSIM_*`` environment variables plus explicit overrides
 (the ``chatsim gateway`` command passes its flags as overrides). Defaults are test-friendly: the
 secrets are ``chatsim-dev-...`` strings and every platform's outbound base URL points at a
-provider emulator on loopback (``http://127.0.0.1:8081``), so that the gateway, a replay and its
-emulator work together out of the box and nothing leaves the machine by accident.
+provider emulator on loopback (:data:`sim.protocols.DEFAULT_PROVIDER_BASE`), so that the
+gateway, a replay and its emulator work together out of the box and nothing leaves the machine
+by accident.
 
-Secrets are excluded from ``repr`` so that logging the configuration never shows them.
+The secrets are the platform credentials the replay shares
+(:class:`sim.protocols.PlatformCredentials`: their defaults and variable names are defined
+there); :attr:`GatewayConfig.credentials` gives them as such. They are excluded from ``repr`` so
+that logging the configuration never shows them.
 
 Channels map a scenario channel name to ``(protocol, priority)``. The protocol is the wire
 format (``whatsapp``, ``telegram``, ``viber`` or ``webchat``); several channels may share one
@@ -22,28 +26,20 @@ from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
 
-PROTOCOLS = ("whatsapp", "telegram", "viber", "webchat")
-"""The wire formats the gateway speaks."""
+from sim.protocols import CREDENTIAL_ENV_VARS, DEFAULT_PROVIDER_BASE, PROTOCOLS, PlatformCredentials
 
 DEFAULT_CHANNELS: Mapping[str, tuple[str, int]] = MappingProxyType(
     {name: (name, 0) for name in PROTOCOLS}
 )
 """One channel per protocol, named after it, all at priority 0."""
 
-DEFAULT_PROVIDER_BASE = "http://127.0.0.1:8081"
-
 #: Environment variable of each configuration field that can come from the environment.
 ENV_VARS: Mapping[str, str] = MappingProxyType(
     {
-        "whatsapp_app_secret": "CHATSIM_WHATSAPP_APP_SECRET",
-        "whatsapp_verify_token": "CHATSIM_WHATSAPP_VERIFY_TOKEN",
-        "whatsapp_token": "CHATSIM_WHATSAPP_TOKEN",
+        **CREDENTIAL_ENV_VARS,
         "whatsapp_api_base": "CHATSIM_WHATSAPP_API_BASE",
         "whatsapp_api_version": "CHATSIM_WHATSAPP_API_VERSION",
-        "telegram_bot_token": "CHATSIM_TELEGRAM_BOT_TOKEN",
-        "telegram_secret_token": "CHATSIM_TELEGRAM_SECRET_TOKEN",
         "telegram_api_base": "CHATSIM_TELEGRAM_API_BASE",
-        "viber_auth_token": "CHATSIM_VIBER_AUTH_TOKEN",
         "viber_api_base": "CHATSIM_VIBER_API_BASE",
         "viber_sender_name": "CHATSIM_VIBER_SENDER_NAME",
         "max_body_bytes": "CHATSIM_MAX_BODY_BYTES",
@@ -53,14 +49,10 @@ ENV_VARS: Mapping[str, str] = MappingProxyType(
     }
 )
 
-SECRET_FIELDS = (
-    "whatsapp_app_secret",
-    "whatsapp_verify_token",
-    "whatsapp_token",
-    "telegram_bot_token",
-    "telegram_secret_token",
-    "viber_auth_token",
-)
+SECRET_FIELDS = tuple(CREDENTIAL_ENV_VARS)
+"""The fields holding platform credentials (see :class:`~sim.protocols.PlatformCredentials`)."""
+
+_DEFAULTS = PlatformCredentials()  # the credentials' defaults are defined once, in sim.protocols
 
 
 def _secret(default: str) -> Any:
@@ -71,21 +63,16 @@ def _secret(default: str) -> Any:
 class GatewayConfig:
     """Everything the gateway needs to know; see the module docstring for the defaults."""
 
-    whatsapp_app_secret: str = _secret("chatsim-dev-whatsapp-app-secret")
-    """Signs inbound WhatsApp webhooks (``X-Hub-Signature-256``)."""
-    whatsapp_verify_token: str = _secret("chatsim-dev-whatsapp-verify-token")
-    """Expected ``hub.verify_token`` of the subscription handshake."""
-    whatsapp_token: str = _secret("chatsim-dev-whatsapp-token")
-    """Bearer token of outbound Cloud API calls."""
+    # The secrets' meanings are documented once, in sim.protocols.PlatformCredentials.
+    whatsapp_app_secret: str = _secret(_DEFAULTS.whatsapp_app_secret)
+    whatsapp_verify_token: str = _secret(_DEFAULTS.whatsapp_verify_token)
+    whatsapp_token: str = _secret(_DEFAULTS.whatsapp_token)
     whatsapp_api_base: str = DEFAULT_PROVIDER_BASE
     whatsapp_api_version: str = "v21.0"
-    telegram_bot_token: str = _secret("chatsim-dev-telegram-bot-token")
-    """Part of the outbound URL ``/bot{token}/sendMessage``."""
-    telegram_secret_token: str = _secret("chatsim-dev-telegram-secret-token")
-    """Expected ``X-Telegram-Bot-Api-Secret-Token``; empty disables the check (as in Telegram)."""
+    telegram_bot_token: str = _secret(_DEFAULTS.telegram_bot_token)
+    telegram_secret_token: str = _secret(_DEFAULTS.telegram_secret_token)
     telegram_api_base: str = DEFAULT_PROVIDER_BASE
-    viber_auth_token: str = _secret("chatsim-dev-viber-auth-token")
-    """Signs inbound Viber callbacks and authenticates outbound ``send_message`` calls."""
+    viber_auth_token: str = _secret(_DEFAULTS.viber_auth_token)
     viber_api_base: str = DEFAULT_PROVIDER_BASE
     viber_sender_name: str = "chatsim"
     max_body_bytes: int = 1024 * 1024
@@ -146,6 +133,11 @@ class GatewayConfig:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
+    @property
+    def credentials(self) -> PlatformCredentials:
+        """The platform credentials, as the replay's customers and provider emulator need them."""
+        return PlatformCredentials(**{name: getattr(self, name) for name in SECRET_FIELDS})
+
     def with_channels(self, channels: Mapping[str, tuple[str, int]]) -> GatewayConfig:
         """A copy serving ``channels`` instead."""
         return replace(self, channels=channels)
@@ -156,7 +148,7 @@ class GatewayConfig:
 
     def secrets(self) -> list[str]:
         """Non-empty secret values, for redaction in logs."""
-        return [value for name in SECRET_FIELDS if (value := getattr(self, name))]
+        return self.credentials.secrets()
 
     def summary(self) -> dict[str, Any]:
         """The configuration without secrets, fit for a log line."""

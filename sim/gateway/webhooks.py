@@ -19,7 +19,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
-from .config import PROTOCOLS, GatewayConfig
+from sim.protocols import PROTOCOLS
+
+from .config import GatewayConfig
 from .deps import GatewayDep
 from .errors import ApiError
 from .inbound import PARSERS, PayloadError, SignatureError, authenticate

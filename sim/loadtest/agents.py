@@ -21,7 +21,7 @@ import gevent
 import gevent.event
 
 from sim.loadtest.payloads import customer_key
-from sim.records import AgentRecord
+from sim.loadtest.raw import AgentLog, HandledConversation, OpenSpan
 from sim.scenario import AgentGroup, Scenario
 from sim.trace import Conversation, Trace
 
@@ -30,33 +30,20 @@ Call = Callable[[str, str, dict[str, Any] | None, str], tuple[int, Any]]
 
 
 @dataclass(slots=True)
-class Handled:
-    """One conversation as its agent saw it (wall-clock seconds)."""
+class _Chat:
+    """A conversation an agent holds: what the raw file records of it, and the agent's own
+    progress, which the file does not keep."""
 
-    conversation_id: str
-    trace_id: str
-    key: str
-    agent: str
-    assigned: float
-    closed: float | None = None
-    messages: int = 0
-    replies: int = 0
+    handled: HandledConversation
     replied_turns: int = 0
-    left: str | None = None  # "visible" (gateway told) or "silent" (harness told)
+    """Turns answered so far: after the last one the agent closes the conversation."""
     last_reply: float | None = None
+    """When the last reply was typed (``close_after`` runs from there, as in the model)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "conversation_id": self.conversation_id,
-            "trace_id": self.trace_id,
-            "key": self.key,
-            "agent": self.agent,
-            "assigned": self.assigned,
-            "closed": self.closed,
-            "messages": self.messages,
-            "replies": self.replies,
-            "left": self.left,
-        }
+    @property
+    def id(self) -> str:
+        """The gateway's conversation id."""
+        return self.handled.conversation_id
 
 
 class EmulatedAgent:
@@ -67,12 +54,12 @@ class EmulatedAgent:
         self.group = group
         self.floor = floor
         self.slowdown = group.slowdown_factors
-        self.active: dict[str, Handled] = {}
+        self.active: dict[str, _Chat] = {}
         self._work: list[tuple[float, int, str, int]] = []
         self._wake = gevent.event.Event()
         self._abort: gevent.event.Event | None = None
         self._typing: str | None = None
-        self.log: AgentRecord | None = None
+        self.log: AgentLog | None = None
         self.accepting = False
         self.gone = True
         self._seq = 0
@@ -88,13 +75,13 @@ class EmulatedAgent:
             return
         now = time.time()
         if self.log is None or self.gone:
-            self.log = AgentRecord(self.id, self.group.group, self.group.max_chats, now)  # wall-clock times
+            self.log = AgentLog(self.id, self.group.group, self.group.max_chats, now)
             self.floor.logs.append(self.log)
         self.log.logout_at = None
         self.accepting = True
         spans = self.floor.accepting_spans.setdefault(self.id, [])
         if not spans or spans[-1][1] is not None:
-            spans.append([now, None])
+            spans.append((now, None))
         if self.gone:
             self.gone = False
             self._greenlets = [gevent.spawn(self._poll), gevent.spawn(self._hands)]
@@ -103,7 +90,7 @@ class EmulatedAgent:
         self.accepting = False
         spans = self.floor.accepting_spans.get(self.id)
         if spans and spans[-1][1] is None:
-            spans[-1][1] = time.time()
+            spans[-1] = (spans[-1][0], time.time())
         self.floor.call("POST", f"/agents/{self.id}/logout", None, "agent logout")
         self._maybe_gone()
 
@@ -143,32 +130,32 @@ class EmulatedAgent:
             if conversation is None:
                 self.floor.problems.append(f"agent {self.id}: assigned {cid} of unknown customer {key}")
                 return
-            handled = Handled(cid, conversation.id, key, self.id, float(event["ts"]))
-            self.floor.handled.append(handled)
-            self.floor.by_key[key] = handled
-            self.active[cid] = handled
+            chat = _Chat(HandledConversation(cid, conversation.id, key, self.id, float(event["ts"])))
+            self.floor.handled.append(chat.handled)
+            self.floor.by_key[key] = chat
+            self.active[cid] = chat
             if key in self.floor.left_silently:
-                handled.left = "silent"
+                chat.handled.left = "silent"
             for message in event["messages"]:
                 if message["sender"] == "customer":
-                    self._queue(handled, float(message["ts"]))
+                    self._queue(chat, float(message["ts"]))
         elif kind == "message":
-            handled_or_none = self.active.get(cid)
-            if handled_or_none is not None and event["message"]["sender"] == "customer":
-                self._queue(handled_or_none, float(event["message"]["ts"]))
+            held = self.active.get(cid)
+            if held is not None and event["message"]["sender"] == "customer":
+                self._queue(held, float(event["message"]["ts"]))
         elif kind == "left":
-            handled_or_none = self.active.pop(cid, None)
-            if handled_or_none is not None:
-                handled_or_none.left = "visible"
-                handled_or_none.closed = time.time()
+            held = self.active.pop(cid, None)
+            if held is not None:
+                held.handled.left = "visible"
+                held.handled.closed = time.time()
                 if self._typing == cid and self._abort is not None:
                     self._abort.set()
                 self._maybe_gone()
 
-    def _queue(self, handled: Handled, sent_at: float) -> None:
-        turn = handled.messages
-        handled.messages += 1
-        heapq.heappush(self._work, (sent_at, next(self.floor.counter), handled.conversation_id, turn))
+    def _queue(self, chat: _Chat, sent_at: float) -> None:
+        turn = chat.handled.messages
+        chat.handled.messages += 1
+        heapq.heappush(self._work, (sent_at, next(self.floor.counter), chat.id, turn))
         self._wake.set()
 
     # -- hands -------------------------------------------------------------------------------
@@ -180,10 +167,10 @@ class EmulatedAgent:
                 self._wake.wait(timeout=1.0)
                 continue
             _, _, cid, turn = heapq.heappop(self._work)
-            handled = self.active.get(cid)
-            if handled is None:
+            chat = self.active.get(cid)
+            if chat is None:
                 continue  # the customer left (webchat close)
-            conversation = self.floor.trace_by_id[handled.trace_id]
+            conversation = self.floor.trace_by_id[chat.handled.trace_id]
             if turn >= len(conversation.turns):
                 continue  # a message the trace does not have: nothing to work from
             k = len(self.active)
@@ -198,45 +185,45 @@ class EmulatedAgent:
                 continue
             # The hands are free as soon as the reply is typed (as in the model); sending it
             # over HTTP happens beside them.
-            gevent.spawn(self._send, handled, conversation, turn, time.time())
+            gevent.spawn(self._send, chat, conversation, turn, time.time())
 
-    def _send(self, handled: Handled, conversation: Conversation, turn: int, typed: float) -> None:
-        cid = handled.conversation_id
+    def _send(self, chat: _Chat, conversation: Conversation, turn: int, typed: float) -> None:
+        cid = chat.id
         status, _ = self.floor.call("POST", f"/conversations/{cid}/reply", {"agent_id": self.id, "text": f"Ответ {turn + 1}", "id": f"{cid}-{turn}"}, "agent reply")
         if status not in (200, 202):
             if status != 409:
                 self.floor.problems.append(f"agent {self.id}: reply to {cid} answered {status}")
             return
-        handled.replies += 1
-        handled.replied_turns = turn + 1
-        handled.last_reply = typed  # close_after runs from the end of typing, as in the model
-        if handled.replied_turns >= len(conversation.turns) or handled.left == "silent":
-            self._close_later(handled, conversation)
+        chat.handled.replies += 1
+        chat.replied_turns = turn + 1
+        chat.last_reply = typed
+        if chat.replied_turns >= len(conversation.turns) or chat.handled.left == "silent":
+            self._close_later(chat, conversation)
 
-    def _close_later(self, handled: Handled, conversation: Conversation) -> None:
+    def _close_later(self, chat: _Chat, conversation: Conversation) -> None:
         delay = conversation.close_after / self.floor.speedup
-        if handled.last_reply is not None:
-            delay = max(0.0, handled.last_reply + delay - time.time())
-        gevent.spawn_later(delay, self._close, handled)
+        if chat.last_reply is not None:
+            delay = max(0.0, chat.last_reply + delay - time.time())
+        gevent.spawn_later(delay, self._close, chat)
 
-    def _close(self, handled: Handled) -> None:
-        if handled.conversation_id not in self.active or handled.closed is not None:
+    def _close(self, chat: _Chat) -> None:
+        if chat.id not in self.active or chat.handled.closed is not None:
             return
         self.closing += 1
         try:
-            handled.closed = time.time()
-            self.floor.call("POST", f"/conversations/{handled.conversation_id}/close", {"agent_id": self.id}, "agent close")
+            chat.handled.closed = time.time()
+            self.floor.call("POST", f"/conversations/{chat.id}/close", {"agent_id": self.id}, "agent close")
             # Only now is the slot free at the gateway, and the chat no longer counts here.
-            self.active.pop(handled.conversation_id, None)
+            self.active.pop(chat.id, None)
         finally:
             self.closing -= 1
         self._maybe_gone()
 
-    def customer_left_silently(self, handled: Handled) -> None:
+    def customer_left_silently(self, chat: _Chat) -> None:
         """The harness says this customer gave up: once answered, close as the model does."""
-        handled.left = "silent"
-        if handled.replied_turns >= 1 and handled.conversation_id in self.active:
-            self._close_later(handled, self.floor.trace_by_id[handled.trace_id])
+        chat.handled.left = "silent"
+        if chat.replied_turns >= 1 and chat.id in self.active:
+            self._close_later(chat, self.floor.trace_by_id[chat.handled.trace_id])
 
 
 class AgentFloor:
@@ -253,10 +240,10 @@ class AgentFloor:
                 self.conversations[customer_key(self.protocols[conversation.channel], conversation.customer.id)] = conversation
         self.trace_by_id = {c.id: c for c in trace}
         self.agents: dict[str, EmulatedAgent] = {}
-        self.logs: list[AgentRecord] = []
-        self.accepting_spans: dict[str, list[list[float | None]]] = {}  # agent id: [taking new chats from, until]
-        self.handled: list[Handled] = []
-        self.by_key: dict[str, Handled] = {}
+        self.logs: list[AgentLog] = []
+        self.accepting_spans: dict[str, list[OpenSpan]] = {}  # agent id: [(taking new chats from, until)]
+        self.handled: list[HandledConversation] = []
+        self.by_key: dict[str, _Chat] = {}
         self.left_silently: set[str] = set()
         self.problems: list[str] = []
         self.counter = itertools.count()
@@ -309,11 +296,11 @@ class AgentFloor:
     def customer_left(self, key: str) -> None:
         """A messenger customer gave up silently (told by its worker, not by the gateway)."""
         self.left_silently.add(key)
-        handled = self.by_key.get(key)
-        if handled is not None:
-            agent = self.agents.get(handled.agent)
+        chat = self.by_key.get(key)
+        if chat is not None:
+            agent = self.agents.get(chat.handled.agent)
             if agent is not None:
-                agent.customer_left_silently(handled)
+                agent.customer_left_silently(chat)
 
     @property
     def busy(self) -> bool:

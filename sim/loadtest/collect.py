@@ -9,14 +9,12 @@ accepted that never reached the customer).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from sim.durations import format_clock
-from sim.errors import InputError
 from sim.kpi import measure
+from sim.loadtest.raw import RawReplay, Span
 from sim.records import AgentRecord, ConversationRecord, Run
 from sim.results import Results, aggregate
 from sim.scenario import Scenario
@@ -54,52 +52,39 @@ class Validity:
         }
 
 
-def read_raw(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("the replay wrote no measurements (did Locust start?)", file=path) from None
-    except json.JSONDecodeError as error:
-        raise InputError(f"invalid JSON: {error.msg}", file=path) from None
-    if not isinstance(data, dict) or data.get("format") != "chatsim-replay-raw":
-        raise InputError("not a chatsim replay measurement file", file=path)
-    return data
-
-
-def to_run(raw: dict[str, Any], scenario: Scenario, trace: Trace) -> Run:
+def to_run(raw: RawReplay, scenario: Scenario, trace: Trace) -> Run:
     """The replay's conversations and agents as model records, in scenario seconds."""
-    t0, speedup = float(raw["t0"]), float(raw["speedup"])
+    t0, speedup = raw.t0, raw.speedup
 
     def at(wall: float | None) -> float | None:
         return None if wall is None else (wall - t0) * speedup
 
-    customers = {c["id"]: c for c in raw["customers"]}
-    handled = {h["trace_id"]: h for h in raw["handled"]}
+    customers = {c.id: c for c in raw.customers}
+    handled = {h.trace_id: h for h in raw.handled}
     records: list[ConversationRecord] = []
     for conversation in trace:
         record = ConversationRecord(conversation, scenario.channels[conversation.channel].silent)
         records.append(record)
         customer = customers.get(conversation.id)
-        if customer is None or not customer["sent"]:
+        if customer is None or not customer.sent:
             continue  # contained by the bot, or never sent (a failure the validity reports)
-        record.queued_at = at(customer["sent"][0])
-        record.left_at = at(customer["left_at"])
-        replies, sent = customer["replies"], customer["sent"]
+        record.queued_at = at(customer.sent[0])
+        record.left_at = at(customer.left_at)
+        replies, sent = customer.replies, customer.sent
         record.answered = bool(replies)
         record.reply_delays = [(r - s) * speedup for r, s in zip(replies, sent, strict=False)]
         if replies:
             record.first_reply_at = at(replies[0])
         served = handled.get(conversation.id)
         if served is not None:
-            record.assigned_at = record.left_queue_at = at(served["assigned"])
-            record.closed_at = at(served["closed"])
-            record.agent_id = served["agent"]
+            record.assigned_at = record.left_queue_at = at(served.assigned)
+            record.closed_at = at(served.closed)
+            record.agent_id = served.agent
         elif record.left_at is not None and not record.silent:
             record.left_queue_at = record.left_at
     agent_records = [
-        AgentRecord(a["id"], a["group"], a["max_chats"], at(a["login_at"]) or 0.0, at(a["logout_at"]), [((s - t0) * speedup, (e - t0) * speedup) for s, e in a["busy"]])
-        for a in raw["agents"]
+        AgentRecord(a.id, a.group, a.max_chats, at(a.login_at) or 0.0, at(a.logout_at), [((s - t0) * speedup, (e - t0) * speedup) for s, e in a.busy])
+        for a in raw.agents
     ]
     end = max([scenario.duration] + [r.closed_at for r in records if r.closed_at is not None])
     return Run(records, agent_records, end)
@@ -111,96 +96,95 @@ that conversation lost: the gateway routes within milliseconds, the harness sees
 long-poll round trip."""
 
 
-def free_spans(raw: dict[str, Any], scenario: Scenario, end: float) -> dict[str, list[tuple[float, float]]]:
+def free_spans(raw: RawReplay, scenario: Scenario, end: float) -> dict[str, list[Span]]:
     """Per channel, the wall-time spans in which some agent with its skill took new chats and
     held fewer than ``max_chats``: a conversation waiting then should have been routed."""
-    holding: dict[str, list[tuple[float, float]]] = {}
-    for served in raw["handled"]:
-        holding.setdefault(served["agent"], []).append((served["assigned"], served["closed"] if served["closed"] is not None else end))
+    holding: dict[str, list[Span]] = {}
+    for served in raw.handled:
+        holding.setdefault(served.agent, []).append((served.assigned, served.closed if served.closed is not None else end))
     skills = {group.group: group.skills for group in scenario.agents}
-    accepting = raw.get("accepting") or {a["id"]: [[a["login_at"], a["logout_at"]]] for a in raw["agents"]}
-    free: dict[str, list[tuple[float, float]]] = {}
-    for agent in raw["agents"]:
-        changes = sorted([(a, 1) for a, _ in holding.get(agent["id"], [])] + [(c, -1) for _, c in holding.get(agent["id"], [])])
-        for begin, until in accepting.get(agent["id"], []):
-            until = end if until is None else until
+    accepting = raw.accepting or {a.id: [(a.login_at, a.logout_at)] for a in raw.agents}
+    free: dict[str, list[Span]] = {}
+    for agent in raw.agents:
+        changes = sorted([(a, 1) for a, _ in holding.get(agent.id, [])] + [(c, -1) for _, c in holding.get(agent.id, [])])
+        for begin, open_until in accepting.get(agent.id, []):
+            until = end if open_until is None else open_until
             active, since = 0, begin
             for at, step in changes:
-                if at > since and active < agent["max_chats"] and min(at, until) > since:
-                    for channel in skills.get(agent["group"], ()):
+                if at > since and active < agent.max_chats and min(at, until) > since:
+                    for channel in skills.get(agent.group, ()):
                         free.setdefault(channel, []).append((since, min(at, until)))
                 active += step
                 since = max(since, at)
-            if until > since and active < agent["max_chats"]:
-                for channel in skills.get(agent["group"], ()):
+            if until > since and active < agent.max_chats:
+                for channel in skills.get(agent.group, ()):
                     free.setdefault(channel, []).append((since, until))
     return free
 
 
-def never_routed(raw: dict[str, Any], scenario: Scenario) -> list[str]:
+def never_routed(raw: RawReplay, scenario: Scenario) -> list[str]:
     """Conversations the gateway acknowledged but never gave to an agent, although an agent
     with the skill had a free slot for :data:`ROUTING_GRACE` while they waited.
 
     A webchat customer who closed the chat stops waiting then; a messenger customer who gave up
     silently still waits in the queue (the gateway cannot know), as in the model.
     """
-    handled = {served["trace_id"] for served in raw["handled"]}
-    end = float(raw.get("finished") or max([0.0] + [c["left_at"] or 0.0 for c in raw["customers"]] + [h["closed"] or 0.0 for h in raw["handled"]]))
+    handled = {served.trace_id for served in raw.handled}
+    end = raw.finished or max([0.0] + [c.left_at or 0.0 for c in raw.customers] + [h.closed or 0.0 for h in raw.handled])
     free = free_spans(raw, scenario, end)
     lost = []
-    for customer in raw["customers"]:
-        if customer["id"] in handled or not customer["acked"] or customer["channel"] not in scenario.channels:
+    for customer in raw.customers:
+        if customer.id in handled or not customer.acked or customer.channel not in scenario.channels:
             continue
-        waits_until = end if scenario.channels[customer["channel"]].silent or customer["left_at"] is None else customer["left_at"]
-        since = customer["acked"][0]
-        if any(min(until, waits_until) - max(begin, since) >= ROUTING_GRACE for begin, until in free.get(customer["channel"], ())):
-            lost.append(customer["id"])
+        waits_until = end if scenario.channels[customer.channel].silent or customer.left_at is None else customer.left_at
+        since = customer.acked[0]
+        if any(min(until, waits_until) - max(begin, since) >= ROUTING_GRACE for begin, until in free.get(customer.channel, ())):
+            lost.append(customer.id)
     return lost
 
 
-def judge(raw: dict[str, Any], max_lateness_ms: float, scenario: Scenario | None = None) -> Validity:
+def judge(raw: RawReplay, max_lateness_ms: float, scenario: Scenario | None = None) -> Validity:
     """Lateness, acknowledgement latency and lost messages of a replay (with ``scenario``, also
     conversations acknowledged and never routed to a free agent: :func:`never_routed`)."""
-    customers = {c["id"]: c for c in raw["customers"]}
+    customers = {c.id: c for c in raw.customers}
     lost_inbound = lost_replies = 0
     stranded = never_routed(raw, scenario) if scenario is not None else []
-    lost_inbound += sum(len(customers[i]["acked"]) for i in stranded)
-    delivered: dict[str, int] = raw["delivered"]
-    for served in raw["handled"]:
-        customer = customers.get(served["trace_id"])
+    lost_inbound += sum(len(customers[i].acked) for i in stranded)
+    for served in raw.handled:
+        customer = customers.get(served.trace_id)
         if customer is None:
             continue
-        if served["left"] != "visible":
-            lost_inbound += max(0, len(customer["acked"]) - served["messages"])
-        if customer["left_at"] is None:
-            seen = delivered.get(served["key"], 0) if not served["key"].startswith("webchat:") else len(customer["replies"])
-            lost_replies += max(0, served["replies"] - seen)
+        if served.left != "visible":
+            lost_inbound += max(0, len(customer.acked) - served.messages)
+        if customer.left_at is None:
+            seen = raw.delivered.get(served.key, 0) if not served.key.startswith("webchat:") else len(customer.replies)
+            lost_replies += max(0, served.replies - seen)
     validity = Validity(
-        lateness_p50_ms=raw["lateness"]["p50"] * 1000,
-        lateness_p99_ms=raw["lateness"]["p99"] * 1000,
-        ack_p50_ms=raw["ack_ms"]["p50"],
-        ack_p99_ms=raw["ack_ms"]["p99"],
+        lateness_p50_ms=raw.lateness.p50 * 1000,
+        lateness_p99_ms=raw.lateness.p99 * 1000,
+        ack_p50_ms=raw.ack_ms.p50,
+        ack_p99_ms=raw.ack_ms.p99,
         lost_inbound=lost_inbound,
         lost_replies=lost_replies,
-        problems=list(raw["problems"]),
+        problems=list(raw.problems),
     )
     if validity.lateness_p99_ms > max_lateness_ms:
         validity.reasons.append(f"dispatch lateness p99 {validity.lateness_p99_ms:.1f} ms is above the bound of {max_lateness_ms:g} ms: the harness could not keep the schedule")
-    failures = [f for c in raw["customers"] for f in c["failures"]]
+    failures = [f for c in raw.customers for f in c.failures]
     if failures:
         validity.reasons.append(f"{len(failures)} customer messages were not acknowledged or not answered (first: {failures[0]})")
     if lost_inbound or lost_replies:
         validity.reasons.append(f"lost messages: {lost_inbound} acknowledged customer messages never reached an agent, {lost_replies} accepted agent replies never reached the customer")
     if stranded:
         validity.reasons.append(f"{len(stranded)} acknowledged conversations were never routed although an agent had a free slot (first: {stranded[0]})")
-    if any("safety time limit" in p for p in raw["problems"]):
+    if any("safety time limit" in p for p in raw.problems):
         validity.reasons.append("the run hit its safety time limit")
-    elif raw["problems"]:
-        validity.reasons.append(f"{len(raw['problems'])} errors talking to the gateway (first: {raw['problems'][0]})")
+    elif raw.problems:
+        validity.reasons.append(f"{len(raw.problems)} errors talking to the gateway (first: {raw.problems[0]})")
     return validity
 
 
-def replay_results(raw: dict[str, Any], scenario: Scenario, trace: Trace, validity: Validity) -> tuple[Results, Run]:
+def replay_results(raw: RawReplay, scenario: Scenario, trace: Trace, validity: Validity) -> tuple[Results, Run]:
     run = to_run(raw, scenario, trace)
     labels = [scenario.interval_label(j) for j in range(scenario.n_intervals)]
     results = aggregate(
@@ -213,6 +197,6 @@ def replay_results(raw: dict[str, Any], scenario: Scenario, trace: Trace, validi
         interval=scenario.interval,
         trace_sha256=trace.sha256(),
         seed=trace.header.seed,
-        extra={"speedup": raw["speedup"], "validity": validity.to_dict()},
+        extra={"speedup": raw.speedup, "validity": validity.to_dict()},
     )
     return results, run

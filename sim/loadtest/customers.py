@@ -12,46 +12,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import gevent
 import gevent.queue
 
-from sim.gateway.config import GatewayConfig
 from sim.loadtest.emulator import Outbound
 from sim.loadtest.payloads import Webhook, customer_key, customer_message, webchat_close
+from sim.loadtest.raw import CustomerRecord
 from sim.loadtest.schedule import Release
-
-
-@dataclass(slots=True)
-class CustomerRecord:
-    """What one customer saw, in wall-clock seconds (converted to scenario time later)."""
-
-    index: int
-    id: str
-    channel: str
-    key: str
-    sent: list[float] = field(default_factory=list)
-    acked: list[float] = field(default_factory=list)
-    replies: list[float] = field(default_factory=list)
-    left_at: float | None = None
-    lateness: float = 0.0
-    failures: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "id": self.id,
-            "channel": self.channel,
-            "key": self.key,
-            "sent": self.sent,
-            "acked": self.acked,
-            "replies": self.replies,
-            "left_at": self.left_at,
-            "lateness": self.lateness,
-            "failures": self.failures,
-        }
+from sim.protocols import PlatformCredentials
 
 
 class Mailbox:
@@ -59,7 +29,6 @@ class Mailbox:
 
     def __init__(self) -> None:
         self._boxes: dict[str, gevent.queue.Queue] = {}
-        self.unclaimed = 0
 
     def open(self, key: str) -> gevent.queue.Queue:
         box: gevent.queue.Queue = gevent.queue.Queue()
@@ -71,9 +40,8 @@ class Mailbox:
 
     def put(self, message: Outbound) -> None:
         box = self._boxes.get(message.key)
-        if box is None:
-            self.unclaimed += 1  # the customer had already gone (silent abandonment) or finished
-        else:
+        # No box: the customer has gone (silent abandonment) or finished, nobody waits for it.
+        if box is not None:
             box.put(message)
 
 
@@ -81,7 +49,7 @@ class Mailbox:
 class CustomerContext:
     """What every customer of one worker shares."""
 
-    config: GatewayConfig
+    credentials: PlatformCredentials
     protocols: dict[str, str]
     silent: dict[str, bool]
     speedup: float
@@ -107,7 +75,7 @@ def play(release: Release, context: CustomerContext, record: CustomerRecord) -> 
         for turn_number, turn in enumerate(conversation.turns):
             if turn_number > 0:
                 gevent.sleep(turn.think / speedup)
-            hook = customer_message(context.config, protocol, conversation.channel, customer, turn.text or "…", release.index, turn_number, time.time())
+            hook = customer_message(context.credentials, protocol, conversation.channel, customer, turn.text or "…", release.index, turn_number, time.time())
             sent = time.time()
             record.sent.append(sent)
             latency = context.post(hook, f"webhook/{protocol}")

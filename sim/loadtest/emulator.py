@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sim.gateway.config import GatewayConfig
 from sim.loadtest.payloads import customer_key
+from sim.protocols import PlatformCredentials
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +41,8 @@ _VIBER = "/pa/send_message"
 class ProviderEmulator:
     """WSGI application playing WhatsApp, Telegram and Viber send endpoints."""
 
-    def __init__(self, config: GatewayConfig, deliver: Deliver, clock: Callable[[], float] = time.time) -> None:
-        self.config = config
+    def __init__(self, credentials: PlatformCredentials, deliver: Deliver, clock: Callable[[], float] = time.time) -> None:
+        self.credentials = credentials
         self.deliver = deliver
         self.clock = clock
         self.received = 0
@@ -70,7 +70,7 @@ class ProviderEmulator:
         return self._answer(start_response, 404, {"error": f"no such endpoint {path}"})
 
     def _whatsapp(self, environ: dict[str, Any], body: dict[str, Any], received: float, start_response: StartResponse, phone: str) -> Iterable[bytes]:
-        if environ.get("HTTP_AUTHORIZATION") != f"Bearer {self.config.whatsapp_token}":
+        if environ.get("HTTP_AUTHORIZATION") != f"Bearer {self.credentials.whatsapp_token}":
             return self._answer(start_response, 401, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}})
         to, text = body.get("to"), (body.get("text") or {}).get("body")
         if body.get("messaging_product") != "whatsapp" or not isinstance(to, str) or not isinstance(text, str):
@@ -80,7 +80,7 @@ class ProviderEmulator:
         return self._answer(start_response, 200, {"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": wamid}]})
 
     def _telegram(self, body: dict[str, Any], received: float, start_response: StartResponse, token: str) -> Iterable[bytes]:
-        if token != self.config.telegram_bot_token:
+        if token != self.credentials.telegram_bot_token:
             return self._answer(start_response, 401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
         chat_id, text = body.get("chat_id"), body.get("text")
         if chat_id is None or not isinstance(text, str):
@@ -90,7 +90,7 @@ class ProviderEmulator:
         return self._answer(start_response, 200, {"ok": True, "result": message})
 
     def _viber(self, environ: dict[str, Any], body: dict[str, Any], received: float, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("HTTP_X_VIBER_AUTH_TOKEN") != self.config.viber_auth_token:
+        if environ.get("HTTP_X_VIBER_AUTH_TOKEN") != self.credentials.viber_auth_token:
             return self._answer(start_response, 200, {"status": 2, "status_message": "invalidAuthToken"})
         receiver, text = body.get("receiver"), body.get("text")
         if not isinstance(receiver, str) or not isinstance(text, str):

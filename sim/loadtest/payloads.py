@@ -11,8 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sim.gateway.config import GatewayConfig
-from sim.gateway.inbound.signatures import viber_signature, whatsapp_signature
+from sim.protocols import PlatformCredentials, viber_signature, whatsapp_signature
 from sim.texts import Customer
 
 PHONE_NUMBER_ID = "106540352242922"
@@ -33,7 +32,7 @@ def _json(value: dict[str, Any]) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def whatsapp_message(config: GatewayConfig, customer: Customer, text: str, message_id: str, timestamp: int) -> Webhook:
+def whatsapp_message(credentials: PlatformCredentials, customer: Customer, text: str, message_id: str, timestamp: int) -> Webhook:
     body = _json(
         {
             "object": "whatsapp_business_account",
@@ -57,11 +56,11 @@ def whatsapp_message(config: GatewayConfig, customer: Customer, text: str, messa
             ],
         }
     )
-    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": whatsapp_signature(config.whatsapp_app_secret, body)}
+    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": whatsapp_signature(credentials.whatsapp_app_secret, body)}
     return Webhook("/webhooks/whatsapp", body, headers)
 
 
-def telegram_message(config: GatewayConfig, customer: Customer, text: str, update_id: int, message_id: int, timestamp: int) -> Webhook:
+def telegram_message(credentials: PlatformCredentials, customer: Customer, text: str, update_id: int, message_id: int, timestamp: int) -> Webhook:
     first, _, last = customer.name.partition(" ")
     person = {"id": int(customer.id), "is_bot": False, "first_name": first, **({"last_name": last} if last else {}), "language_code": "ru"}
     body = _json(
@@ -77,12 +76,12 @@ def telegram_message(config: GatewayConfig, customer: Customer, text: str, updat
         }
     )
     headers = {"Content-Type": "application/json"}
-    if config.telegram_secret_token:
-        headers["X-Telegram-Bot-Api-Secret-Token"] = config.telegram_secret_token
+    if credentials.telegram_secret_token:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = credentials.telegram_secret_token
     return Webhook("/webhooks/telegram", body, headers)
 
 
-def viber_message(config: GatewayConfig, customer: Customer, text: str, token: int, timestamp_ms: int) -> Webhook:
+def viber_message(credentials: PlatformCredentials, customer: Customer, text: str, token: int, timestamp_ms: int) -> Webhook:
     body = _json(
         {
             "event": "message",
@@ -94,7 +93,7 @@ def viber_message(config: GatewayConfig, customer: Customer, text: str, token: i
             "silent": False,
         }
     )
-    headers = {"Content-Type": "application/json", "X-Viber-Content-Signature": viber_signature(config.viber_auth_token, body)}
+    headers = {"Content-Type": "application/json", "X-Viber-Content-Signature": viber_signature(credentials.viber_auth_token, body)}
     return Webhook("/webhooks/viber", body, headers)
 
 
@@ -109,7 +108,7 @@ def webchat_close(customer: Customer, channel: str) -> Webhook:
 
 
 def customer_message(
-    config: GatewayConfig, protocol: str, channel: str, customer: Customer, text: str, conversation_index: int, turn: int, now: float
+    credentials: PlatformCredentials, protocol: str, channel: str, customer: Customer, text: str, conversation_index: int, turn: int, now: float
 ) -> Webhook:
     """The webhook of message ``turn`` of a conversation, in its protocol's format.
 
@@ -118,11 +117,11 @@ def customer_message(
     """
     serial = conversation_index * 64 + turn
     if protocol == "whatsapp":
-        return whatsapp_message(config, customer, text, f"wamid.chatsim.{serial:012d}", int(now))
+        return whatsapp_message(credentials, customer, text, f"wamid.chatsim.{serial:012d}", int(now))
     if protocol == "telegram":
-        return telegram_message(config, customer, text, update_id=serial + 1, message_id=serial + 1, timestamp=int(now))
+        return telegram_message(credentials, customer, text, update_id=serial + 1, message_id=serial + 1, timestamp=int(now))
     if protocol == "viber":
-        return viber_message(config, customer, text, token=5_000_000_000_000_000_000 + serial, timestamp_ms=int(now * 1000))
+        return viber_message(credentials, customer, text, token=5_000_000_000_000_000_000 + serial, timestamp_ms=int(now * 1000))
     if protocol == "webchat":
         return webchat_message(customer, text, channel, f"web-{serial}")
     raise ValueError(f"unknown protocol {protocol!r}")

@@ -22,7 +22,9 @@ import httpx
 
 from sim.errors import InvalidRunError
 from sim.experiment import run_experiment
-from sim.loadtest.collect import Validity, judge, read_raw, replay_results
+from sim.loadtest.collect import Validity, judge, replay_results
+from sim.loadtest.raw import read_raw
+from sim.protocols import DEFAULT_EMULATOR_PORT
 from sim.results import Results, write_results
 from sim.scenario import Scenario
 from sim.trace import Trace
@@ -107,7 +109,6 @@ class ReplayOutcome:
     replay: Results
     model: Results
     validity: Validity
-    out: Path
 
 
 def run_replay(
@@ -127,7 +128,7 @@ def run_replay(
 ) -> ReplayOutcome:
     """Replay ``trace`` with Locust against ``gateway`` (or a fresh reference gateway)."""
     out.mkdir(parents=True, exist_ok=True)
-    emulator_port = emulator_port or (8081 if gateway else free_port())
+    emulator_port = emulator_port or (DEFAULT_EMULATOR_PORT if gateway else free_port())
     expected = scenario.duration / speedup
     limit = limit or max(60.0, 3 * expected + 60.0)
     with _gateway(gateway, scenario_path, emulator_port, out) as url:
@@ -163,7 +164,7 @@ def run_replay(
     write_results(replay, out / "replay", run.conversations)
     model = run_experiment(scenario, trace=trace)
     write_results(model.results, out / "model", model.first_run.conversations)
-    return ReplayOutcome(replay, model.results, validity, out)
+    return ReplayOutcome(replay, model.results, validity)
 
 
 @contextmanager

@@ -12,7 +12,6 @@ greenlet on one machine: conversation number ``i`` (in trace order) goes to work
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sim.trace import Conversation, Trace
@@ -52,14 +51,3 @@ def wall_time(t0: float, at: float, speedup: float) -> float:
     """The wall-clock time of scenario time ``at`` (absolute: no drift accumulates)."""
     return t0 + at / speedup
 
-
-def lateness_percentiles(lateness: Sequence[float]) -> dict[str, float]:
-    """p50 and p99 of dispatch lateness (wall seconds), 0 when nothing was dispatched."""
-    if not lateness:
-        return {"p50": 0.0, "p99": 0.0, "max": 0.0}
-    ordered = sorted(lateness)
-
-    def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    return {"p50": pick(0.50), "p99": pick(0.99), "max": ordered[-1]}

@@ -3,12 +3,17 @@
 A scenario's channel names one of :data:`PROTOCOLS` as its wire format; the reference gateway
 parses it and the replay's customers send it. Everything both sides must agree on lives in this
 package, so that the replay never needs the reference gateway's own configuration to talk to
-somebody else's gateway.
+somebody else's gateway: the wire formats and default ports (here), the platforms' webhook
+signatures (:mod:`~sim.protocols.signatures`) and the credentials both sides share
+(:mod:`~sim.protocols.credentials`).
 """
 
 from __future__ import annotations
 
 from typing import Literal, get_args
+
+from sim.protocols.credentials import CREDENTIAL_ENV_VARS, PlatformCredentials
+from sim.protocols.signatures import hmac_hex, viber_signature, whatsapp_signature
 
 Protocol = Literal["whatsapp", "telegram", "viber", "webchat"]
 """A wire format: WhatsApp Cloud API, Telegram Bot API, Viber REST API, or chatsim's webchat JSON."""
@@ -24,3 +29,16 @@ DEFAULT_EMULATOR_PORT = 8081
 
 DEFAULT_PROVIDER_BASE = f"http://127.0.0.1:{DEFAULT_EMULATOR_PORT}"
 """The platforms' base URL a gateway calls by default: the provider emulator on loopback."""
+
+__all__ = [
+    "CREDENTIAL_ENV_VARS",
+    "DEFAULT_EMULATOR_PORT",
+    "DEFAULT_GATEWAY_PORT",
+    "DEFAULT_PROVIDER_BASE",
+    "PROTOCOLS",
+    "PlatformCredentials",
+    "Protocol",
+    "hmac_hex",
+    "viber_signature",
+    "whatsapp_signature",
+]

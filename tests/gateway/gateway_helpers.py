@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from sim.gateway import GatewayConfig, create_app
-from sim.gateway.inbound.signatures import viber_signature, whatsapp_signature
+from sim.protocols import viber_signature, whatsapp_signature
 
 CONFIG = GatewayConfig(outbound_backoff=0.0, shutdown_grace=1.0)
 

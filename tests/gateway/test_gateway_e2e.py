@@ -20,8 +20,8 @@ import httpx
 import pytest
 from gateway_helpers import dumps, tg_update, vb_message, wa_message
 
-from sim.gateway.inbound.signatures import viber_signature, whatsapp_signature
 from sim.loadtest.run import gateway_command
+from sim.protocols import viber_signature, whatsapp_signature
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {

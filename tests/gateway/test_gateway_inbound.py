@@ -17,7 +17,7 @@ from gateway_helpers import (
     wa_status,
 )
 
-from sim.gateway.inbound.signatures import viber_signature, whatsapp_signature
+from sim.protocols import viber_signature, whatsapp_signature
 
 pytestmark = pytest.mark.anyio
 

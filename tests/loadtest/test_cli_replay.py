@@ -41,7 +41,7 @@ def fake_run(monkeypatch):
         state["calls"].append(options)
         for name in ("model", "replay"):  # what run_replay writes
             write_results(model, options["out"] / name, experiment.first_run.conversations)
-        return ReplayOutcome(model, model, state["validity"], options["out"])
+        return ReplayOutcome(model, model, state["validity"])
 
     monkeypatch.setattr(sim.cli.replay, "run_replay", fake)
     return state

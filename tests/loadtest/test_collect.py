@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from modelkit import conversation, scenario, trace
 
 from sim.loadtest.collect import free_spans, judge, replay_results, to_run
+from sim.loadtest.raw import AgentLog, EmulatorCounts, HandledConversation, Percentiles, RawReplay
 from sim.texts import Customer
 
 T0, K = 1000.0, 60.0
@@ -17,6 +18,11 @@ T0, K = 1000.0, 60.0
 
 def wall(scenario_seconds: float) -> float:
     return T0 + scenario_seconds / K
+
+
+def typed(raw: dict) -> RawReplay:
+    """The raw file's content as collect reads it (the tests edit the plain data first)."""
+    return RawReplay.from_dict(raw)
 
 
 def setup():
@@ -41,7 +47,7 @@ def setup():
 
 def test_wall_times_become_scenario_times():
     s, tr, raw = setup()
-    run = to_run(raw, s, tr)
+    run = to_run(typed(raw), s, tr)
     c1, c2 = run.conversations
     assert c1.queued_at == pytest.approx(0.0) and c1.assigned_at == pytest.approx(1.0)
     assert c1.reply_delays == pytest.approx([12.0, 21.0]) and c1.answered
@@ -52,8 +58,8 @@ def test_wall_times_become_scenario_times():
 
 def test_results_are_the_model_schema():
     s, tr, raw = setup()
-    validity = judge(raw, max_lateness_ms=50, scenario=s)
-    results, _ = replay_results(raw, s, tr, validity)
+    validity = judge(typed(raw), max_lateness_ms=50, scenario=s)
+    results, _ = replay_results(typed(raw), s, tr, validity)
     assert results.source == "replay" and validity.valid
     assert results.total["offered"]["mean"] == 2 and results.total["missed_rate"]["mean"] == 0.5
     assert results.total["frt_mean"]["mean"] == pytest.approx(12.0)
@@ -64,32 +70,32 @@ def test_lateness_and_lost_messages_make_a_run_invalid():
     _, _, raw = setup()
     late = copy.deepcopy(raw)
     late["lateness"]["p99"] = 0.5
-    assert "lateness" in judge(late, max_lateness_ms=100).reasons[0]
+    assert "lateness" in judge(typed(late), max_lateness_ms=100).reasons[0]
     lost_in = copy.deepcopy(raw)
     lost_in["handled"][0]["messages"] = 1  # the agent never saw the second acknowledged message
-    verdict = judge(lost_in, 100)
+    verdict = judge(typed(lost_in), 100)
     assert not verdict.valid and verdict.lost_inbound == 1
     lost_out = copy.deepcopy(raw)
     lost_out["customers"][0]["replies"] = [wall(12)]  # a reply the gateway accepted never arrived
-    assert judge(lost_out, 100).lost_replies == 1
+    assert judge(typed(lost_out), 100).lost_replies == 1
 
 
 def test_a_conversation_never_routed_to_a_free_agent_is_lost():
     s, _, raw = setup()
     raw["customers"][1]["left_at"] = wall(240)  # c2 waits 60..240 s, 3 wall seconds at 60x
     raw["handled"][0]["closed"] = wall(250)
-    assert judge(raw, 100, s).valid  # held c1 for all of c2's wait: nothing to route to
+    assert judge(typed(raw), 100, s).valid  # held c1 for all of c2's wait: nothing to route to
     freed = copy.deepcopy(raw)
     freed["handled"][0]["closed"] = wall(40)  # free from 40 on: c2 should have been routed
-    verdict = judge(freed, 100, s)
+    verdict = judge(typed(freed), 100, s)
     assert not verdict.valid and verdict.lost_inbound == 1
     assert any("never routed" in reason and "c2" in reason for reason in verdict.reasons)
     drained = copy.deepcopy(freed)
     drained["accepting"] = {"a-0001": [[wall(0), wall(50)]]}  # ... unless it had stopped taking chats
-    assert judge(drained, 100, s).valid
+    assert judge(typed(drained), 100, s).valid
     brief = copy.deepcopy(freed)
     brief["handled"][0]["closed"] = wall(240 - 0.5 * K)  # free for half a wall second: within the grace
-    assert judge(brief, 100, s).valid
+    assert judge(typed(brief), 100, s).valid
 
 
 @given(
@@ -100,9 +106,13 @@ def test_a_conversation_never_routed_to_a_free_agent_is_lost():
 )
 def test_free_spans_are_exactly_where_a_slot_is_free(max_chats, holds, accepting, probes):
     s, _, _ = setup()
-    handled = [{"trace_id": f"c{i}", "agent": "a-0001", "assigned": float(a), "closed": float(a + d)} for i, (a, d) in enumerate(holds)]
+    handled = [HandledConversation(f"cv-{i}", f"c{i}", f"webchat:s{i}", "a-0001", float(a), float(a + d)) for i, (a, d) in enumerate(holds)]
     begin, length = accepting
-    raw = {"handled": handled, "agents": [{"id": "a-0001", "group": "a", "max_chats": max_chats}], "accepting": {"a-0001": [[float(begin), float(begin + length)]]}}
+    raw = RawReplay(
+        t0=0.0, speedup=1.0, workers=1, customers=[], handled=handled, agents=[AgentLog("a-0001", "a", max_chats, 0.0)],
+        delivered={}, emulator=EmulatorCounts(0, 0), lateness=Percentiles.of([]), ack_ms=Percentiles.of([]),
+        accepting={"a-0001": [(float(begin), float(begin + length))]},
+    )  # fmt: skip
     spans = free_spans(raw, s, end=1000.0).get("chat", [])
     edges = {float(x) for h in holds for x in (h[0], h[0] + h[1])} | {float(begin), float(begin + length)}
     for t in probes:

@@ -15,7 +15,7 @@ CONFIG = GatewayConfig()
 @pytest.fixture
 def emulator():
     delivered: list[Outbound] = []
-    app = ProviderEmulator(CONFIG, delivered.append, clock=lambda: 123.5)
+    app = ProviderEmulator(CONFIG.credentials, delivered.append, clock=lambda: 123.5)
     client = httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://emulator")
     return app, client, delivered
 

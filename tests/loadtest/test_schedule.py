@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.loadtest.schedule import lateness_percentiles, owner, releases, wall_time
+from sim.loadtest.schedule import owner, releases, wall_time
 from sim.trace import BotOutcome, Conversation, Trace, TraceHeader, Turn
 
 
@@ -45,9 +45,3 @@ def test_wall_time_is_absolute():
     assert wall_time(100.0, 3600.0, 60.0) == 160.0
     assert wall_time(100.0, 0.0, 60.0) == 100.0
 
-
-def test_lateness_percentiles():
-    assert lateness_percentiles([]) == {"p50": 0.0, "p99": 0.0, "max": 0.0}
-    values = [i / 1000 for i in range(100)]
-    summary = lateness_percentiles(values)
-    assert summary["p50"] == 0.05 and summary["p99"] == 0.099 and summary["max"] == 0.099

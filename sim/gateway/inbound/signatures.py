@@ -1,4 +1,4 @@
-"""The platforms' webhook authentication, and helpers to sign test and replay traffic.
+"""The platforms' webhook authentication: the gateway's checks of inbound requests.
 
 * WhatsApp Cloud API: ``X-Hub-Signature-256: sha256=<hex>``, HMAC-SHA256 of the raw body keyed
   with the app secret.
@@ -7,30 +7,17 @@
 * Telegram: no signature; ``X-Telegram-Bot-Api-Secret-Token`` repeats the ``secret_token`` given
   to ``setWebhook``.
 
-A missing header is 401, a wrong one 403. Comparisons run in constant time.
+A missing header is 401, a wrong one 403. Comparisons run in constant time. The signers
+themselves are shared with the replay's customers: :mod:`sim.protocols.signatures`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
+from sim.protocols.signatures import viber_signature, whatsapp_signature
+
 from .common import SignatureError
-
-
-def hmac_hex(secret: str, body: bytes) -> str:
-    """Hex HMAC-SHA256 of ``body`` keyed with ``secret``."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def whatsapp_signature(app_secret: str, body: bytes) -> str:
-    """The ``X-Hub-Signature-256`` header value for ``body``."""
-    return "sha256=" + hmac_hex(app_secret, body)
-
-
-def viber_signature(auth_token: str, body: bytes) -> str:
-    """The ``X-Viber-Content-Signature`` header value for ``body``."""
-    return hmac_hex(auth_token, body)
 
 
 def _require(header: str | None, name: str) -> str:

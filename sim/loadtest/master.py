@@ -1,0 +1,151 @@
+"""The master role of a replay: the platforms, the agents, and the end of the run.
+
+The master runs the provider emulator (the platforms' send APIs the gateway answers customers
+through) and forwards each reply to the worker that plays its customer, runs the emulated agents
+(:class:`~sim.loadtest.agents.AgentFloor`), sends the workers the plan at test start, and
+collects their reports. When every worker has reported and no agent holds a conversation any
+more, it writes the raw file (:mod:`sim.loadtest.raw`) and stops Locust: the run ends by itself.
+In a single-process run the same process is the (one) worker too.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Protocol
+
+import gevent
+from gevent.pywsgi import WSGIServer
+from locust.contrib.fasthttp import FastHttpSession
+from locust.env import Environment
+from locust.event import EventHook
+
+from sim.loadtest.agents import AgentFloor, Call
+from sim.loadtest.emulator import Outbound, ProviderEmulator
+from sim.loadtest.messages import Left, Plan, Records, Reply, ToWorker
+from sim.loadtest.raw import EmulatorCounts, Percentiles, RawReplay, write_raw
+from sim.loadtest.settings import ReplaySettings
+
+log = logging.getLogger("chatsim.replay")
+
+
+class WorkerLink(Protocol):
+    """How the master reaches the workers: Locust's messages, or a plain call in one process."""
+
+    def count(self) -> int:
+        """How many workers share the trace (each reports once)."""
+        ...
+
+    def send(self, message: ToWorker) -> None:
+        """A plan to every worker, a reply to the worker playing its customer."""
+        ...
+
+
+class Master:
+    """The replay's platforms and agents, and its bookkeeping until the end."""
+
+    def __init__(self, settings: ReplaySettings, environment: Environment, workers: WorkerLink) -> None:
+        self.settings = settings
+        self.environment = environment
+        self.workers = workers
+        self.floor: AgentFloor | None = None
+        self.emulator: ProviderEmulator | None = None
+        self.reports: list[Records] = []
+        self.expected_reports = 1
+        self.delivered: dict[str, int] = {}
+        self.t0 = 0.0
+
+    def start(self) -> None:
+        """Serve the provider emulator and prepare the agents (they log in at test start)."""
+        settings = self.settings
+        self.emulator = ProviderEmulator(settings.credentials, self._deliver)
+        server = WSGIServer((settings.emulator_host, settings.emulator_port), self.emulator, log=None, error_log=log)
+        server.start()
+        host = self.environment.host
+        actions = FastHttpSession(host, request_event=self.environment.events.request, user=None, concurrency=400, network_timeout=30.0, connection_timeout=5.0)
+        # Long-polls stay out of Locust's statistics: their duration is the poll timeout.
+        unrecorded = EventHook()  # type: ignore[no-untyped-call]
+        polls = FastHttpSession(host, request_event=unrecorded, user=None, concurrency=400, network_timeout=30.0, connection_timeout=5.0)
+        self.floor = AgentFloor(settings.scenario, settings.trace, settings.speedup, _caller(actions, polls))
+
+    def on_test_start(self) -> None:
+        """Fix scenario time 0 a second from now, start the agents' shifts, send the plan."""
+        assert self.floor is not None
+        self.expected_reports = max(1, self.workers.count())
+        self.t0 = time.time() + 1.0
+        self.floor.start(self.t0)
+        self.workers.send(Plan(self.t0, self.expected_reports))
+        gevent.spawn(self._finish_when_done)
+
+    def receive(self, message: Left | Records) -> None:
+        if isinstance(message, Left):
+            if self.floor is not None:
+                self.floor.customer_left(message.key)
+        else:
+            self.reports.append(message)
+
+    def _deliver(self, message: Outbound) -> None:
+        self.delivered[message.key] = self.delivered.get(message.key, 0) + 1
+        self.workers.send(Reply(message))
+
+    def _finish_when_done(self) -> None:
+        assert self.floor is not None
+        while time.time() < self.settings.deadline:
+            if len(self.reports) >= self.expected_reports and not self.floor.busy:
+                break
+            gevent.sleep(0.2)
+        else:
+            self.floor.problems.append("the safety time limit ended the run before every conversation closed")
+        self.floor.stopping = True
+        self._write()
+        # Missed chats are Locust failures (so they show as such), yet measurements, not errors.
+        self.environment.process_exit_code = 0
+        gevent.sleep(0.5)
+        runner = self.environment.runner
+        assert runner is not None
+        if self.settings.headless:
+            runner.quit()
+        else:
+            runner.stop()  # keep the web UI's results on screen
+
+    def _write(self) -> None:
+        assert self.floor is not None and self.emulator is not None
+        customers = [c for report in self.reports for c in report.customers]
+        acks = [a for report in self.reports for a in report.acks]
+        raw = RawReplay(
+            t0=self.t0,
+            speedup=self.settings.speedup,
+            workers=self.expected_reports,
+            customers=customers,
+            handled=self.floor.handled,
+            agents=self.floor.logs,
+            accepting=self.floor.accepting_spans,
+            delivered=self.delivered,
+            emulator=EmulatorCounts(self.emulator.received, self.emulator.rejected),
+            lateness=Percentiles.of([c.lateness for c in customers]),
+            ack_ms=Percentiles.of([a * 1000 for a in acks]),
+            problems=self.floor.problems + [p for report in self.reports for p in report.problems],
+            finished=time.time(),
+        )
+        if self.settings.out is not None:
+            write_raw(raw, self.settings.out)
+        log.info("replay finished: %d conversations, lateness p99 %.1f ms", len(customers), raw.lateness.p99 * 1000)
+
+
+def _caller(actions: FastHttpSession, polls: FastHttpSession) -> Call:
+    """The agents' :data:`~sim.loadtest.agents.Call` over Locust's HTTP sessions."""
+
+    def call(method: str, path: str, body: dict[str, Any] | None, name: str) -> tuple[int, Any]:
+        try:
+            if method == "GET":
+                response = polls.get(path)
+            else:
+                with actions.request(method, path, json=body, name=name, catch_response=True) as response:
+                    if response.status_code == 409:
+                        response.success()  # the customer left meanwhile: expected, not an error
+            payload = response.json() if response.text else None
+            return response.status_code, payload
+        except Exception:
+            return 0, None
+
+    return call

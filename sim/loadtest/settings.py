@@ -1,0 +1,64 @@
+"""What every process of a replay knows from its command line, whichever role it plays."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim.protocols import PlatformCredentials
+from sim.scenario import Scenario, load_scenario
+from sim.trace import Trace, read_trace
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySettings:
+    """The scenario and trace to replay, how fast, where to write, and the safety limit."""
+
+    scenario: Scenario
+    trace: Trace
+    speedup: float
+    """Scenario seconds per wall second."""
+    credentials: PlatformCredentials
+    out: Path | None
+    """Where the master writes the raw file (none: nowhere)."""
+    limit: float
+    """Safety limit of the whole run, wall seconds from :attr:`started`."""
+    emulator_host: str
+    emulator_port: int
+    headless: bool
+    """Whether Locust runs without its web UI (then the end of the replay quits Locust)."""
+    started: float = field(default_factory=time.time)
+    protocols: dict[str, str] = field(init=False)
+    """Channel name: its wire protocol."""
+    silent: dict[str, bool] = field(init=False)
+    """Channel name: whether its customers leave without telling the gateway."""
+
+    def __post_init__(self) -> None:
+        channels = self.scenario.channels
+        object.__setattr__(self, "protocols", {name: channel.protocol for name, channel in channels.items()})
+        object.__setattr__(self, "silent", {name: channel.silent for name, channel in channels.items()})
+
+    @property
+    def deadline(self) -> float:
+        """Wall time at which the run ends, finished or not."""
+        return self.started + self.limit
+
+    @classmethod
+    def from_options(cls, options: Any) -> ReplaySettings:
+        """The settings from Locust's parsed options (see ``harness``); credentials from the
+        ``CHATSIM_*`` environment, as the gateway reads them."""
+        if not options.scenario or not options.trace:
+            raise SystemExit("chatsim replay needs --scenario FILE and --trace FILE")
+        return cls(
+            scenario=load_scenario(options.scenario),
+            trace=read_trace(options.trace),
+            speedup=float(options.speedup),
+            credentials=PlatformCredentials.from_env(),
+            out=Path(options.replay_out) if options.replay_out else None,
+            limit=float(options.replay_limit),
+            emulator_host=options.emulator_host,
+            emulator_port=int(options.emulator_port),
+            headless=bool(options.headless),
+        )

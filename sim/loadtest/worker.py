@@ -1,0 +1,140 @@
+"""The worker role of a replay: its share of the trace, played as customers.
+
+A worker waits for the master's :class:`~sim.loadtest.messages.Plan`, then releases each of its
+conversations (``schedule.owner``) on time as a customer greenlet, hands the replies the master
+forwards to the customers waiting for them, tells the master when a messenger customer gave up
+silently, and reports its customers' records once all of them have ended. In a single-process
+run the same process is the master too.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+import gevent
+import gevent.event
+from locust.contrib.fasthttp import FastHttpSession
+from locust.env import Environment
+from locust.event import EventHook
+
+from sim.loadtest.customers import CustomerContext, Mailbox, play
+from sim.loadtest.messages import Left, Plan, Records, ToMaster, ToWorker
+from sim.loadtest.payloads import Webhook, customer_key
+from sim.loadtest.raw import CustomerRecord
+from sim.loadtest.schedule import releases, wall_time
+from sim.loadtest.settings import ReplaySettings
+
+
+class MissedChat(Exception):
+    """A customer gave up before the first reply (reported as a Locust failure)."""
+
+
+class MasterLink(Protocol):
+    """How a worker reaches the master: Locust's messages, or a plain call in one process."""
+
+    def send(self, message: ToMaster) -> None: ...
+
+
+class Worker:
+    """One process's customers: the plan they wait for, and the replies they wait for."""
+
+    def __init__(self, settings: ReplaySettings, environment: Environment, master: MasterLink) -> None:
+        self.settings = settings
+        self.environment = environment
+        self.master = master
+        self.plan: gevent.event.AsyncResult = gevent.event.AsyncResult()
+        self.mailbox = Mailbox()
+        self.dispatching = False
+        """Whether a dispatcher runs already (Locust may start more users than one)."""
+
+    def receive(self, message: ToWorker) -> None:
+        if isinstance(message, Plan):
+            self.plan.set(message)
+        else:
+            self.mailbox.put(message.message)
+
+    def dispatch(self, client: FastHttpSession, worker: int) -> None:
+        """Play worker number ``worker``'s share of the trace through ``client``, then report."""
+        settings = self.settings
+        try:
+            # The master sends the plan within moments of this worker's start; waiting as long
+            # as the run's own limit would let the master give up first and lose the reason.
+            plan: Plan = self.plan.get(timeout=min(60.0, settings.limit / 2))
+        except gevent.Timeout:
+            self.master.send(Records(problems=["no plan came from the master"]))
+            return
+        mine = releases(settings.trace, worker, plan.workers)
+        acks: list[float] = []
+        problems: list[str] = []
+        unrecorded = EventHook()  # type: ignore[no-untyped-call]
+        poller = FastHttpSession(self.environment.host, request_event=unrecorded, user=None, concurrency=2000, network_timeout=60.0, connection_timeout=5.0)
+
+        def post(hook: Webhook, name: str) -> float | None:
+            start = time.time()
+            try:
+                response = client.post(hook.path, data=hook.body.decode(), headers=hook.headers, name=name)
+            except Exception as error:  # the connection itself failed
+                problems.append(f"{name}: {error}")
+                return None
+            if not 200 <= response.status_code < 300:
+                problems.append(f"{name}: HTTP {response.status_code} {response.text[:200] if response.text else ''}")
+                return None
+            latency = time.time() - start
+            acks.append(latency)
+            return latency
+
+        def poll_webchat(session: str, after: int, deadline: float) -> tuple[int, float] | None:
+            while True:
+                remaining = deadline - time.time()
+                if remaining <= 0:
+                    return None
+                wait = min(remaining, 5.0)
+                try:
+                    response = poller.get(f"/webchat/{session}/messages?after={after}&timeout={wait:.3f}")
+                    messages = response.json() if response.status_code == 200 else []
+                except Exception:
+                    gevent.sleep(0.05)
+                    continue
+                if messages:
+                    return max(int(m["index"]) for m in messages), time.time()
+
+        def notify_left(key: str) -> None:
+            self.master.send(Left(key))
+
+        def report(channel: str, kind: str, delay: float | None) -> None:
+            missed = MissedChat("customer gave up before the first reply") if delay is None else None
+            response_time = 0 if delay is None else delay * 1000.0
+            self.environment.events.request.fire(request_type="KPI", name=f"{kind}/{channel}", response_time=response_time, response_length=0, exception=missed, context={})  # type: ignore[no-untyped-call]
+
+        context = CustomerContext(
+            credentials=settings.credentials,
+            protocols=settings.protocols,
+            silent=settings.silent,
+            speedup=settings.speedup,
+            post=post,
+            poll_webchat=poll_webchat,
+            mailbox=self.mailbox,
+            notify_left=notify_left,
+            report=report,
+            deadline=settings.deadline,
+        )
+        records: list[CustomerRecord] = []
+        greenlets = []
+        for release in mine:
+            due = wall_time(plan.t0, release.at, settings.speedup)
+            delay = due - time.time()
+            if delay > 0:
+                gevent.sleep(delay)
+            conversation = release.conversation
+            assert conversation.customer is not None
+            record = CustomerRecord(release.index, conversation.id, conversation.channel, customer_key(settings.protocols[conversation.channel], conversation.customer.id))
+            record.lateness = max(0.0, time.time() - due)
+            records.append(record)
+            greenlets.append(gevent.spawn(play, release, context, record))
+        gevent.joinall(greenlets)
+        for greenlet in greenlets:
+            if greenlet.exception is not None:
+                problems.append(f"customer crashed: {greenlet.exception!r}")
+        self.master.send(Records(records, acks, problems))
+
