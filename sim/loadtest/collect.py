@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.durations import format_clock
 from sim.kpi import measure
 from sim.loadtest.raw import RawReplay, Span
 from sim.records import AgentRecord, ConversationRecord, Run
-from sim.results import Results, aggregate
+from sim.results import Results, ResultsHeader, aggregate
 from sim.scenario import Scenario
 from sim.trace import Trace
 
@@ -185,18 +184,8 @@ def judge(raw: RawReplay, max_lateness_ms: float, scenario: Scenario | None = No
 
 
 def replay_results(raw: RawReplay, scenario: Scenario, trace: Trace, validity: Validity) -> tuple[Results, Run]:
+    """The replay's results file (the same KPIs as the model's) and its records."""
     run = to_run(raw, scenario, trace)
-    labels = [scenario.interval_label(j) for j in range(scenario.n_intervals)]
-    results = aggregate(
-        [measure(run, scenario)],
-        interval_labels=labels,
-        source="replay",
-        scenario=scenario.name,
-        scenario_sha256=scenario.sha256,
-        start=format_clock(scenario.start),
-        interval=scenario.interval,
-        trace_sha256=trace.sha256(),
-        seed=trace.header.seed,
-        extra={"speedup": raw.speedup, "validity": validity.to_dict()},
-    )
-    return results, run
+    header = ResultsHeader.of(scenario, "replay", trace=trace)
+    extra = {"speedup": raw.speedup, "validity": validity.to_dict()}
+    return aggregate([measure(run, scenario)], header, extra), run
