@@ -24,6 +24,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check sim tests locustfiles scripts
+	$(BIN)/ruff format --check sim tests locustfiles scripts
 	$(BIN)/mypy sim
 	$(BIN)/lint-imports
 	$(BIN)/pytest

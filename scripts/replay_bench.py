@@ -58,7 +58,9 @@ def run(rate: float, seconds: int, protocol: str, work: Path) -> tuple[RawReplay
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--rates", default="25,50,100,200,400")
     args = parser.parse_args()
@@ -68,14 +70,24 @@ def main() -> None:
         for protocol in PROTOCOLS:
             _, frt = run(10, args.seconds, protocol, work)
             frt.sort()
-            print(f"  {protocol:9s} n={len(frt):4d}  mean {statistics.mean(frt):6.1f}  p50 {frt[len(frt) // 2]:6.1f}  p99 {frt[int(0.99 * (len(frt) - 1))]:6.1f}")
-        print("dispatch capacity of one Locust process (webchat, conversations started per second):")
+            print(
+                f"  {protocol:9s} n={len(frt):4d}  mean {statistics.mean(frt):6.1f}  "
+                f"p50 {frt[len(frt) // 2]:6.1f}  p99 {frt[int(0.99 * (len(frt) - 1))]:6.1f}"
+            )
+        print(
+            "dispatch capacity of one Locust process (webchat, conversations started per second):"
+        )
         for rate in (float(r) for r in args.rates.split(",")):
             raw, frt = run(rate, args.seconds, "webchat", work)
             lateness = raw.lateness
             achieved = len(raw.customers) / args.seconds
             verdict = "ok" if lateness.p99 * 1000 < 20 else "over 20 ms"
-            print(f"  target {rate:6.0f}/s  started {achieved:6.1f}/s  lateness p50 {lateness.p50 * 1000:6.2f} ms  p99 {lateness.p99 * 1000:7.2f} ms  ({verdict}); first response p50 {sorted(frt)[len(frt) // 2] if frt else float('nan'):.0f} ms")
+            print(
+                f"  target {rate:6.0f}/s  started {achieved:6.1f}/s  "
+                f"lateness p50 {lateness.p50 * 1000:6.2f} ms  p99 {lateness.p99 * 1000:7.2f} ms  "
+                f"({verdict}); first response p50 "
+                f"{sorted(frt)[len(frt) // 2] if frt else float('nan'):.0f} ms"
+            )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Errors that end a command with a message instead of a traceback.
 
-Each error carries the process exit code the command line promises: 2 for bad input or usage, 3 for a run
-that was itself invalid. A check that fails is not an error (exit code 1 is a verdict).
+Each error carries the process exit code the command line promises: 2 for bad input or usage, 3 for
+a run that was itself invalid. A check that fails is not an error (exit code 1 is a verdict).
 """
 
 from __future__ import annotations

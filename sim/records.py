@@ -85,7 +85,8 @@ class ConversationRecord:
         return self.closed_at - max(self.assigned_at, self.left_at)
 
     def to_dict(self) -> dict[str, Any]:
-        """The per-conversation record of ``conversations.jsonl`` (README.md, "KPIs and results")."""
+        """The per-conversation record of ``conversations.jsonl`` (README.md, "KPIs and
+        results")."""
         return {
             "id": self.id,
             "channel": self.channel,

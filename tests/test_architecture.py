@@ -18,7 +18,14 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
     """``lint-imports`` on the ``sim`` package found in ``tree`` (its copy of pyproject.toml)."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=tree, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture
@@ -34,9 +41,14 @@ def test_contracts_hold_and_fail_on_a_forbidden_import(copy: Path) -> None:
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "BROKEN" not in clean.stdout
     model = copy / "sim" / "model.py"
-    model.write_text(model.read_text(encoding="utf-8") + "\nimport matplotlib  # noqa\n", encoding="utf-8")
+    model.write_text(
+        model.read_text(encoding="utf-8") + "\nimport matplotlib  # noqa\n", encoding="utf-8"
+    )
     payloads = copy / "sim" / "loadtest" / "payloads.py"
-    payloads.write_text(payloads.read_text(encoding="utf-8") + "\nimport sim.gateway.config  # noqa\n", encoding="utf-8")
+    payloads.write_text(
+        payloads.read_text(encoding="utf-8") + "\nimport sim.gateway.config  # noqa\n",
+        encoding="utf-8",
+    )
     broken = lint_imports(copy)
     assert broken.returncode != 0
     assert "sim.model -> matplotlib" in broken.stdout

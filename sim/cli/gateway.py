@@ -36,7 +36,9 @@ def scenario_channels(path: Path) -> dict[str, tuple[str, int]]:
 @app.command("gateway")
 def gateway(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port to listen on.", min=0, max=65535)] = DEFAULT_GATEWAY_PORT,
+    port: Annotated[
+        int, typer.Option(help="TCP port to listen on.", min=0, max=65535)
+    ] = DEFAULT_GATEWAY_PORT,
     scenario: Annotated[
         Path | None,
         typer.Option(
@@ -45,13 +47,16 @@ def gateway(
         ),
     ] = None,
     whatsapp_app_secret: Annotated[
-        str | None, _secret(CREDENTIAL_ENV_VARS["whatsapp_app_secret"], "Signs inbound WhatsApp webhooks.")
+        str | None,
+        _secret(CREDENTIAL_ENV_VARS["whatsapp_app_secret"], "Signs inbound WhatsApp webhooks."),
     ] = None,
     whatsapp_verify_token: Annotated[
-        str | None, _secret(CREDENTIAL_ENV_VARS["whatsapp_verify_token"], "WhatsApp hub.verify_token.")
+        str | None,
+        _secret(CREDENTIAL_ENV_VARS["whatsapp_verify_token"], "WhatsApp hub.verify_token."),
     ] = None,
     whatsapp_token: Annotated[
-        str | None, _secret(CREDENTIAL_ENV_VARS["whatsapp_token"], "Bearer token of WhatsApp sends.")
+        str | None,
+        _secret(CREDENTIAL_ENV_VARS["whatsapp_token"], "Bearer token of WhatsApp sends."),
     ] = None,
     whatsapp_api_base: Annotated[
         str | None,
@@ -65,7 +70,10 @@ def gateway(
     ] = None,
     telegram_secret_token: Annotated[
         str | None,
-        _secret(CREDENTIAL_ENV_VARS["telegram_secret_token"], "Expected X-Telegram-Bot-Api-Secret-Token."),
+        _secret(
+            CREDENTIAL_ENV_VARS["telegram_secret_token"],
+            "Expected X-Telegram-Bot-Api-Secret-Token.",
+        ),
     ] = None,
     telegram_api_base: Annotated[
         str | None,
@@ -93,22 +101,41 @@ def gateway(
         ),
     ] = None,
     whatsapp_api_version: Annotated[
-        str | None, _secret("CHATSIM_WHATSAPP_API_VERSION", "Graph API version of WhatsApp sends (default v21.0).")
+        str | None,
+        _secret(
+            "CHATSIM_WHATSAPP_API_VERSION", "Graph API version of WhatsApp sends (default v21.0)."
+        ),
     ] = None,
     viber_sender_name: Annotated[
-        str | None, _secret("CHATSIM_VIBER_SENDER_NAME", "Sender name on Viber sends (default chatsim).")
+        str | None,
+        _secret("CHATSIM_VIBER_SENDER_NAME", "Sender name on Viber sends (default chatsim)."),
     ] = None,
     outbound_timeout: Annotated[
         float | None,
-        typer.Option(envvar="CHATSIM_OUTBOUND_TIMEOUT", show_envvar=True, min=0.001, help="Seconds per outbound send attempt (default 5)."),
+        typer.Option(
+            envvar="CHATSIM_OUTBOUND_TIMEOUT",
+            show_envvar=True,
+            min=0.001,
+            help="Seconds per outbound send attempt (default 5).",
+        ),
     ] = None,
     outbound_attempts: Annotated[
         int | None,
-        typer.Option(envvar="CHATSIM_OUTBOUND_ATTEMPTS", show_envvar=True, min=1, help="Attempts per outbound send, retrying 5xx and connection errors (default 4)."),
+        typer.Option(
+            envvar="CHATSIM_OUTBOUND_ATTEMPTS",
+            show_envvar=True,
+            min=1,
+            help="Attempts per outbound send, retrying 5xx and connection errors (default 4).",
+        ),
     ] = None,
     outbound_backoff: Annotated[
         float | None,
-        typer.Option(envvar="CHATSIM_OUTBOUND_BACKOFF", show_envvar=True, min=0.0, help="First retry delay in seconds, doubling per attempt (default 0.2)."),
+        typer.Option(
+            envvar="CHATSIM_OUTBOUND_BACKOFF",
+            show_envvar=True,
+            min=0.0,
+            help="First retry delay in seconds, doubling per attempt (default 0.2).",
+        ),
     ] = None,
     log_level: Annotated[str, typer.Option(help="critical, error, warning, info or debug.")] = (
         "info"

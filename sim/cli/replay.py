@@ -21,7 +21,9 @@ from sim.traffic import draw_trace
 
 
 def side_by_side(model: Results, replay: Results) -> Table:
-    table = Table(title="model vs replay on the same trace", title_justify="left", header_style="bold")
+    table = Table(
+        title="model vs replay on the same trace", title_justify="left", header_style="bold"
+    )
     for column in ("KPI", "model", "replay", "difference"):
         table.add_column(column, justify="left" if column == "KPI" else "right")
     for kpi in compared():
@@ -34,15 +36,59 @@ def side_by_side(model: Results, replay: Results) -> Table:
 @app.command("replay")
 def replay(
     scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO", help="Scenario YAML file.")],
-    speedup: Annotated[float, typer.Option("--speedup", help="Time compression: scenario seconds per wall second.")],
-    trace: Annotated[Path | None, typer.Option("--trace", help="Trace to replay; drawn with --seed into OUT/trace.jsonl when absent.")] = None,
+    speedup: Annotated[
+        float, typer.Option("--speedup", help="Time compression: scenario seconds per wall second.")
+    ],
+    trace: Annotated[
+        Path | None,
+        typer.Option(
+            "--trace", help="Trace to replay; drawn with --seed into OUT/trace.jsonl when absent."
+        ),
+    ] = None,
     seed: Annotated[int, seed_option("Seed of the drawn trace.")] = 1,
-    gateway: Annotated[str | None, typer.Option("--gateway", help="Your gateway's base URL; the reference gateway is started when absent.")] = None,
-    processes: Annotated[int, typer.Option("--processes", help="Locust processes (distributed mode when above 1).")] = 1,
-    out: Annotated[Path, typer.Option("--out", help="Directory for the trace, Locust's CSV/HTML, replay and model results.")] = Path("reports/replay"),
-    emulator_port: Annotated[int | None, typer.Option("--emulator-port", help=f"Port of the provider emulator (default {DEFAULT_EMULATOR_PORT} with --gateway, else a free port).")] = None,
-    max_lateness: Annotated[float, typer.Option("--max-lateness", help="Dispatch lateness p99 bound, wall milliseconds; above it the run is invalid.")] = 100.0,
-    time_limit: Annotated[float | None, typer.Option("--time-limit", help="Safety net, wall seconds: the run ends (invalid) if conversations are still open by then. Default: 3 x the scenario's wall duration + 60 s.")] = None,
+    gateway: Annotated[
+        str | None,
+        typer.Option(
+            "--gateway",
+            help="Your gateway's base URL; the reference gateway is started when absent.",
+        ),
+    ] = None,
+    processes: Annotated[
+        int, typer.Option("--processes", help="Locust processes (distributed mode when above 1).")
+    ] = 1,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Directory for the trace, Locust's CSV/HTML, replay and model results."
+        ),
+    ] = Path("reports/replay"),
+    emulator_port: Annotated[
+        int | None,
+        typer.Option(
+            "--emulator-port",
+            help=(
+                f"Port of the provider emulator (default {DEFAULT_EMULATOR_PORT} with --gateway, "
+                "else a free port)."
+            ),
+        ),
+    ] = None,
+    max_lateness: Annotated[
+        float,
+        typer.Option(
+            "--max-lateness",
+            help="Dispatch lateness p99 bound, wall milliseconds; above it the run is invalid.",
+        ),
+    ] = 100.0,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--time-limit",
+            help=(
+                "Safety net, wall seconds: the run ends (invalid) if conversations are still open "
+                "by then. Default: 3 x the scenario's wall duration + 60 s."
+            ),
+        ),
+    ] = None,
     report: ReportOption = None,
 ) -> None:
     """Replay a trace against a live gateway with Locust and compare with the model."""
@@ -62,25 +108,37 @@ def replay(
     else:
         trace_path, played = trace, trace_for(scenario, trace)
     if any(c.customer is None for c in played):
-        raise InputError("the trace has no customers: write it with `chatsim trace`", file=trace_path)
+        raise InputError(
+            "the trace has no customers: write it with `chatsim trace`", file=trace_path
+        )
     if gateway:
-        err_console.print(f"replaying against {gateway}: its outbound base URLs must point at http://127.0.0.1:{emulator_port or DEFAULT_EMULATOR_PORT}")
+        err_console.print(
+            f"replaying against {gateway}: its outbound base URLs must point at "
+            f"http://127.0.0.1:{emulator_port or DEFAULT_EMULATOR_PORT}"
+        )
     expected = scenario.duration / speedup
-    with progress_bar(f"replaying {len(played):,} conversations at {speedup:g}x", round(expected)) as bar:
+    with progress_bar(
+        f"replaying {len(played):,} conversations at {speedup:g}x", round(expected)
+    ) as bar:
         task = bar.task_ids[0]
         outcome = run_replay(
             scenario, scenario_path, played, trace_path, speedup=speedup, out=out, gateway=gateway,
             processes=processes, emulator_port=emulator_port, max_lateness_ms=max_lateness,
-            limit=time_limit, on_tick=lambda elapsed: bar.update(task, completed=min(elapsed, expected)),
+            limit=time_limit,
+            on_tick=lambda elapsed: bar.update(task, completed=min(elapsed, expected)),
         )  # fmt: skip
     validity = outcome.validity
     console.print(side_by_side(outcome.model, outcome.replay))
     console.print(
-        f"dispatch lateness p50 {validity.lateness_p50_ms:.1f} ms, p99 {validity.lateness_p99_ms:.1f} ms · "
+        f"dispatch lateness p50 {validity.lateness_p50_ms:.1f} ms, "
+        f"p99 {validity.lateness_p99_ms:.1f} ms · "
         f"gateway ack p50 {validity.ack_p50_ms:.1f} ms, p99 {validity.ack_p99_ms:.1f} ms · "
         f"lost: {validity.lost_inbound} inbound, {validity.lost_replies} replies"
     )
-    console.print(f"wrote {out / 'replay' / 'results.json'}, {out / 'model' / 'results.json'} and Locust's {out / 'locust.html'}")
+    console.print(
+        f"wrote {out / 'replay' / 'results.json'}, {out / 'model' / 'results.json'} "
+        f"and Locust's {out / 'locust.html'}"
+    )
     if report is not None:
         from sim.report import write_report
 

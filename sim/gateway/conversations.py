@@ -110,7 +110,12 @@ class ConversationService:
         statuses = 0
         for status in inbound.statuses:
             # A platform retries a status callback like a message: one status is one record.
-            if self.store.claim_key(f"status:{channel}:{status.message_id}:{status.status}:{status.recipient}") is not None:
+            if (
+                self.store.claim_key(
+                    f"status:{channel}:{status.message_id}:{status.status}:{status.recipient}"
+                )
+                is not None
+            ):
                 duplicates += 1
                 self.metrics.duplicates.labels(channel).inc()
                 continue

@@ -69,7 +69,12 @@ class EmulatedAgent:
     # -- presence ----------------------------------------------------------------------------
 
     def login(self) -> None:
-        status, _ = self.floor.call("POST", "/agents/login", {"agent_id": self.id, "skills": self.group.skills, "max_chats": self.group.max_chats}, "agent login")
+        status, _ = self.floor.call(
+            "POST",
+            "/agents/login",
+            {"agent_id": self.id, "skills": self.group.skills, "max_chats": self.group.max_chats},
+            "agent login",
+        )
         if status != 200:
             self.floor.problems.append(f"agent {self.id}: login answered {status}")
             return
@@ -111,7 +116,9 @@ class EmulatedAgent:
 
     def _poll(self) -> None:
         while not self.gone and not self.floor.stopping:
-            status, events = self.floor.call("GET", f"/agents/{self.id}/events?timeout=1&after={self._seq}", None, "")
+            status, events = self.floor.call(
+                "GET", f"/agents/{self.id}/events?timeout=1&after={self._seq}", None, ""
+            )
             if status != 200 or not isinstance(events, list):
                 gevent.sleep(0.05)
                 continue
@@ -128,9 +135,13 @@ class EmulatedAgent:
             key = customer_key(self.floor.protocols[event["channel"]], customer)
             conversation = self.floor.conversations.get(key)
             if conversation is None:
-                self.floor.problems.append(f"agent {self.id}: assigned {cid} of unknown customer {key}")
+                self.floor.problems.append(
+                    f"agent {self.id}: assigned {cid} of unknown customer {key}"
+                )
                 return
-            chat = _Chat(HandledConversation(cid, conversation.id, key, self.id, float(event["ts"])))
+            chat = _Chat(
+                HandledConversation(cid, conversation.id, key, self.id, float(event["ts"]))
+            )
             self.floor.handled.append(chat.handled)
             self.floor.by_key[key] = chat
             self.active[cid] = chat
@@ -174,7 +185,11 @@ class EmulatedAgent:
             if turn >= len(conversation.turns):
                 continue  # a message the trace does not have: nothing to work from
             k = len(self.active)
-            work = conversation.turns[turn].reply * self.group.reply_factor * self.slowdown[min(k, len(self.slowdown)) - 1]
+            work = (
+                conversation.turns[turn].reply
+                * self.group.reply_factor
+                * self.slowdown[min(k, len(self.slowdown)) - 1]
+            )
             start = time.time()
             self._typing, self._abort = cid, gevent.event.Event()
             aborted = self._abort.wait(timeout=work / self.floor.speedup)
@@ -189,7 +204,12 @@ class EmulatedAgent:
 
     def _send(self, chat: _Chat, conversation: Conversation, turn: int, typed: float) -> None:
         cid = chat.id
-        status, _ = self.floor.call("POST", f"/conversations/{cid}/reply", {"agent_id": self.id, "text": f"Ответ {turn + 1}", "id": f"{cid}-{turn}"}, "agent reply")
+        status, _ = self.floor.call(
+            "POST",
+            f"/conversations/{cid}/reply",
+            {"agent_id": self.id, "text": f"Ответ {turn + 1}", "id": f"{cid}-{turn}"},
+            "agent reply",
+        )
         if status not in (200, 202):
             if status != 409:
                 self.floor.problems.append(f"agent {self.id}: reply to {cid} answered {status}")
@@ -212,7 +232,9 @@ class EmulatedAgent:
         self.closing += 1
         try:
             chat.handled.closed = time.time()
-            self.floor.call("POST", f"/conversations/{chat.id}/close", {"agent_id": self.id}, "agent close")
+            self.floor.call(
+                "POST", f"/conversations/{chat.id}/close", {"agent_id": self.id}, "agent close"
+            )
             # Only now is the slot free at the gateway, and the chat no longer counts here.
             self.active.pop(chat.id, None)
         finally:
@@ -237,11 +259,15 @@ class AgentFloor:
         self.conversations: dict[str, Conversation] = {}
         for conversation in trace:
             if conversation.customer is not None:
-                self.conversations[customer_key(self.protocols[conversation.channel], conversation.customer.id)] = conversation
+                self.conversations[
+                    customer_key(self.protocols[conversation.channel], conversation.customer.id)
+                ] = conversation
         self.trace_by_id = {c.id: c for c in trace}
         self.agents: dict[str, EmulatedAgent] = {}
         self.logs: list[AgentLog] = []
-        self.accepting_spans: dict[str, list[OpenSpan]] = {}  # agent id: [(taking new chats from, until)]
+        self.accepting_spans: dict[
+            str, list[OpenSpan]
+        ] = {}  # agent id: [(taking new chats from, until)]
         self.handled: list[HandledConversation] = []
         self.by_key: dict[str, _Chat] = {}
         self.left_silently: set[str] = set()
@@ -288,7 +314,11 @@ class AgentFloor:
                 on.remove(leaving)
                 leaving.drain()
             while len(on) < wanted:
-                back = [a for a in self.agents.values() if a.group.group == group.group and not a.accepting and not a.gone]
+                back = [
+                    a
+                    for a in self.agents.values()
+                    if a.group.group == group.group and not a.accepting and not a.gone
+                ]
                 agent = back[-1] if back else self._new(group)
                 on.append(agent)
                 agent.login()
@@ -306,4 +336,7 @@ class AgentFloor:
     def busy(self) -> bool:
         """Whether any agent still holds a conversation, or is draining and not yet gone (an
         assignment may still reach it)."""
-        return any(agent.active or agent.closing or (not agent.accepting and not agent.gone) for agent in self.agents.values())
+        return any(
+            agent.active or agent.closing or (not agent.accepting and not agent.gone)
+            for agent in self.agents.values()
+        )

@@ -82,7 +82,14 @@ def to_run(raw: RawReplay, scenario: Scenario, trace: Trace) -> Run:
         elif record.left_at is not None and not record.silent:
             record.left_queue_at = record.left_at
     agent_records = [
-        AgentRecord(a.id, a.group, a.max_chats, at(a.login_at) or 0.0, at(a.logout_at), [((s - t0) * speedup, (e - t0) * speedup) for s, e in a.busy])
+        AgentRecord(
+            a.id,
+            a.group,
+            a.max_chats,
+            at(a.login_at) or 0.0,
+            at(a.logout_at),
+            [((s - t0) * speedup, (e - t0) * speedup) for s, e in a.busy],
+        )
         for a in raw.agents
     ]
     end = max([scenario.duration] + [r.closed_at for r in records if r.closed_at is not None])
@@ -100,12 +107,17 @@ def free_spans(raw: RawReplay, scenario: Scenario, end: float) -> dict[str, list
     held fewer than ``max_chats``: a conversation waiting then should have been routed."""
     holding: dict[str, list[Span]] = {}
     for served in raw.handled:
-        holding.setdefault(served.agent, []).append((served.assigned, served.closed if served.closed is not None else end))
+        holding.setdefault(served.agent, []).append(
+            (served.assigned, served.closed if served.closed is not None else end)
+        )
     skills = {group.group: group.skills for group in scenario.agents}
     accepting = raw.accepting or {a.id: [(a.login_at, a.logout_at)] for a in raw.agents}
     free: dict[str, list[Span]] = {}
     for agent in raw.agents:
-        changes = sorted([(a, 1) for a, _ in holding.get(agent.id, [])] + [(c, -1) for _, c in holding.get(agent.id, [])])
+        changes = sorted(
+            [(a, 1) for a, _ in holding.get(agent.id, [])]
+            + [(c, -1) for _, c in holding.get(agent.id, [])]
+        )
         for begin, open_until in accepting.get(agent.id, []):
             until = end if open_until is None else open_until
             active, since = 0, begin
@@ -129,15 +141,28 @@ def never_routed(raw: RawReplay, scenario: Scenario) -> list[str]:
     silently still waits in the queue (the gateway cannot know), as in the model.
     """
     handled = {served.trace_id for served in raw.handled}
-    end = raw.finished or max([0.0] + [c.left_at or 0.0 for c in raw.customers] + [h.closed or 0.0 for h in raw.handled])
+    end = raw.finished or max(
+        [0.0] + [c.left_at or 0.0 for c in raw.customers] + [h.closed or 0.0 for h in raw.handled]
+    )
     free = free_spans(raw, scenario, end)
     lost = []
     for customer in raw.customers:
-        if customer.id in handled or not customer.acked or customer.channel not in scenario.channels:
+        if (
+            customer.id in handled
+            or not customer.acked
+            or customer.channel not in scenario.channels
+        ):
             continue
-        waits_until = end if scenario.channels[customer.channel].silent or customer.left_at is None else customer.left_at
+        waits_until = (
+            end
+            if scenario.channels[customer.channel].silent or customer.left_at is None
+            else customer.left_at
+        )
         since = customer.acked[0]
-        if any(min(until, waits_until) - max(begin, since) >= ROUTING_GRACE for begin, until in free.get(customer.channel, ())):
+        if any(
+            min(until, waits_until) - max(begin, since) >= ROUTING_GRACE
+            for begin, until in free.get(customer.channel, ())
+        ):
             lost.append(customer.id)
     return lost
 
@@ -156,7 +181,11 @@ def judge(raw: RawReplay, max_lateness_ms: float, scenario: Scenario | None = No
         if served.left != "visible":
             lost_inbound += max(0, len(customer.acked) - served.messages)
         if customer.left_at is None:
-            seen = raw.delivered.get(served.key, 0) if not served.key.startswith("webchat:") else len(customer.replies)
+            seen = (
+                raw.delivered.get(served.key, 0)
+                if not served.key.startswith("webchat:")
+                else len(customer.replies)
+            )
             lost_replies += max(0, served.replies - seen)
     validity = Validity(
         lateness_p50_ms=raw.lateness.p50 * 1000,
@@ -168,22 +197,38 @@ def judge(raw: RawReplay, max_lateness_ms: float, scenario: Scenario | None = No
         problems=list(raw.problems),
     )
     if validity.lateness_p99_ms > max_lateness_ms:
-        validity.reasons.append(f"dispatch lateness p99 {validity.lateness_p99_ms:.1f} ms is above the bound of {max_lateness_ms:g} ms: the harness could not keep the schedule")
+        validity.reasons.append(
+            f"dispatch lateness p99 {validity.lateness_p99_ms:.1f} ms is above the bound of "
+            f"{max_lateness_ms:g} ms: the harness could not keep the schedule"
+        )
     failures = [f for c in raw.customers for f in c.failures]
     if failures:
-        validity.reasons.append(f"{len(failures)} customer messages were not acknowledged or not answered (first: {failures[0]})")
+        validity.reasons.append(
+            f"{len(failures)} customer messages were not acknowledged or not answered "
+            f"(first: {failures[0]})"
+        )
     if lost_inbound or lost_replies:
-        validity.reasons.append(f"lost messages: {lost_inbound} acknowledged customer messages never reached an agent, {lost_replies} accepted agent replies never reached the customer")
+        validity.reasons.append(
+            f"lost messages: {lost_inbound} acknowledged customer messages never reached an agent, "
+            f"{lost_replies} accepted agent replies never reached the customer"
+        )
     if stranded:
-        validity.reasons.append(f"{len(stranded)} acknowledged conversations were never routed although an agent had a free slot (first: {stranded[0]})")
+        validity.reasons.append(
+            f"{len(stranded)} acknowledged conversations were never routed although an agent "
+            f"had a free slot (first: {stranded[0]})"
+        )
     if any("safety time limit" in p for p in raw.problems):
         validity.reasons.append("the run hit its safety time limit")
     elif raw.problems:
-        validity.reasons.append(f"{len(raw.problems)} errors talking to the gateway (first: {raw.problems[0]})")
+        validity.reasons.append(
+            f"{len(raw.problems)} errors talking to the gateway (first: {raw.problems[0]})"
+        )
     return validity
 
 
-def replay_results(raw: RawReplay, scenario: Scenario, trace: Trace, validity: Validity) -> tuple[Results, Run]:
+def replay_results(
+    raw: RawReplay, scenario: Scenario, trace: Trace, validity: Validity
+) -> tuple[Results, Run]:
     """The replay's results file (the same KPIs as the model's) and its records."""
     run = to_run(raw, scenario, trace)
     header = ResultsHeader.of(scenario, "replay", trace=trace)

@@ -66,7 +66,9 @@ def play(release: Release, context: CustomerContext, record: CustomerRecord) -> 
     conversation = release.conversation
     customer = conversation.customer
     if customer is None:
-        raise ValueError(f"conversation {conversation.id} has no customer: replay needs a trace with texts")
+        raise ValueError(
+            f"conversation {conversation.id} has no customer: replay needs a trace with texts"
+        )
     protocol = context.protocols[conversation.channel]
     speedup = context.speedup
     box = context.mailbox.open(record.key) if protocol != "webchat" else None
@@ -75,7 +77,16 @@ def play(release: Release, context: CustomerContext, record: CustomerRecord) -> 
         for turn_number, turn in enumerate(conversation.turns):
             if turn_number > 0:
                 gevent.sleep(turn.think / speedup)
-            hook = customer_message(context.credentials, protocol, conversation.channel, customer, turn.text or "…", release.index, turn_number, time.time())
+            hook = customer_message(
+                context.credentials,
+                protocol,
+                conversation.channel,
+                customer,
+                turn.text or "…",
+                release.index,
+                turn_number,
+                time.time(),
+            )
             sent = time.time()
             record.sent.append(sent)
             latency = context.post(hook, f"webhook/{protocol}")
@@ -100,14 +111,23 @@ def play(release: Release, context: CustomerContext, record: CustomerRecord) -> 
                     context.report(conversation.channel, "missed", None)
                     if context.silent[conversation.channel]:
                         context.notify_left(record.key)
-                    elif context.post(webchat_close(customer, conversation.channel), "webhook/webchat close") is None:
+                    elif (
+                        context.post(
+                            webchat_close(customer, conversation.channel), "webhook/webchat close"
+                        )
+                        is None
+                    ):
                         record.failures.append("the webchat close event was not acknowledged")
                 else:
-                    record.failures.append(f"no reply to message {turn_number + 1} before the safety limit")
+                    record.failures.append(
+                        f"no reply to message {turn_number + 1} before the safety limit"
+                    )
                 return
             record.replies.append(received)
             delay = (received - sent) * speedup
-            context.report(conversation.channel, "first_response" if turn_number == 0 else "in_session", delay)
+            context.report(
+                conversation.channel, "first_response" if turn_number == 0 else "in_session", delay
+            )
     finally:
         if box is not None:
             context.mailbox.close(record.key)

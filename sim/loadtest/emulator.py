@@ -41,7 +41,12 @@ _VIBER = "/pa/send_message"
 class ProviderEmulator:
     """WSGI application playing WhatsApp, Telegram and Viber send endpoints."""
 
-    def __init__(self, credentials: PlatformCredentials, deliver: Deliver, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        credentials: PlatformCredentials,
+        deliver: Deliver,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.credentials = credentials
         self.deliver = deliver
         self.clock = clock
@@ -69,43 +74,127 @@ class ProviderEmulator:
             return self._viber(environ, body, received, start_response)
         return self._answer(start_response, 404, {"error": f"no such endpoint {path}"})
 
-    def _whatsapp(self, environ: dict[str, Any], body: dict[str, Any], received: float, start_response: StartResponse, phone: str) -> Iterable[bytes]:
+    def _whatsapp(
+        self,
+        environ: dict[str, Any],
+        body: dict[str, Any],
+        received: float,
+        start_response: StartResponse,
+        phone: str,
+    ) -> Iterable[bytes]:
         if environ.get("HTTP_AUTHORIZATION") != f"Bearer {self.credentials.whatsapp_token}":
-            return self._answer(start_response, 401, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}})
+            return self._answer(
+                start_response,
+                401,
+                {
+                    "error": {
+                        "message": "Invalid OAuth access token.",
+                        "type": "OAuthException",
+                        "code": 190,
+                    }
+                },
+            )
         to, text = body.get("to"), (body.get("text") or {}).get("body")
-        if body.get("messaging_product") != "whatsapp" or not isinstance(to, str) or not isinstance(text, str):
-            return self._answer(start_response, 400, {"error": {"message": "(#100) Invalid parameter", "type": "OAuthException", "code": 100}})
+        if (
+            body.get("messaging_product") != "whatsapp"
+            or not isinstance(to, str)
+            or not isinstance(text, str)
+        ):
+            return self._answer(
+                start_response,
+                400,
+                {
+                    "error": {
+                        "message": "(#100) Invalid parameter",
+                        "type": "OAuthException",
+                        "code": 100,
+                    }
+                },
+            )
         self._deliver(Outbound(customer_key("whatsapp", to), text, received))
         wamid = f"wamid.emulated.{next(self._ids)}"
-        return self._answer(start_response, 200, {"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}], "messages": [{"id": wamid}]})
+        return self._answer(
+            start_response,
+            200,
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": to, "wa_id": to}],
+                "messages": [{"id": wamid}],
+            },
+        )
 
-    def _telegram(self, body: dict[str, Any], received: float, start_response: StartResponse, token: str) -> Iterable[bytes]:
+    def _telegram(
+        self, body: dict[str, Any], received: float, start_response: StartResponse, token: str
+    ) -> Iterable[bytes]:
         if token != self.credentials.telegram_bot_token:
-            return self._answer(start_response, 401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
+            return self._answer(
+                start_response, 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+            )
         chat_id, text = body.get("chat_id"), body.get("text")
         if chat_id is None or not isinstance(text, str):
-            return self._answer(start_response, 400, {"ok": False, "error_code": 400, "description": "Bad Request: message text is empty"})
+            return self._answer(
+                start_response,
+                400,
+                {
+                    "ok": False,
+                    "error_code": 400,
+                    "description": "Bad Request: message text is empty",
+                },
+            )
         self._deliver(Outbound(customer_key("telegram", str(chat_id)), text, received))
-        message = {"message_id": next(self._ids), "date": int(received), "chat": {"id": chat_id, "type": "private"}, "text": text}
+        message = {
+            "message_id": next(self._ids),
+            "date": int(received),
+            "chat": {"id": chat_id, "type": "private"},
+            "text": text,
+        }
         return self._answer(start_response, 200, {"ok": True, "result": message})
 
-    def _viber(self, environ: dict[str, Any], body: dict[str, Any], received: float, start_response: StartResponse) -> Iterable[bytes]:
+    def _viber(
+        self,
+        environ: dict[str, Any],
+        body: dict[str, Any],
+        received: float,
+        start_response: StartResponse,
+    ) -> Iterable[bytes]:
         if environ.get("HTTP_X_VIBER_AUTH_TOKEN") != self.credentials.viber_auth_token:
-            return self._answer(start_response, 200, {"status": 2, "status_message": "invalidAuthToken"})
+            return self._answer(
+                start_response, 200, {"status": 2, "status_message": "invalidAuthToken"}
+            )
         receiver, text = body.get("receiver"), body.get("text")
         if not isinstance(receiver, str) or not isinstance(text, str):
             return self._answer(start_response, 200, {"status": 3, "status_message": "badData"})
         self._deliver(Outbound(customer_key("viber", receiver), text, received))
-        return self._answer(start_response, 200, {"status": 0, "status_message": "ok", "message_token": 4_000_000_000 + next(self._ids), "chat_hostname": "SN-EMULATOR"})
+        return self._answer(
+            start_response,
+            200,
+            {
+                "status": 0,
+                "status_message": "ok",
+                "message_token": 4_000_000_000 + next(self._ids),
+                "chat_hostname": "SN-EMULATOR",
+            },
+        )
 
     def _deliver(self, message: Outbound) -> None:
         self.received += 1
         self.deliver(message)
 
-    def _answer(self, start_response: StartResponse, status: int, body: dict[str, Any]) -> Iterable[bytes]:
+    def _answer(
+        self, start_response: StartResponse, status: int, body: dict[str, Any]
+    ) -> Iterable[bytes]:
         if status >= 400:
             self.rejected += 1
         data = json.dumps(body).encode()
-        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed"}[status]
-        start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+        reason = {
+            200: "OK",
+            400: "Bad Request",
+            401: "Unauthorized",
+            404: "Not Found",
+            405: "Method Not Allowed",
+        }[status]
+        start_response(
+            f"{status} {reason}",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+        )
         return [data]

@@ -116,15 +116,25 @@ def _wire(environment: Environment) -> Replay:
         workers = RemoteWorkers(runner, settings)
         master = Master(settings, environment, workers)
         master.start()
-        runner.register_message(Left.kind, lambda environment, msg, **kw: master.receive(Left.from_dict(msg.data)))
-        runner.register_message(Records.kind, lambda environment, msg, **kw: master.receive(Records.from_dict(msg.data)))
-        runner.register_message(Ready.kind, lambda environment, msg, **kw: workers.on_ready(msg.node_id))
+        runner.register_message(
+            Left.kind, lambda environment, msg, **kw: master.receive(Left.from_dict(msg.data))
+        )
+        runner.register_message(
+            Records.kind, lambda environment, msg, **kw: master.receive(Records.from_dict(msg.data))
+        )
+        runner.register_message(
+            Ready.kind, lambda environment, msg, **kw: workers.on_ready(msg.node_id)
+        )
         return Replay(master, None)
     if isinstance(runner, WorkerRunner):
         link = RemoteMaster(runner)
         worker = Worker(settings, environment, link)
-        runner.register_message(Plan.kind, lambda environment, msg, **kw: worker.receive(Plan.from_dict(msg.data)))
-        runner.register_message(Reply.kind, lambda environment, msg, **kw: worker.receive(Reply.from_dict(msg.data)))
+        runner.register_message(
+            Plan.kind, lambda environment, msg, **kw: worker.receive(Plan.from_dict(msg.data))
+        )
+        runner.register_message(
+            Reply.kind, lambda environment, msg, **kw: worker.receive(Reply.from_dict(msg.data))
+        )
         link.send(Ready())
         return Replay(None, worker)
     both = InProcess()
@@ -162,11 +172,40 @@ def _arguments(parser: Any) -> None:
     group = parser
     group.add_argument("--scenario", type=str, default="", help="chatsim scenario YAML")
     group.add_argument("--trace", type=str, default="", help="chatsim trace (JSON Lines) to replay")
-    group.add_argument("--speedup", type=float, default=60.0, help="time compression: scenario seconds per wall second")
-    group.add_argument("--emulator-host", type=str, default="127.0.0.1", include_in_web_ui=False, help="where the provider emulator listens")
-    group.add_argument("--emulator-port", type=int, default=DEFAULT_EMULATOR_PORT, include_in_web_ui=False, help="port of the provider emulator (the gateway's outbound base URL)")
-    group.add_argument("--replay-out", type=str, default="", include_in_web_ui=False, help="write the raw measurements (JSON) here")
-    group.add_argument("--replay-limit", type=float, default=3600.0, include_in_web_ui=False, help="safety limit of the whole run, wall seconds")
+    group.add_argument(
+        "--speedup",
+        type=float,
+        default=60.0,
+        help="time compression: scenario seconds per wall second",
+    )
+    group.add_argument(
+        "--emulator-host",
+        type=str,
+        default="127.0.0.1",
+        include_in_web_ui=False,
+        help="where the provider emulator listens",
+    )
+    group.add_argument(
+        "--emulator-port",
+        type=int,
+        default=DEFAULT_EMULATOR_PORT,
+        include_in_web_ui=False,
+        help="port of the provider emulator (the gateway's outbound base URL)",
+    )
+    group.add_argument(
+        "--replay-out",
+        type=str,
+        default="",
+        include_in_web_ui=False,
+        help="write the raw measurements (JSON) here",
+    )
+    group.add_argument(
+        "--replay-limit",
+        type=float,
+        default=3600.0,
+        include_in_web_ui=False,
+        help="safety limit of the whole run, wall seconds",
+    )
 
 
 @events.init.add_listener

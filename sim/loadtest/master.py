@@ -44,7 +44,9 @@ class WorkerLink(Protocol):
 class Master:
     """The replay's platforms and agents, and its bookkeeping until the end."""
 
-    def __init__(self, settings: ReplaySettings, environment: Environment, workers: WorkerLink) -> None:
+    def __init__(
+        self, settings: ReplaySettings, environment: Environment, workers: WorkerLink
+    ) -> None:
         self.settings = settings
         self.environment = environment
         self.workers = workers
@@ -59,14 +61,32 @@ class Master:
         """Serve the provider emulator and prepare the agents (they log in at test start)."""
         settings = self.settings
         self.emulator = ProviderEmulator(settings.credentials, self._deliver)
-        server = WSGIServer((settings.emulator_host, settings.emulator_port), self.emulator, log=None, error_log=log)
+        server = WSGIServer(
+            (settings.emulator_host, settings.emulator_port), self.emulator, log=None, error_log=log
+        )
         server.start()
         host = self.environment.host
-        actions = FastHttpSession(host, request_event=self.environment.events.request, user=None, concurrency=400, network_timeout=30.0, connection_timeout=5.0)
+        actions = FastHttpSession(
+            host,
+            request_event=self.environment.events.request,
+            user=None,
+            concurrency=400,
+            network_timeout=30.0,
+            connection_timeout=5.0,
+        )
         # Long-polls stay out of Locust's statistics: their duration is the poll timeout.
         unrecorded = EventHook()  # type: ignore[no-untyped-call]
-        polls = FastHttpSession(host, request_event=unrecorded, user=None, concurrency=400, network_timeout=30.0, connection_timeout=5.0)
-        self.floor = AgentFloor(settings.scenario, settings.trace, settings.speedup, _caller(actions, polls))
+        polls = FastHttpSession(
+            host,
+            request_event=unrecorded,
+            user=None,
+            concurrency=400,
+            network_timeout=30.0,
+            connection_timeout=5.0,
+        )
+        self.floor = AgentFloor(
+            settings.scenario, settings.trace, settings.speedup, _caller(actions, polls)
+        )
 
     def on_test_start(self) -> None:
         """Fix scenario time 0 a second from now, start the agents' shifts, send the plan."""
@@ -95,7 +115,9 @@ class Master:
                 break
             gevent.sleep(0.2)
         else:
-            self.floor.problems.append("the safety time limit ended the run before every conversation closed")
+            self.floor.problems.append(
+                "the safety time limit ended the run before every conversation closed"
+            )
         self.floor.stopping = True
         self._write()
         # Missed chats are Locust failures (so they show as such), yet measurements, not errors.
@@ -129,7 +151,11 @@ class Master:
         )
         if self.settings.out is not None:
             write_raw(raw, self.settings.out)
-        log.info("replay finished: %d conversations, lateness p99 %.1f ms", len(customers), raw.lateness.p99 * 1000)
+        log.info(
+            "replay finished: %d conversations, lateness p99 %.1f ms",
+            len(customers),
+            raw.lateness.p99 * 1000,
+        )
 
 
 def _caller(actions: FastHttpSession, polls: FastHttpSession) -> Call:
@@ -140,7 +166,9 @@ def _caller(actions: FastHttpSession, polls: FastHttpSession) -> Call:
             if method == "GET":
                 response = polls.get(path)
             else:
-                with actions.request(method, path, json=body, name=name, catch_response=True) as response:
+                with actions.request(
+                    method, path, json=body, name=name, catch_response=True
+                ) as response:
                     if response.status_code == 409:
                         response.success()  # the customer left meanwhile: expected, not an error
             payload = response.json() if response.text else None

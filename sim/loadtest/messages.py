@@ -1,7 +1,9 @@
 """The messages between the replay's master and its workers.
 
 Locust's ``send_message`` carries plain data, so each message is a dataclass with ``to_dict``
-and ``from_dict``; :attr:`kind` is the Locust message type it travels as. In start-up order:
+and ``from_dict`` (:class:`~sim.loadtest.raw.Plain`, read with pydantic); :attr:`kind` is the
+Locust message type it travels as, and where the key path of a malformed one's error starts. In
+start-up order:
 
 - worker -> master :class:`Ready`: its handlers are registered (Locust connects a worker before
   its ``init`` event fires, so a message sent to it straight away can arrive before the handler);
@@ -15,30 +17,32 @@ and ``from_dict``; :attr:`kind` is the Locust message type it travels as. In sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Self
 
 from sim.loadtest.emulator import Outbound
-from sim.loadtest.plain import Plain
-from sim.loadtest.raw import CustomerRecord
+from sim.loadtest.raw import CustomerRecord, Plain, read_plain
+
+
+class _Message(Plain):
+    __slots__ = ()
+
+    kind: ClassVar[str]
+
+    @classmethod
+    def from_dict(cls, data: object) -> Self:
+        return read_plain(cls, data, key=cls.kind)
 
 
 @dataclass(frozen=True, slots=True)
-class Ready:
+class Ready(_Message):
     """A worker can now be sent the plan."""
 
     kind: ClassVar[str] = "ready"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_dict(cls, data: object) -> Ready:
-        return cls()
-
 
 @dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(_Message):
     """What every worker needs to start dispatching."""
 
     kind: ClassVar[str] = "plan"
@@ -48,17 +52,9 @@ class Plan:
     workers: int
     """How many workers share the trace (conversation ``i`` belongs to ``i mod workers``)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"t0": self.t0, "workers": self.workers}
-
-    @classmethod
-    def from_dict(cls, data: object) -> Plan:
-        plain = Plain.of(data, key=cls.kind)
-        return cls(plain["t0"].number(), plain["workers"].integer())
-
 
 @dataclass(frozen=True, slots=True)
-class Reply:
+class Reply(_Message):
     """An agent's message for a customer this worker plays."""
 
     kind: ClassVar[str] = "reply"
@@ -66,32 +62,24 @@ class Reply:
     message: Outbound
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.message.key, "text": self.message.text, "received": self.message.received}
+        return asdict(self.message)
 
     @classmethod
-    def from_dict(cls, data: object) -> Reply:
-        plain = Plain.of(data, key=cls.kind)
-        return cls(Outbound(plain["key"].text(), plain["text"].text(), plain["received"].number()))
+    def from_dict(cls, data: object) -> Self:
+        return cls(read_plain(Outbound, data, key=cls.kind))
 
 
 @dataclass(frozen=True, slots=True)
-class Left:
+class Left(_Message):
     """The messenger customer with this key gave up without telling the gateway."""
 
     kind: ClassVar[str] = "left"
 
     key: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key}
-
-    @classmethod
-    def from_dict(cls, data: object) -> Left:
-        return cls(Plain.of(data, key=cls.kind)["key"].text())
-
 
 @dataclass(frozen=True, slots=True)
-class Records:
+class Records(_Message):
     """A worker's report at its end: what its customers saw, and what went wrong."""
 
     kind: ClassVar[str] = "records"
@@ -100,18 +88,6 @@ class Records:
     acks: list[float] = field(default_factory=list)
     """The gateway's acknowledgement latency of every webhook, wall seconds."""
     problems: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"customers": [c.to_dict() for c in self.customers], "acks": self.acks, "problems": self.problems}
-
-    @classmethod
-    def from_dict(cls, data: object) -> Records:
-        plain = Plain.of(data, key=cls.kind)
-        return cls(
-            [CustomerRecord.from_dict(c) for c in plain["customers"].items()],
-            [a.number() for a in plain["acks"].items()],
-            [p.text() for p in plain["problems"].items()],
-        )
 
 
 ToMaster = Ready | Left | Records

@@ -32,7 +32,9 @@ def _json(value: dict[str, Any]) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def whatsapp_message(credentials: PlatformCredentials, customer: Customer, text: str, message_id: str, timestamp: int) -> Webhook:
+def whatsapp_message(
+    credentials: PlatformCredentials, customer: Customer, text: str, message_id: str, timestamp: int
+) -> Webhook:
     body = _json(
         {
             "object": "whatsapp_business_account",
@@ -44,10 +46,21 @@ def whatsapp_message(credentials: PlatformCredentials, customer: Customer, text:
                             "field": "messages",
                             "value": {
                                 "messaging_product": "whatsapp",
-                                "metadata": {"display_phone_number": DISPLAY_PHONE_NUMBER, "phone_number_id": PHONE_NUMBER_ID},
-                                "contacts": [{"profile": {"name": customer.name}, "wa_id": customer.id}],
+                                "metadata": {
+                                    "display_phone_number": DISPLAY_PHONE_NUMBER,
+                                    "phone_number_id": PHONE_NUMBER_ID,
+                                },
+                                "contacts": [
+                                    {"profile": {"name": customer.name}, "wa_id": customer.id}
+                                ],
                                 "messages": [
-                                    {"from": customer.id, "id": message_id, "timestamp": str(timestamp), "type": "text", "text": {"body": text}}
+                                    {
+                                        "from": customer.id,
+                                        "id": message_id,
+                                        "timestamp": str(timestamp),
+                                        "type": "text",
+                                        "text": {"body": text},
+                                    }
                                 ],
                             },
                         }
@@ -56,20 +69,41 @@ def whatsapp_message(credentials: PlatformCredentials, customer: Customer, text:
             ],
         }
     )
-    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": whatsapp_signature(credentials.whatsapp_app_secret, body)}
+    headers = {
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": whatsapp_signature(credentials.whatsapp_app_secret, body),
+    }
     return Webhook("/webhooks/whatsapp", body, headers)
 
 
-def telegram_message(credentials: PlatformCredentials, customer: Customer, text: str, update_id: int, message_id: int, timestamp: int) -> Webhook:
+def telegram_message(
+    credentials: PlatformCredentials,
+    customer: Customer,
+    text: str,
+    update_id: int,
+    message_id: int,
+    timestamp: int,
+) -> Webhook:
     first, _, last = customer.name.partition(" ")
-    person = {"id": int(customer.id), "is_bot": False, "first_name": first, **({"last_name": last} if last else {}), "language_code": "ru"}
+    person = {
+        "id": int(customer.id),
+        "is_bot": False,
+        "first_name": first,
+        **({"last_name": last} if last else {}),
+        "language_code": "ru",
+    }
     body = _json(
         {
             "update_id": update_id,
             "message": {
                 "message_id": message_id,
                 "from": person,
-                "chat": {"id": int(customer.id), "type": "private", "first_name": first, **({"last_name": last} if last else {})},
+                "chat": {
+                    "id": int(customer.id),
+                    "type": "private",
+                    "first_name": first,
+                    **({"last_name": last} if last else {}),
+                },
                 "date": timestamp,
                 "text": text,
             },
@@ -81,24 +115,43 @@ def telegram_message(credentials: PlatformCredentials, customer: Customer, text:
     return Webhook("/webhooks/telegram", body, headers)
 
 
-def viber_message(credentials: PlatformCredentials, customer: Customer, text: str, token: int, timestamp_ms: int) -> Webhook:
+def viber_message(
+    credentials: PlatformCredentials, customer: Customer, text: str, token: int, timestamp_ms: int
+) -> Webhook:
     body = _json(
         {
             "event": "message",
             "timestamp": timestamp_ms,
             "chat_hostname": "SN-CHAT-01_",
             "message_token": token,
-            "sender": {"id": customer.id, "name": customer.name, "language": "ru", "country": "RU", "api_version": 10},
+            "sender": {
+                "id": customer.id,
+                "name": customer.name,
+                "language": "ru",
+                "country": "RU",
+                "api_version": 10,
+            },
             "message": {"type": "text", "text": text},
             "silent": False,
         }
     )
-    headers = {"Content-Type": "application/json", "X-Viber-Content-Signature": viber_signature(credentials.viber_auth_token, body)}
+    headers = {
+        "Content-Type": "application/json",
+        "X-Viber-Content-Signature": viber_signature(credentials.viber_auth_token, body),
+    }
     return Webhook("/webhooks/viber", body, headers)
 
 
 def webchat_message(customer: Customer, text: str, channel: str, message_id: str) -> Webhook:
-    body = _json({"session": customer.id, "text": text, "channel": channel, "id": message_id, "name": customer.name})
+    body = _json(
+        {
+            "session": customer.id,
+            "text": text,
+            "channel": channel,
+            "id": message_id,
+            "name": customer.name,
+        }
+    )
     return Webhook("/webhooks/webchat", body, {"Content-Type": "application/json"})
 
 
@@ -108,7 +161,14 @@ def webchat_close(customer: Customer, channel: str) -> Webhook:
 
 
 def customer_message(
-    credentials: PlatformCredentials, protocol: str, channel: str, customer: Customer, text: str, conversation_index: int, turn: int, now: float
+    credentials: PlatformCredentials,
+    protocol: str,
+    channel: str,
+    customer: Customer,
+    text: str,
+    conversation_index: int,
+    turn: int,
+    now: float,
 ) -> Webhook:
     """The webhook of message ``turn`` of a conversation, in its protocol's format.
 
@@ -117,11 +177,26 @@ def customer_message(
     """
     serial = conversation_index * 64 + turn
     if protocol == "whatsapp":
-        return whatsapp_message(credentials, customer, text, f"wamid.chatsim.{serial:012d}", int(now))
+        return whatsapp_message(
+            credentials, customer, text, f"wamid.chatsim.{serial:012d}", int(now)
+        )
     if protocol == "telegram":
-        return telegram_message(credentials, customer, text, update_id=serial + 1, message_id=serial + 1, timestamp=int(now))
+        return telegram_message(
+            credentials,
+            customer,
+            text,
+            update_id=serial + 1,
+            message_id=serial + 1,
+            timestamp=int(now),
+        )
     if protocol == "viber":
-        return viber_message(credentials, customer, text, token=5_000_000_000_000_000_000 + serial, timestamp_ms=int(now * 1000))
+        return viber_message(
+            credentials,
+            customer,
+            text,
+            token=5_000_000_000_000_000_000 + serial,
+            timestamp_ms=int(now * 1000),
+        )
     if protocol == "webchat":
         return webchat_message(customer, text, channel, f"web-{serial}")
     raise ValueError(f"unknown protocol {protocol!r}")

@@ -6,7 +6,8 @@ into scenario-time records and a verdict. Both sides share these types, and this
 neither gevent nor Locust, so that reading a run never needs them.
 
 All times are wall-clock seconds (``time.time()``) unless a name says otherwise; scenario time is
-``(wall - t0) x speedup``. The file is JSON::
+``(wall - t0) x speedup``. Each type is written with :func:`dataclasses.asdict` and read
+with pydantic (:func:`read_plain`), as the worker-master messages are. The file is JSON::
 
     {"format": "chatsim-replay-raw", "version": 1, "t0": ..., "speedup": ..., "workers": ...,
      "customers": [CustomerRecord...], "handled": [HandledConversation...],
@@ -20,12 +21,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, cast, get_args
+
+from pydantic import TypeAdapter, ValidationError
 
 from sim.errors import InputError
-from sim.loadtest.plain import Plain
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 FORMAT = "chatsim-replay-raw"
 VERSION = 1
@@ -40,9 +45,76 @@ Span = tuple[float, float]
 OpenSpan = tuple[float, float | None]
 """``(begin, end)``, wall seconds; no end yet while it lasts."""
 
+_T = TypeVar("_T")
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def read_plain(cls: type[_T], data: object, *, file: str | Path | None = None, key: str = "") -> _T:
+    """``data`` (plain data: what JSON and Locust's messages carry) as a ``cls``, checked strictly
+    (a number is no string, an integer no float, a boolean no number); :class:`InputError` names
+    ``file`` and the key path (``key`` + ``customers[1].sent[0]``) of the first thing wrong."""
+    if cls not in _ADAPTERS:
+        _ADAPTERS[cls] = TypeAdapter(cls)
+    try:
+        # pydantic's strict mode takes dataclasses from objects and tuples from arrays in JSON only
+        value: _T = _ADAPTERS[cls].validate_json(json.dumps(data), strict=True)
+    except ValidationError as error:
+        first = error.errors()[0]
+        kind, loc, got = first["type"], first["loc"], first["input"]
+        if kind == "missing" and loc and isinstance(loc[-1], int):  # a span with one value
+            kind, loc = "too_short", loc[:-1]
+        if kind in ("too_short", "too_long"):  # only spans have a length
+            problem = f"expected [begin, end], got {len(got)} values"
+        elif kind == "missing":
+            problem = "missing"
+        else:
+            shown = repr(got) if kind == "literal_error" else _KINDS.get(type(got), "a value")
+            problem = f"{_EXPECTED.get(kind, first['msg'])}, got {shown}"
+        for part in loc:
+            key += f"[{part}]" if isinstance(part, int) else f".{part}" if key else part
+        raise InputError(problem, file=file, key=key or None) from None
+    return value
+
+
+_EXPECTED = {
+    "float_type": "expected a number",
+    "int_type": "expected an integer",
+    "string_type": "expected a string",
+    "list_type": "expected a list",
+    "tuple_type": "expected [begin, end]",
+    "dict_type": "expected an object",
+    "dataclass_type": "expected an object",
+    "literal_error": f"expected one of {', '.join(get_args(Departure))} or null",
+}
+"""What pydantic's error types mean here (its own message for any other)."""
+
+_KINDS = {
+    type(None): "null",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    str: "a string",
+    list: "a list",
+    dict: "an object",
+}
+
+
+class Plain:
+    """A dataclass carried as plain data: written with :func:`~dataclasses.asdict`, read back
+    with :func:`read_plain`."""
+
+    __slots__ = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(cast("DataclassInstance", self))
+
+    @classmethod
+    def from_dict(cls, data: object) -> Self:
+        return read_plain(cls, data)
+
 
 @dataclass(frozen=True, slots=True)
-class Percentiles:
+class Percentiles(Plain):
     """p50, p99 and the maximum of a sample (0 for an empty one)."""
 
     p50: float
@@ -60,17 +132,9 @@ class Percentiles:
 
         return cls(pick(0.50), pick(0.99), ordered[-1])
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"p50": self.p50, "p99": self.p99, "max": self.max}
-
-    @classmethod
-    def from_dict(cls, data: object) -> Percentiles:
-        plain = Plain.of(data)
-        return cls(plain["p50"].number(), plain["p99"].number(), plain["max"].number())
-
 
 @dataclass(slots=True)
-class CustomerRecord:
+class CustomerRecord(Plain):
     """What one customer saw: when each message was sent and acknowledged, when each reply
     arrived, when the customer gave up, and how late its conversation was dispatched."""
 
@@ -89,40 +153,9 @@ class CustomerRecord:
     """Seconds between the conversation's due time and its dispatch."""
     failures: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "id": self.id,
-            "channel": self.channel,
-            "key": self.key,
-            "sent": self.sent,
-            "acked": self.acked,
-            "replies": self.replies,
-            "left_at": self.left_at,
-            "lateness": self.lateness,
-            "failures": self.failures,
-        }
-
-    @classmethod
-    def from_dict(cls, data: object) -> CustomerRecord:
-        plain = Plain.of(data)
-        left_at = plain.optional("left_at")
-        return cls(
-            index=plain["index"].integer(),
-            id=plain["id"].text(),
-            channel=plain["channel"].text(),
-            key=plain["key"].text(),
-            sent=[t.number() for t in plain["sent"].items()],
-            acked=[t.number() for t in plain["acked"].items()],
-            replies=[t.number() for t in plain["replies"].items()],
-            left_at=None if left_at is None else left_at.number(),
-            lateness=plain["lateness"].number(),
-            failures=[f.text() for f in plain["failures"].items()],
-        )
-
 
 @dataclass(slots=True)
-class HandledConversation:
+class HandledConversation(Plain):
     """One conversation as the agent who held it saw it: the gateway's id, the trace's, when it
     was assigned and closed, and how many customer messages and replies went through it."""
 
@@ -140,40 +173,9 @@ class HandledConversation:
     """Replies the gateway accepted."""
     left: Departure | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "conversation_id": self.conversation_id,
-            "trace_id": self.trace_id,
-            "key": self.key,
-            "agent": self.agent,
-            "assigned": self.assigned,
-            "closed": self.closed,
-            "messages": self.messages,
-            "replies": self.replies,
-            "left": self.left,
-        }
-
-    @classmethod
-    def from_dict(cls, data: object) -> HandledConversation:
-        plain = Plain.of(data)
-        closed, left = plain.optional("closed"), plain.optional("left")
-        if left is not None and left.text() not in get_args(Departure):
-            left.fail(f"expected one of {', '.join(get_args(Departure))} or null, got {left.data!r}")
-        return cls(
-            conversation_id=plain["conversation_id"].text(),
-            trace_id=plain["trace_id"].text(),
-            key=plain["key"].text(),
-            agent=plain["agent"].text(),
-            assigned=plain["assigned"].number(),
-            closed=None if closed is None else closed.number(),
-            messages=plain["messages"].integer(),
-            replies=plain["replies"].integer(),
-            left=None if left is None else cast(Departure, left.text()),
-        )
-
 
 @dataclass(slots=True)
-class AgentLog:
+class AgentLog(Plain):
     """One emulated agent's presence and work: logged in ``[login_at, logout_at)``, typing in
     the ``busy`` spans."""
 
@@ -184,48 +186,17 @@ class AgentLog:
     logout_at: float | None = None
     busy: list[Span] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "group": self.group,
-            "max_chats": self.max_chats,
-            "login_at": self.login_at,
-            "logout_at": self.logout_at,
-            "busy": [list(span) for span in self.busy],
-        }
-
-    @classmethod
-    def from_dict(cls, data: object) -> AgentLog:
-        plain = Plain.of(data)
-        logout_at = plain.optional("logout_at")
-        return cls(
-            id=plain["id"].text(),
-            group=plain["group"].text(),
-            max_chats=plain["max_chats"].integer(),
-            login_at=plain["login_at"].number(),
-            logout_at=None if logout_at is None else logout_at.number(),
-            busy=[span.span() for span in plain["busy"].items()],
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class EmulatorCounts:
+class EmulatorCounts(Plain):
     """Outbound messages the provider emulator took, and requests it turned away."""
 
     received: int
     rejected: int
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"received": self.received, "rejected": self.rejected}
-
-    @classmethod
-    def from_dict(cls, data: object) -> EmulatorCounts:
-        plain = Plain.of(data)
-        return cls(plain["received"].integer(), plain["rejected"].integer())
-
 
 @dataclass(slots=True)
-class RawReplay:
+class RawReplay(Plain):
     """Everything one replay measured; see the module docstring for the file."""
 
     t0: float
@@ -250,49 +221,21 @@ class RawReplay:
     """When the master wrote the file; None in files without it."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "version": VERSION,
-            "t0": self.t0,
-            "speedup": self.speedup,
-            "workers": self.workers,
-            "customers": [c.to_dict() for c in self.customers],
-            "handled": [h.to_dict() for h in self.handled],
-            "agents": [a.to_dict() for a in self.agents],
-            "accepting": None if self.accepting is None else {agent: [list(span) for span in spans] for agent, spans in self.accepting.items()},
-            "delivered": self.delivered,
-            "emulator": self.emulator.to_dict(),
-            "lateness": self.lateness.to_dict(),
-            "ack_ms": self.ack_ms.to_dict(),
-            "problems": self.problems,
-            "finished": self.finished,
-        }
+        data = {"format": FORMAT, "version": VERSION, **asdict(self)}
+        for key in ("delivered", "emulator", "lateness", "ack_ms", "problems", "finished"):
+            data[key] = data.pop(key)  # after "accepting", as files have always had them
+        return data
 
     @classmethod
-    def from_dict(cls, data: object, *, file: str | Path | None = None) -> RawReplay:
+    def from_dict(cls, data: object, *, file: str | Path | None = None) -> Self:
         """Read and check a raw file's content; :class:`InputError` names ``file`` and the key."""
-        plain = Plain.of(data, file=file)
-        if not isinstance(plain.data, dict) or plain.data.get("format") != FORMAT:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise InputError("not a chatsim replay measurement file", file=file)
-        version = plain.optional("version")
-        if version is not None and version.integer() != VERSION:
-            version.fail(f"version {version.data} is not supported (this chatsim reads version {VERSION})")
-        accepting, finished = plain.optional("accepting"), plain.optional("finished")
-        return cls(
-            t0=plain["t0"].number(),
-            speedup=plain["speedup"].number(),
-            workers=plain["workers"].integer(),
-            customers=[CustomerRecord.from_dict(c) for c in plain["customers"].items()],
-            handled=[HandledConversation.from_dict(h) for h in plain["handled"].items()],
-            agents=[AgentLog.from_dict(a) for a in plain["agents"].items()],
-            delivered={key: count.integer() for key, count in plain["delivered"].entries()},
-            emulator=EmulatorCounts.from_dict(plain["emulator"]),
-            lateness=Percentiles.from_dict(plain["lateness"]),
-            ack_ms=Percentiles.from_dict(plain["ack_ms"]),
-            problems=[p.text() for p in plain["problems"].items()],
-            accepting=None if accepting is None else {agent: [s.open_span() for s in spans.items()] for agent, spans in accepting.entries()},
-            finished=None if finished is None else finished.number(),
-        )
+        version = data.get("version")
+        if version is not None and read_plain(int, version, file=file, key="version") != VERSION:
+            problem = f"version {version!r} is not supported (this chatsim reads version {VERSION})"
+            raise InputError(problem, file=file, key="version")
+        return read_plain(cls, data, file=file)
 
 
 def write_raw(raw: RawReplay, path: Path) -> None:
@@ -307,7 +250,9 @@ def read_raw(path: str | Path) -> RawReplay:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError("the replay wrote no measurements (did Locust start?)", file=path) from None
+        raise InputError(
+            "the replay wrote no measurements (did Locust start?)", file=path
+        ) from None
     except json.JSONDecodeError as error:
         raise InputError(f"invalid JSON: {error.msg}", file=path) from None
     return RawReplay.from_dict(data, file=path)

@@ -44,7 +44,17 @@ _PR_SET_PDEATHSIG = 1
 
 def gateway_command(port: int, *options: str) -> list[str]:
     """``chatsim gateway`` on loopback ``port`` as a subprocess command (python -m sim)."""
-    return [sys.executable, "-m", "sim", "gateway", "--host", "127.0.0.1", "--port", str(port), *options]
+    return [
+        sys.executable,
+        "-m",
+        "sim",
+        "gateway",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *options,
+    ]
 
 
 def free_port() -> int:
@@ -56,10 +66,16 @@ def free_port() -> int:
 
 @contextmanager
 def reference_gateway(scenario_path: Path, emulator_port: int, log: Path) -> Iterator[str]:
-    """Start ``chatsim gateway`` on a free loopback port, answering to the emulator; yields its URL."""
+    """Start ``chatsim gateway`` on a free loopback port, answering to the emulator; yields its
+    URL."""
     port = free_port()
     emulator = f"http://127.0.0.1:{emulator_port}"
-    env = {**os.environ, "CHATSIM_WHATSAPP_API_BASE": emulator, "CHATSIM_TELEGRAM_API_BASE": emulator, "CHATSIM_VIBER_API_BASE": emulator}
+    env = {
+        **os.environ,
+        "CHATSIM_WHATSAPP_API_BASE": emulator,
+        "CHATSIM_TELEGRAM_API_BASE": emulator,
+        "CHATSIM_VIBER_API_BASE": emulator,
+    }
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as handle:
         process = subprocess.Popen(
@@ -78,7 +94,8 @@ def reference_gateway(scenario_path: Path, emulator_port: int, log: Path) -> Ite
 
 
 def interrupt(process: subprocess.Popen[bytes], timeout: float) -> None:
-    """Stop ``process`` as Ctrl-C would (it may write its last output); kill it after ``timeout``."""
+    """Stop ``process`` as Ctrl-C would (it may write its last output); kill it after
+    ``timeout``."""
     process.send_signal(signal.SIGINT)
     try:
         process.wait(timeout=timeout)
@@ -92,14 +109,18 @@ def wait_healthy(url: str, timeout: float, process: subprocess.Popen[bytes] | No
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise InvalidRunError(f"the gateway process exited with code {process.returncode} before it was ready")
+            raise InvalidRunError(
+                f"the gateway process exited with code {process.returncode} before it was ready"
+            )
         try:
             if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise InvalidRunError(f"gateway {url} unreachable: /healthz did not answer 200 within {timeout:g} s")
+    raise InvalidRunError(
+        f"gateway {url} unreachable: /healthz did not answer 200 within {timeout:g} s"
+    )
 
 
 @dataclass(slots=True)
@@ -138,26 +159,37 @@ def run_replay(
         command = [
             sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
             "-u", str(users), "-r", str(users), "--host", url,
-            "--scenario", str(scenario_path), "--trace", str(trace_path), "--speedup", f"{speedup:g}",
-            "--emulator-port", str(emulator_port), "--replay-out", str(raw_path), "--replay-limit", f"{limit:g}",
-            "--csv", str(out / "locust"), "--html", str(out / "locust.html"), "--loglevel", "WARNING",
+            "--scenario", str(scenario_path), "--trace", str(trace_path),
+            "--speedup", f"{speedup:g}",
+            "--emulator-port", str(emulator_port), "--replay-out", str(raw_path),
+            "--replay-limit", f"{limit:g}",
+            "--csv", str(out / "locust"), "--html", str(out / "locust.html"),
+            "--loglevel", "WARNING",
         ]  # fmt: skip
         if processes > 1:
             command += ["--processes", str(processes)]
         started = time.monotonic()
         with (out / "locust.log").open("w") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+            process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            )
             while process.poll() is None:
                 if on_tick is not None:
                     on_tick(time.monotonic() - started)
                 if time.monotonic() - started > limit + 60:
                     process.kill()
-                    raise InvalidRunError(f"Locust did not finish within {limit + 60:g} s (see {out / 'locust.log'})")
+                    raise InvalidRunError(
+                        f"Locust did not finish within {limit + 60:g} s (see {out / 'locust.log'})"
+                    )
                 time.sleep(0.25)
         if process.returncode not in (0, 1):
-            raise InvalidRunError(f"Locust exited with code {process.returncode}: see {out / 'locust.log'}")
+            raise InvalidRunError(
+                f"Locust exited with code {process.returncode}: see {out / 'locust.log'}"
+            )
     if not raw_path.exists():
-        raise InvalidRunError(f"Locust ended without writing its measurements: see {out / 'locust.log'}")
+        raise InvalidRunError(
+            f"Locust ended without writing its measurements: see {out / 'locust.log'}"
+        )
     raw = read_raw(raw_path)
     validity = judge(raw, max_lateness_ms, scenario)
     replay, run = replay_results(raw, scenario, trace, validity)

@@ -50,4 +50,3 @@ def releases(trace: Trace, worker: int = 0, workers: int = 1) -> list[Release]:
 def wall_time(t0: float, at: float, speedup: float) -> float:
     """The wall-clock time of scenario time ``at`` (absolute: no drift accumulates)."""
     return t0 + at / speedup
-

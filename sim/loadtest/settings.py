@@ -37,8 +37,12 @@ class ReplaySettings:
 
     def __post_init__(self) -> None:
         channels = self.scenario.channels
-        object.__setattr__(self, "protocols", {name: channel.protocol for name, channel in channels.items()})
-        object.__setattr__(self, "silent", {name: channel.silent for name, channel in channels.items()})
+        object.__setattr__(
+            self, "protocols", {name: channel.protocol for name, channel in channels.items()}
+        )
+        object.__setattr__(
+            self, "silent", {name: channel.silent for name, channel in channels.items()}
+        )
 
     @property
     def deadline(self) -> float:

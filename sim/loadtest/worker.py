@@ -39,7 +39,9 @@ class MasterLink(Protocol):
 class Worker:
     """One process's customers: the plan they wait for, and the replies they wait for."""
 
-    def __init__(self, settings: ReplaySettings, environment: Environment, master: MasterLink) -> None:
+    def __init__(
+        self, settings: ReplaySettings, environment: Environment, master: MasterLink
+    ) -> None:
         self.settings = settings
         self.environment = environment
         self.master = master
@@ -68,17 +70,29 @@ class Worker:
         acks: list[float] = []
         problems: list[str] = []
         unrecorded = EventHook()  # type: ignore[no-untyped-call]
-        poller = FastHttpSession(self.environment.host, request_event=unrecorded, user=None, concurrency=2000, network_timeout=60.0, connection_timeout=5.0)
+        poller = FastHttpSession(
+            self.environment.host,
+            request_event=unrecorded,
+            user=None,
+            concurrency=2000,
+            network_timeout=60.0,
+            connection_timeout=5.0,
+        )
 
         def post(hook: Webhook, name: str) -> float | None:
             start = time.time()
             try:
-                response = client.post(hook.path, data=hook.body.decode(), headers=hook.headers, name=name)
+                response = client.post(
+                    hook.path, data=hook.body.decode(), headers=hook.headers, name=name
+                )
             except Exception as error:  # the connection itself failed
                 problems.append(f"{name}: {error}")
                 return None
             if not 200 <= response.status_code < 300:
-                problems.append(f"{name}: HTTP {response.status_code} {response.text[:200] if response.text else ''}")
+                problems.append(
+                    f"{name}: HTTP {response.status_code} "
+                    f"{response.text[:200] if response.text else ''}"
+                )
                 return None
             latency = time.time() - start
             acks.append(latency)
@@ -91,7 +105,9 @@ class Worker:
                     return None
                 wait = min(remaining, 5.0)
                 try:
-                    response = poller.get(f"/webchat/{session}/messages?after={after}&timeout={wait:.3f}")
+                    response = poller.get(
+                        f"/webchat/{session}/messages?after={after}&timeout={wait:.3f}"
+                    )
                     messages = response.json() if response.status_code == 200 else []
                 except Exception:
                     gevent.sleep(0.05)
@@ -103,9 +119,18 @@ class Worker:
             self.master.send(Left(key))
 
         def report(channel: str, kind: str, delay: float | None) -> None:
-            missed = MissedChat("customer gave up before the first reply") if delay is None else None
+            missed = (
+                MissedChat("customer gave up before the first reply") if delay is None else None
+            )
             response_time = 0 if delay is None else delay * 1000.0
-            self.environment.events.request.fire(request_type="KPI", name=f"{kind}/{channel}", response_time=response_time, response_length=0, exception=missed, context={})  # type: ignore[no-untyped-call]
+            self.environment.events.request.fire(
+                request_type="KPI",
+                name=f"{kind}/{channel}",
+                response_time=response_time,
+                response_length=0,
+                exception=missed,
+                context={},
+            )  # type: ignore[no-untyped-call]
 
         context = CustomerContext(
             credentials=settings.credentials,
@@ -128,7 +153,12 @@ class Worker:
                 gevent.sleep(delay)
             conversation = release.conversation
             assert conversation.customer is not None
-            record = CustomerRecord(release.index, conversation.id, conversation.channel, customer_key(settings.protocols[conversation.channel], conversation.customer.id))
+            record = CustomerRecord(
+                release.index,
+                conversation.id,
+                conversation.channel,
+                customer_key(settings.protocols[conversation.channel], conversation.customer.id),
+            )
             record.lateness = max(0.0, time.time() - due)
             records.append(record)
             greenlets.append(gevent.spawn(play, release, context, record))
@@ -137,4 +167,3 @@ class Worker:
             if greenlet.exception is not None:
                 problems.append(f"customer crashed: {greenlet.exception!r}")
         self.master.send(Records(records, acks, problems))
-

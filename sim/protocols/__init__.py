@@ -16,7 +16,8 @@ from sim.protocols.credentials import CREDENTIAL_ENV_VARS, PlatformCredentials
 from sim.protocols.signatures import hmac_hex, viber_signature, whatsapp_signature
 
 Protocol = Literal["whatsapp", "telegram", "viber", "webchat"]
-"""A wire format: WhatsApp Cloud API, Telegram Bot API, Viber REST API, or chatsim's webchat JSON."""
+"""A wire format: WhatsApp Cloud API, Telegram Bot API, Viber REST API, or chatsim's webchat
+JSON."""
 
 PROTOCOLS: tuple[Protocol, ...] = get_args(Protocol)
 """Every wire format, in the order tables list them."""

@@ -33,7 +33,8 @@ class PlatformCredentials:
     telegram_bot_token: str = _secret("chatsim-dev-telegram-bot-token")
     """Part of the outbound URL ``/bot{token}/sendMessage``."""
     telegram_secret_token: str = _secret("chatsim-dev-telegram-secret-token")
-    """Repeated in ``X-Telegram-Bot-Api-Secret-Token``; empty disables the check (as in Telegram)."""
+    """Repeated in ``X-Telegram-Bot-Api-Secret-Token``; empty disables the check (as in
+    Telegram)."""
     viber_auth_token: str = _secret("chatsim-dev-viber-auth-token")
     """Signs inbound Viber callbacks and authenticates outbound ``send_message`` calls."""
 

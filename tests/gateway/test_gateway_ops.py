@@ -210,10 +210,24 @@ def test_cli_builds_the_app_from_flags_and_env(cli):
 
 
 def test_cli_sets_outbound_retries_by_flag_or_env(cli):
-    result = invoke(["--outbound-attempts", "2", "--outbound-timeout", "1.5", "--whatsapp-api-version", "v22.0"], env={"CHATSIM_OUTBOUND_BACKOFF": "0.05", "CHATSIM_VIBER_SENDER_NAME": "Оператор"})
+    result = invoke(
+        [
+            "--outbound-attempts",
+            "2",
+            "--outbound-timeout",
+            "1.5",
+            "--whatsapp-api-version",
+            "v22.0",
+        ],
+        env={"CHATSIM_OUTBOUND_BACKOFF": "0.05", "CHATSIM_VIBER_SENDER_NAME": "Оператор"},
+    )
     assert result.exit_code == 0, result.output
     config = cli["app"].state.gateway.config
-    assert (config.outbound_attempts, config.outbound_timeout, config.outbound_backoff) == (2, 1.5, 0.05)
+    assert (config.outbound_attempts, config.outbound_timeout, config.outbound_backoff) == (
+        2,
+        1.5,
+        0.05,
+    )
     assert (config.whatsapp_api_version, config.viber_sender_name) == ("v22.0", "Оператор")
     assert invoke(["--outbound-attempts", "0"]).exit_code == 2
 

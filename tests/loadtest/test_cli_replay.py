@@ -49,8 +49,25 @@ def fake_run(monkeypatch):
 
 def test_a_valid_run_is_exit_0_and_reports(tmp_path, fake_run, capsys):
     report = tmp_path / "r.html"
-    assert run_cli("replay", SMALL, "--speedup", 200, "--out", tmp_path / "run", "--report", report, "--time-limit", 50) == 0
-    assert report.read_text().startswith("<!DOCTYPE html>") and "data:image/png;base64," in report.read_text()
+    assert (
+        run_cli(
+            "replay",
+            SMALL,
+            "--speedup",
+            200,
+            "--out",
+            tmp_path / "run",
+            "--report",
+            report,
+            "--time-limit",
+            50,
+        )
+        == 0
+    )
+    assert (
+        report.read_text().startswith("<!DOCTYPE html>")
+        and "data:image/png;base64," in report.read_text()
+    )
     assert fake_run["calls"][0]["limit"] == 50 and fake_run["calls"][0]["speedup"] == 200
     assert "model vs replay" in capsys.readouterr().out
 
@@ -58,15 +75,34 @@ def test_a_valid_run_is_exit_0_and_reports(tmp_path, fake_run, capsys):
 @pytest.mark.parametrize(
     "validity",
     [
-        Validity(1.0, 250.0, 1.0, 3.0, 0, 0, reasons=["dispatch lateness p99 250.0 ms is above the bound of 100 ms"]),
-        Validity(1.0, 5.0, 1.0, 3.0, 2, 0, reasons=["lost messages: 2 acknowledged customer messages never reached an agent"]),
+        Validity(
+            1.0,
+            250.0,
+            1.0,
+            3.0,
+            0,
+            0,
+            reasons=["dispatch lateness p99 250.0 ms is above the bound of 100 ms"],
+        ),
+        Validity(
+            1.0,
+            5.0,
+            1.0,
+            3.0,
+            2,
+            0,
+            reasons=["lost messages: 2 acknowledged customer messages never reached an agent"],
+        ),
     ],
     ids=["late", "lost"],
 )
 def test_an_invalid_run_is_exit_3_with_its_reason(tmp_path, fake_run, capsys, validity):
     fake_run["validity"] = validity
     report = tmp_path / "r.html"
-    assert run_cli("replay", SMALL, "--speedup", 200, "--out", tmp_path / "run", "--report", report) == 3
+    assert (
+        run_cli("replay", SMALL, "--speedup", 200, "--out", tmp_path / "run", "--report", report)
+        == 3
+    )
     err = capsys.readouterr().err
     assert validity.reasons[0].split(":")[0] in err and "Traceback" not in err
     assert report.exists()  # written before the verdict, to look at what went wrong

@@ -34,13 +34,22 @@ def setup():
     raw = {
         "format": "chatsim-replay-raw", "t0": T0, "speedup": K, "workers": 1,
         "customers": [
-            {"index": 0, "id": "c1", "channel": "chat", "key": "webchat:s1", "sent": [wall(0), wall(15)], "acked": [wall(0), wall(15)], "replies": [wall(12), wall(36)], "left_at": None, "lateness": 0.001, "failures": []},
-            {"index": 1, "id": "c2", "channel": "chat", "key": "webchat:s2", "sent": [wall(60)], "acked": [wall(60)], "replies": [], "left_at": wall(90), "lateness": 0.002, "failures": []},
+            {"index": 0, "id": "c1", "channel": "chat", "key": "webchat:s1",
+             "sent": [wall(0), wall(15)], "acked": [wall(0), wall(15)],
+             "replies": [wall(12), wall(36)], "left_at": None, "lateness": 0.001, "failures": []},
+            {"index": 1, "id": "c2", "channel": "chat", "key": "webchat:s2",
+             "sent": [wall(60)], "acked": [wall(60)],
+             "replies": [], "left_at": wall(90), "lateness": 0.002, "failures": []},
         ],
-        "handled": [{"conversation_id": "cv-1", "trace_id": "c1", "key": "webchat:s1", "agent": "a-0001", "assigned": wall(1), "closed": wall(100), "messages": 2, "replies": 2, "left": None}],
-        "agents": [{"id": "a-0001", "group": "a", "max_chats": 1, "login_at": wall(0), "logout_at": wall(3600), "busy": [[wall(1), wall(11)], [wall(16), wall(36)]]}],
+        "handled": [{"conversation_id": "cv-1", "trace_id": "c1", "key": "webchat:s1",
+                     "agent": "a-0001", "assigned": wall(1), "closed": wall(100),
+                     "messages": 2, "replies": 2, "left": None}],
+        "agents": [{"id": "a-0001", "group": "a", "max_chats": 1,
+                    "login_at": wall(0), "logout_at": wall(3600),
+                    "busy": [[wall(1), wall(11)], [wall(16), wall(36)]]}],
         "delivered": {}, "emulator": {"received": 0, "rejected": 0},
-        "lateness": {"p50": 0.001, "p99": 0.002, "max": 0.002}, "ack_ms": {"p50": 1.0, "p99": 2.0, "max": 2.0}, "problems": [],
+        "lateness": {"p50": 0.001, "p99": 0.002, "max": 0.002},
+        "ack_ms": {"p50": 1.0, "p99": 2.0, "max": 2.0}, "problems": [],
     }  # fmt: skip
     return s, tr, raw
 
@@ -52,7 +61,9 @@ def test_wall_times_become_scenario_times():
     assert c1.queued_at == pytest.approx(0.0) and c1.assigned_at == pytest.approx(1.0)
     assert c1.reply_delays == pytest.approx([12.0, 21.0]) and c1.answered
     assert c1.closed_at == pytest.approx(100.0) and c1.agent_id == "a-0001"
-    assert c2.missed and c2.left_at == pytest.approx(90.0) and c2.left_queue_at == pytest.approx(90.0)
+    assert (
+        c2.missed and c2.left_at == pytest.approx(90.0) and c2.left_queue_at == pytest.approx(90.0)
+    )
     assert run.agents[0].busy[1] == pytest.approx((16.0, 36.0))
 
 
@@ -91,10 +102,14 @@ def test_a_conversation_never_routed_to_a_free_agent_is_lost():
     assert not verdict.valid and verdict.lost_inbound == 1
     assert any("never routed" in reason and "c2" in reason for reason in verdict.reasons)
     drained = copy.deepcopy(freed)
-    drained["accepting"] = {"a-0001": [[wall(0), wall(50)]]}  # ... unless it had stopped taking chats
+    drained["accepting"] = {
+        "a-0001": [[wall(0), wall(50)]]
+    }  # ... unless it had stopped taking chats
     assert judge(typed(drained), 100, s).valid
     brief = copy.deepcopy(freed)
-    brief["handled"][0]["closed"] = wall(240 - 0.5 * K)  # free for half a wall second: within the grace
+    brief["handled"][0]["closed"] = wall(
+        240 - 0.5 * K
+    )  # free for half a wall second: within the grace
     assert judge(typed(brief), 100, s).valid
 
 
@@ -106,15 +121,23 @@ def test_a_conversation_never_routed_to_a_free_agent_is_lost():
 )
 def test_free_spans_are_exactly_where_a_slot_is_free(max_chats, holds, accepting, probes):
     s, _, _ = setup()
-    handled = [HandledConversation(f"cv-{i}", f"c{i}", f"webchat:s{i}", "a-0001", float(a), float(a + d)) for i, (a, d) in enumerate(holds)]
+    handled = [
+        HandledConversation(f"cv-{i}", f"c{i}", f"webchat:s{i}", "a-0001", float(a), float(a + d))
+        for i, (a, d) in enumerate(holds)
+    ]
     begin, length = accepting
     raw = RawReplay(
-        t0=0.0, speedup=1.0, workers=1, customers=[], handled=handled, agents=[AgentLog("a-0001", "a", max_chats, 0.0)],
-        delivered={}, emulator=EmulatorCounts(0, 0), lateness=Percentiles.of([]), ack_ms=Percentiles.of([]),
+        t0=0.0, speedup=1.0, workers=1, customers=[], handled=handled,
+        agents=[AgentLog("a-0001", "a", max_chats, 0.0)],
+        delivered={}, emulator=EmulatorCounts(0, 0),
+        lateness=Percentiles.of([]), ack_ms=Percentiles.of([]),
         accepting={"a-0001": [(float(begin), float(begin + length))]},
     )  # fmt: skip
     spans = free_spans(raw, s, end=1000.0).get("chat", [])
-    edges = {float(x) for h in holds for x in (h[0], h[0] + h[1])} | {float(begin), float(begin + length)}
+    edges = {float(x) for h in holds for x in (h[0], h[0] + h[1])} | {
+        float(begin),
+        float(begin + length),
+    }
     for t in probes:
         if any(abs(t - e) < 1e-6 for e in edges):
             continue  # exactly on a change: either answer is right

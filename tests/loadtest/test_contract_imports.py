@@ -13,19 +13,41 @@ from sim.protocols import CREDENTIAL_ENV_VARS, PlatformCredentials
 
 
 def loaded_after(*modules: str) -> set[str]:
-    """Top-level packages and sim's subpackages loaded by importing ``modules`` in a fresh interpreter."""
-    code = f"import sys\nfor name in {list(modules)!r}: __import__(name)\nprint('\\n'.join(sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    """Top-level packages and sim's subpackages loaded by importing ``modules`` in a fresh
+    interpreter."""
+    code = (
+        f"import sys\nfor name in {list(modules)!r}: __import__(name)\n"
+        "print('\\n'.join(sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     return set(result.stdout.split())
 
 
 def test_reading_a_replay_imports_neither_the_gateway_nor_gevent():
-    loaded = loaded_after("sim.loadtest.collect", "sim.loadtest.raw", "sim.loadtest.messages", "sim.loadtest.payloads", "sim.loadtest.emulator", "sim.loadtest.run")
+    loaded = loaded_after(
+        "sim.loadtest.collect",
+        "sim.loadtest.raw",
+        "sim.loadtest.messages",
+        "sim.loadtest.payloads",
+        "sim.loadtest.emulator",
+        "sim.loadtest.run",
+    )
     assert "sim.gateway" not in loaded
     assert "gevent" not in loaded and "locust" not in loaded
 
 
-@pytest.mark.parametrize("module", ["sim.loadtest.customers", "sim.loadtest.agents", "sim.loadtest.master", "sim.loadtest.worker", "sim.loadtest.harness"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "sim.loadtest.customers",
+        "sim.loadtest.agents",
+        "sim.loadtest.master",
+        "sim.loadtest.worker",
+        "sim.loadtest.harness",
+    ],
+)
 def test_the_locust_side_imports_nothing_of_the_gateway(module):
     assert "sim.gateway" not in loaded_after(module)
 

@@ -68,32 +68,59 @@ def test_web_ui_runs_a_distributed_replay_to_its_end(tmp_path):
         command = [
             sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--processes", "2",
             "--web-host", "127.0.0.1", "--web-port", str(web_port), "--host", gateway,
-            "--scenario", str(scenario_path), "--trace", str(trace_path), "--speedup", str(SPEEDUP),
-            "--emulator-port", str(emulator_port), "--replay-out", str(raw_path), "--replay-limit", "90",
+            "--scenario", str(scenario_path), "--trace", str(trace_path),
+            "--speedup", str(SPEEDUP),
+            "--emulator-port", str(emulator_port), "--replay-out", str(raw_path),
+            "--replay-limit", "90",
         ]  # fmt: skip
         with (tmp_path / "locust.log").open("w") as log:
             locust = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
         ui = f"http://127.0.0.1:{web_port}"
         try:
-            wait_for(lambda: len(httpx.get(f"{ui}/stats/requests", timeout=2).json().get("workers", [])) == 2, 60, "two workers in the web UI")
-            started = httpx.post(f"{ui}/swarm", data={"user_count": 2, "spawn_rate": 2, "host": gateway}, timeout=10).json()
+            wait_for(
+                lambda: (
+                    len(httpx.get(f"{ui}/stats/requests", timeout=2).json().get("workers", [])) == 2
+                ),
+                60,
+                "two workers in the web UI",
+            )
+            started = httpx.post(
+                f"{ui}/swarm", data={"user_count": 2, "spawn_rate": 2, "host": gateway}, timeout=10
+            ).json()
             assert started["success"], started
-            stats = wait_for(lambda: (s := httpx.get(f"{ui}/stats/requests", timeout=2).json())["state"] == "stopped" and s, 120, "the replay to stop by itself")
-            assert locust.poll() is None, "the web UI keeps running after the test, with its results"
+            stats = wait_for(
+                lambda: (
+                    (s := httpx.get(f"{ui}/stats/requests", timeout=2).json())["state"] == "stopped"
+                    and s
+                ),
+                120,
+                "the replay to stop by itself",
+            )
+            assert locust.poll() is None, (
+                "the web UI keeps running after the test, with its results"
+            )
         finally:
             interrupt(locust, timeout=20)
     log_text = (tmp_path / "locust.log").read_text()
     assert "Unknown message type" not in log_text, log_text
     raw = json.loads(raw_path.read_text())
     assert raw["workers"] == 2
-    assert sorted(c["id"] for c in raw["customers"]) == sorted(c.id for c in trace if c.bot is None or not c.bot.contained)
+    assert sorted(c["id"] for c in raw["customers"]) == sorted(
+        c.id for c in trace if c.bot is None or not c.bot.contained
+    )
     assert raw["problems"] == [], raw["problems"]
     names = {row["name"] for row in stats["stats"]}
     assert any(name.startswith("first_response/") for name in names), names
 
-    # The emulated agents followed the staffing: 2 taking chats in the first interval, 3 in the second.
+    # The emulated agents followed the staffing: 2 taking chats in the first interval, 3 in the
+    # second.
     def taking_chats(scenario_seconds: float) -> int:
         at = raw["t0"] + scenario_seconds / SPEEDUP
-        return sum(1 for spans in raw["accepting"].values() for begin, end in spans if begin <= at and (end is None or at < end))
+        return sum(
+            1
+            for spans in raw["accepting"].values()
+            for begin, end in spans
+            if begin <= at and (end is None or at < end)
+        )
 
     assert (taking_chats(450.0), taking_chats(1350.0)) == (2, 3)

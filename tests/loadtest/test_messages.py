@@ -17,7 +17,20 @@ MESSAGES = [
     Reply(Outbound("telegram:123456789", "Ответ 1", 1_700_000_001.25)),
     Left("viber:gHgt0wr4WAr5CQJ2tAqeKg=="),
     Records(
-        [CustomerRecord(4, "c00004", "wa", "whatsapp:79161234567", [1.0, 2.0], [1.0, 2.0], [1.5], 3.0, 0.004, ["no reply to message 2 before the safety limit"])],
+        [
+            CustomerRecord(
+                4,
+                "c00004",
+                "wa",
+                "whatsapp:79161234567",
+                [1.0, 2.0],
+                [1.0, 2.0],
+                [1.5],
+                3.0,
+                0.004,
+                ["no reply to message 2 before the safety limit"],
+            )
+        ],
         [0.003, 0.004],
         ["webhook/whatsapp: HTTP 503"],
     ),
@@ -43,3 +56,7 @@ def test_a_malformed_message_names_the_key():
     with pytest.raises(InputError) as error:
         Records.from_dict({"customers": [{"index": 0}], "acks": [], "problems": []})
     assert error.value.key == "records.customers[0].id"
+    with pytest.raises(InputError) as error:
+        Reply.from_dict({"key": "telegram:1", "text": "hi", "received": "now"})
+    assert error.value.key == "reply.received"
+    assert error.value.problem == "expected a number, got a string"

@@ -27,12 +27,36 @@ def measured() -> RawReplay:
         speedup=60.0,
         workers=2,
         customers=[
-            CustomerRecord(0, "c1", "chat", "webchat:s1", [1000.0, 1000.25], [1000.0, 1000.25], [1000.2, 1000.6], None, 0.001, []),
-            CustomerRecord(1, "c2", "wa", "whatsapp:7916", [1001.0], [1001.0], [], 1001.5, 0.002, ["message 2 not acknowledged"]),
+            CustomerRecord(
+                0,
+                "c1",
+                "chat",
+                "webchat:s1",
+                [1000.0, 1000.25],
+                [1000.0, 1000.25],
+                [1000.2, 1000.6],
+                None,
+                0.001,
+                [],
+            ),
+            CustomerRecord(
+                1,
+                "c2",
+                "wa",
+                "whatsapp:7916",
+                [1001.0],
+                [1001.0],
+                [],
+                1001.5,
+                0.002,
+                ["message 2 not acknowledged"],
+            ),
         ],
         handled=[
             HandledConversation("cv-1", "c1", "webchat:s1", "a-0001", 1000.02, 1001.7, 2, 2, None),
-            HandledConversation("cv-2", "c2", "whatsapp:7916", "a-0001", 1001.1, None, 1, 0, "silent"),
+            HandledConversation(
+                "cv-2", "c2", "whatsapp:7916", "a-0001", 1001.1, None, 1, 0, "silent"
+            ),
         ],
         agents=[AgentLog("a-0001", "a", 2, 1000.0, None, [(1000.02, 1000.18), (1000.3, 1000.55)])],
         accepting={"a-0001": [(1000.0, 1000.9), (1001.0, None)]},
@@ -51,6 +75,23 @@ def test_a_raw_file_reads_back_as_written(tmp_path):
     write_raw(raw, path)
     assert read_raw(path) == raw
     data = json.loads(path.read_text())
+    assert list(data) == [
+        "format",
+        "version",
+        "t0",
+        "speedup",
+        "workers",
+        "customers",
+        "handled",
+        "agents",
+        "accepting",
+        "delivered",
+        "emulator",
+        "lateness",
+        "ack_ms",
+        "problems",
+        "finished",
+    ]
     assert data["format"] == "chatsim-replay-raw" and data["version"] == 1
     assert data["accepting"]["a-0001"] == [[1000.0, 1000.9], [1001.0, None]]
     assert data["agents"][0]["busy"] == [[1000.02, 1000.18], [1000.3, 1000.55]]
@@ -59,7 +100,17 @@ def test_a_raw_file_reads_back_as_written(tmp_path):
 
 def test_the_scratch_state_of_agents_is_not_written():
     written = measured().to_dict()["handled"][0]
-    assert set(written) == {"conversation_id", "trace_id", "key", "agent", "assigned", "closed", "messages", "replies", "left"}
+    assert set(written) == {
+        "conversation_id",
+        "trace_id",
+        "key",
+        "agent",
+        "assigned",
+        "closed",
+        "messages",
+        "replies",
+        "left",
+    }
 
 
 def test_optional_parts_of_older_files():
@@ -75,16 +126,46 @@ def test_optional_parts_of_older_files():
     [
         (lambda d: d.pop("t0"), "t0", "missing"),
         (lambda d: d.update(speedup="fast"), "speedup", "expected a number, got a string"),
-        (lambda d: d["customers"][1]["sent"].__setitem__(0, None), "customers[1].sent[0]", "expected a number, got null"),
-        (lambda d: d["customers"][0].pop("replies"), "customers[0].replies", "missing"),
-        (lambda d: d["handled"][1].update(left="angry"), "handled[1].left", "expected one of visible, silent or null"),
-        (lambda d: d["handled"][0].update(messages=2.5), "handled[0].messages", "expected an integer"),
-        (lambda d: d["agents"][0]["busy"].append([1.0]), "agents[0].busy[2]", "expected [begin, end]"),
-        (lambda d: d["accepting"].update({"a-0001": {}}), "accepting.a-0001", "expected a list, got an object"),
-        (lambda d: d["delivered"].update({"x": True}), "delivered.x", "expected an integer, got a boolean"),
+        (
+            lambda d: d["customers"][1]["sent"].__setitem__(0, None),
+            "customers[1].sent[0]",
+            "expected a number, got null",
+        ),
+        (lambda d: d["customers"][0].pop("channel"), "customers[0].channel", "missing"),
+        (
+            lambda d: d["handled"][1].update(left="angry"),
+            "handled[1].left",
+            "expected one of visible, silent or null",
+        ),
+        (
+            lambda d: d["handled"][0].update(messages=2.5),
+            "handled[0].messages",
+            "expected an integer",
+        ),
+        (
+            lambda d: d["agents"][0]["busy"].append([1.0]),
+            "agents[0].busy[2]",
+            "expected [begin, end]",
+        ),
+        (
+            lambda d: d["accepting"]["a-0001"].append([1.0, 2.0, None]),
+            "accepting.a-0001[2]",
+            "expected [begin, end], got 3 values",
+        ),
+        (
+            lambda d: d["accepting"].update({"a-0001": {}}),
+            "accepting.a-0001",
+            "expected a list, got an object",
+        ),
+        (
+            lambda d: d["delivered"].update({"x": True}),
+            "delivered.x",
+            "expected an integer, got a boolean",
+        ),
         (lambda d: d["lateness"].pop("p99"), "lateness.p99", "missing"),
         (lambda d: d.update(emulator=[]), "emulator", "expected an object, got a list"),
         (lambda d: d.update(version=2), "version", "version 2 is not supported"),
+        (lambda d: d.update(version=True), "version", "expected an integer, got a boolean"),
     ],
 )
 def test_a_malformed_raw_file_names_the_file_and_the_key(tmp_path, damage, key, problem):

@@ -8,9 +8,9 @@ response, i.e. ``speedup`` times as many scenario seconds (about 7 ms x 240 = 1.
 README, "Speed"), and the jitter of those milliseconds flips patience races near their
 deadline. Hence: first-response mean within 12% of the model's plus 1 s plus the run's own
 timing resolution (``sim.compare.timing_resolution``: two gateway round trips at their p99
-latency x speedup, which grows when the machine is busy), service level and missed rate within 5 percentage
-points (observed: under 2), offered conversations exactly equal (nothing may be lost), and the
-run must be valid: lateness p99 under its bound and no lost messages.
+latency x speedup, which grows when the machine is busy), service level and missed rate within 5
+percentage points (observed: under 2), offered conversations exactly equal (nothing may be lost),
+and the run must be valid: lateness p99 under its bound and no lost messages.
 """
 
 from __future__ import annotations
@@ -37,7 +37,20 @@ SPEEDUP = 240
 def replay(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     # The run's own safety net (--time-limit, then a kill 60 s later) ends a stuck run with exit 3
     # and its logs before the subprocess timeout would.
-    command = [sys.executable, "-m", "sim", "replay", str(SMALL), "--speedup", str(SPEEDUP), "--out", str(out), "--time-limit", "100", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "sim",
+        "replay",
+        str(SMALL),
+        "--speedup",
+        str(SPEEDUP),
+        "--out",
+        str(out),
+        "--time-limit",
+        "100",
+        *extra,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=230, cwd=out.parent)
 
 
@@ -67,11 +80,26 @@ def test_replay_agrees_with_the_model(tmp_path):
     check_agreement(out)
     with (out / "locust_stats.csv").open() as handle:
         names = {row["Name"] for row in csv.DictReader(handle)}
-    assert {"first_response/whatsapp", "in_session/webchat", "missed/webchat", "webhook/telegram"} <= names
-    conversations = [json.loads(line) for line in (out / "replay" / "conversations.jsonl").read_text().splitlines()]
-    assert conversations and {"id", "queued_at", "first_reply_at", "reply_delays"} <= set(conversations[0])
+    assert {
+        "first_response/whatsapp",
+        "in_session/webchat",
+        "missed/webchat",
+        "webhook/telegram",
+    } <= names
+    conversations = [
+        json.loads(line)
+        for line in (out / "replay" / "conversations.jsonl").read_text().splitlines()
+    ]
+    assert conversations and {"id", "queued_at", "first_reply_at", "reply_delays"} <= set(
+        conversations[0]
+    )
     # What a user runs next: `chatsim compare` with its default tolerances, per channel too.
-    verdict = subprocess.run([sys.executable, "-m", "sim", "compare", str(out / "model"), str(out / "replay")], capture_output=True, text=True, timeout=60)
+    verdict = subprocess.run(
+        [sys.executable, "-m", "sim", "compare", str(out / "model"), str(out / "replay")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert verdict.returncode == 0, verdict.stdout + verdict.stderr
 
 

@@ -13,11 +13,16 @@ def make_trace(rows: list[tuple[float, bool | None, float]]) -> Trace:
     conversations = []
     for i, (t, contained, bot_time) in enumerate(sorted(rows, key=lambda r: r[0])):
         bot = None if contained is None else BotOutcome(contained, bot_time)
-        conversations.append(Conversation(f"c{i:05d}", "chat", t, None, bot, 60.0, 0.0, (Turn("", 0.0, 1.0),)))
+        conversations.append(
+            Conversation(f"c{i:05d}", "chat", t, None, bot, 60.0, 0.0, (Turn("", 0.0, 1.0),))
+        )
     return Trace(TraceHeader("t", "", 1, "00:00", 3600.0), conversations)
 
 
-rows = st.lists(st.tuples(st.floats(0, 3600), st.one_of(st.none(), st.booleans()), st.floats(0, 120)), max_size=80)
+rows = st.lists(
+    st.tuples(st.floats(0, 3600), st.one_of(st.none(), st.booleans()), st.floats(0, 120)),
+    max_size=80,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -44,4 +49,3 @@ def test_wall_time_is_absolute():
     # The 1000th release is due exactly at t0 + t/speedup, however late earlier ones were.
     assert wall_time(100.0, 3600.0, 60.0) == 160.0
     assert wall_time(100.0, 0.0, 60.0) == 100.0
-
