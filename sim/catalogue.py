@@ -167,6 +167,8 @@ CATALOGUE: tuple[Kpi, ...] = (
         title="In-session response", description="mean reply to messages 2..n",
         tolerance=Tolerance(0.10, relative=True), compared_per_channel=True, baseline_floor=0.2),
     Kpi("insession_p90", "in-session response, p90", "in-session p90", Unit.SECONDS, better=LOWER),
+    Kpi("insession_replies", "in-session replies", "replies", Unit.COUNT,
+        description="customer messages 2..n answered (the count behind the in-session mean)"),
     Kpi("occupancy", "occupancy", "occupancy", Unit.RATE, agents=True,
         description="agents' hands busy / logged-in time", tolerance=Tolerance(0.03)),
     Kpi("slot_utilisation", "slot utilisation", "slots", Unit.RATE, agents=True,

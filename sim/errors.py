@@ -35,3 +35,15 @@ class InvalidRunError(ChatsimError):
     """The run itself cannot be trusted (gateway unreachable, late dispatch, lost messages)."""
 
     exit_code = 3
+
+
+class PlanningError(ValueError):
+    """A scenario cannot be planned as asked. ``key`` names the scenario key at fault, or
+    ``parameter`` the planner's argument (a command line names its own flag)."""
+
+    def __init__(
+        self, problem: str, key: str | None = None, *, parameter: str | None = None
+    ) -> None:
+        super().__init__(problem)
+        self.key = key
+        self.parameter = parameter

@@ -178,6 +178,7 @@ def measure(run: Run, scenario: Scenario, channels: Collection[str] | None = Non
             "frt_p95": _stat(frt, "p95"),
             "insession_mean": _stat(insession, "mean"),
             "insession_p90": _stat(insession, "p90"),
+            "insession_replies": float(insession.size),
             "bot_contained": float((arrival_select & cols.contained).sum()),
             "wasted_slot_seconds": float(cols.wasted[select].sum()),
         }

@@ -295,21 +295,27 @@ class Model:
             delay = index * interval - env.now
             if delay > 0:
                 yield env.timeout(delay)
-            while len(on) > wanted:
-                leaving = min(reversed(on), key=lambda a: a.active)
-                on.remove(leaving)
-                self._drain(leaving)
-            while len(on) < wanted:
+            if len(on) > wanted:
+                # Draining changes no other agent's chats, so one stable sort orders them all:
+                # fewest active chats first, newest first among equals.
+                order = sorted(range(len(on)), key=lambda i: (on[i].active, -i))
+                leaving = set(order[: len(on) - wanted])
+                for i in order[: len(on) - wanted]:
+                    self._drain(on[i])
+                on = [agent for i, agent in enumerate(on) if i not in leaving]
+            if len(on) < wanted:
+                # Logging one in assigns chats to it alone, so the draining agents to ask back
+                # are found once, the latest first.
                 back = [
                     a
                     for a in self.agents
                     if a.record.group == group.group and not a.accepting and a.active > 0
                 ]
-                agent = back[-1] if back else self._new_agent(group)
-                if back:
+                while len(on) < wanted:
+                    agent = back.pop() if back else self._new_agent(group)
                     agent.record.logout_at = None
-                on.append(agent)
-                self._login(agent)
+                    on.append(agent)
+                    self._login(agent)
 
 
 def simulate_trace(

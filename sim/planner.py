@@ -1,23 +1,31 @@
-"""Planning: how many agents each interval needs to meet the targets, and shifts that cover them.
+"""Planning: the agents each group needs per interval to meet the targets, and shifts covering them.
 
 Erlang formulas cannot size chat agents (several chats at once, one pair of hands, slowdown,
-silent abandonment holding slots), so the planner asks the model itself:
+silent abandonment holding slots), so the planner asks the model, in five steps:
 
-1. **Traffic** is drawn once, ``replications`` traces: it does not depend on the agents, so every
-   candidate staffing is judged on the very same conversations (common random numbers), and the
-   search is deterministic for a seed.
-2. **Start**: per interval, Erlang A with the group's ``max_chats`` as extra slots
-   (:func:`sim.erlang.agents_for_service_level`), fed with the offered rate, the slot holding
-   time and the patience that a model run of the scenario as given measures. Only a start.
-3. **Search**: the model runs with the planned group staffed per interval. Every interval that
-   misses a target (its service level below ``targets.service_level``, its missed rate above
-   ``targets.missed_rate``) gets one agent more; when none misses, intervals try fewer agents
-   (in steps that halve after a refusal) and keep a reduction only if the model accepts it. An
-   interval whose one-agent reduction was refused is settled. Other groups keep their own
-   shifts or staffing: the planner sizes one group around them.
-4. **Shifts**: the cheapest set of shifts of the allowed lengths (in agent-hours) whose head
-   count covers the requirement in every interval, as an integer program (``scipy.optimize.milp``),
-   then one more model run with those shifts (which drain at their end) to verify.
+1. **Traffic** is drawn once: every candidate staffing is judged on the same conversations
+   (common random numbers), so the search is deterministic for a seed and differences between
+   candidates are not drawn anew. Where intervals are thin, more replications are drawn (at least
+   :data:`MIN_CONVERSATIONS` per typical interval, at most :data:`MAX_REPLICATIONS`).
+2. **Load and reach** (:mod:`sim.load`): the model runs with an idle agent for every conversation.
+   It measures the slot and hand load per channel and interval, lag included, and what unlimited
+   staff attains for each target. A target that even unlimited staff misses is out of staffing's
+   reach: it is named up front and left out of the search, and no agent is added for it.
+3. **Fluid split**: per interval, a linear program shares each channel's load among the groups
+   that have its skill at the least cost (hands at the group's ``reply_factor``, slots over its
+   ``max_chats``); the groups not planned keep their schedule and take load up to it.
+4. **Safety staffing**: a group with fluid need ``f`` in an interval gets ``ceil(f + beta
+   sqrt(f))`` agents, the square-root rule of queues in many-server regimes.
+   ``--scope day``: the smallest ``beta`` whose day totals meet the targets (bisection; each
+   step's cost and KPIs are the trade-off curve), then one agent more where an interval floor is
+   shown missed. ``--scope interval``: from ``beta = 1``, an interval grows only where the
+   replications show it short of a target at one-sided 95% (:mod:`sim.evidence`), and shrinks
+   only where they show it over with room and one agent fewer still meets the target; an
+   interval whose estimate is below target within noise is left alone and reported, so the
+   search never chases sampling noise upward.
+5. **Shifts**: per group, the cheapest shifts of the allowed lengths covering the requirement
+   (:func:`sim.shifts.cover`), verified by one more model run; where the verification shows a
+   target missed, the requirement grows and the cover is solved again.
 
 The planner does no I/O; :mod:`sim.cli.staff` prints and writes.
 """
@@ -25,208 +33,184 @@ The planner does no I/O; :mod:`sim.cli.staff` prints and writes.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
-from scipy.optimize import LinearConstraint, milp
+from scipy.optimize import linprog
 
 from sim.catalogue import BY_KEY, Unit
-from sim.durations import format_clock
-from sim.erlang import agents_for_service_level
+from sim.errors import PlanningError
+from sim.evidence import Estimate, estimate
 from sim.kpi import ALL, Measurement
-from sim.model import simulate_trace
+from sim.load import Reach, measure_load
 from sim.records import ConversationRecord
 from sim.results import Results, ResultsHeader, aggregate
 from sim.runner import Runner, Traffic
-from sim.scenario import AgentGroup, Scenario, Shift, Targets
+from sim.scenario import AgentGroup, Scenario
+from sim.shifts import (
+    ShiftBlock,
+    cover,
+    head_count,
+    scheduled_agents,
+    shift_intervals,
+    with_shifts,
+    with_staffing,
+)
+from sim.traffic import draw_trace
 
+__all__ = [
+    "Evaluation",
+    "Plan",
+    "Planner",
+    "PlanningError",
+    "ShiftBlock",
+    "cover",
+    "head_count",
+    "plan_staff",
+    "planned_groups",
+    "shift_intervals",
+    "with_shifts",
+    "with_staffing",
+]
 
-class PlanningError(ValueError):
-    """The scenario cannot be planned as asked. ``key`` names the scenario key at fault, or
-    ``parameter`` the argument of :func:`plan_staff` (a command line names its own flag)."""
+Scope = Literal["day", "interval"]
 
-    def __init__(
-        self, problem: str, key: str | None = None, *, parameter: str | None = None
-    ) -> None:
-        super().__init__(problem)
-        self.key = key
-        self.parameter = parameter
+MIN_CONVERSATIONS = 200
+"""Conversations per typical interval (over all replications) the interval scope asks for."""
 
+MAX_REPLICATIONS = 40
+"""The most replications the planner draws to thicken thin intervals."""
 
-@dataclass(frozen=True, slots=True)
-class ShiftBlock:
-    """``count`` agents working intervals ``[first, first + length)``."""
+REPAIRS = 4
+"""Rounds of repairing the shifts where their verification shows a target missed."""
 
-    first: int
-    length: int
-    count: int
+NEAR = {Unit.RATE: 0.02, Unit.SECONDS: 0.10}
+"""How close to its reach a target is "near": 2 points of a rate, 10% of a response time."""
+
+Staffing = dict[str, list[int]]
+"""Agents per interval of each planned group."""
 
 
 @dataclass(slots=True)
 class Evaluation:
-    """Per interval, the group's channels pooled over the traces: offered (mean per trace),
-    service level, missed rate, mean first and in-session response. ``results`` are the full
-    results of every channel, measured for the verification run only."""
+    """What the model says of one staffing: each target's estimate over the day and per interval
+    (the planned channels pooled), per channel and interval, and conversations offered."""
 
+    day: dict[str, Estimate]
+    intervals: list[dict[str, Estimate]]
+    channels: dict[str, list[dict[str, Estimate]]]
     offered: list[float]
-    service_level: list[float | None]
-    missed_rate: list[float | None]
-    frt_mean: list[float | None]
-    insession_mean: list[float | None]
-    results: Results | None = None
+    """Conversations of the planned channels offered per interval (mean per replication)."""
 
-    def value(self, kpi: str, j: int) -> float | None:
-        """A target KPI of interval ``j``."""
-        values: list[float | None] = getattr(self, kpi)
-        return values[j]
+    def z(self, j: int, targets: dict[str, float]) -> float:
+        """The worst margin of interval ``j`` over ``targets``, in standard errors."""
+        return min((self.intervals[j][k].z(v) for k, v in targets.items()), default=math.inf)
+
+
+@dataclass(frozen=True, slots=True)
+class Unreachable:
+    """A target staffing cannot meet: where, the target, what unlimited staff attains, why."""
+
+    kpi: str
+    where: str
+    """``day``, or the interval's clock label."""
+    target: float
+    reach: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TradeoffPoint:
+    """One staffing tried: its agent-hours, cost and day estimates of the targets."""
+
+    agent_hours: float
+    cost: float
+    day: dict[str, Estimate]
+
+
+@dataclass(slots=True)
+class Covered:
+    """A requirement covered with shifts, as simulated: the full measurements and the first
+    trace's records of the verification run."""
+
+    required: Staffing
+    shifts: dict[str, list[ShiftBlock]]
+    on_shift: Staffing
+    scenario: Scenario
+    whole: list[Measurement]
+    first: list[ConversationRecord]
+
+    def agent_hours(self, interval: float) -> float:
+        return sum(sum(v) for v in self.on_shift.values()) * interval / 3600.0
 
 
 @dataclass(slots=True)
 class Plan:
-    """What the planner found for one group."""
+    """What the planner found: requirement and shifts per group, verified."""
 
-    group: str
+    scope: Scope
+    groups: list[str]
     labels: list[str]
-    erlang: list[int]
-    required: list[int]
-    shifts: list[ShiftBlock]
-    on_shift: list[int]
+    targets: dict[str, float]
+    floors: dict[str, float]
+    load: dict[str, list[float]]
+    """Fluid need per group and interval (agents, before safety staffing)."""
+    required: Staffing
+    shifts: dict[str, list[ShiftBlock]]
+    on_shift: Staffing
     verified: Evaluation
     results: Results
     """The verification run with the planned shifts, every channel (as ``simulate`` writes it)."""
+    reach: Reach
+    unreachable: list[Unreachable]
+    near: list[str]
+    tradeoff: list[TradeoffPoint]
     evaluations: int
+    replications: int
     scenario: Scenario
+    """The input scenario with the planned groups on their new shifts."""
+    original: Scenario
     records: list[ConversationRecord] = field(default_factory=list)
     """The verification's records on the first trace (for reports, as ``simulate`` keeps)."""
 
     @property
-    def unmet(self) -> list[int]:
-        """Intervals where the verification run with the shifts still misses a target."""
-        targets = self.scenario.targets
-        return [j for j in range(len(self.labels)) if not _meets(self.verified, j, targets)]
+    def short(self) -> list[tuple[str, str]]:
+        """``(where, kpi)`` of every reachable target the verification shows missed: the day
+        total below target, or an interval short at one-sided 95%."""
+        found = []
+        if self.scope == "day":
+            found += [
+                ("day", k) for k, v in self.targets.items() if not self.verified.day[k].meets(v)
+            ]
+        limits = self.targets if self.scope == "interval" else self.floors
+        excluded = {(u.where, u.kpi) for u in self.unreachable}
+        for j, label in enumerate(self.labels):
+            for k, v in limits.items():
+                if (label, k) not in excluded and self.verified.intervals[j][k].short(v):
+                    found.append((label, k))
+        return found
 
-    def agent_hours(self, interval: float) -> tuple[float, float]:
-        """Agent-hours ``(required, scheduled)`` of the planned group."""
-        return sum(self.required) * interval / 3600.0, sum(self.on_shift) * interval / 3600.0
+    def agent_hours(self, group: str, staffing: Staffing | None = None) -> float:
+        """Agent-hours of ``group`` on shift (or in ``staffing``)."""
+        counts = (staffing or self.on_shift)[group]
+        return sum(counts) * self.scenario.interval / 3600.0
 
-
-def cover(required: Sequence[int], lengths: Sequence[int]) -> list[ShiftBlock]:
-    """The cheapest shifts (in interval-slots worked) covering ``required`` agents per interval.
-
-    A shift of length ``L`` intervals may start at any interval. One that would run past the
-    end of the horizon is written cut at it (a scenario's shift cannot end later) but costs its
-    full length: the agent works it all, the rest falls outside what is planned. Solved exactly
-    as an integer program with HiGHS through ``scipy.optimize.milp``.
-    """
-    n = len(required)
-    if any(r < 0 for r in required):
-        raise PlanningError("required agents must not be negative")
-    if not lengths or any(length < 1 for length in lengths):
-        raise PlanningError("shift lengths must be at least one interval")
-    if not any(required):
-        return []
-    paid: dict[
-        tuple[int, int], int
-    ] = {}  # (first, length within the horizon): cheapest full length
-    for length in lengths:
-        for first in range(n):
-            key = (first, min(length, n - first))
-            paid[key] = min(paid.get(key, length), length)
-    options = sorted(paid)
-    coverage = np.zeros((n, len(options)))
-    for i, (first, length) in enumerate(options):
-        coverage[first : first + length, i] = 1.0
-    cost = np.array([paid[option] for option in options], dtype=float)
-    solution = milp(
-        cost,
-        constraints=LinearConstraint(coverage, lb=np.asarray(required, dtype=float), ub=np.inf),
-        integrality=np.ones(len(options)),
-        bounds=(0, np.inf),
-    )
-    if solution.x is None:  # cannot happen: one-interval shifts always cover
-        raise PlanningError(f"no shift plan found: {solution.message}")
-    counts = np.rint(solution.x).astype(int)
-    return [
-        ShiftBlock(first, length, int(c))
-        for (first, length), c in zip(options, counts, strict=True)
-        if c > 0
-    ]
+    def cost(self, staffing: Staffing | None = None) -> float:
+        """What the planned groups' agent-hours cost."""
+        costs = {g.group: g.cost for g in self.scenario.agents}
+        return sum(self.agent_hours(g, staffing) * costs[g] for g in self.groups)
 
 
-def head_count(shifts: Sequence[ShiftBlock], n: int) -> list[int]:
-    """Agents on shift in each of ``n`` intervals."""
-    counts = [0] * n
-    for block in shifts:
-        for j in range(block.first, block.first + block.length):
-            counts[j] += block.count
-    return counts
-
-
-def with_staffing(scenario: Scenario, group: str, staffing: Sequence[int]) -> Scenario:
-    """``scenario`` with ``group`` staffed per interval (its shifts replaced)."""
-    return _replace_group(scenario, group, {"staffing": list(staffing), "shifts": None})
-
-
-def with_shifts(scenario: Scenario, group: str, shifts: Sequence[ShiftBlock]) -> Scenario:
-    """``scenario`` with ``group`` working ``shifts`` (its staffing replaced)."""
-    clock = [
-        format_clock(scenario.start + j * scenario.interval)
-        for j in range(scenario.n_intervals + 1)
-    ]
-    blocks = [
-        Shift.model_validate(
-            {"start": clock[b.first], "end": clock[b.first + b.length], "count": b.count}
-        )
-        for b in shifts
-    ]
-    return _replace_group(scenario, group, {"shifts": blocks, "staffing": None})
-
-
-def _replace_group(scenario: Scenario, group: str, update: dict[str, object]) -> Scenario:
-    agents = [g.model_copy(update=update) if g.group == group else g for g in scenario.agents]
-    return scenario.model_copy(update={"agents": agents})
-
-
-def _shortfall(evaluation: Evaluation, j: int, targets: Targets) -> float:
-    """How far interval ``j`` is from its targets (0 when it meets them): rates in absolute
-    terms, mean response times relative to their target. An undefined rate counts as the worst
-    (nobody was answered); an undefined response time as met (nothing to answer)."""
-    if evaluation.offered[j] <= 0:
-        return 0.0
-    gap = 0.0
-    for key, target in targets.items():
-        kpi, value = BY_KEY[key], evaluation.value(key, j)
-        if kpi.unit is Unit.RATE:
-            worst = 0.0 if kpi.better > 0 else 1.0
-            gap += max(0.0, kpi.worse_by(worst if value is None else value, target))
-        elif value is not None:
-            gap += max(0.0, kpi.worse_by(value, target) / target)
-    return gap
-
-
-def _meets(evaluation: Evaluation, j: int, targets: Targets) -> bool:
-    return _shortfall(evaluation, j, targets) <= 1e-12
-
-
-REPAIRS = 4
-"""Rounds of one more agent in the intervals that the shift plan's verification run misses."""
-
-STALL = 3
-"""Agents added to an interval without its shortfall shrinking before the planner calls the
-target out of staffing's reach there (reply work longer than patience, say) and stops adding."""
-
-
-def planned_group(scenario: Scenario, group: str | None) -> AgentGroup:
-    """The group to size (default: the one with the most skills), after checking that the
-    scenario can be planned at all."""
-    targets = scenario.targets
-    if not targets.items():
+def planned_groups(scenario: Scenario, groups: Sequence[str] | None) -> list[AgentGroup]:
+    """The groups to size (default all), after checking the scenario can be planned at all."""
+    if not scenario.targets.items():
         raise PlanningError(
             "no target to plan for (service_level, missed_rate, frt_mean or insession_mean)",
             key="targets",
         )
-    if targets.service_level is not None and targets.service_level >= 1:
+    if scenario.targets.service_level is not None and scenario.targets.service_level >= 1:
         raise PlanningError(
             "must be below 1: no finite staff answers every chat in time",
             key="targets.service_level",
@@ -242,31 +226,35 @@ def planned_group(scenario: Scenario, group: str | None) -> AgentGroup:
             key="interval",
         )
     names = [g.group for g in scenario.agents]
-    chosen = group if group is not None else max(scenario.agents, key=lambda g: len(g.skills)).group
-    if chosen not in names:
-        raise PlanningError(
-            f"no agent group {chosen!r} (groups: {', '.join(names)})", parameter="group"
-        )
-    return next(g for g in scenario.agents if g.group == chosen)
-
-
-def shift_intervals(scenario: Scenario, shift_lengths: Sequence[float]) -> list[int]:
-    """Shift lengths (seconds) as whole numbers of the scenario's intervals."""
-    lengths = []
-    for seconds in shift_lengths:
-        intervals = seconds / scenario.interval
-        if seconds <= 0 or abs(intervals - round(intervals)) > 1e-9:
+    for name in groups or ():
+        if name not in names:
             raise PlanningError(
-                f"{seconds:g}s is not a positive whole number of intervals "
-                f"({scenario.interval:g}s)",
-                parameter="shift_lengths",
+                f"no agent group {name!r} (groups: {', '.join(names)})", parameter="group"
             )
-        lengths.append(round(intervals))
-    return lengths
+    return [g for g in scenario.agents if not groups or g.group in groups]
+
+
+def parse_floor(text: str) -> tuple[str, float]:
+    """``kpi=value`` of a per-interval floor (``service_level=0.8``, ``frt_mean=60``)."""
+    kpi, sep, value = text.partition("=")
+    kpi = kpi.strip()
+    if not sep or kpi not in ("service_level", "missed_rate", "frt_mean", "insession_mean"):
+        raise PlanningError(
+            f"expected KPI=VALUE with a target KPI (service_level, missed_rate, frt_mean, "
+            f"insession_mean), got {text!r}",
+            parameter="floor",
+        )
+    try:
+        number = float(value)
+    except ValueError:
+        raise PlanningError(f"{kpi}: {value!r} is not a number", parameter="floor") from None
+    if not math.isfinite(number) or number < 0:
+        raise PlanningError(f"{kpi}: must be a non-negative number", parameter="floor")
+    return kpi, number
 
 
 class Planner:
-    """Sizes one agent group of a scenario against its targets on fixed traffic.
+    """Sizes agent groups of a scenario against its targets on fixed traffic.
 
     With ``jobs > 1`` the traces of an evaluation run in that many worker processes, kept for
     the planner's life (use it as a context manager, or call :meth:`close`).
@@ -275,21 +263,34 @@ class Planner:
     def __init__(
         self,
         scenario: Scenario,
-        group: str | None = None,
+        groups: Sequence[str] | None = None,
         *,
+        scope: Scope = "interval",
+        floors: dict[str, float] | None = None,
         replications: int = 10,
         seed: int = 1,
         jobs: int = 1,
     ) -> None:
-        self.group: AgentGroup = planned_group(scenario, group)
+        self.groups = planned_groups(scenario, groups)
         if replications < 1:
             raise PlanningError("must be at least 1", parameter="replications")
         self.scenario = scenario
-        self.channels = frozenset(self.group.skills)
+        self.scope: Scope = scope
+        self.targets = dict(scenario.targets.items())
+        self.floors = dict(floors or {})
+        self.names = [g.group for g in self.groups]
+        self.channels = frozenset(c for g in self.groups for c in g.skills)
         self.seed = seed
         self.evaluations = 0
-        self.out_of_reach: list[bool] = [False] * scenario.n_intervals
-        self.runner = Runner(Traffic(scenario, seed, replications), jobs=jobs, keep_traces=True)
+        self.replications = (
+            self._replications(replications) if scope == "interval" else replications
+        )
+        traffic = Traffic(scenario, seed, self.replications)
+        self.runner = Runner(traffic, jobs=jobs, keep_traces=True)
+        self.tradeoff: list[TradeoffPoint] = []
+        self.load, self.reach = measure_load(self.runner, scenario, self.names, self.channels)
+        self.unreachable = self._unreachable()
+        self.fluid = self._fluid()
 
     def close(self) -> None:
         self.runner.close()
@@ -300,230 +301,492 @@ class Planner:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def evaluate(self, scenario: Scenario) -> Evaluation:
-        """Run the model on every trace; per interval, the KPIs of the group's channels."""
-        self.evaluations += 1
-        batch = self.runner.run(scenario, (self.channels,))
-        return _pooled(batch.measurements[0], scenario.n_intervals)
+    # -- statistics ------------------------------------------------------------------------
 
-    def verify(self, scenario: Scenario) -> tuple[Evaluation, Results, list[ConversationRecord]]:
-        """:meth:`evaluate`, plus the results of every channel and the first trace's records."""
-        self.evaluations += 1
-        batch = self.runner.run(scenario, (self.channels, None), keep_first=True)
-        assert batch.first_run is not None
-        results = aggregate(batch.measurements[1], ResultsHeader.of(scenario, seed=self.seed))
+    def _replications(self, asked: int) -> int:
+        """Enough replications that a typical interval holds :data:`MIN_CONVERSATIONS`."""
+        trace = draw_trace(self.scenario, self.seed, 0, texts=False)
+        n = self.scenario.n_intervals
+        bins = [
+            min(int(c.t // self.scenario.interval), n - 1)
+            for c in trace
+            if c.channel in self.channels and not (c.bot is not None and c.bot.contained)
+        ]
+        counts = np.bincount(np.array(bins, dtype=int), minlength=n)
+        typical = float(np.median(counts[counts > 0])) if (counts > 0).any() else 1.0
+        wanted = math.ceil(MIN_CONVERSATIONS / max(typical, 1.0))
+        return max(asked, min(wanted, MAX_REPLICATIONS))
+
+    def _unreachable(self) -> list[Unreachable]:
+        """Targets that unlimited staff misses, over the day (day scope) or per interval."""
+        found = []
+        if self.scope == "day":
+            for kpi, target in self.targets.items():
+                limit = self.reach.day[kpi]
+                if limit.value is not None and not limit.meets(target):
+                    found.append(Unreachable(kpi, "day", target, limit.value, self._reason(kpi)))
+        limits = self.targets if self.scope == "interval" else self.floors
+        for j in range(self.scenario.n_intervals):
+            for kpi, target in limits.items():
+                limit = self.reach.intervals[j].get(kpi) or estimate(kpi, [])
+                if limit.value is not None and not limit.meets(target):
+                    label = self.scenario.interval_label(j)
+                    found.append(Unreachable(kpi, label, target, limit.value, self._reason(kpi)))
+        return found
+
+    def _reason(self, kpi: str) -> str:
+        """Why staffing cannot move a target: the work against patience or against the target,
+        and the channel that unlimited staff serves worst."""
+        channels = {c: self.scenario.channels[c] for c in sorted(self.channels)}
+        entry = BY_KEY[kpi]
+
+        def badness(c: str) -> float:
+            value = self.reach.channels[c][kpi].value
+            return -math.inf if value is None else -value * (entry.better or 1)
+
+        worst = max(channels, key=badness)
+        at = entry.text(self.reach.channels[worst][kpi].value)
+        channel = channels[worst]
+        first = (channel.first_reply or channel.reply).mean_value
+        if kpi in ("service_level", "missed_rate"):
+            return (
+                f"first-reply work (mean {first:.0f} s) against patience (mean "
+                f"{channel.patience.mean_value:.0f} s) and the first-response target "
+                f"({channel.first_response_target:g} s): {worst} reaches {at} with an idle agent "
+                f"for every conversation"
+            )
+        if kpi == "frt_mean":
+            return f"the first reply's own work: {worst} reaches {at} with no wait at all"
         return (
-            _pooled(batch.measurements[0], scenario.n_intervals),
-            results,
-            batch.first_run.conversations,
+            f"reply work (mean {channel.reply.mean_value:.0f} s) x reply_factor x slowdown: "
+            f"{worst} reaches {at} with no wait at all"
         )
 
-    def erlang_start(self) -> list[int]:
-        """Erlang A agents per interval from what the model measures on the scenario as given."""
-        scenario, group = self.scenario, self.group
-        runs = [
-            simulate_trace(scenario, self.runner.trace(r)) for r in range(self.runner.replications)
-        ]
-        offered = np.zeros(scenario.n_intervals)
-        held, patience, weighted_target = [], [], 0.0
-        for run in runs:
-            for record in run.conversations:
-                if record.queued_at is None or record.channel not in self.channels:
-                    continue
-                offered[
-                    min(int(record.queued_at // scenario.interval), scenario.n_intervals - 1)
-                ] += 1
-                patience.append(record.conversation.patience)
-                weighted_target += scenario.channels[record.channel].first_response_target
-                if record.assigned_at is not None and record.closed_at is not None:
-                    held.append(record.closed_at - record.assigned_at)
-        if not patience:
-            return [0] * scenario.n_intervals
-        offered /= len(runs)
-        holding = float(np.mean(held)) if held else 60.0
-        mean_patience = float(np.mean([p for p in patience if math.isfinite(p)] or [1e9]))
-        target = weighted_target / len(patience)
-        service_level = scenario.targets.service_level or 0.0
-        start = []
-        for count in offered:
-            if count <= 0:
-                start.append(0)
+    def near(self) -> list[str]:
+        """Targets within :data:`NEAR` of what unlimited staff attains over the day."""
+        notes = []
+        for kpi, target in self.targets.items():
+            limit = self.reach.day[kpi].value
+            entry = BY_KEY[kpi]
+            if limit is None or not entry.meets(limit, target):
                 continue
-            metrics = agents_for_service_level(
-                count / scenario.interval, holding, target, service_level,
-                mean_patience=mean_patience, max_abandon=scenario.targets.missed_rate or None,
-                slots_per_agent=group.max_chats,
-            )  # fmt: skip
-            start.append(int(metrics.agents))
-        return start
+            room = abs(limit - target) / (abs(target) if entry.unit is Unit.SECONDS else 1.0)
+            if room <= NEAR[entry.unit]:
+                notes.append(
+                    f"{kpi} target {entry.text(target)} is near its reach: unlimited staff attains "
+                    f"{entry.text(limit)} over the day; the last points cost the most (see the "
+                    f"trade-off)"
+                )
+        return notes
 
-    def search(
+    # -- load ----------------------------------------------------------------------------
+
+    def _fluid(self) -> dict[str, np.ndarray]:
+        """Per planned group and interval, the agents the load needs with no safety margin: a
+        least-cost split of each channel's load among the groups with its skill."""
+        scenario, n = self.scenario, self.scenario.n_intervals
+        schedule = scheduled_agents(scenario).groups
+        every = scenario.agents
+        channels = list(scenario.channels)
+        pairs = [(c, g) for c in channels for g in every if c in g.skills]
+        fluid = {g.group: np.zeros(n) for g in self.groups}
+        planned = {g.group for g in self.groups}
+        for j in range(n):
+            hands = {c: float(self.load.hands[c][j]) for c in channels}
+            slots = {c: float(self.load.slots[c][j]) for c in channels}
+            if sum(slots.values()) <= 0:
+                continue
+            n_x, n_g = len(pairs), len(self.groups)
+            size = n_x + n_g + len(channels)  # shares, planned agents, unserved load (penalised)
+            cost = np.zeros(size)
+            for i, g in enumerate(self.groups):
+                cost[n_x + i] = g.cost
+            cost[n_x + n_g :] = 1e6
+            a_eq = np.zeros((len(channels), size))
+            for i, (c, _) in enumerate(pairs):
+                a_eq[channels.index(c), i] = 1.0
+            for k in range(len(channels)):
+                a_eq[k, n_x + n_g + k] = 1.0
+            rows, bounds_ub = [], []
+            for g in every:
+                hand_row, slot_row = np.zeros(size), np.zeros(size)
+                for i, (c, h) in enumerate(pairs):
+                    if h is g:
+                        mean_slowdown = float(np.mean(g.slowdown_factors))
+                        hand_row[i] = hands[c] * g.reply_factor * mean_slowdown
+                        slot_row[i] = slots[c] / g.max_chats
+                if g.group in planned:
+                    column = n_x + [p.group for p in self.groups].index(g.group)
+                    hand_row[column] = slot_row[column] = -1.0
+                    rows += [hand_row, slot_row]
+                    bounds_ub += [0.0, 0.0]
+                else:
+                    rows += [hand_row, slot_row]
+                    bounds_ub += [float(schedule[g.group][j])] * 2
+            present = np.array([1.0 if slots[c] > 0 or hands[c] > 0 else 0.0 for c in channels])
+            solution = linprog(
+                cost, A_ub=np.array(rows), b_ub=np.array(bounds_ub), A_eq=a_eq, b_eq=present,
+                bounds=(0, None), method="highs",
+            )  # fmt: skip
+            if solution.x is None:
+                raise PlanningError(f"no load split found: {solution.message}")
+            for i, g in enumerate(self.groups):
+                fluid[g.group][j] = float(solution.x[n_x + i])
+        return fluid
+
+    def staffing(self, beta: float) -> Staffing:
+        """Square-root safety staffing on the fluid need: ``ceil(f + beta sqrt(f))``, and one
+        agent at least wherever a group has any load."""
+        out: Staffing = {}
+        for name, need in self.fluid.items():
+            out[name] = [
+                max(1, math.ceil(f + beta * math.sqrt(f) - 1e-9)) if f > 1e-6 else 0 for f in need
+            ]
+        return out
+
+    # -- evaluating ------------------------------------------------------------------------
+
+    def with_staffing(self, staffing: Staffing) -> Scenario:
+        scenario = self.scenario
+        for name, counts in staffing.items():
+            scenario = with_staffing(scenario, name, counts)
+        return scenario
+
+    def evaluate(
+        self, scenario: Scenario, *, keep: bool = False
+    ) -> tuple[Evaluation, list[Measurement], list[ConversationRecord]]:
+        """Run ``scenario`` on every trace: the targets' evidence for the planned channels (and
+        the full measurements and first records when ``keep``)."""
+        self.evaluations += 1
+        whole_only = self.channels == frozenset(scenario.channels)
+        scopes: tuple[Collection[str] | None, ...] = (
+            (None,) if whole_only else (self.channels, None)
+        )
+        batch = self.runner.run(scenario, scopes, keep_first=keep)
+        scoped, whole = batch.measurements[0], batch.measurements[-1]
+        n = scenario.n_intervals
+        targets = set(self.targets) | set(self.floors)
+        rows = _interval_rows(scoped, n, ALL)
+        per_channel = {c: _interval_rows(whole, n, c) for c in sorted(self.channels)}
+        evaluation = Evaluation(
+            day={k: estimate(k, [m["total"] for m in scoped]) for k in targets},
+            intervals=[{k: estimate(k, rows[j]) for k in targets} for j in range(n)],
+            channels={
+                c: [{k: estimate(k, r[j]) for k in targets} for j in range(n)]
+                for c, r in per_channel.items()
+            },
+            offered=[
+                float(np.mean([row.get("offered") or 0.0 for row in rows[j]])) for j in range(n)
+            ],
+        )
+        first = batch.first_run.conversations if batch.first_run is not None else []
+        return evaluation, whole, first
+
+    def _record(self, staffing: Staffing, evaluation: Evaluation) -> None:
+        """Keep a tried staffing's agent-hours, cost and day estimates (the trade-off)."""
+        hours = sum(sum(v) for v in staffing.values()) * self.scenario.interval / 3600.0
+        costs = {g.group: g.cost for g in self.groups}
+        cost = sum(sum(v) * costs[g] for g, v in staffing.items()) * self.scenario.interval / 3600
+        self.tradeoff.append(TradeoffPoint(hours, cost, evaluation.day))
+
+    def _try(self, staffing: Staffing, on_step: Callable[[int, float], None] | None) -> Evaluation:
+        evaluation, *_ = self.evaluate(self.with_staffing(staffing))
+        self._record(staffing, evaluation)
+        if on_step is not None:
+            on_step(self.evaluations, self.tradeoff[-1].agent_hours)
+        return evaluation
+
+    # -- searching -------------------------------------------------------------------------
+
+    def _included(self, j: int, limits: dict[str, float]) -> dict[str, float]:
+        """The targets of interval ``j`` that staffing can reach."""
+        label = self.scenario.interval_label(j)
+        out = {u.kpi for u in self.unreachable if u.where == label}
+        return {k: v for k, v in limits.items() if k not in out}
+
+    def _day_targets(self) -> dict[str, float]:
+        out = {u.kpi for u in self.unreachable if u.where == "day"}
+        return {k: v for k, v in self.targets.items() if k not in out}
+
+    def _grow(
+        self, staffing: Staffing, j: int, evaluation: Evaluation, limits: dict[str, float]
+    ) -> None:
+        """One agent more in interval ``j``, of the group that serves its most-short channel at
+        the least cost per unit of that channel's load."""
+        worst, channel = math.inf, None
+        for c, intervals in evaluation.channels.items():
+            z = min((intervals[j][k].z(v) for k, v in limits.items()), default=math.inf)
+            if z < worst:
+                worst, channel = z, c
+        able = [g for g in self.groups if channel is None or channel in g.skills] or self.groups
+
+        def unit_cost(g: AgentGroup) -> float:
+            if channel is None:
+                return g.cost
+            h = float(self.load.hands[channel][j]) * g.reply_factor
+            m = float(self.load.slots[channel][j]) / g.max_chats
+            return g.cost * max(h, m, 1e-9)
+
+        chosen = min(able, key=unit_cost)
+        staffing[chosen.group][j] += 1
+
+    def _shrinkable(self, staffing: Staffing, j: int) -> str | None:
+        """The planned group to take an agent from in interval ``j``: the most expensive that has
+        one, as long as one planned agent stays."""
+        if sum(staffing[g.group][j] for g in self.groups) <= 1:
+            return None
+        candidates = [g for g in self.groups if staffing[g.group][j] > 0]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda g: (g.cost, staffing[g.group][j])).group
+
+    def covered(
+        self, required: Staffing, lengths: Sequence[int], *, keep: bool = False
+    ) -> tuple[Covered, Evaluation]:
+        """The cheapest shifts covering ``required`` for each group, and what the model says
+        of them."""
+        n = self.scenario.n_intervals
+        shifts = {g: cover(required[g], lengths) for g in self.names}
+        planned = self.scenario
+        for g, blocks in shifts.items():
+            planned = with_shifts(planned, g, blocks)
+        evaluation, whole, first = self.evaluate(planned, keep=keep)
+        on_shift = {g: head_count(shifts[g], n) for g in self.names}
+        self._record(on_shift, evaluation)
+        return Covered(dict(required), shifts, on_shift, planned, whole, first), evaluation
+
+    def search_day(
         self,
-        start: Sequence[int],
+        lengths: Sequence[int],
         *,
         max_evaluations: int = 40,
-        on_step: Callable[[int, int], None] | None = None,
-    ) -> tuple[list[int], Evaluation]:
-        """The fewest agents per interval that the model accepts, and that staffing's evaluation.
+        on_step: Callable[[int, float], None] | None = None,
+    ) -> tuple[Covered, Evaluation]:
+        """The cheapest safety factor whose shifts meet the reachable targets over the day
+        (bisection, every candidate covered with shifts and simulated), then one agent more
+        where an interval floor is shown missed."""
+        targets = self._day_targets()
 
-        Grow: every interval that misses a target gets a quarter more agents (at least one) until
-        none misses. Shrink: each interval bisects between the most agents seen failing and the
-        fewest seen passing, all intervals in the same model run; a reduction that fails is
-        undone and raises that interval's floor for good, so the search only ever closes
-        brackets and ends. An interval's backlog spills into the next, so an interval can fail
-        because a neighbour shrank: it then gets one agent more. An interval whose shortfall does
-        not shrink over :data:`STALL` added agents is out of staffing's reach (reply work longer
-        than patience, say) and stops growing. ``on_step(evaluations, agents)`` reports progress.
-        """
-        targets = self.scenario.targets
-        n = self.scenario.n_intervals
-        staffing = [max(0, s) for s in start]
-        floor = [-1] * n  # the most agents seen failing
-        stalled, last_gap = [0] * n, [math.inf] * n
-        best_at = list(staffing)  # the staffing at the smallest shortfall seen
-        self.out_of_reach = [False] * n
+        def meets(evaluation: Evaluation) -> bool:
+            return all(evaluation.day[k].meets(v) for k, v in targets.items())
 
-        def short_of(evaluation: Evaluation) -> list[int]:
-            return [
-                j
-                for j in range(n)
-                if not self.out_of_reach[j] and not _meets(evaluation, j, targets)
-            ]
-
-        def run(candidate: list[int]) -> Evaluation:
-            evaluation = self.evaluate(with_staffing(self.scenario, self.group.group, candidate))
+        def attempt(beta: float) -> tuple[Covered, Evaluation]:
+            found = self.covered(self.staffing(beta), lengths, keep=True)
             if on_step is not None:
-                on_step(self.evaluations, sum(candidate))
-            return evaluation
+                on_step(self.evaluations, found[0].agent_hours(self.scenario.interval))
+            return found
 
-        evaluation = run(staffing)
-        while (short := short_of(evaluation)) and self.evaluations < max_evaluations:  # grow
-            for j in short:
-                gap = _shortfall(evaluation, j, targets)
-                if gap < last_gap[j] - 1e-3:
-                    stalled[j], last_gap[j], best_at[j] = 0, gap, staffing[j]
-                else:
-                    stalled[j] += 1
-                if stalled[j] >= STALL:
-                    self.out_of_reach[j] = True
-                    staffing[j] = best_at[j]  # the agents added since did not help
-                else:
-                    floor[j] = max(floor[j], staffing[j])
-                    staffing[j] += max(1, staffing[j] // 4)
-            evaluation = run(staffing)
-        while self.evaluations < max_evaluations:  # shrink
-            trial = [
-                (floor[j] + s + 1) // 2 if s - floor[j] > 1 and not self.out_of_reach[j] else s
-                for j, s in enumerate(staffing)
-            ]
-            if trial == staffing:
+        lo, hi = -1.0, 2.0
+        best = attempt(hi)
+        while not meets(best[1]) and hi < 32 and self.evaluations < max_evaluations:
+            lo, hi = hi, hi * 2
+            best = attempt(hi)
+        while hi - lo > 0.05 and self.evaluations < max_evaluations:
+            middle = (lo + hi) / 2
+            if self.staffing(middle) == self.staffing(hi):
+                hi = middle
+                continue
+            tried = attempt(middle)
+            if meets(tried[1]):
+                hi, best = middle, tried
+            else:
+                lo = middle
+        plan, evaluation = best
+        for _ in range(REPAIRS):
+            short = self._floors_short(evaluation)
+            if not short or self.evaluations >= max_evaluations:
                 break
-            tried = run(trial)
-            failed = set(short_of(tried))
-            for j in range(n):
-                if j not in failed:
-                    staffing[j] = trial[j]
-                elif trial[j] < staffing[j]:
-                    floor[j] = trial[j]  # its own reduction (or a neighbour's) failed: keep it
-                else:
-                    floor[j] = staffing[j]  # failed at a count it had passed: one more, for good
-                    staffing[j] += 1
-            evaluation = tried if trial == staffing else run(staffing)
-        while (short := short_of(evaluation)) and self.evaluations < max_evaluations:  # settle
+            required = {g: list(v) for g, v in plan.on_shift.items()}
             for j in short:
-                floor[j] = staffing[j]
-                staffing[j] += 1
-            evaluation = run(staffing)
+                self._grow(required, j, evaluation, self._included(j, self.floors))
+            plan, evaluation = attempt_required(self, required, lengths, on_step)
+        return plan, evaluation
+
+    def _floors_short(self, evaluation: Evaluation) -> list[int]:
+        return [
+            j
+            for j in range(self.scenario.n_intervals)
+            if any(
+                evaluation.intervals[j][k].short(v)
+                for k, v in self._included(j, self.floors).items()
+            )
+        ]
+
+    def search_interval(
+        self, *, max_evaluations: int = 40, on_step: Callable[[int, float], None] | None = None
+    ) -> tuple[Staffing, Evaluation]:
+        """Every interval at the fewest agents whose estimate meets its reachable targets.
+
+        From the safety staffing at ``beta = 1``, all intervals move at once, one agent per
+        model run: an interval whose estimate misses a target grows; one that meets them tries
+        one agent fewer, and when that misses it goes back and is settled. Every candidate runs
+        on the same traffic, so an interval's estimates at ``n`` and ``n - 1`` differ by what the
+        agent changes, not by new noise, and nothing ratchets upward: no interval keeps an agent
+        its own estimate did not ask for. (The old search kept every failed reduction for good,
+        so noise only ever added agents.)
+        """
+        n = self.scenario.n_intervals
+        staffing = self.staffing(1.0)
+        floor = [0] * n  # the most agents (all planned groups) seen missing a target
+        settled = [False] * n
+        pending: dict[int, str] = {}  # interval: the group that gave up an agent this round
+        moved: set[int] = set()  # intervals whose staffing the last round changed
+        doubts = [0] * n  # reductions undone while the interval before moved too
+        evaluation = self._try(staffing, on_step)
+        while self.evaluations < max_evaluations:
+            changed: set[int] = set()
+            for j in range(n):
+                limits = self._included(j, self.targets)
+                z = evaluation.z(j, limits)
+                total = sum(staffing[g][j] for g in self.names)
+                # A backlog carries into the next interval: when the one before moved too, a
+                # miss here may be its doing, so it is not taken as this interval's own verdict.
+                own = j - 1 not in moved or doubts[j] >= 2
+                if j in pending:
+                    giver = pending.pop(j)
+                    if z < 0:  # one fewer missed a target: back
+                        staffing[giver][j] += 1
+                        changed.add(j)
+                        doubts[j] += 1
+                        if own:
+                            settled[j] = True
+                            floor[j] = max(floor[j], total)
+                        continue
+                if z < 0:
+                    if own:
+                        floor[j] = max(floor[j], total)
+                        settled[j] = True
+                    self._grow(staffing, j, evaluation, limits)
+                    changed.add(j)
+                elif not settled[j] and total - 1 > floor[j]:
+                    donor = self._shrinkable(staffing, j)
+                    if donor is not None:
+                        staffing[donor][j] -= 1
+                        pending[j] = donor
+                        changed.add(j)
+            if not changed:
+                break
+            moved = changed
+            evaluation = self._try(staffing, on_step)
+        for j, giver in pending.items():  # out of evaluations while trying: keep the safe one
+            staffing[giver][j] += 1
+        if pending:
+            evaluation = self._try(staffing, on_step)
         return staffing, evaluation
+
+
+def _interval_rows(
+    measurements: Sequence[Measurement], n: int, channel: str
+) -> list[list[dict[str, float | None]]]:
+    """``rows[j][r]``: interval ``j`` of ``channel`` (or ``all``) in replication ``r``."""
+    rows: list[list[dict[str, float | None]]] = [[] for _ in range(n)]
+    for measured in measurements:
+        for row in measured["intervals"]:
+            if row["channel"] == channel:
+                rows[row["index"]].append(row)
+    return rows
+
+
+def attempt_required(
+    planner: Planner,
+    required: Staffing,
+    lengths: Sequence[int],
+    on_step: Callable[[int, float], None] | None,
+) -> tuple[Covered, Evaluation]:
+    found = planner.covered(required, lengths, keep=True)
+    if on_step is not None:
+        on_step(planner.evaluations, found[0].agent_hours(planner.scenario.interval))
+    return found
 
 
 def plan_staff(
     scenario: Scenario,
-    group: str | None = None,
+    groups: Sequence[str] | None = None,
     *,
+    scope: Scope = "interval",
+    floors: dict[str, float] | None = None,
     shift_lengths: Sequence[float] = (8 * 3600.0,),
     replications: int = 10,
     seed: int = 1,
     max_evaluations: int = 40,
     jobs: int = 1,
-    on_step: Callable[[int, int], None] | None = None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> Plan:
-    """Agents per interval for ``group`` (default: the group with the most skills) that meet the
-    scenario's targets in every interval, and the cheapest shifts that cover them."""
+    """Agents per interval for ``groups`` (default all) that meet the scenario's targets over
+    the day or in every interval, and the cheapest shifts that cover them, verified."""
     lengths = shift_intervals(scenario, shift_lengths)
-    with Planner(scenario, group, replications=replications, seed=seed, jobs=jobs) as planner:
-        return _plan(planner, lengths, max_evaluations, on_step)
+    with Planner(
+        scenario,
+        groups,
+        scope=scope,
+        floors=floors,
+        replications=replications,
+        seed=seed,
+        jobs=jobs,
+    ) as planner:
+        if scope == "day":
+            covered, verified = planner.search_day(
+                lengths, max_evaluations=max_evaluations, on_step=on_step
+            )
+        else:
+            required, _ = planner.search_interval(max_evaluations=max_evaluations, on_step=on_step)
+            covered, verified = _repair(planner, required, lengths, on_step)
+        return _plan(planner, covered, verified)
 
 
-def _plan(
+def _repair(
     planner: Planner,
-    lengths: list[int],
-    max_evaluations: int,
-    on_step: Callable[[int, int], None] | None,
-) -> Plan:
-    scenario = planner.scenario
-    start = planner.erlang_start()
-    required, _ = planner.search(start, max_evaluations=max_evaluations, on_step=on_step)
-    targets = scenario.targets
-    for repair in range(REPAIRS + 1):
-        shifts = cover(required, lengths)
-        planned = with_shifts(scenario, planner.group.group, shifts)
-        verified, results, first = planner.verify(planned)
-        if on_step is not None:
-            on_step(planner.evaluations, sum(required))
-        # Shifts are not interval staffing: agents log in once and carry their chats across
-        # interval edges, so an interval at the edge of its target may slip; give it one more.
+    required: Staffing,
+    lengths: Sequence[int],
+    on_step: Callable[[int, float], None] | None,
+) -> tuple[Covered, Evaluation]:
+    """Cover ``required`` with shifts and verify; where an interval slips below a target (agents
+    log in once and carry their chats across interval edges), one agent more and cover again."""
+    n = planner.scenario.n_intervals
+    covered, verified = attempt_required(planner, required, lengths, on_step)
+    for _ in range(REPAIRS):
         slipped = [
             j
-            for j in range(len(required))
-            if not planner.out_of_reach[j] and not _meets(verified, j, targets)
+            for j in range(n)
+            if any(
+                verified.intervals[j][k].short(v)
+                for k, v in planner._included(j, planner.targets).items()
+            )
         ]
-        if not slipped or repair == REPAIRS:
+        if not slipped:
             break
-        on_shift = head_count(shifts, len(required))
+        grown = {g: list(v) for g, v in covered.on_shift.items()}
         for j in slipped:
-            required[j] = (
-                on_shift[j] + 1
-            )  # more than the shifts gave it, or the cover would not change
-    labels = [scenario.interval_label(j) for j in range(scenario.n_intervals)]
-    on_shift = head_count(shifts, scenario.n_intervals)
+            planner._grow(grown, j, verified, planner._included(j, planner.targets))
+        required = {
+            g: [max(a, b) for a, b in zip(required[g], grown[g], strict=True)] for g in grown
+        }
+        covered, verified = attempt_required(planner, required, lengths, on_step)
+    return covered, verified
+
+
+def _plan(planner: Planner, covered: Covered, verified: Evaluation) -> Plan:
+    scenario = planner.scenario
+    results = aggregate(covered.whole, ResultsHeader.of(covered.scenario, seed=planner.seed))
     return Plan(
-        planner.group.group,
-        labels,
-        start,
-        required,
-        shifts,
-        on_shift,
-        verified,
-        results,
-        planner.evaluations,
-        planned,
-        first,
-    )
-
-
-def _pooled(measurements: Sequence[Measurement], n: int) -> Evaluation:
-    """Per interval, the ``all`` rows of scoped measurements pooled over the traces: rates over
-    every offered conversation, response times over every answered one."""
-    sums = np.zeros(
-        (n, 6)
-    )  # offered, on time, missed, answered, frt x answered, in-session x answered
-    for measured in measurements:
-        for row in measured["intervals"]:
-            if row["channel"] == ALL and row["offered"]:
-                offered, answered = row["offered"], row["answered"]
-                sums[row["index"]] += (
-                    offered, (row["service_level"] or 0.0) * offered, row["missed"], answered,
-                    (row["frt_mean"] or 0.0) * answered, (row["insession_mean"] or 0.0) * answered,
-                )  # fmt: skip
-
-    def ratio(top: float, bottom: float) -> float | None:
-        return top / bottom if bottom > 0 else None
-
-    return Evaluation(
-        offered=[float(x) / len(measurements) for x in sums[:, 0]],
-        service_level=[ratio(row[1], row[0]) for row in sums],
-        missed_rate=[ratio(row[2], row[0]) for row in sums],
-        frt_mean=[ratio(row[4], row[3]) for row in sums],
-        insession_mean=[ratio(row[5], row[3]) for row in sums],
+        scope=planner.scope,
+        groups=planner.names,
+        labels=[scenario.interval_label(j) for j in range(scenario.n_intervals)],
+        targets=planner.targets,
+        floors=planner.floors,
+        load={g: [float(x) for x in v] for g, v in planner.fluid.items()},
+        required=covered.required,
+        shifts=covered.shifts,
+        on_shift=covered.on_shift,
+        verified=verified,
+        results=results,
+        reach=planner.reach,
+        unreachable=planner.unreachable,
+        near=planner.near(),
+        tradeoff=planner.tradeoff,
+        evaluations=planner.evaluations,
+        replications=planner.replications,
+        scenario=covered.scenario,
+        original=scenario,
+        records=covered.first,
     )

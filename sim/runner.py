@@ -139,6 +139,10 @@ class Runner:
                 self._traces[replication] = found
         return found
 
+    def simulate(self, scenario: Scenario, replication: int) -> Run:
+        """One run of ``scenario`` on ``replication``'s trace, in this process."""
+        return simulate_trace(scenario, self.trace(replication))
+
     def run(
         self,
         scenario: Scenario,

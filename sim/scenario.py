@@ -101,6 +101,8 @@ class AgentGroup(_Model):
     max_chats: Annotated[int, Field(ge=1, le=50)] = 1
     slowdown: list[Annotated[float, Field(gt=0)]] | None = None
     reply_factor: Annotated[float, Field(gt=0)] = 1.0
+    cost: Annotated[float, Field(gt=0)] = 1.0
+    """What an agent-hour of this group costs, in any unit (the planner minimises the sum)."""
     shifts: list[Shift] | None = None
     staffing: list[Annotated[int, Field(ge=0)]] | None = None
 
@@ -213,6 +215,9 @@ class Scenario(_Model):
         # Baselines, traces and results record this hash. Renaming the target changed no
         # content, so the hash keeps the old name and what was recorded before still matches.
         content["targets"][_OLD_INSESSION] = content["targets"].pop("insession_mean")
+        for group in content["agents"]:  # so does a group's cost at its default
+            if group["cost"] == 1.0:
+                del group["cost"]
         canonical = json.dumps(content, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 

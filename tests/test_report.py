@@ -18,9 +18,10 @@ from sim.cli import main
 from sim.experiment import run_experiment
 from sim.report import FIGURES, build_report, write_report
 from sim.report.conversations import first_responses
-from sim.report.staffing import required_agents, scheduled_agents
+from sim.report.staffing import required_agents
 from sim.results import read_results, write_results
 from sim.scenario import Targets, load_scenario
+from sim.shifts import scheduled_agents
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "scenarios" / "small.yaml"

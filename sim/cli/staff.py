@@ -10,7 +10,8 @@ import typer
 import yaml
 from rich.table import Table
 
-from sim.cli.app import app, console
+from sim.catalogue import kpi as kpi_of
+from sim.cli.app import app, console, err_console
 from sim.cli.options import (
     jobs_option,
     output_directory,
@@ -23,71 +24,108 @@ from sim.cli.options import (
 from sim.cli.outputs import ReportOption
 from sim.durations import format_clock, format_duration, parse_duration
 from sim.errors import InputError
-from sim.planner import REPAIRS, Plan, PlanningError, plan_staff, planned_group, shift_intervals
+from sim.evidence import Z_95
+from sim.planner import (
+    REPAIRS,
+    Plan,
+    PlanningError,
+    Scope,
+    parse_floor,
+    plan_staff,
+    planned_groups,
+    shift_intervals,
+)
 from sim.results import write_results
 from sim.scenario import Scenario
+from sim.shifts import scheduled_agents
+
+FLAGS = {
+    "group": "--group",
+    "shift_lengths": "--shift-length",
+    "replications": "--replications",
+    "floor": "--floor",
+}
+"""The flag of each parameter of :func:`sim.planner.plan_staff`."""
+
+KPIS = ("service_level", "missed_rate", "frt_mean", "insession_mean")
+"""The target KPIs, in the order the plan shows them."""
 
 
-def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
+def _cell(plan: Plan, j: int, key: str) -> str:
+    """An interval's verified KPI, marked where it misses its limit: red when the replications
+    show it (one-sided 95%), ``≈`` when the estimate misses within noise."""
+    found = plan.verified.intervals[j].get(key)
+    if found is None or found.value is None:
+        return "–"
+    text = kpi_of(key).text(found.value)
+    limit = (plan.targets if plan.scope == "interval" else plan.floors).get(key)
+    if limit is None:
+        return text
+    z = found.z(limit)
+    if z < -Z_95:
+        return f"[red]{text}[/]"
+    return f"≈{text}" if z < 0 else text
 
 
 def plan_table(plan: Plan) -> Table:
-    table = Table(title=f"{plan.group}: agents per interval", title_justify="left")
-    for column in (
-        "interval",
-        "offered",
-        "Erlang A",
-        "required",
-        "on shift",
-        "service level",
-        "missed",
-    ):
-        table.add_column(column, justify="right")
-    unmet = set(plan.unmet)
+    """Per interval: offered, fluid need, required and on shift per group, verified KPIs."""
+    shown = [k for k in KPIS if k in plan.verified.intervals[0]]
+    table = Table(title="agents per interval", title_justify="left")
+    table.add_column("interval", justify="right")
+    table.add_column("offered", justify="right")
+    table.add_column("load", justify="right")
+    for group in plan.groups:
+        table.add_column(f"{group}\nrequired", justify="right")
+        table.add_column(f"{group}\non shift", justify="right")
+    for key in shown:
+        table.add_column(kpi_of(key).short, justify="right")
     for j, label in enumerate(plan.labels):
-        style = "red" if j in unmet else None
-        table.add_row(
-            label, f"{plan.verified.offered[j]:.0f}", str(plan.erlang[j]), str(plan.required[j]),
-            str(plan.on_shift[j]), _percent(plan.verified.service_level[j]),
-            _percent(plan.verified.missed_rate[j]), style=style,
-        )  # fmt: skip
+        load = sum(plan.load[g][j] for g in plan.groups)
+        cells = [label, f"{plan.verified.offered[j]:.0f}", f"{load:.1f}"]
+        for group in plan.groups:
+            cells += [str(plan.required[group][j]), str(plan.on_shift[group][j])]
+        cells += [_cell(plan, j, key) for key in shown]
+        table.add_row(*cells)
+    table.caption = (
+        "load: agents the traffic needs with no safety margin (slot and hand load, lag included); "
+        "≈ below its target within noise; red: short at one-sided 95%"
+    )
+    table.caption_justify = "left"
     return table
 
 
-def shift_rows(plan: Plan, scenario: Scenario) -> list[dict[str, object]]:
+def reach_table(plan: Plan) -> Table:
+    """Each target against what unlimited staff attains, over the day and per channel."""
+    table = Table(title="targets against their reach (unlimited staff)", title_justify="left")
+    for column in ("target", "value", "reach, day", "reach by channel"):
+        table.add_column(column, justify="left" if column != "value" else "right")
+    for key, value in plan.targets.items():
+        entry = kpi_of(key)
+        day = plan.reach.day[key].value
+        channels = ", ".join(
+            f"{name} {entry.text(found[key].value)}" for name, found in plan.reach.channels.items()
+        )
+        reachable = day is None or entry.meets(day, value)
+        mark = entry.text(day) if reachable else f"[red]{entry.text(day)}[/]"
+        table.add_row(key, entry.text(value), mark, channels)
+    return table
+
+
+def shift_rows(plan: Plan, group: str) -> list[dict[str, object]]:
+    scenario = plan.scenario
     clock = [
         format_clock(scenario.start + j * scenario.interval)
         for j in range(scenario.n_intervals + 1)
     ]
     return [
         {"start": clock[b.first], "end": clock[b.first + b.length], "count": b.count}
-        for b in plan.shifts
+        for b in plan.shifts[group]
     ]
 
 
-def _current_hours(scenario: Scenario, group: str) -> float:
-    agents = next(g for g in scenario.agents if g.group == group)
-    if agents.staffing is not None:
-        return sum(agents.staffing) * scenario.interval / 3600.0
-    return (
-        sum(
-            (end - begin) * shift.count
-            for shift in agents.shifts or ()
-            for begin, end in [scenario.shift_window(shift)]
-        )
-        / 3600.0
-    )
-
-
-FLAGS = {
-    "group": "--group",
-    "shift_lengths": "--shift-length",
-    "replications": "--replications",
-    "seed": "--seed",
-    "jobs": "--jobs",
-}
-"""The flag of each parameter of :func:`sim.planner.plan_staff`."""
+def _own_hours(scenario: Scenario, group: str) -> float:
+    """Agent-hours the scenario itself schedules for ``group``."""
+    return float(scheduled_agents(scenario).groups[group].sum()) * scenario.interval / 3600.0
 
 
 def _input_error(error: PlanningError, scenario_path: Path) -> InputError:
@@ -95,6 +133,36 @@ def _input_error(error: PlanningError, scenario_path: Path) -> InputError:
     if error.parameter is not None:
         return InputError(str(error), key=FLAGS.get(error.parameter, error.parameter))
     return InputError(str(error), file=scenario_path, key=error.key)
+
+
+def write_plan(plan: Plan, scenario_path: Path, out: Path) -> None:
+    """``plan.csv`` (per interval and group), ``shifts.yaml`` and the verification results."""
+    with (out / "plan.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["interval", "group", "offered", "load", "required", "scheduled", "over_under", *KPIS]
+        )
+        for j, label in enumerate(plan.labels):
+            estimates = plan.verified.intervals[j]
+            kpis = [estimates[k].value if k in estimates else None for k in KPIS]
+            for group in plan.groups:
+                required, scheduled = plan.required[group][j], plan.on_shift[group][j]
+                writer.writerow(
+                    [label, group, round(plan.verified.offered[j], 3),
+                     round(plan.load[group][j], 3), required, scheduled, scheduled - required,
+                     *(None if v is None else round(v, 6) for v in kpis)]
+                )  # fmt: skip
+    lines = [f"# chatsim staff {scenario_path.name}: shifts of the planned groups, for agents[]"]
+    for group in plan.groups:
+        lines.append(
+            yaml.safe_dump(
+                [{"group": group, "shifts": shift_rows(plan, group)}],
+                sort_keys=False,
+                allow_unicode=True,
+            ).rstrip()
+        )
+    (out / "shifts.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_results(plan.results, out / "verified")
 
 
 @app.command("staff")
@@ -106,13 +174,26 @@ def staff(
         ),
     ],
     group: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             "--group",
-            help=(
-                "Agent group to size (default: the one with the most skills); "
-                "other groups keep their shifts."
-            ),
+            help="Agent group to size (repeatable; default all); the others keep their shifts.",
+        ),
+    ] = None,
+    scope: Annotated[
+        str,
+        typer.Option(
+            "--scope",
+            help="Meet the targets on the day's totals ('day', cheapest) or in every interval "
+            "('interval').",
+        ),
+    ] = "interval",
+    floor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--floor",
+            help="With --scope day: a per-interval floor KPI=VALUE (service_level=0.8; "
+            "repeatable).",
         ),
     ] = None,
     shift_length: Annotated[
@@ -122,7 +203,10 @@ def staff(
         ),
     ] = None,
     replications: Annotated[
-        int, replications_option("Traces every candidate staffing is simulated on.")
+        int,
+        replications_option(
+            "Traces every candidate staffing is simulated on (at least; thin intervals draw more)."
+        ),
     ] = 10,
     seed: Annotated[int, seed_option("Seed of the traces.")] = 1,
     max_evaluations: Annotated[
@@ -138,13 +222,16 @@ def staff(
     ] = None,
     report: ReportOption = None,
 ) -> None:
-    """Size an agent group per interval against the scenario's targets, then cover it with shifts.
+    """Size agent groups per interval against the scenario's targets, then cover them with shifts.
 
-    Exit 1 when some interval still misses a target with the planned shifts.
+    Exit 1 when a target is out of staffing's reach or the planned shifts still miss one.
     """
     scenario = scenario_from(scenario_path)
     output_directory(out)
     output_directory(report.parent if report is not None else None, key="--report")
+    if scope not in ("day", "interval"):
+        raise InputError(f"expected 'day' or 'interval', got {scope!r}", key="--scope")
+    chosen: Scope = "day" if scope == "day" else "interval"
     lengths = []
     for text in shift_length or ["8h"]:
         try:
@@ -152,8 +239,15 @@ def staff(
         except ValueError as error:
             raise InputError(str(error), key="--shift-length") from None
     try:  # before any work: what cannot be planned is said at once
-        planned_group(scenario, group)
+        planned_groups(scenario, group)
         shift_intervals(scenario, lengths)
+        floors = dict(parse_floor(text) for text in floor or [])
+        if floors and chosen != "day":
+            raise PlanningError(
+                "floors apply to --scope day (with --scope interval every interval meets the "
+                "targets)",
+                parameter="floor",
+            )
     except PlanningError as error:
         raise _input_error(error, scenario_path) from None
     bar_total = max_evaluations + REPAIRS + 1
@@ -161,83 +255,112 @@ def staff(
         task = bar.task_ids[0]
         try:
             plan = plan_staff(
-                scenario, group, shift_lengths=lengths, replications=replications, seed=seed,
-                max_evaluations=max_evaluations, jobs=jobs,
-                on_step=lambda evaluations, agents: bar.update(
+                scenario, group, scope=chosen, floors=floors, shift_lengths=lengths,
+                replications=replications, seed=seed, max_evaluations=max_evaluations, jobs=jobs,
+                on_step=lambda evaluations, hours: bar.update(
                     task, completed=evaluations,
-                    description=f"planning {scenario.name}: {agents:,} agent-intervals",
+                    description=f"planning {scenario.name}: {hours:,.0f} agent-hours",
                 ),
             )  # fmt: skip
         except PlanningError as error:
             raise _input_error(error, scenario_path) from None
         bar.update(task, completed=bar_total)
-    console.print(plan_table(plan))
-    shifts = shift_rows(plan, scenario)
-    table = Table(title=f"{plan.group}: shifts", title_justify="left")
-    for column in ("start", "end", "agents"):
-        table.add_column(column, justify="right")
-    for row in shifts:
-        table.add_row(str(row["start"]), str(row["end"]), str(row["count"]))
-    console.print(table)
-    required, scheduled = plan.agent_hours(scenario.interval)
-    total = plan.results.total
-    targets = scenario.targets
-    console.print(
-        f"agent-hours of {plan.group}: {required:,.1f} required, {scheduled:,.1f} on shift "
-        f"(shift lengths {', '.join(format_duration(x) for x in lengths)}), "
-        f"{_current_hours(scenario, plan.group):,.1f} in the scenario now; "
-        f"{plan.evaluations} model evaluations on {replications} traces"
-    )
-    console.print(
-        f"with these shifts: service level {_percent(total['service_level']['mean'])} "
-        f"(target {_percent(targets.service_level)}), "
-        f"missed {_percent(total['missed_rate']['mean'])} (target {_percent(targets.missed_rate)})"
-    )
+    _show(plan, lengths)
     if out is not None:
-        with (out / "plan.csv").open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(
-                [
-                    "interval",
-                    "offered",
-                    "erlang_a",
-                    "required",
-                    "on_shift",
-                    "service_level",
-                    "missed_rate",
-                ]
-            )
-            for j, label in enumerate(plan.labels):
-                writer.writerow(
-                    [
-                        label,
-                        round(plan.verified.offered[j], 3),
-                        plan.erlang[j],
-                        plan.required[j],
-                        plan.on_shift[j],
-                        plan.verified.service_level[j],
-                        plan.verified.missed_rate[j],
-                    ]
-                )
-        (out / "shifts.yaml").write_text(
-            f"# chatsim staff {scenario_path.name}: shifts of group {plan.group!r}, "
-            "to paste into agents[]\n"
-            + yaml.safe_dump(
-                {"group": plan.group, "shifts": shifts}, sort_keys=False, allow_unicode=True
-            ),
-            encoding="utf-8",
-        )
-        write_results(plan.results, out / "verified")
+        write_plan(plan, scenario_path, out)
         console.print(
-            f"wrote {out / 'plan.csv'}, {out / 'shifts.yaml'} "
-            f"and {out / 'verified' / 'results.json'}"
+            f"wrote {out / 'plan.csv'}, {out / 'shifts.yaml'} and "
+            f"{out / 'verified' / 'results.json'}"
         )
     if report is not None:
         write_html_report(report, [plan.results], plan.scenario, [plan.records])
-    if plan.unmet:
-        labels = ", ".join(plan.labels[j] for j in plan.unmet)
-        console.print(
-            f"[red]still short of a target at {labels}[/]: more agents did not help there "
-            "(reply work or patience set a floor) or the search ran out of evaluations"
+    problems = [f"{u.kpi} ({u.where}) is out of staffing's reach" for u in plan.unreachable]
+    problems += [f"{kpi} still short at {where}" for where, kpi in plan.short]
+    if problems:
+        shown = "; ".join(problems[:8]) + (
+            f"; and {len(problems) - 8} more" if len(problems) > 8 else ""
         )
+        console.print(f"[red]not met:[/] {shown}")
         raise typer.Exit(1)
+
+
+def _show(plan: Plan, lengths: list[float]) -> None:
+    """The plan in the terminal: reach, per interval, shifts, hours and cost, trade-off."""
+    console.print(reach_table(plan))
+    for unreachable in plan.unreachable:
+        if unreachable.where == "day" or len(plan.unreachable) <= 6:
+            entry = kpi_of(unreachable.kpi)
+            err_console.print(
+                f"[red]out of reach:[/] {unreachable.kpi} {entry.text(unreachable.target)} "
+                f"({unreachable.where}): unlimited staff reaches {entry.text(unreachable.reach)}; "
+                f"{unreachable.reason}. Left out of the search."
+            )
+    if len(plan.unreachable) > 6:
+        err_console.print(
+            f"[red]out of reach:[/] {len(plan.unreachable)} interval targets (see the red reach "
+            "cells); left out of the search"
+        )
+    for note in plan.near:
+        err_console.print(f"[yellow]near:[/] {note}")
+    console.print(plan_table(plan))
+    for group in plan.groups:
+        table = Table(title=f"{group}: shifts", title_justify="left")
+        for column in ("start", "end", "agents"):
+            table.add_column(column, justify="right")
+        for row in shift_rows(plan, group):
+            table.add_row(str(row["start"]), str(row["end"]), str(row["count"]))
+        console.print(table)
+    costs = {g.group: g.cost for g in plan.scenario.agents}
+    own = {g: _own_hours(plan.original, g) for g in plan.groups}
+    summary = Table(title="agent-hours and cost", title_justify="left")
+    for column in ("group", "required", "on shift", "in the scenario now", "cost on shift"):
+        summary.add_column(column, justify="right" if column != "group" else "left")
+    interval_hours = plan.scenario.interval / 3600.0
+    for group in plan.groups:
+        summary.add_row(
+            group,
+            f"{sum(plan.required[group]) * interval_hours:,.1f}",
+            f"{plan.agent_hours(group):,.1f}",
+            f"{own[group]:,.1f}",
+            f"{plan.agent_hours(group) * costs[group]:,.1f}",
+        )
+    summary.add_row(
+        "[bold]total",
+        f"{sum(sum(v) for v in plan.required.values()) * interval_hours:,.1f}",
+        f"{sum(plan.agent_hours(g) for g in plan.groups):,.1f}",
+        f"{sum(own.values()):,.1f}",
+        f"{plan.cost():,.1f}",
+    )
+    summary.caption = (
+        f"scope {plan.scope}; shift lengths {', '.join(format_duration(x) for x in lengths)}; "
+        f"{plan.evaluations} model evaluations on {plan.replications} traces"
+    )
+    summary.caption_justify = "left"
+    console.print(summary)
+    day = ", ".join(
+        f"{k} {kpi_of(k).text(plan.verified.day[k].value)} (target {kpi_of(k).text(v)})"
+        for k, v in plan.targets.items()
+    )
+    console.print(f"with these shifts, over the day: {day}")
+    if plan.near or any(u.where == "day" for u in plan.unreachable):
+        console.print(tradeoff_table(plan))
+
+
+def tradeoff_table(plan: Plan) -> Table:
+    """The staffings tried, by agent-hours: what the last points of each target cost."""
+    table = Table(title="trade-off: day KPIs against agent-hours tried", title_justify="left")
+    table.add_column("agent-hours", justify="right")
+    table.add_column("cost", justify="right")
+    for key in plan.targets:
+        table.add_column(kpi_of(key).short, justify="right")
+    seen: set[float] = set()
+    for point in sorted(plan.tradeoff, key=lambda p: p.agent_hours):
+        if round(point.agent_hours, 1) in seen:
+            continue
+        seen.add(round(point.agent_hours, 1))
+        table.add_row(
+            f"{point.agent_hours:,.1f}",
+            f"{point.cost:,.1f}",
+            *(kpi_of(k).text(point.day[k].value) for k in plan.targets),
+        )
+    return table

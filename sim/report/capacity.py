@@ -21,12 +21,12 @@ from sim.report.staffing import (
     DEFAULT_SERVICE_LEVEL,
     Required,
     required_agents,
-    scheduled_agents,
     weighted_target,
     work_per_conversation,
 )
 from sim.report.style import new_figure, render
 from sim.scenario import Scenario
+from sim.shifts import scheduled_agents
 
 GROUP_COLOURS = ("#a5d8ff", "#d0bfff", "#b2f2bb", "#ffd8a8", "#ced4da", "#99e9f2")
 

@@ -1,9 +1,5 @@
-"""Agents per interval: scheduled by the scenario, and an Erlang C estimate of the need.
-
-Results do not say how many agents were logged in, so the report derives it from the
-scenario: each shift's ``count`` agents for the part of each interval inside the shift window,
-or a group's ``staffing`` list. Agents finishing their chats after a shift ends are not
-counted (the schedule, not the drain).
+"""Agents required per interval: an Erlang C estimate of the need, drawn in the report beside
+the agents the scenario schedules (:func:`sim.shifts.scheduled_agents`).
 
 The *required* agents are an approximation, the larger of two Erlang C estimates with the
 channels' first-response target as the waiting target:
@@ -24,54 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.erlang import agents_for_service_level
-from sim.kpi import time_in_bins
 from sim.scenario import Scenario
 
 #: Service level assumed when the scenario has no target.
 DEFAULT_SERVICE_LEVEL = 0.8
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    """Agents logged in per interval (time-averaged) for each group, and their chat slots."""
-
-    groups: dict[str, np.ndarray]
-    slots: np.ndarray
-
-    @property
-    def agents(self) -> np.ndarray:
-        total = np.zeros_like(self.slots)
-        for agents in self.groups.values():
-            total = total + agents
-        return total
-
-    @property
-    def slots_per_agent(self) -> float:
-        """Chat slots per logged-in agent, averaged over the day (agent time weighted)."""
-        total = float(self.agents.sum())
-        return float(self.slots.sum()) / total if total > 0 else 1.0
-
-
-def scheduled_agents(scenario: Scenario) -> Schedule:
-    """Agents each group has logged in during each interval, from its shifts or staffing."""
-    count = scenario.n_intervals
-    edges = np.arange(count + 1) * scenario.interval
-    groups: dict[str, np.ndarray] = {}
-    slots = np.zeros(count)
-    for group in scenario.agents:
-        agents = np.zeros(count)
-        for shift in group.shifts or []:
-            begin, end = scenario.shift_window(shift)
-            inside = time_in_bins(
-                np.array([begin]), np.array([end]), edges, np.array([float(shift.count)])
-            )
-            agents += inside / scenario.interval
-        if group.staffing:
-            listed = np.array(group.staffing[:count], dtype=float)
-            agents[: listed.size] += listed
-        groups[group.group] = agents
-        slots += agents * group.max_chats
-    return Schedule(groups, slots)
 
 
 @dataclass(frozen=True, slots=True)

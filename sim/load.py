@@ -1,0 +1,167 @@
+"""Offered load and reach: what the traffic asks of agents, asked of the model with unlimited staff.
+
+With an idle agent waiting for every conversation, nobody queues: what the model then measures
+is the traffic's own demand, free of any staffing. Per channel and interval it gives
+
+- the **slot load**: conversations held at once, time-averaged (a conversation holds a chat slot
+  from assignment to close, through the customer's thinking and the idle time before closing);
+- the **hand load**: reply work in progress at once, at ``reply_factor`` 1 and without slowdown
+  (each conversation's typed work, spread over the time it is held).
+
+Both carry the lag of busy periods into later intervals, as the modified offered load of time-
+varying queues does (Feldman, Mandelbaum, Massey and Whitt, 2008): a conversation that starts at
+the end of one interval holds its slot in the next.
+
+The same runs say what staffing can never change: the **reach** of each target, the best value
+unlimited staff attains. Patience shorter than the first reply's work, or a target below the
+reply work itself, set such limits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.evidence import Estimate, estimate
+from sim.kpi import ALL, Measurement, measure, time_in_bins
+from sim.records import ConversationRecord, Run
+from sim.runner import Runner
+from sim.scenario import Scenario
+from sim.shifts import with_staffing
+
+ROUNDS = 4
+"""Times the unlimited staff is doubled when some conversation still had to wait."""
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """Per channel, per interval: mean conversations offered, slot load and hand load (means
+    over replications)."""
+
+    offered: dict[str, np.ndarray]
+    slots: dict[str, np.ndarray]
+    hands: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """What unlimited staff attains for each target KPI: over the day for the planned channels,
+    per channel, and per interval (the ``all`` rows of the planned channels)."""
+
+    day: dict[str, Estimate]
+    channels: dict[str, dict[str, Estimate]]
+    intervals: list[dict[str, Estimate]]
+
+
+def unlimited(scenario: Scenario, groups: Collection[str], agents: int) -> Scenario:
+    """``scenario`` with ``agents`` of every group in ``groups`` logged in all the time."""
+    for group in groups:
+        scenario = with_staffing(scenario, group, [agents] * scenario.n_intervals)
+    return scenario
+
+
+def _waited(run: Run, horizon: float) -> bool:
+    """Whether some conversation waited for an agent or shared one (staff was not unlimited).
+    Conversations that a bot hands over after the horizon find nobody, whatever the staff."""
+    held: dict[str, list[tuple[float, float]]] = {}
+    for record in run.conversations:
+        if record.queued_at is None or record.queued_at >= horizon:
+            continue
+        if record.assigned_at is None or record.assigned_at > record.queued_at + 1e-9:
+            return True
+        assert record.agent_id is not None
+        closed = record.closed_at if record.closed_at is not None else math.inf
+        held.setdefault(record.agent_id, []).append((record.assigned_at, closed))
+    for spans in held.values():
+        spans.sort()
+        if any(spans[i][0] < spans[i - 1][1] - 1e-9 for i in range(1, len(spans))):
+            return True
+    return False
+
+
+def _loads(run: Run, scenario: Scenario) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Slot and hand load per channel and interval of one unlimited-staff run."""
+    n = scenario.n_intervals
+    edges = np.arange(n + 1) * scenario.interval
+    slots, hands = {}, {}
+    for name in scenario.channels:
+        mine = [
+            r
+            for r in run.conversations
+            if r.channel == name and r.assigned_at is not None and r.closed_at is not None
+        ]
+        begin = np.array([r.assigned_at for r in mine], dtype=float)
+        end = np.array([r.closed_at for r in mine], dtype=float)
+        held = np.maximum(end - begin, 1e-9)
+        work = np.array([_typed_work(r) for r in mine], dtype=float)
+        slots[name] = time_in_bins(begin, end, edges) / scenario.interval
+        hands[name] = time_in_bins(begin, end, edges, work / held) / scenario.interval
+    return slots, hands
+
+
+def _typed_work(record: ConversationRecord) -> float:
+    """Reply work an agent typed for a conversation, at reply_factor 1: every turn of an answered
+    conversation, the one late answer of a silently abandoned one, nothing otherwise."""
+    turns = record.conversation.turns
+    if record.answered:
+        return float(sum(turn.reply for turn in turns))
+    return turns[0].reply if record.first_reply_at is not None else 0.0
+
+
+def measure_load(
+    runner: Runner, scenario: Scenario, groups: Collection[str], channels: Collection[str]
+) -> tuple[Load, Reach]:
+    """Run ``scenario`` with unlimited agents of ``groups`` on every replication of the runner's
+    traffic; the load per channel and the reach of every target for ``channels``."""
+    targets = [key for key, _ in scenario.targets.items()]
+    arrivals = 0
+    for r in range(runner.replications):
+        bins = [
+            min(int(c.t // scenario.interval), scenario.n_intervals - 1) for c in runner.trace(r)
+        ]
+        arrivals = max(arrivals, int(np.bincount(np.array(bins, dtype=int)).max(initial=0)))
+    agents = 2 * arrivals + 10
+    for _ in range(ROUNDS):
+        ample = unlimited(scenario, groups, agents)
+        runs = [runner.simulate(ample, r) for r in range(runner.replications)]
+        if not any(_waited(run, scenario.duration) for run in runs):
+            break
+        agents *= 2
+    n = scenario.n_intervals
+    zero = np.zeros(n)
+    offered = {name: zero.copy() for name in scenario.channels}
+    slots = {name: zero.copy() for name in scenario.channels}
+    hands = {name: zero.copy() for name in scenario.channels}
+    scoped: list[Measurement] = []
+    whole: list[Measurement] = []
+    for run in runs:
+        s, h = _loads(run, ample)
+        for name in scenario.channels:
+            slots[name] += s[name] / len(runs)
+            hands[name] += h[name] / len(runs)
+        measured = measure(run, ample)
+        whole.append(measured)
+        scoped.append(measure(run, ample, channels))
+        for row in measured["intervals"]:
+            if row["channel"] != ALL:
+                offered[row["channel"]][row["index"]] += row["offered"] / len(runs)
+    reach = Reach(
+        day={kpi: estimate(kpi, [m["total"] for m in scoped]) for kpi in targets},
+        channels={
+            name: {kpi: estimate(kpi, [m["channels"][name] for m in whole]) for kpi in targets}
+            for name in channels
+        },
+        intervals=[{kpi: estimate(kpi, _rows(scoped, j)) for kpi in targets} for j in range(n)],
+    )
+    return Load(offered, slots, hands), reach
+
+
+def _rows(measurements: Sequence[Measurement], j: int) -> list[dict[str, float | None]]:
+    """The ``all`` row of interval ``j`` of each measurement."""
+    return [
+        next(row for row in m["intervals"] if row["index"] == j and row["channel"] == ALL)
+        for m in measurements
+    ]
