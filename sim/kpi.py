@@ -70,12 +70,11 @@ def time_in_bins(
     return np.diff(total)
 
 
-def _stat(values: np.ndarray, kind: str) -> float | None:
+def _stats(values: np.ndarray, *percents: float) -> list[float | None]:
+    """The mean and the given percentiles of ``values`` (one sort), None when empty."""
     if values.size == 0:
-        return None
-    if kind == "mean":
-        return float(values.mean())
-    return float(np.percentile(values, float(kind[1:])))
+        return [None] * (1 + len(percents))
+    return [float(values.mean()), *(float(p) for p in np.percentile(values, percents))]
 
 
 def _queue_max(times: np.ndarray, deltas: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -166,18 +165,20 @@ def measure(run: Run, scenario: Scenario, channels: Collection[str] | None = Non
         insession = (
             cols.insession[select[cols.insession_owner]] if cols.insession.size else cols.insession
         )
+        frt_mean, frt_p50, frt_p90, frt_p95 = _stats(frt, 50, 90, 95)
+        insession_mean, insession_p90 = _stats(insession, 90)
         return {
             "offered": float(offered),
             "answered": float(answered),
             "missed": float(offered - answered),
             "missed_rate": (offered - answered) / offered if offered else None,
             "service_level": float((select & cols.on_time).sum()) / offered if offered else None,
-            "frt_mean": _stat(frt, "mean"),
-            "frt_p50": _stat(frt, "p50"),
-            "frt_p90": _stat(frt, "p90"),
-            "frt_p95": _stat(frt, "p95"),
-            "insession_mean": _stat(insession, "mean"),
-            "insession_p90": _stat(insession, "p90"),
+            "frt_mean": frt_mean,
+            "frt_p50": frt_p50,
+            "frt_p90": frt_p90,
+            "frt_p95": frt_p95,
+            "insession_mean": insession_mean,
+            "insession_p90": insession_p90,
             "insession_replies": float(insession.size),
             "bot_contained": float((arrival_select & cols.contained).sum()),
             "wasted_slot_seconds": float(cols.wasted[select].sum()),

@@ -42,7 +42,7 @@ from scipy.optimize import linprog
 
 from sim.catalogue import BY_KEY, Unit
 from sim.errors import PlanningError
-from sim.evidence import Estimate, estimate
+from sim.evidence import Z_95, Estimate, estimate
 from sim.kpi import ALL, Measurement
 from sim.load import Reach, measure_load
 from sim.records import ConversationRecord
@@ -85,6 +85,10 @@ MAX_REPLICATIONS = 40
 
 REPAIRS = 4
 """Rounds of repairing the shifts where their verification shows a target missed."""
+
+STRIDE = 0.05
+"""Share of an interval's agents it moves by while its estimate is far (beyond 1.645 standard
+errors) from the target."""
 
 NEAR = {Unit.RATE: 0.02, Unit.SECONDS: 0.10}
 """How close to its reach a target is "near": 2 points of a rate, 10% of a response time."""
@@ -612,13 +616,41 @@ class Planner:
             )
         ]
 
+    def _start(
+        self, budget: int, on_step: Callable[[int, float], None] | None
+    ) -> tuple[Staffing, Evaluation]:
+        """The safety factor at which the typical interval just meets its targets: bisection
+        on ``beta`` until half the intervals with traffic meet them (``budget`` model runs)."""
+        n = self.scenario.n_intervals
+        busy = [j for j in range(n) if any(self.fluid[g][j] > 0 for g in self.names)]
+        tried: dict[float, Evaluation] = {}
+
+        def share_met(beta: float) -> float:
+            tried[beta] = evaluation = self._try(self.staffing(beta), on_step)
+            met = [evaluation.z(j, self._included(j, self.targets)) >= 0 for j in busy]
+            return sum(met) / len(busy) if busy else 1.0
+
+        lo, hi = 0.0, 4.0
+        for _ in range(max(1, budget)):
+            middle = (lo + hi) / 2
+            if share_met(middle) >= 0.5:
+                hi = middle
+            else:
+                lo = middle
+            if hi - lo < 0.2:
+                break
+        if hi not in tried:
+            share_met(hi)
+        return self.staffing(hi), tried[hi]
+
     def search_interval(
         self, *, max_evaluations: int = 40, on_step: Callable[[int, float], None] | None = None
     ) -> tuple[Staffing, Evaluation]:
         """Every interval at the fewest agents whose estimate meets its reachable targets.
 
-        From the safety staffing at ``beta = 1``, all intervals move at once, one agent per
-        model run: an interval whose estimate misses a target grows; one that meets them tries
+        From the safety staffing at which half the intervals meet their targets, all intervals
+        move at once, one agent per model run (a stride of 5% of their agents while far from
+        the target): an interval whose estimate misses a target grows; one that meets them tries
         one agent fewer, and when that misses it goes back and is settled. Every candidate runs
         on the same traffic, so an interval's estimates at ``n`` and ``n - 1`` differ by what the
         agent changes, not by new noise, and nothing ratchets upward: no interval keeps an agent
@@ -626,13 +658,12 @@ class Planner:
         so noise only ever added agents.)
         """
         n = self.scenario.n_intervals
-        staffing = self.staffing(1.0)
+        staffing, evaluation = self._start(max_evaluations // 4, on_step)
         floor = [0] * n  # the most agents (all planned groups) seen missing a target
         settled = [False] * n
-        pending: dict[int, str] = {}  # interval: the group that gave up an agent this round
+        pending: dict[int, list[str]] = {}  # interval: the groups that gave up agents this round
         moved: set[int] = set()  # intervals whose staffing the last round changed
         doubts = [0] * n  # reductions undone while the interval before moved too
-        evaluation = self._try(staffing, on_step)
         while self.evaluations < max_evaluations:
             changed: set[int] = set()
             for j in range(n):
@@ -643,33 +674,45 @@ class Planner:
                 # miss here may be its doing, so it is not taken as this interval's own verdict.
                 own = j - 1 not in moved or doubts[j] >= 2
                 if j in pending:
-                    giver = pending.pop(j)
-                    if z < 0:  # one fewer missed a target: back
-                        staffing[giver][j] += 1
+                    givers = pending.pop(j)
+                    if z < 0:  # fewer missed a target: back
+                        for giver in givers:
+                            staffing[giver][j] += 1
                         changed.add(j)
-                        doubts[j] += 1
-                        if own:
-                            settled[j] = True
-                            floor[j] = max(floor[j], total)
+                        if len(givers) == 1:  # a stride that failed is retried one agent at a time
+                            doubts[j] += 1
+                            if own:
+                                settled[j] = True
+                                floor[j] = max(floor[j], total)
                         continue
+                # Far from the target the interval moves by a stride (5% of its agents); near it
+                # the steps are single agents, where the decisions are made.
+                stride = max(1, round(STRIDE * total)) if abs(z) > Z_95 else 1
                 if z < 0:
-                    if own:
+                    if own and stride == 1:
                         floor[j] = max(floor[j], total)
                         settled[j] = True
-                    self._grow(staffing, j, evaluation, limits)
+                    for _ in range(stride):
+                        self._grow(staffing, j, evaluation, limits)
                     changed.add(j)
-                elif not settled[j] and total - 1 > floor[j]:
-                    donor = self._shrinkable(staffing, j)
-                    if donor is not None:
+                elif not settled[j] and total - stride > floor[j]:
+                    givers = []
+                    for _ in range(stride):
+                        donor = self._shrinkable(staffing, j)
+                        if donor is None:
+                            break
                         staffing[donor][j] -= 1
-                        pending[j] = donor
+                        givers.append(donor)
+                    if givers:
+                        pending[j] = givers
                         changed.add(j)
             if not changed:
                 break
             moved = changed
             evaluation = self._try(staffing, on_step)
-        for j, giver in pending.items():  # out of evaluations while trying: keep the safe one
-            staffing[giver][j] += 1
+        for j, givers in pending.items():  # out of evaluations while trying: keep the safe one
+            for giver in givers:
+                staffing[giver][j] += 1
         if pending:
             evaluation = self._try(staffing, on_step)
         return staffing, evaluation
