@@ -25,15 +25,24 @@ from sim.verdict import Check, Verdict
 
 
 def target_checks(results: Results, scenario: Scenario) -> list[Check]:
-    """The scenario's targets against the predicted totals."""
+    """The scenario's targets against the predicted totals, and each channel's own targets
+    against that channel."""
+    scopes = [("total", None, scenario.targets)] + [
+        (name, name, channel.targets)
+        for name, channel in scenario.channels.items()
+        if channel.targets is not None and name in results.channels
+    ]
     checks = []
-    for key, target in scenario.targets.items():
-        kpi = BY_KEY[key]
-        actual = results.mean(key)
-        passed = kpi.meets(actual, target)
-        relation = "at least" if kpi.better == HIGHER else "at most"
-        detail = f"total {key}: predicted {kpi.text(actual)}, target {relation} {kpi.text(target)}"
-        checks.append(Check("target", "total", key, target, actual, None, passed, detail))
+    for scope, channel, targets in scopes:
+        for key, target in targets.items():
+            kpi = BY_KEY[key]
+            actual = results.mean(key, channel)
+            passed = kpi.meets(actual, target)
+            relation = "at least" if kpi.better == HIGHER else "at most"
+            detail = (
+                f"{scope} {key}: predicted {kpi.text(actual)}, target {relation} {kpi.text(target)}"
+            )
+            checks.append(Check("target", scope, key, target, actual, None, passed, detail))
     return checks
 
 

@@ -57,10 +57,13 @@ class Estimate:
 
     def z(self, target: float) -> float:
         """Margin to ``target`` in standard errors, positive when the estimate meets it (the
-        estimate meets its target exactly: ``+0``; no data: ``+inf``, nothing to serve)."""
+        estimate meets its target exactly: ``+0``; no data: ``+inf``, nothing to serve; data from
+        a single replication: ``0``, no evidence either way)."""
         if self.value is None:
             return math.inf
         margin = (self.value - target) * (1 if BY_KEY[self.kpi].better == HIGHER else -1)
+        if math.isinf(self.se):
+            return 0.0  # no evidence either way: neither short nor over
         if self.se > 0:
             return margin / self.se
         return math.inf if margin >= 0 else -math.inf
@@ -82,8 +85,8 @@ def estimate(kpi: str, scopes: Sequence[KpiValues]) -> Estimate:
         return Estimate(kpi, None, 0.0, 0.0)
     value = float(x.sum()) / total
     r = len(scopes)
-    if r < 2:
-        return Estimate(kpi, value, 0.0, total)
+    if r < 2 or int((y > 0).sum()) < 2:  # one replication's data says nothing of the spread
+        return Estimate(kpi, value, math.inf, total)
     mean_y = total / r
     se = math.sqrt(float(((x - value * y) ** 2).sum()) / (r * (r - 1))) / mean_y
     return Estimate(kpi, value, se, total)

@@ -54,6 +54,7 @@ class Reach:
     day: dict[str, Estimate]
     channels: dict[str, dict[str, Estimate]]
     intervals: list[dict[str, Estimate]]
+    channel_intervals: dict[str, list[dict[str, Estimate]]]
 
 
 def unlimited(scenario: Scenario, groups: Collection[str], agents: int) -> Scenario:
@@ -63,12 +64,17 @@ def unlimited(scenario: Scenario, groups: Collection[str], agents: int) -> Scena
     return scenario
 
 
-def _waited(run: Run, horizon: float) -> bool:
-    """Whether some conversation waited for an agent or shared one (staff was not unlimited).
-    Conversations that a bot hands over after the horizon find nobody, whatever the staff."""
+def _waited(run: Run, horizon: float, channels: Collection[str]) -> bool:
+    """Whether some conversation of ``channels`` waited for an agent or shared one (staff was
+    not unlimited). Conversations that a bot hands over after the horizon find nobody, whatever
+    the staff; those of other channels depend on groups that are not made unlimited."""
     held: dict[str, list[tuple[float, float]]] = {}
     for record in run.conversations:
-        if record.queued_at is None or record.queued_at >= horizon:
+        if (
+            record.queued_at is None
+            or record.queued_at >= horizon
+            or record.channel not in channels
+        ):
             continue
         if record.assigned_at is None or record.assigned_at > record.queued_at + 1e-9:
             return True
@@ -112,11 +118,18 @@ def _typed_work(record: ConversationRecord) -> float:
 
 
 def measure_load(
-    runner: Runner, scenario: Scenario, groups: Collection[str], channels: Collection[str]
+    runner: Runner,
+    scenario: Scenario,
+    groups: Collection[str],
+    channels: Collection[str],
+    kpis: Collection[str] | None = None,
+    each: Collection[str] | None = None,
 ) -> tuple[Load, Reach]:
     """Run ``scenario`` with unlimited agents of ``groups`` on every replication of the runner's
-    traffic; the load per channel and the reach of every target for ``channels``."""
-    targets = [key for key, _ in scenario.targets.items()]
+    traffic; the load per channel and the reach of ``kpis`` (default: the scenario's targets)
+    for ``channels`` pooled and for each of ``each`` (default: ``channels``) alone."""
+    each = list(each if each is not None else channels)
+    targets = list(kpis) if kpis is not None else [key for key, _ in scenario.targets.items()]
     arrivals = 0
     for r in range(runner.replications):
         bins = [
@@ -127,7 +140,7 @@ def measure_load(
     for _ in range(ROUNDS):
         ample = unlimited(scenario, groups, agents)
         runs = [runner.simulate(ample, r) for r in range(runner.replications)]
-        if not any(_waited(run, scenario.duration) for run in runs):
+        if not any(_waited(run, scenario.duration, channels) for run in runs):
             break
         agents *= 2
     n = scenario.n_intervals
@@ -152,16 +165,22 @@ def measure_load(
         day={kpi: estimate(kpi, [m["total"] for m in scoped]) for kpi in targets},
         channels={
             name: {kpi: estimate(kpi, [m["channels"][name] for m in whole]) for kpi in targets}
-            for name in channels
+            for name in each
+        },
+        channel_intervals={
+            name: [{kpi: estimate(kpi, _rows(whole, j, name)) for kpi in targets} for j in range(n)]
+            for name in each
         },
         intervals=[{kpi: estimate(kpi, _rows(scoped, j)) for kpi in targets} for j in range(n)],
     )
     return Load(offered, slots, hands), reach
 
 
-def _rows(measurements: Sequence[Measurement], j: int) -> list[dict[str, float | None]]:
-    """The ``all`` row of interval ``j`` of each measurement."""
+def _rows(
+    measurements: Sequence[Measurement], j: int, channel: str = ALL
+) -> list[dict[str, float | None]]:
+    """The row of interval ``j`` of ``channel`` (or ``all``) of each measurement."""
     return [
-        next(row for row in m["intervals"] if row["index"] == j and row["channel"] == ALL)
+        next(row for row in m["intervals"] if row["index"] == j and row["channel"] == channel)
         for m in measurements
     ]

@@ -16,13 +16,15 @@ silent abandonment holding slots), so the planner asks the model, in five steps:
    ``max_chats``); the groups not planned keep their schedule and take load up to it.
 4. **Safety staffing**: a group with fluid need ``f`` in an interval gets ``ceil(f + beta
    sqrt(f))`` agents, the square-root rule of queues in many-server regimes.
-   ``--scope day``: the smallest ``beta`` whose day totals meet the targets (bisection; each
-   step's cost and KPIs are the trade-off curve), then one agent more where an interval floor is
-   shown missed. ``--scope interval``: from ``beta = 1``, an interval grows only where the
-   replications show it short of a target at one-sided 95% (:mod:`sim.evidence`), and shrinks
-   only where they show it over with room and one agent fewer still meets the target; an
-   interval whose estimate is below target within noise is left alone and reported, so the
-   search never chases sampling noise upward.
+   ``--scope day``: the smallest ``beta`` whose shifts meet the targets over the day (bisection,
+   every candidate covered with shifts and simulated; each candidate's cost and KPIs are the
+   trade-off curve), then one agent more where an interval floor is shown missed.
+   ``--scope interval``: from the ``beta`` at which half the intervals meet their targets, all
+   intervals move at once: one whose estimate misses a target grows, one that meets them tries
+   fewer agents, and a reduction that misses is undone and never tried again. Steps are a
+   stride of 5% of the interval's agents while its estimate is more than 1.645 standard errors
+   from the target, single agents near it. Every candidate runs on the same traffic, so nothing
+   ratchets on noise: no interval keeps an agent its own estimate did not ask for.
 5. **Shifts**: per group, the cheapest shifts of the allowed lengths covering the requirement
    (:func:`sim.shifts.cover`), verified by one more model run; where the verification shows a
    target missed, the requirement grows and the cover is solved again.
@@ -96,6 +98,10 @@ NEAR = {Unit.RATE: 0.02, Unit.SECONDS: 0.10}
 Staffing = dict[str, list[int]]
 """Agents per interval of each planned group."""
 
+Limits = dict[str, dict[str, float]]
+"""Targets by scope: ``"all"`` (the planned channels without targets of their own, pooled) or a
+channel name (a channel with its own targets), then KPI to value."""
+
 
 @dataclass(slots=True)
 class Evaluation:
@@ -103,14 +109,26 @@ class Evaluation:
     (the planned channels pooled), per channel and interval, and conversations offered."""
 
     day: dict[str, Estimate]
+    """Over the day, the pooled channels (those without targets of their own)."""
     intervals: list[dict[str, Estimate]]
     channels: dict[str, list[dict[str, Estimate]]]
+    channel_day: dict[str, dict[str, Estimate]]
     offered: list[float]
     """Conversations of the planned channels offered per interval (mean per replication)."""
 
-    def z(self, j: int, targets: dict[str, float]) -> float:
-        """The worst margin of interval ``j`` over ``targets``, in standard errors."""
-        return min((self.intervals[j][k].z(v) for k, v in targets.items()), default=math.inf)
+    def at(self, scope: str, j: int | None = None) -> dict[str, Estimate]:
+        """The estimates of ``scope`` (``"all"`` or a channel) over the day or in interval ``j``."""
+        if scope == ALL:
+            return self.day if j is None else self.intervals[j]
+        return self.channel_day[scope] if j is None else self.channels[scope][j]
+
+    def z(self, j: int | None, limits: Limits) -> float:
+        """The worst margin over ``limits``, in standard errors, in interval ``j`` (None: the
+        day)."""
+        return min(
+            (self.at(scope, j)[k].z(v) for scope, kpis in limits.items() for k, v in kpis.items()),
+            default=math.inf,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +141,12 @@ class Unreachable:
     target: float
     reach: float
     reason: str
+    scope: str = ALL
+    """``all`` (the pooled channels) or the channel whose own target it is."""
+
+    @property
+    def name(self) -> str:
+        return self.kpi if self.scope == ALL else f"{self.scope} {self.kpi}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +183,8 @@ class Plan:
     labels: list[str]
     targets: dict[str, float]
     floors: dict[str, float]
+    goals: Limits
+    """Every target by scope: the pooled channels' and those of channels with their own."""
     load: dict[str, list[float]]
     """Fluid need per group and interval (agents, before safety staffing)."""
     required: Staffing
@@ -181,19 +207,27 @@ class Plan:
 
     @property
     def short(self) -> list[tuple[str, str]]:
-        """``(where, kpi)`` of every reachable target the verification shows missed: the day
-        total below target, or an interval short at one-sided 95%."""
+        """``(where, target)`` of every reachable target the verification shows missed: the day
+        below target, or an interval short at one-sided 95%."""
         found = []
+        excluded = {(u.where, u.scope, u.kpi) for u in self.unreachable}
+
+        def name(scope: str, kpi: str) -> str:
+            return kpi if scope == ALL else f"{scope} {kpi}"
+
         if self.scope == "day":
-            found += [
-                ("day", k) for k, v in self.targets.items() if not self.verified.day[k].meets(v)
-            ]
-        limits = self.targets if self.scope == "interval" else self.floors
-        excluded = {(u.where, u.kpi) for u in self.unreachable}
+            for scope, kpis in self.goals.items():
+                for k, v in kpis.items():
+                    if ("day", scope, k) not in excluded and not self.verified.at(scope)[k].meets(
+                        v
+                    ):
+                        found.append(("day", name(scope, k)))
+        limits = self.goals if self.scope == "interval" else {ALL: self.floors}
         for j, label in enumerate(self.labels):
-            for k, v in limits.items():
-                if (label, k) not in excluded and self.verified.intervals[j][k].short(v):
-                    found.append((label, k))
+            for scope, kpis in limits.items():
+                for k, v in kpis.items():
+                    if (label, scope, k) not in excluded and self.verified.at(scope, j)[k].short(v):
+                        found.append((label, name(scope, k)))
         return found
 
     def agent_hours(self, group: str, staffing: Staffing | None = None) -> float:
@@ -209,16 +243,20 @@ class Plan:
 
 def planned_groups(scenario: Scenario, groups: Sequence[str] | None) -> list[AgentGroup]:
     """The groups to size (default all), after checking the scenario can be planned at all."""
-    if not scenario.targets.items():
+    own = {name: c.targets for name, c in scenario.channels.items() if c.targets is not None}
+    if not scenario.targets.items() and not any(t.items() for t in own.values()):
         raise PlanningError(
             "no target to plan for (service_level, missed_rate, frt_mean or insession_mean)",
             key="targets",
         )
-    if scenario.targets.service_level is not None and scenario.targets.service_level >= 1:
-        raise PlanningError(
-            "must be below 1: no finite staff answers every chat in time",
-            key="targets.service_level",
-        )
+    for key, targets in [("targets", scenario.targets)] + [
+        (f"channels.{name}.targets", t) for name, t in own.items()
+    ]:
+        if targets.service_level is not None and targets.service_level >= 1:
+            raise PlanningError(
+                "must be below 1: no finite staff answers every chat in time",
+                key=f"{key}.service_level",
+            )
     if scenario.duration > 86400 + 1e-9:
         raise PlanningError(
             "the planner writes shifts as clock times, so it plans horizons of up to 24 hours",
@@ -254,6 +292,12 @@ def parse_floor(text: str) -> tuple[str, float]:
         raise PlanningError(f"{kpi}: {value!r} is not a number", parameter="floor") from None
     if not math.isfinite(number) or number < 0:
         raise PlanningError(f"{kpi}: must be a non-negative number", parameter="floor")
+    if kpi == "service_level" and number >= 1:
+        raise PlanningError(
+            f"{kpi}: must be below 1: no finite staff answers every chat in time", parameter="floor"
+        )
+    if kpi == "missed_rate" and number > 1:
+        raise PlanningError(f"{kpi}: a rate is at most 1", parameter="floor")
     return kpi, number
 
 
@@ -284,6 +328,15 @@ class Planner:
         self.floors = dict(floors or {})
         self.names = [g.group for g in self.groups]
         self.channels = frozenset(c for g in self.groups for c in g.skills)
+        own: Limits = {
+            c: dict(targets.items())
+            for c in sorted(self.channels)
+            if (targets := scenario.channels[c].targets) is not None and targets.items()
+        }
+        self.pool = frozenset(c for c in self.channels if c not in own)
+        """The planned channels held to the scenario's targets, pooled."""
+        self.goals: Limits = ({ALL: self.targets} if self.pool and self.targets else {}) | own
+        self.floor_goals: Limits = {ALL: self.floors} if self.floors else {}
         self.seed = seed
         self.evaluations = 0
         self.replications = (
@@ -292,9 +345,19 @@ class Planner:
         traffic = Traffic(scenario, seed, self.replications)
         self.runner = Runner(traffic, jobs=jobs, keep_traces=True)
         self.tradeoff: list[TradeoffPoint] = []
-        self.load, self.reach = measure_load(self.runner, scenario, self.names, self.channels)
-        self.unreachable = self._unreachable()
-        self.fluid = self._fluid()
+        self.schedule = scheduled_agents(scenario).groups
+        kpis = list(
+            dict.fromkeys([k for limits in self.goals.values() for k in limits] + [*self.floors])
+        )
+        try:
+            self.load, self.reach = measure_load(
+                self.runner, scenario, self.names, self.pool or self.channels, kpis, self.channels
+            )
+            self.unreachable = self._unreachable()
+            self.fluid = self._fluid()
+        except BaseException:
+            self.runner.close()
+            raise
 
     def close(self) -> None:
         self.runner.close()
@@ -324,24 +387,38 @@ class Planner:
     def _unreachable(self) -> list[Unreachable]:
         """Targets that unlimited staff misses, over the day (day scope) or per interval."""
         found = []
+
+        def reach_of(scope: str, kpi: str, j: int | None) -> Estimate:
+            if scope == ALL:
+                table = self.reach.day if j is None else self.reach.intervals[j]
+            else:
+                table = (
+                    self.reach.channels[scope]
+                    if j is None
+                    else self.reach.channel_intervals[scope][j]
+                )
+            return table.get(kpi) or estimate(kpi, [])
+
+        def check(limits: Limits, j: int | None) -> None:
+            where = "day" if j is None else self.scenario.interval_label(j)
+            for scope, kpis in limits.items():
+                for kpi, target in kpis.items():
+                    limit = reach_of(scope, kpi, j)
+                    if limit.value is not None and not limit.meets(target):
+                        reason = self._reason(kpi, None if scope == ALL else scope)
+                        found.append(Unreachable(kpi, where, target, limit.value, reason, scope))
+
         if self.scope == "day":
-            for kpi, target in self.targets.items():
-                limit = self.reach.day[kpi]
-                if limit.value is not None and not limit.meets(target):
-                    found.append(Unreachable(kpi, "day", target, limit.value, self._reason(kpi)))
-        limits = self.targets if self.scope == "interval" else self.floors
+            check(self.goals, None)
         for j in range(self.scenario.n_intervals):
-            for kpi, target in limits.items():
-                limit = self.reach.intervals[j].get(kpi) or estimate(kpi, [])
-                if limit.value is not None and not limit.meets(target):
-                    label = self.scenario.interval_label(j)
-                    found.append(Unreachable(kpi, label, target, limit.value, self._reason(kpi)))
+            check(self.goals if self.scope == "interval" else self.floor_goals, j)
         return found
 
-    def _reason(self, kpi: str) -> str:
+    def _reason(self, kpi: str, channel: str | None = None) -> str:
         """Why staffing cannot move a target: the work against patience or against the target,
-        and the channel that unlimited staff serves worst."""
-        channels = {c: self.scenario.channels[c] for c in sorted(self.channels)}
+        and the channel (given, or the one unlimited staff serves worst)."""
+        names = [channel] if channel is not None else sorted(self.pool or self.channels)
+        channels = {c: self.scenario.channels[c] for c in names}
         entry = BY_KEY[kpi]
 
         def badness(c: str) -> float:
@@ -350,37 +427,40 @@ class Planner:
 
         worst = max(channels, key=badness)
         at = entry.text(self.reach.channels[worst][kpi].value)
-        channel = channels[worst]
-        first = (channel.first_reply or channel.reply).mean_value
+        chosen = channels[worst]
+        first = (chosen.first_reply or chosen.reply).mean_value
         if kpi in ("service_level", "missed_rate"):
             return (
                 f"first-reply work (mean {first:.0f} s) against patience (mean "
-                f"{channel.patience.mean_value:.0f} s) and the first-response target "
-                f"({channel.first_response_target:g} s): {worst} reaches {at} with an idle agent "
+                f"{chosen.patience.mean_value:.0f} s) and the first-response target "
+                f"({chosen.first_response_target:g} s): {worst} reaches {at} with an idle agent "
                 f"for every conversation"
             )
         if kpi == "frt_mean":
             return f"the first reply's own work: {worst} reaches {at} with no wait at all"
         return (
-            f"reply work (mean {channel.reply.mean_value:.0f} s) x reply_factor x slowdown: "
+            f"reply work (mean {chosen.reply.mean_value:.0f} s) x reply_factor x slowdown: "
             f"{worst} reaches {at} with no wait at all"
         )
 
     def near(self) -> list[str]:
         """Targets within :data:`NEAR` of what unlimited staff attains over the day."""
         notes = []
-        for kpi, target in self.targets.items():
-            limit = self.reach.day[kpi].value
-            entry = BY_KEY[kpi]
-            if limit is None or not entry.meets(limit, target):
-                continue
-            room = abs(limit - target) / (abs(target) if entry.unit is Unit.SECONDS else 1.0)
-            if room <= NEAR[entry.unit]:
-                notes.append(
-                    f"{kpi} target {entry.text(target)} is near its reach: unlimited staff attains "
-                    f"{entry.text(limit)} over the day; the last points cost the most (see the "
-                    f"trade-off)"
-                )
+        for scope, kpis in self.goals.items():
+            for kpi, target in kpis.items():
+                table = self.reach.day if scope == ALL else self.reach.channels[scope]
+                limit = table[kpi].value
+                entry = BY_KEY[kpi]
+                if limit is None or not entry.meets(limit, target):
+                    continue
+                room = abs(limit - target) / (abs(target) if entry.unit is Unit.SECONDS else 1.0)
+                if room <= NEAR[entry.unit]:
+                    name = kpi if scope == ALL else f"{scope} {kpi}"
+                    notes.append(
+                        f"{name} target {entry.text(target)} is near its reach: unlimited staff "
+                        f"attains {entry.text(limit)} over the day; the last points cost the most "
+                        f"(see the trade-off)"
+                    )
         return notes
 
     # -- load ----------------------------------------------------------------------------
@@ -462,16 +542,16 @@ class Planner:
         """Run ``scenario`` on every trace: the targets' evidence for the planned channels (and
         the full measurements and first records when ``keep``)."""
         self.evaluations += 1
-        whole_only = self.channels == frozenset(scenario.channels)
-        scopes: tuple[Collection[str] | None, ...] = (
-            (None,) if whole_only else (self.channels, None)
-        )
+        pool = self.pool or self.channels
+        whole_only = pool == frozenset(scenario.channels)
+        scopes: tuple[Collection[str] | None, ...] = (None,) if whole_only else (pool, None)
         batch = self.runner.run(scenario, scopes, keep_first=keep)
         scoped, whole = batch.measurements[0], batch.measurements[-1]
         n = scenario.n_intervals
-        targets = set(self.targets) | set(self.floors)
+        targets = {k for limits in self.goals.values() for k in limits} | set(self.floors)
         rows = _interval_rows(scoped, n, ALL)
         per_channel = {c: _interval_rows(whole, n, c) for c in sorted(self.channels)}
+        replications = max(1, len(whole))
         evaluation = Evaluation(
             day={k: estimate(k, [m["total"] for m in scoped]) for k in targets},
             intervals=[{k: estimate(k, rows[j]) for k in targets} for j in range(n)],
@@ -479,8 +559,14 @@ class Planner:
                 c: [{k: estimate(k, r[j]) for k in targets} for j in range(n)]
                 for c, r in per_channel.items()
             },
+            channel_day={
+                c: {k: estimate(k, [m["channels"][c] for m in whole]) for k in targets}
+                for c in per_channel
+            },
             offered=[
-                float(np.mean([row.get("offered") or 0.0 for row in rows[j]])) for j in range(n)
+                sum(row.get("offered") or 0.0 for r in per_channel.values() for row in r[j])
+                / replications
+                for j in range(n)
             ],
         )
         first = batch.first_run.conversations if batch.first_run is not None else []
@@ -502,26 +588,30 @@ class Planner:
 
     # -- searching -------------------------------------------------------------------------
 
-    def _included(self, j: int, limits: dict[str, float]) -> dict[str, float]:
-        """The targets of interval ``j`` that staffing can reach."""
-        label = self.scenario.interval_label(j)
-        out = {u.kpi for u in self.unreachable if u.where == label}
-        return {k: v for k, v in limits.items() if k not in out}
+    def _included(self, j: int | None, limits: Limits) -> Limits:
+        """The targets of interval ``j`` (None: the day) that staffing can reach."""
+        where = "day" if j is None else self.scenario.interval_label(j)
+        out = {(u.scope, u.kpi) for u in self.unreachable if u.where == where}
+        kept = {
+            scope: {k: v for k, v in kpis.items() if (scope, k) not in out}
+            for scope, kpis in limits.items()
+        }
+        return {scope: kpis for scope, kpis in kept.items() if kpis}
 
-    def _day_targets(self) -> dict[str, float]:
-        out = {u.kpi for u in self.unreachable if u.where == "day"}
-        return {k: v for k, v in self.targets.items() if k not in out}
+    def _day_targets(self) -> Limits:
+        return self._included(None, self.goals)
 
-    def _grow(
-        self, staffing: Staffing, j: int, evaluation: Evaluation, limits: dict[str, float]
-    ) -> None:
+    def _grow(self, staffing: Staffing, j: int, evaluation: Evaluation, limits: Limits) -> None:
         """One agent more in interval ``j``, of the group that serves its most-short channel at
-        the least cost per unit of that channel's load."""
+        the least cost per unit of that channel's load. A pooled target judges each pooled
+        channel against it; a channel's own target judges that channel."""
         worst, channel = math.inf, None
-        for c, intervals in evaluation.channels.items():
-            z = min((intervals[j][k].z(v) for k, v in limits.items()), default=math.inf)
-            if z < worst:
-                worst, channel = z, c
+        for scope, kpis in limits.items():
+            for c in sorted(self.pool) if scope == ALL else [scope]:
+                estimates = evaluation.channels[c][j]
+                z = min((estimates[k].z(v) for k, v in kpis.items()), default=math.inf)
+                if z < worst:
+                    worst, channel = z, c
         able = [g for g in self.groups if channel is None or channel in g.skills] or self.groups
 
         def unit_cost(g: AgentGroup) -> float:
@@ -539,7 +629,21 @@ class Planner:
         one, as long as one planned agent stays."""
         if sum(staffing[g.group][j] for g in self.groups) <= 1:
             return None
-        candidates = [g for g in self.groups if staffing[g.group][j] > 0]
+        on = {g.group: staffing[g.group][j] for g in self.groups} | {
+            name: float(count[j]) for name, count in self.schedule.items() if name not in staffing
+        }
+
+        def keeps_every_channel(group: AgentGroup) -> bool:
+            """Whether a channel with traffic here keeps someone with its skill."""
+            for channel in group.skills:
+                if self.load.slots[channel][j] <= 0:
+                    continue
+                able = sum(on[g.group] for g in self.scenario.agents if channel in g.skills)
+                if able - 1 < 1:
+                    return False
+            return True
+
+        candidates = [g for g in self.groups if staffing[g.group][j] > 0 and keeps_every_channel(g)]
         if not candidates:
             return None
         return max(candidates, key=lambda g: (g.cost, staffing[g.group][j])).group
@@ -572,7 +676,7 @@ class Planner:
         targets = self._day_targets()
 
         def meets(evaluation: Evaluation) -> bool:
-            return all(evaluation.day[k].meets(v) for k, v in targets.items())
+            return evaluation.z(None, targets) >= 0
 
         def attempt(beta: float) -> tuple[Covered, Evaluation]:
             found = self.covered(self.staffing(beta), lengths, keep=True)
@@ -580,6 +684,9 @@ class Planner:
                 on_step(self.evaluations, found[0].agent_hours(self.scenario.interval))
             return found
 
+        if not targets:  # every day target is out of reach: nothing to bisect on
+            plan, evaluation = attempt(1.0)
+            return plan, evaluation
         lo, hi = -1.0, 2.0
         best = attempt(hi)
         while not meets(best[1]) and hi < 32 and self.evaluations < max_evaluations:
@@ -600,9 +707,9 @@ class Planner:
             short = self._floors_short(evaluation)
             if not short or self.evaluations >= max_evaluations:
                 break
-            required = {g: list(v) for g, v in plan.on_shift.items()}
-            for j in short:
-                self._grow(required, j, evaluation, self._included(j, self.floors))
+            required = _grown(
+                self, plan.required, plan.on_shift, short, evaluation, self.floor_goals
+            )
             plan, evaluation = attempt_required(self, required, lengths, on_step)
         return plan, evaluation
 
@@ -610,10 +717,7 @@ class Planner:
         return [
             j
             for j in range(self.scenario.n_intervals)
-            if any(
-                evaluation.intervals[j][k].short(v)
-                for k, v in self._included(j, self.floors).items()
-            )
+            if evaluation.z(j, self._included(j, self.floor_goals)) < -Z_95
         ]
 
     def _start(
@@ -627,7 +731,7 @@ class Planner:
 
         def share_met(beta: float) -> float:
             tried[beta] = evaluation = self._try(self.staffing(beta), on_step)
-            met = [evaluation.z(j, self._included(j, self.targets)) >= 0 for j in busy]
+            met = [evaluation.z(j, self._included(j, self.goals)) >= 0 for j in busy]
             return sum(met) / len(busy) if busy else 1.0
 
         lo, hi = 0.0, 4.0
@@ -660,6 +764,11 @@ class Planner:
         n = self.scenario.n_intervals
         staffing, evaluation = self._start(max_evaluations // 4, on_step)
         floor = [0] * n  # the most agents (all planned groups) seen missing a target
+        for j in range(n):
+            if self.goals and not self._included(j, self.goals):
+                # Every target is out of reach here: nothing bounds the interval from below, so
+                # it keeps the staffing it started with rather than shrink to a single agent.
+                floor[j] = sum(staffing[g][j] for g in self.names) - 1
         settled = [False] * n
         pending: dict[int, list[str]] = {}  # interval: the groups that gave up agents this round
         moved: set[int] = set()  # intervals whose staffing the last round changed
@@ -667,7 +776,7 @@ class Planner:
         while self.evaluations < max_evaluations:
             changed: set[int] = set()
             for j in range(n):
-                limits = self._included(j, self.targets)
+                limits = self._included(j, self.goals)
                 z = evaluation.z(j, limits)
                 total = sum(staffing[g][j] for g in self.names)
                 # A backlog carries into the next interval: when the one before moved too, a
@@ -675,29 +784,28 @@ class Planner:
                 own = j - 1 not in moved or doubts[j] >= 2
                 if j in pending:
                     givers = pending.pop(j)
-                    if z < 0:  # fewer missed a target: back
+                    if z < 0:  # fewer missed a target: back, and never that few again
                         for giver in givers:
                             staffing[giver][j] += 1
                         changed.add(j)
-                        if len(givers) == 1:  # a stride that failed is retried one agent at a time
-                            doubts[j] += 1
-                            if own:
-                                settled[j] = True
-                                floor[j] = max(floor[j], total)
+                        doubts[j] += 1
+                        if own:
+                            floor[j] = max(floor[j], total)
+                            settled[j] = len(givers) == 1
                         continue
                 # Far from the target the interval moves by a stride (5% of its agents); near it
                 # the steps are single agents, where the decisions are made.
                 stride = max(1, round(STRIDE * total)) if abs(z) > Z_95 else 1
                 if z < 0:
-                    if own and stride == 1:
+                    if own:
                         floor[j] = max(floor[j], total)
-                        settled[j] = True
+                        settled[j] = stride == 1
                     for _ in range(stride):
                         self._grow(staffing, j, evaluation, limits)
                     changed.add(j)
-                elif not settled[j] and total - stride > floor[j]:
+                elif not settled[j] and (step := min(stride, total - floor[j] - 1)) >= 1:
                     givers = []
-                    for _ in range(stride):
+                    for _ in range(step):
                         donor = self._shrinkable(staffing, j)
                         if donor is None:
                             break
@@ -777,6 +885,26 @@ def plan_staff(
         return _plan(planner, covered, verified)
 
 
+def _grown(
+    planner: Planner,
+    required: Staffing,
+    on_shift: Staffing,
+    short: Sequence[int],
+    evaluation: Evaluation,
+    limits: Limits,
+) -> Staffing:
+    """``required`` raised in the ``short`` intervals to one agent more than the shifts gave
+    them (of the group :meth:`Planner._grow` picks); the other intervals keep their need."""
+    grown = {g: list(v) for g, v in on_shift.items()}
+    out = {g: list(v) for g, v in required.items()}
+    for j in short:
+        planner._grow(grown, j, evaluation, planner._included(j, limits))
+        for g in grown:
+            if grown[g][j] > on_shift[g][j]:
+                out[g][j] = max(out[g][j], grown[g][j])
+    return out
+
+
 def _repair(
     planner: Planner,
     required: Staffing,
@@ -789,21 +917,11 @@ def _repair(
     covered, verified = attempt_required(planner, required, lengths, on_step)
     for _ in range(REPAIRS):
         slipped = [
-            j
-            for j in range(n)
-            if any(
-                verified.intervals[j][k].short(v)
-                for k, v in planner._included(j, planner.targets).items()
-            )
+            j for j in range(n) if verified.z(j, planner._included(j, planner.goals)) < -Z_95
         ]
         if not slipped:
             break
-        grown = {g: list(v) for g, v in covered.on_shift.items()}
-        for j in slipped:
-            planner._grow(grown, j, verified, planner._included(j, planner.targets))
-        required = {
-            g: [max(a, b) for a, b in zip(required[g], grown[g], strict=True)] for g in grown
-        }
+        required = _grown(planner, required, covered.on_shift, slipped, verified, planner.goals)
         covered, verified = attempt_required(planner, required, lengths, on_step)
     return covered, verified
 
@@ -817,6 +935,7 @@ def _plan(planner: Planner, covered: Covered, verified: Evaluation) -> Plan:
         labels=[scenario.interval_label(j) for j in range(scenario.n_intervals)],
         targets=planner.targets,
         floors=planner.floors,
+        goals=planner.goals,
         load={g: [float(x) for x in v] for g, v in planner.fluid.items()},
         required=covered.required,
         shifts=covered.shifts,

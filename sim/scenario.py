@@ -73,6 +73,9 @@ class Channel(_Model):
     bot: Bot | None = None
     priority: int = 0
     first_response_target: Annotated[Seconds, Field(gt=0)] = 60.0
+    targets: Targets | None = None
+    """This channel's own targets: its conversations are held to these instead of the
+    scenario's (which then cover the other channels, pooled)."""
 
     @property
     def silent(self) -> bool:
@@ -160,6 +163,9 @@ class Targets(_Model):
         return [(kpi, value) for kpi, value in pairs if value is not None]
 
 
+Channel.model_rebuild()  # its targets are defined below it
+
+
 class Scenario(_Model):
     """A validated scenario. Build it with :func:`load_scenario` or :func:`parse_scenario`."""
 
@@ -215,6 +221,11 @@ class Scenario(_Model):
         # Baselines, traces and results record this hash. Renaming the target changed no
         # content, so the hash keeps the old name and what was recorded before still matches.
         content["targets"][_OLD_INSESSION] = content["targets"].pop("insession_mean")
+        for channel in content["channels"].values():  # and a channel without targets of its own
+            if channel["targets"] is None:
+                del channel["targets"]
+            else:
+                channel["targets"][_OLD_INSESSION] = channel["targets"].pop("insession_mean")
         for group in content["agents"]:  # so does a group's cost at its default
             if group["cost"] == 1.0:
                 del group["cost"]

@@ -141,3 +141,23 @@ def test_update_baseline_writes_configuration(tmp_path):
         and len(recorded["scenario_sha256"]) == 64
     )
     assert run_cli("check", SMALL, "-n", "3", "--baseline", path) == 0
+
+
+def test_a_channel_is_held_to_its_own_targets():
+    import yaml
+
+    from sim.capacity import target_checks
+    from sim.scenario import parse_scenario
+
+    data = yaml.safe_load(SMALL.read_text(encoding="utf-8"))
+    data["channels"]["webchat"]["targets"] = {"service_level": 0.99}
+    scenario = parse_scenario(data)
+    stat = {"mean": 0.9, "ci95": 0.01}
+    results = Results(
+        source="model", scenario="small", scenario_sha256="x", replications=2, start="09:00",
+        interval=900.0, total={"service_level": stat, "missed_rate": {"mean": 0.05}},
+        channels={"webchat": {"service_level": stat}}, intervals=[],
+    )  # fmt: skip
+    checks = {(c.scope, c.kpi): c.passed for c in target_checks(results, scenario)}
+    assert checks[("total", "service_level")] is True  # 90% against the scenario's 80%
+    assert checks[("webchat", "service_level")] is False  # against its own 99%

@@ -45,3 +45,11 @@ def test_z_is_positive_on_the_good_side():
     assert estimate("frt_mean", [{"answered": 0, "frt_mean": None}]).z(30) == math.inf  # no data
     exact = estimate("service_level", [scope(10, 10), scope(20, 20)])
     assert exact.se == 0 and exact.z(0.9) == math.inf and exact.z(1.0) >= 0
+
+
+def test_one_replication_with_data_is_no_evidence():
+    """A scope that only one replication ever saw (one late chat at night) cannot show a miss
+    or a surplus: its spread is unknown."""
+    lonely = estimate("service_level", [scope(1, 0), {"offered": 0, "service_level": None}])
+    assert lonely.value == 0.0 and math.isinf(lonely.se)
+    assert lonely.z(0.8) == 0 and not lonely.short(0.8) and lonely.meets(0.8)

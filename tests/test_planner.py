@@ -315,7 +315,9 @@ def test_cli_writes_the_plan(tmp_path, capsys):
         "--out", tmp_path, "--report", report,
     )  # fmt: skip
     out = capsys.readouterr().out
-    assert report.read_text().startswith("<!DOCTYPE html>")  # the planned shifts, simulated
+    html = report.read_text()
+    assert html.startswith("<!DOCTYPE html>")  # the planned shifts, simulated
+    assert 'id="tradeoff"' in html and "agent-hours" in html
     assert "agents per interval" in out and "agent-hours and cost" in out and "reach" in out
     with (tmp_path / "plan.csv").open() as handle:
         rows = list(csv.DictReader(handle))
@@ -371,3 +373,32 @@ def test_cli_bad_input_exits_2(tmp_path):
     assert run_cli("staff", SMALL, "--scope", "week") == 2
     assert run_cli("staff", SMALL, "--floor", "service_level=0.8") == 2  # floors are for day scope
     assert run_cli("staff", SMALL, "--scope", "day", "--floor", "speed=3") == 2
+
+
+def test_an_interval_whose_every_target_is_out_of_reach_keeps_its_start():
+    """With its only target out of reach, nothing bounds an interval from below: it keeps the
+    safety staffing it started with instead of shrinking to one agent."""
+    data = queue_data({"service_level": 0.8}, hours=3)
+    data["channels"]["chat"]["reply"] = {"dist": "constant", "value": 5.0}
+    data["channels"]["chat"]["first_response_target"] = 1  # five seconds of typing: never
+    with Planner(parse_scenario(data), replications=2, seed=1) as planner:
+        assert len(planner.unreachable) == 3
+        required, _ = planner.search_interval()
+        start = planner.staffing(4.0)  # the start bisects down from here; every share is met
+    assert all(n >= 3 for n in required["a"]), required  # a fluid load of about nine agents
+    assert all(n <= s for n, s in zip(required["a"], start["a"], strict=True))
+
+
+def test_a_channel_with_its_own_targets_is_held_to_them():
+    """Web chat promises 95% where the scenario promises 80%: web is judged alone against its
+    own target, chat (pooled) against the scenario's, and the stricter promise costs agents."""
+    data = two_groups(None)
+    plain = plan_staff(parse_scenario(data), shift_lengths=[3600], replications=4, seed=2)
+    data["channels"]["web"]["targets"] = {"service_level": 0.95}
+    strict = plan_staff(parse_scenario(data), shift_lengths=[3600], replications=4, seed=2)
+    assert strict.goals == {"all": {"service_level": 0.8, "missed_rate": 0.1},
+                            "web": {"service_level": 0.95}}  # fmt: skip
+    assert strict.short == [], strict.short
+    for j in range(1, 4):
+        assert strict.verified.at("web", j)["service_level"].value >= 0.95 - 0.03
+    assert strict.cost() > plain.cost()

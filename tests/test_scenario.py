@@ -813,3 +813,17 @@ def test_visible_abandonment_needs_webchat():
         error.value.key == "channels.telegram.silent_abandon"
         and "close event" in error.value.problem
     )
+
+
+def test_a_channel_may_carry_its_own_targets() -> None:
+    data = yaml.safe_load((ROOT / "scenarios" / "small.yaml").read_text(encoding="utf-8"))
+    before = parse_scenario(data).sha256
+    data["channels"]["webchat"]["targets"] = {"service_level": 0.95, "in_session_mean": "1m"}
+    scenario = parse_scenario(data)
+    own = scenario.channels["webchat"].targets
+    assert own is not None and own.items() == [("service_level", 0.95), ("insession_mean", 60.0)]
+    assert scenario.channels["whatsapp"].targets is None
+    assert scenario.sha256 != before  # a channel's targets are content
+    data["channels"]["webchat"]["targets"] = {"service_levle": 0.9}
+    with pytest.raises(InputError, match="did you mean 'service_level'"):
+        parse_scenario(data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import (
@@ -26,6 +26,9 @@ from sim.records import ConversationRecord
 from sim.results import Results, Stat
 from sim.scenario import Scenario, load_scenario
 from sim.trace import Trace, read_trace
+
+if TYPE_CHECKING:  # the report (and matplotlib) load only when a report is written
+    from sim.report.html import Section
 
 
 def seed_option(help: str = "Seed of the random streams.") -> Any:
@@ -129,13 +132,16 @@ def write_html_report(
     results: list[Results],
     scenario: Scenario,
     records: list[Sequence[ConversationRecord]],
+    extra: Sequence[Section] = (),
 ) -> None:
-    """The HTML report of results still in memory (matplotlib is imported only here)."""
+    """The HTML report of results still in memory (matplotlib is imported only here), with
+    ``extra`` sections after the headline."""
     from sim.report import build_report
 
     conversations = {i: [record.to_dict() for record in run] for i, run in enumerate(records)}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
-        build_report(results, conversations=conversations, scenario=scenario), encoding="utf-8"
+        build_report(results, conversations=conversations, scenario=scenario, extra=extra),
+        encoding="utf-8",
     )
     console.print(f"wrote {path}")

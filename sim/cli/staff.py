@@ -25,6 +25,7 @@ from sim.cli.outputs import ReportOption
 from sim.durations import format_clock, format_duration, parse_duration
 from sim.errors import InputError
 from sim.evidence import Z_95
+from sim.kpi import ALL
 from sim.planner import (
     REPAIRS,
     Plan,
@@ -99,15 +100,19 @@ def reach_table(plan: Plan) -> Table:
     table = Table(title="targets against their reach (unlimited staff)", title_justify="left")
     for column in ("target", "value", "reach, day", "reach by channel"):
         table.add_column(column, justify="left" if column != "value" else "right")
-    for key, value in plan.targets.items():
-        entry = kpi_of(key)
-        day = plan.reach.day[key].value
-        channels = ", ".join(
-            f"{name} {entry.text(found[key].value)}" for name, found in plan.reach.channels.items()
-        )
-        reachable = day is None or entry.meets(day, value)
-        mark = entry.text(day) if reachable else f"[red]{entry.text(day)}[/]"
-        table.add_row(key, entry.text(value), mark, channels)
+    for scope, kpis in plan.goals.items():
+        for key, value in kpis.items():
+            entry = kpi_of(key)
+            pooled = scope == ALL
+            day = (plan.reach.day if pooled else plan.reach.channels[scope])[key].value
+            channels = ", ".join(
+                f"{name} {entry.text(found[key].value)}"
+                for name, found in plan.reach.channels.items()
+                if pooled or name == scope
+            )
+            reachable = day is None or entry.meets(day, value)
+            mark = entry.text(day) if reachable else f"[red]{entry.text(day)}[/]"
+            table.add_row(key if pooled else f"{scope} {key}", entry.text(value), mark, channels)
     return table
 
 
@@ -273,8 +278,13 @@ def staff(
             f"{out / 'verified' / 'results.json'}"
         )
     if report is not None:
-        write_html_report(report, [plan.results], plan.scenario, [plan.records])
-    problems = [f"{u.kpi} ({u.where}) is out of staffing's reach" for u in plan.unreachable]
+        from sim.report.tradeoff import tradeoff_section  # matplotlib only when asked for
+
+        points = [(p.agent_hours, {k: e.value for k, e in p.day.items()}) for p in plan.tradeoff]
+        reach = {k: e.value for k, e in plan.reach.day.items()}
+        section = tradeoff_section(points, plan.targets, reach)
+        write_html_report(report, [plan.results], plan.scenario, [plan.records], [section])
+    problems = [f"{u.name} ({u.where}) is out of staffing's reach" for u in plan.unreachable]
     problems += [f"{kpi} still short at {where}" for where, kpi in plan.short]
     if problems:
         shown = "; ".join(problems[:8]) + (
@@ -291,14 +301,14 @@ def _show(plan: Plan, lengths: list[float]) -> None:
         if unreachable.where == "day" or len(plan.unreachable) <= 6:
             entry = kpi_of(unreachable.kpi)
             err_console.print(
-                f"[red]out of reach:[/] {unreachable.kpi} {entry.text(unreachable.target)} "
+                f"[red]out of reach:[/] {unreachable.name} {entry.text(unreachable.target)} "
                 f"({unreachable.where}): unlimited staff reaches {entry.text(unreachable.reach)}; "
                 f"{unreachable.reason}. Left out of the search."
             )
     if len(plan.unreachable) > 6:
         err_console.print(
-            f"[red]out of reach:[/] {len(plan.unreachable)} interval targets (see the red reach "
-            "cells); left out of the search"
+            f"[red]out of reach:[/] {len(plan.unreachable)} interval targets in all; left out "
+            "of the search"
         )
     for note in plan.near:
         err_console.print(f"[yellow]near:[/] {note}")

@@ -49,8 +49,9 @@ def build_report(
     *,
     conversations: dict[int, list[dict[str, Any]]] | None = None,
     scenario: Scenario | None = None,
+    extra: Sequence[Section] = (),
 ) -> str:
-    """The HTML text of a report on ``results``.
+    """The HTML text of a report on ``results``; ``extra`` sections come after the headline.
 
     ``conversations[i]`` are the per-conversation records of ``results[i]`` (for the
     first-response distribution and slot holding times); ``scenario`` supplies targets and
@@ -60,7 +61,8 @@ def build_report(
     sections = [
         Section(
             "headline", "Headline KPIs", tables.scenario_warnings(context) + tables.cards(context)
-        )
+        ),
+        *extra,
     ]
     for run in context.runs:
         if run.results.source == "replay" and "validity" in run.results.extra:

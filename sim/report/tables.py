@@ -16,16 +16,17 @@ from sim.report.runs import Context, Run, value
 from sim.scenario import Scenario
 
 
-def target_of(kpi: str, scenario: Scenario | None) -> float | None:
-    """The scenario's target for a KPI, if it sets one."""
+def target_of(kpi: str, scenario: Scenario | None, channel: str | None = None) -> float | None:
+    """The target for a KPI, if one is set: a channel's own, or else the scenario's."""
     if scenario is None:
         return None
-    return dict(scenario.targets.items()).get(kpi)
+    own = scenario.channels[channel].targets if channel in scenario.channels else None
+    return dict((own or scenario.targets).items()).get(kpi)
 
 
-def verdict(kpi: str, mean: float, scenario: Scenario | None) -> str:
+def verdict(kpi: str, mean: float, scenario: Scenario | None, channel: str | None = None) -> str:
     """``"pass"``, ``"fail"`` or ``""`` (no target or no value)."""
-    target = target_of(kpi, scenario)
+    target = target_of(kpi, scenario, channel)
     if target is None or not math.isfinite(mean):
         return ""
     return "pass" if kpi_of(kpi).meets(mean, target) else "fail"
@@ -195,7 +196,7 @@ def channel_table(context: Context) -> str:
             ]
             for kpi in CHANNEL_TABLE:
                 mean, ci = value(stats.get(kpi)), value(stats.get(kpi), "ci95")
-                mark = verdict(kpi, mean, context.scenario)
+                mark = verdict(kpi, mean, context.scenario, None if name == "total" else name)
                 attr = f' class="{mark}"' if mark else ""
                 cells.append(f"<td{attr}>{esc(kpi_of(kpi).with_ci(mean, ci))}</td>")
             rows.append(cells)
