@@ -24,7 +24,8 @@ silent abandonment holding slots), so the planner asks the model, in five steps:
    fewer agents, and a reduction that misses is undone and never tried again. Steps are a
    stride of 5% of the interval's agents while its estimate is more than 1.645 standard errors
    from the target, single agents near it. Every candidate runs on the same traffic, so nothing
-   ratchets on noise: no interval keeps an agent its own estimate did not ask for.
+   ratchets on noise: no interval keeps an agent its own estimate did not ask for. Isolated
+   peaks whose one-agent-fewer estimate missed only within noise are smoothed away.
 5. **Shifts**: per group, the cheapest shifts of the allowed lengths covering the requirement
    (:func:`sim.shifts.cover`), verified by one more model run; where the verification shows a
    target missed, the requirement grows and the cover is solved again.
@@ -773,6 +774,7 @@ class Planner:
         pending: dict[int, list[str]] = {}  # interval: the groups that gave up agents this round
         moved: set[int] = set()  # intervals whose staffing the last round changed
         doubts = [0] * n  # reductions undone while the interval before moved too
+        below: dict[int, tuple[int, float]] = {}  # one agent fewer was tried: (total, its z)
         while self.evaluations < max_evaluations:
             changed: set[int] = set()
             for j in range(n):
@@ -785,6 +787,8 @@ class Planner:
                 if j in pending:
                     givers = pending.pop(j)
                     if z < 0:  # fewer missed a target: back, and never that few again
+                        if len(givers) == 1:
+                            below[j] = (total, z)
                         for giver in givers:
                             staffing[giver][j] += 1
                         changed.add(j)
@@ -821,9 +825,27 @@ class Planner:
         for j, givers in pending.items():  # out of evaluations while trying: keep the safe one
             for giver in givers:
                 staffing[giver][j] += 1
-        if pending:
+        if self._smooth(staffing, below) or pending:
             evaluation = self._try(staffing, on_step)
         return staffing, evaluation
+
+    def _smooth(self, staffing: Staffing, below: dict[int, tuple[int, float]]) -> bool:
+        """Take back isolated peaks the evidence cannot tell from their neighbours: an interval
+        above both neighbours whose one-agent-fewer estimate missed only within noise (``z``
+        between -1.645 and 0) goes down to that count. Returns whether anything changed."""
+        n = self.scenario.n_intervals
+        totals = [sum(staffing[g][j] for g in self.names) for j in range(n)]
+        changed = False
+        for j, (fewer, z) in below.items():
+            if fewer != totals[j] - 1 or z < -Z_95:
+                continue
+            neighbours = [totals[i] for i in (j - 1, j + 1) if 0 <= i < n]
+            if neighbours and all(t <= fewer for t in neighbours):
+                donor = self._shrinkable(staffing, j)
+                if donor is not None:
+                    staffing[donor][j] -= 1
+                    changed = True
+        return changed
 
 
 def _interval_rows(

@@ -124,7 +124,7 @@ def test_a_stationary_queue_gets_erlang_a_staffing(rate):
     with Planner(scenario, scope="interval", replications=4, seed=3) as planner:
         required, evaluation = planner.search_interval()
     assert all(abs(n - theory) <= 1 for n in required["a"][1:-1]), (required, theory)
-    assert all(evaluation.intervals[j]["service_level"].meets(0.8) for j in range(6))
+    assert not any(evaluation.intervals[j]["service_level"].short(0.8) for j in range(6))
 
 
 def test_the_requirement_follows_a_sinusoidal_load_with_its_lag():
@@ -402,3 +402,15 @@ def test_a_channel_with_its_own_targets_is_held_to_them():
     for j in range(1, 4):
         assert strict.verified.at("web", j)["service_level"].value >= 0.95 - 0.03
     assert strict.cost() > plain.cost()
+
+
+def test_an_isolated_peak_within_noise_is_smoothed_away():
+    """An interval one agent above both neighbours, whose one-agent-fewer estimate missed only
+    within noise, comes down; a peak backed by a clear miss, or one a neighbour shares, stays."""
+    scenario, *_ = queue({"service_level": 0.8})
+    with Planner(scenario, replications=2, seed=1) as planner:
+        staffing = {"a": [9, 10, 9, 9, 11, 9]}
+        assert planner._smooth(staffing, {1: (9, -0.8), 4: (10, -3.0)})
+        assert staffing["a"] == [9, 9, 9, 9, 11, 9]  # 4: a clear miss at ten
+        shared = {"a": [9, 10, 10, 9, 9, 9]}
+        assert not planner._smooth(shared, {1: (9, -0.5)}) and shared["a"][1] == 10
