@@ -74,6 +74,8 @@ def _stats(values: np.ndarray, *percents: float) -> list[float | None]:
     """The mean and the given percentiles of ``values`` (one sort), None when empty."""
     if values.size == 0:
         return [None] * (1 + len(percents))
+    if not percents:
+        return [float(values.mean())]
     return [float(values.mean()), *(float(p) for p in np.percentile(values, percents))]
 
 
@@ -139,13 +141,23 @@ class _Columns:
         self.insession = np.fromiter((d for _, d in owners), dtype=float, count=len(owners))
 
 
-def measure(run: Run, scenario: Scenario, channels: Collection[str] | None = None) -> Measurement:
+def measure(
+    run: Run,
+    scenario: Scenario,
+    channels: Collection[str] | None = None,
+    *,
+    quantiles: bool = True,
+) -> Measurement:
     """KPIs of one run: in total, per channel, and per interval for each channel and ``"all"``.
 
     ``channels`` limits the measurement to those channels: the total and the ``"all"`` rows then
     cover only their conversations (a planner sizing one agent group asks for its own channels);
-    agent KPIs still cover every agent.
+    agent KPIs still cover every agent. Without ``quantiles`` the percentile KPIs are None (the
+    planner's search needs means and rates only, and percentiles are most of the cost).
     """
+    percents: tuple[tuple[float, ...], tuple[float, ...]] = (
+        ((50, 90, 95), (90,)) if quantiles else ((), ())
+    )
     names = [name for name in scenario.channels if channels is None or name in channels]
     cols = _Columns(run, scenario)
     n_int = scenario.n_intervals
@@ -165,8 +177,10 @@ def measure(run: Run, scenario: Scenario, channels: Collection[str] | None = Non
         insession = (
             cols.insession[select[cols.insession_owner]] if cols.insession.size else cols.insession
         )
-        frt_mean, frt_p50, frt_p90, frt_p95 = _stats(frt, 50, 90, 95)
-        insession_mean, insession_p90 = _stats(insession, 90)
+        frt_mean, *frt_q = _stats(frt, *percents[0])
+        insession_mean, *insession_q = _stats(insession, *percents[1])
+        frt_p50, frt_p90, frt_p95 = frt_q or (None, None, None)
+        (insession_p90,) = insession_q or (None,)
         return {
             "offered": float(offered),
             "answered": float(answered),

@@ -23,7 +23,8 @@ silent abandonment holding slots), so the planner asks the model, in five steps:
    intervals move at once: one whose estimate misses a target grows, one that meets them tries
    fewer agents, and a reduction that misses is undone and never tried again. Steps are a
    stride of 5% of the interval's agents while its estimate is more than 1.645 standard errors
-   from the target, single agents near it. Every candidate runs on the same traffic, so nothing
+   from the target, single agents near it; the search stops when no interval is short at 95%
+   and only a few still move. Every candidate runs on the same traffic, so nothing
    ratchets on noise: no interval keeps an agent its own estimate did not ask for. Isolated
    peaks whose one-agent-fewer estimate missed only within noise are smoothed away.
 5. **Shifts**: per group, the cheapest shifts of the allowed lengths covering the requirement
@@ -91,7 +92,10 @@ REPAIRS = 4
 
 STRIDE = 0.05
 """Share of an interval's agents it moves by while its estimate is far (beyond 1.645 standard
-errors) from the target."""
+errors) from the target; twice that beyond 3.29."""
+
+TAIL = 25
+"""The search stops when no interval is short at 95% and at most one in this many still moves."""
 
 NEAR = {Unit.RATE: 0.02, Unit.SECONDS: 0.10}
 """How close to its reach a target is "near": 2 points of a rate, 10% of a response time."""
@@ -546,7 +550,7 @@ class Planner:
         pool = self.pool or self.channels
         whole_only = pool == frozenset(scenario.channels)
         scopes: tuple[Collection[str] | None, ...] = (None,) if whole_only else (pool, None)
-        batch = self.runner.run(scenario, scopes, keep_first=keep)
+        batch = self.runner.run(scenario, scopes, keep_first=keep, quantiles=keep)
         scoped, whole = batch.measurements[0], batch.measurements[-1]
         n = scenario.n_intervals
         targets = {k for limits in self.goals.values() for k in limits} | set(self.floors)
@@ -799,7 +803,8 @@ class Planner:
                         continue
                 # Far from the target the interval moves by a stride (5% of its agents); near it
                 # the steps are single agents, where the decisions are made.
-                stride = max(1, round(STRIDE * total)) if abs(z) > Z_95 else 1
+                far = 2 if abs(z) > 2 * Z_95 else 1 if abs(z) > Z_95 else 0
+                stride = max(1, round(far * STRIDE * total))
                 if z < 0:
                     if own:
                         floor[j] = max(floor[j], total)
@@ -818,8 +823,9 @@ class Planner:
                     if givers:
                         pending[j] = givers
                         changed.add(j)
-            if not changed:
-                break
+            clear = all(evaluation.z(j, self._included(j, self.goals)) >= -Z_95 for j in range(n))
+            if not changed or (clear and len(changed) <= n // TAIL and not pending):
+                break  # nothing left but a few moves within noise, which the shifts absorb
             moved = changed
             evaluation = self._try(staffing, on_step)
         for j, givers in pending.items():  # out of evaluations while trying: keep the safe one

@@ -85,12 +85,12 @@ class _Worker:
 
 
 def _play(
-    scenario: Scenario, replication: int, scopes: Sequence[Scope], keep_run: bool
+    scenario: Scenario, replication: int, scopes: Sequence[Scope], keep_run: bool, quantiles: bool
 ) -> tuple[int, list[Measurement], Run | None]:
     run = simulate_trace(scenario, _Worker.trace(replication))
     return (
         replication,
-        [measure(run, scenario, scope) for scope in scopes],
+        [measure(run, scenario, scope, quantiles=quantiles) for scope in scopes],
         run if keep_run else None,
     )
 
@@ -149,9 +149,11 @@ class Runner:
         scopes: Sequence[Scope] = (None,),
         *,
         keep_first: bool = False,
+        quantiles: bool = True,
         on_replication: Callable[[int], None] | None = None,
     ) -> Batch:
-        """Play ``scenario`` on every replication and measure each run once per scope.
+        """Play ``scenario`` on every replication and measure each run once per scope
+        (``quantiles=False``: without the percentile KPIs, see :func:`sim.kpi.measure`).
 
         ``keep_first`` keeps the records of replication 0 (for ``conversations.jsonl`` and the
         report); ``on_replication`` is called with the number of replications done so far.
@@ -162,14 +164,16 @@ class Runner:
         if self._pool is None:
             for r in range(n):
                 run = simulate_trace(scenario, self.trace(r))
-                measured[r] = [measure(run, scenario, scope) for scope in scopes]
+                measured[r] = [measure(run, scenario, s, quantiles=quantiles) for s in scopes]
                 if r == 0 and keep_first:
                     first = run
                 if on_replication is not None:
                     on_replication(r + 1)
         else:
             futures: list[Future[tuple[int, list[Measurement], Run | None]]] = [
-                self._pool.submit(_play, scenario, r, list(scopes), keep_first and r == 0)
+                self._pool.submit(
+                    _play, scenario, r, list(scopes), keep_first and r == 0, quantiles
+                )
                 for r in range(n)
             ]
             for future in as_completed(futures):

@@ -73,3 +73,17 @@ def test_traffic_refuses_nonsense():
         Traffic(SMALL, replications=0)
     with pytest.raises(ValueError, match="jobs"):
         Runner(Traffic(SMALL), jobs=0)
+
+
+def test_without_quantiles_only_the_percentiles_are_left_out():
+    run = simulate_trace(SMALL, draw_trace(SMALL, 1, 0, texts=False))
+    full, lean = measure(run, SMALL), measure(run, SMALL, quantiles=False)
+    quantiles = {"frt_p50", "frt_p90", "frt_p95", "insession_p90"}
+    for table, other in [
+        (full["total"], lean["total"]),
+        *zip(full["intervals"], lean["intervals"], strict=True),
+    ]:
+        assert all(other[k] is None for k in quantiles)
+        assert {k: v for k, v in table.items() if k not in quantiles} == {
+            k: v for k, v in other.items() if k not in quantiles
+        }
