@@ -1,11 +1,11 @@
 """Capacity checks for CI: does a scenario still meet its targets, and has it got worse?
 
 ``check`` runs the model with a fixed seed and holds the result to the scenario's targets and,
-optionally, to a baseline recorded earlier. A KPI regresses when it is worse than the baseline
-by more than its noise band: the combined 95% half-widths of the two estimates
-(``sqrt(ci_now² + ci_base²)``) plus a small floor. With the same seed, replications, scenario
-and chatsim version the model is deterministic, so a baseline records all four and refuses to
-be compared with another configuration.
+optionally, to a baseline recorded earlier. A baseline belongs to a scenario (its name and
+channels); any other difference (its content, chatsim's version, the seed, the replications) is
+what the check compares, and the verdict lists it. A KPI regresses when it is worse than the
+baseline by more than its noise band (:func:`baseline_checks`): run with the baseline's own
+seed and replications, the two runs play the same conversations and the band is paired.
 """
 
 from __future__ import annotations
@@ -13,13 +13,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+import numpy as np
+from scipy import stats
 
 from sim import __version__
-from sim.catalogue import BY_KEY, HIGHER, held_to_baseline
+from sim.catalogue import BY_KEY, HIGHER, Kpi, held_to_baseline
 from sim.errors import InputError
-from sim.results import Results, read_results
+from sim.kpi import KpiValues, Measurement
+from sim.results import Results, Stat, read_results
 from sim.scenario import Scenario
 from sim.verdict import Check, Verdict
 
@@ -46,99 +51,203 @@ def target_checks(results: Results, scenario: Scenario) -> list[Check]:
     return checks
 
 
-def baseline_checks(results: Results, baseline: Results) -> list[Check]:
-    """Each baseline KPI, in total and per channel: worse by more than its noise band fails."""
+Samples = dict[str, dict[str, list[float | None]]]
+"""Per scope (``total`` or a channel) and KPI, the value of each replication."""
+
+
+def samples_of(measurements: Sequence[Measurement]) -> Samples:
+    """The baseline KPIs of each replication, in total and per channel."""
+    keys = [kpi.key for kpi in held_to_baseline()]
+    scopes: dict[str, list[KpiValues]] = {"total": [m["total"] for m in measurements]}
+    for name in measurements[0]["channels"] if measurements else ():
+        scopes[name] = [m["channels"][name] for m in measurements]
+    return {
+        scope: {k: [row.get(k) for row in rows] for k in keys} for scope, rows in scopes.items()
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """A recorded run to hold a new one to: its results, what it was recorded with, and the
+    value of each replication (which makes the comparison paired when both runs share them)."""
+
+    results: Results
+    scenario_sha256: str
+    seed: int | None
+    replications: int
+    chatsim_version: str
+    samples: Samples | None
+
+
+def _band(kpi: Kpi, paired: list[tuple[float, float]] | None, now: Stat, before: Stat) -> float:
+    """The noise band of a baseline KPI (see :func:`baseline_checks`)."""
+    floor = kpi.baseline_floor or 0.0
+    if paired is not None and len(paired) >= 2:
+        differences = np.array([a - b for a, b in paired])
+        half = float(stats.t.ppf(0.975, len(differences) - 1)) * float(differences.std(ddof=1))
+        return half / math.sqrt(len(differences)) + floor
+    return math.hypot(now.get("ci95") or 0.0, before.get("ci95") or 0.0) + floor
+
+
+def baseline_checks(
+    results: Results, baseline: Results, now: Samples | None = None, before: Samples | None = None
+) -> list[Check]:
+    """Each baseline KPI, in total and per channel: worse than the baseline by more than its
+    noise band fails; better never fails.
+
+    With the values of each replication on both sides (``now``, ``before``) from the same seed
+    and replications, replication ``r`` of both runs played the very same conversations (common
+    random numbers): the difference of the two runs is measured replication by replication, and
+    the band is the 95% half-width of the mean difference (Student t, ``R - 1`` degrees of
+    freedom) plus a small floor. Traffic noise cancels, so one agent fewer shows at once, and an
+    unchanged scenario differs by exactly nothing. Without them, the band is the two runs' 95%
+    half-widths combined, ``sqrt(ci_now^2 + ci_baseline^2)``, plus the floor.
+    """
     checks = []
     scopes = [("total", results.total, baseline.total)] + [
         (name, results.channels[name], baseline.channels[name])
         for name in results.channels
         if name in baseline.channels
     ]
-    for scope, now, before in scopes:
+    for scope, current_kpis, reference_kpis in scopes:
         for kpi in held_to_baseline():
-            current, reference = now.get(kpi.key, {}), before.get(kpi.key, {})
+            current, reference = current_kpis.get(kpi.key, {}), reference_kpis.get(kpi.key, {})
             actual, expected = current.get("mean"), reference.get("mean")
             if actual is None or expected is None:
                 continue
-            band = math.hypot(current.get("ci95") or 0.0, reference.get("ci95") or 0.0) + (
-                kpi.baseline_floor or 0.0
-            )
+            paired = None
+            if now is not None and before is not None:
+                left = now.get(scope, {}).get(kpi.key)
+                right = before.get(scope, {}).get(kpi.key)
+                if left is not None and right is not None and len(left) == len(right):
+                    paired = [
+                        (a, b)
+                        for a, b in zip(left, right, strict=True)
+                        if a is not None and b is not None
+                    ]
+            band = _band(kpi, paired, current, reference)
             worse_by = kpi.worse_by(actual, expected)
             passed = worse_by <= band
-            verb = "worse" if worse_by > 0 else "better"
+            verb = "worse" if worse_by > 0 else "better" if worse_by < 0 else "the same"
+            how = "paired" if paired is not None and len(paired) >= 2 else "unpaired"
             detail = (
                 f"{scope} {kpi.key}: {kpi.text(actual)} now, {kpi.text(expected)} in the baseline "
-                f"({kpi.delta(actual - expected)}, {verb}; noise band ±{kpi.spread(band)})"
+                f"({kpi.delta(actual - expected)}, {verb}; {how} noise band ±{kpi.spread(band)})"
             )
             checks.append(
                 Check(
-                    "baseline",
-                    scope,
-                    kpi.key,
-                    expected,
-                    actual,
-                    band,
-                    passed,
-                    detail,
+                    "baseline", scope, kpi.key, expected, actual, band, passed, detail,
                     reference.get("ci95"),
                 )
-            )
+            )  # fmt: skip
     return checks
 
 
-def configuration(scenario: Scenario, seed: int, replications: int) -> dict[str, Any]:
-    """What must match for a baseline to apply."""
-    return {
+def write_baseline(
+    results: Results,
+    path: Path,
+    scenario: Scenario,
+    seed: int,
+    replications: int,
+    samples: Samples | None = None,
+) -> None:
+    """Record ``results`` as the baseline of ``scenario`` (with each replication's values)."""
+    data = results.to_dict()
+    data["baseline"] = {
         "scenario": scenario.name,
+        "channels": list(scenario.channels),
         "scenario_sha256": scenario.sha256,
         "seed": seed,
         "replications": replications,
         "chatsim_version": __version__,
-    }
-
-
-def write_baseline(
-    results: Results, path: Path, scenario: Scenario, seed: int, replications: int
-) -> None:
-    data = results.to_dict()
-    data["baseline"] = {
-        **configuration(scenario, seed, replications),
         "recorded": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **({"samples": samples} if samples is not None else {}),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def read_baseline(path: Path, scenario: Scenario, seed: int, replications: int) -> Results:
-    """A baseline recorded for exactly this configuration, or a clear refusal."""
+def read_baseline(path: Path, scenario: Scenario) -> Baseline:
+    """The baseline at ``path`` if it is one of ``scenario`` (same name and channels), or a
+    clear refusal; every other difference is for the verdict to list."""
+    if not path.exists():
+        raise InputError(
+            f"no baseline here yet: record one with `chatsim check SCENARIO --baseline {path} "
+            "--update-baseline` and commit it",
+            file=path,
+        )
     results = read_results(path)
     recorded = results.extra.get("baseline")
     if not isinstance(recorded, dict):
         raise InputError(
             'not a baseline (no "baseline" record): write one with --update-baseline', file=path
         )
-    expected = configuration(scenario, seed, replications)
-    differences = [
-        f"{key} {recorded.get(key)!r} ≠ {value!r}"
-        for key, value in expected.items()
-        if recorded.get(key) != value
-    ]
-    if differences:
+    if recorded.get("scenario") != scenario.name:
         raise InputError(
-            "baseline was recorded for another configuration ("
-            + "; ".join(differences)
-            + "): check the scenario and options, or record it anew with --update-baseline",
+            f"baseline of scenario {recorded.get('scenario')!r}, not of {scenario.name!r}: hold a "
+            "scenario to its own baseline, or record one with --update-baseline",
             file=path,
-            key="baseline",
+            key="baseline.scenario",
         )
-    return results
+    channels = recorded.get("channels", list(results.channels))
+    if sorted(channels) != sorted(scenario.channels):
+        raise InputError(
+            f"baseline has channels {', '.join(sorted(channels))}, the scenario "
+            f"{', '.join(sorted(scenario.channels))}: record a new baseline with --update-baseline",
+            file=path,
+            key="baseline.channels",
+        )
+    samples = recorded.get("samples")
+    return Baseline(
+        results=results,
+        scenario_sha256=str(recorded.get("scenario_sha256", "")),
+        seed=recorded.get("seed") if isinstance(recorded.get("seed"), int) else None,
+        replications=int(recorded.get("replications") or results.replications),
+        chatsim_version=str(recorded.get("chatsim_version", "")),
+        samples=samples if isinstance(samples, dict) else None,
+    )
 
 
-def capacity_verdict(results: Results, scenario: Scenario, baseline: Results | None) -> Verdict:
+def differences(baseline: Baseline, scenario: Scenario, seed: int, replications: int) -> list[str]:
+    """What differs between the baseline's recording and this run (listed in the verdict)."""
+    found = []
+    if baseline.scenario_sha256 and baseline.scenario_sha256 != scenario.sha256:
+        found.append("the scenario's content changed since the baseline was recorded")
+    if baseline.chatsim_version and baseline.chatsim_version != __version__:
+        found.append(f"chatsim {__version__} now, {baseline.chatsim_version} in the baseline")
+    if baseline.seed is not None and baseline.seed != seed:
+        found.append(f"seed {seed} now, {baseline.seed} in the baseline: different conversations")
+    if baseline.replications != replications:
+        found.append(f"{replications} replications now, {baseline.replications} in the baseline")
+    return found
+
+
+def capacity_verdict(
+    results: Results,
+    scenario: Scenario,
+    baseline: Baseline | None,
+    *,
+    samples: Samples | None = None,
+    seed: int = 1,
+    replications: int = 1,
+) -> Verdict:
+    """Targets, and the baseline when given (paired when both runs carry each replication's
+    values and share the seed and replications)."""
     verdict = Verdict(f"capacity check of {scenario.name}")
     verdict.checks += target_checks(results, scenario)
     if baseline is not None:
-        verdict.checks += baseline_checks(results, baseline)
+        changed = differences(baseline, scenario, seed, replications)
+        shared = baseline.seed == seed and baseline.replications == replications
+        before = baseline.samples if shared else None
+        verdict.checks += baseline_checks(
+            results, baseline.results, samples if before else None, before
+        )
+        verdict.notes += [f"differs from the baseline: {note}" for note in changed]
+        if baseline.samples is None:
+            verdict.notes.append(
+                "the baseline has no per-replication values: unpaired noise bands; re-record it "
+                "with --update-baseline for paired ones"
+            )
     if not verdict.checks:
         verdict.notes.append(
             "the scenario has no targets and no baseline was given: nothing to check"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sim.kpi import Measurement
 from sim.records import Run
 from sim.results import Results, ResultsHeader, aggregate
 from sim.runner import Runner, Traffic
@@ -24,6 +25,8 @@ class Experiment:
 
     results: Results
     first_run: Run
+    measurements: list[Measurement]
+    """Each replication's KPIs, in order (a baseline keeps their values)."""
 
 
 def run_experiment(
@@ -45,4 +48,5 @@ def run_experiment(
         batch = runner.run(scenario, keep_first=True, on_replication=on_replication)
     assert batch.first_run is not None
     header = ResultsHeader.of(scenario, seed=seed, trace=trace)
-    return Experiment(aggregate(batch.measurements[0], header), batch.first_run)
+    measured = batch.measurements[0]
+    return Experiment(aggregate(measured, header), batch.first_run, measured)

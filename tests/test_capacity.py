@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import yaml
 
 from sim.capacity import baseline_checks
 from sim.cli import main
@@ -117,11 +118,20 @@ def test_regression_against_a_better_baseline_exits_1(tmp_path):
     assert "frt_mean" in markdown.read_text() and "❌" in markdown.read_text()
 
 
-def test_foreign_baselines_are_refused_with_exit_2(tmp_path):
-    assert run_cli("check", SMALL, "--baseline", BASELINE, "--seed", "7") == 2
-    other = tmp_path / "other.yaml"
-    other.write_text(SMALL.read_text().replace("volume: 180", "volume: 190"))
-    assert run_cli("check", other, "--baseline", BASELINE) == 2
+def test_another_scenario_or_channel_set_is_refused_and_a_missing_baseline_says_how(
+    tmp_path, capsys
+):
+    renamed = tmp_path / "renamed.yaml"
+    renamed.write_text(SMALL.read_text().replace("name: small", "name: other"))
+    assert run_cli("check", renamed, "--baseline", BASELINE) == 2
+    assert "not of 'other'" in capsys.readouterr().err
+    fewer_channels = yaml.safe_load(SMALL.read_text())
+    del fewer_channels["channels"]["telegram"]
+    fewer_channels["agents"][0]["skills"].remove("telegram")
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(fewer_channels))
+    assert run_cli("check", path, "--baseline", BASELINE) == 2
+    assert "channels" in capsys.readouterr().err
     plain = tmp_path / "plain.json"
     shutil.copy(BASELINE, plain)
     data = json.loads(plain.read_text())
@@ -129,6 +139,40 @@ def test_foreign_baselines_are_refused_with_exit_2(tmp_path):
     plain.write_text(json.dumps(data))
     assert run_cli("check", SMALL, "--baseline", plain) == 2
     assert run_cli("check", SMALL, "--baseline", tmp_path / "missing.json") == 2
+    assert "--update-baseline" in capsys.readouterr().err
+
+
+def shifts(first: int, second: int, tmp_path: Path) -> Path:
+    """small.yaml with ``first`` agents 09:00-12:00 and ``second`` 10:00-12:00 (3 and 1)."""
+    data = yaml.safe_load(SMALL.read_text())
+    data["agents"][0]["shifts"] = [
+        {"start": "09:00", "end": "12:00", "count": first},
+        {"start": "10:00", "end": "12:00", "count": second},
+    ]
+    path = tmp_path / f"small-{first}-{second}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_a_baseline_catches_one_agent_fewer_and_lets_an_improvement_pass(tmp_path, capsys):
+    """Run with the baseline's seed and replications, both sides play the same conversations:
+    the same scenario differs by nothing, one agent fewer fails naming KPIs and channels, one
+    agent more passes. What changed is listed."""
+    assert run_cli("check", SMALL, "--baseline", BASELINE) == 0
+    assert "differs from the baseline" not in capsys.readouterr().out
+    verdict = tmp_path / "fewer.json"
+    assert run_cli("check", shifts(2, 1, tmp_path), "--baseline", BASELINE, "--json", verdict) == 1
+    assert "the scenario's content changed" in capsys.readouterr().out
+    failed = {(c["scope"], c["kpi"]) for c in json.loads(verdict.read_text())["checks"]
+              if c["kind"] == "baseline" and not c["passed"]}  # fmt: skip
+    assert {
+        ("total", "service_level"),
+        ("total", "missed_rate"),
+        ("webchat", "service_level"),
+    } <= failed
+    assert run_cli("check", shifts(3, 2, tmp_path), "--baseline", BASELINE) == 0
+    assert run_cli("check", SMALL, "--baseline", BASELINE, "--seed", "7") in (0, 1)
+    assert "seed 7 now, 1 in the baseline" in capsys.readouterr().out
 
 
 def test_update_baseline_writes_configuration(tmp_path):
@@ -140,12 +184,12 @@ def test_update_baseline_writes_configuration(tmp_path):
         and recorded["replications"] == 3
         and len(recorded["scenario_sha256"]) == 64
     )
-    assert run_cli("check", SMALL, "-n", "3", "--baseline", path) == 0
+    assert recorded["channels"] == ["whatsapp", "telegram", "webchat"]
+    assert len(recorded["samples"]["total"]["service_level"]) == 3
+    assert run_cli("check", SMALL, "--baseline", path) == 0  # its own seed and replications
 
 
 def test_a_channel_is_held_to_its_own_targets():
-    import yaml
-
     from sim.capacity import target_checks
     from sim.scenario import parse_scenario
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sim.capacity import capacity_verdict, read_baseline, write_baseline
+from sim.capacity import capacity_verdict, read_baseline, samples_of, write_baseline
 from sim.cli.app import app, console
 from sim.cli.options import (
     jobs_option,
@@ -44,14 +44,17 @@ def check(
         ),
     ] = False,
     replications: Annotated[
-        int,
+        int | None,
         replications_option(
-            "Replications, at least 2: noise bands come from their spread "
-            "(fixed seed: the verdict is reproducible).",
+            "Replications, at least 2: noise bands come from their spread (default: the "
+            "baseline's, else 10; fixed seed: the verdict is reproducible).",
             minimum=2,
         ),
-    ] = 10,
-    seed: Annotated[int, seed_option()] = 1,
+    ] = None,
+    seed: Annotated[
+        int | None,
+        seed_option("Seed of the random streams (default: the baseline's, else 1)."),
+    ] = None,
     jobs: Annotated[int, jobs_option()] = 1,
     out: Annotated[
         Path | None,
@@ -69,10 +72,14 @@ def check(
     output_directory(out)
     output_directory(report.parent if report is not None else None, key="--report")
     reference = (
-        read_baseline(baseline, scenario, seed, replications)
-        if baseline is not None and not update_baseline
-        else None
+        read_baseline(baseline, scenario) if baseline is not None and not update_baseline else None
     )
+    # With the baseline's own seed and replications both runs play the same conversations, and
+    # the comparison is paired (see sim.capacity.baseline_checks).
+    if seed is None:
+        seed = reference.seed if reference is not None and reference.seed is not None else 1
+    if replications is None:
+        replications = max(2, reference.replications) if reference is not None else 10
     with progress_bar(f"checking {scenario.name}", replications) as bar:
         task = bar.task_ids[0]
         experiment = run_experiment(
@@ -87,9 +94,18 @@ def check(
         write_results(results, out, experiment.first_run.conversations)
     if update_baseline:
         assert baseline is not None
-        write_baseline(results, baseline, scenario, seed, replications)
+        write_baseline(
+            results, baseline, scenario, seed, replications, samples_of(experiment.measurements)
+        )
         console.print(f"recorded baseline {baseline} ({replications} replications, seed {seed})")
-    verdict = capacity_verdict(results, scenario, reference)
+    verdict = capacity_verdict(
+        results,
+        scenario,
+        reference,
+        samples=samples_of(experiment.measurements),
+        seed=seed,
+        replications=replications,
+    )
     emit(verdict, json_path, junit, markdown)
     if report is not None:
         write_html_report(report, [results], scenario, [experiment.first_run.conversations])
