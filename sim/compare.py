@@ -56,6 +56,27 @@ def timing_resolution(measured: Results) -> float:
     return 2 * float(validity.get("ack_p99_ms", 0.0)) / 1000.0 * float(speedup)
 
 
+RESOLUTION_SHARE = 0.10
+"""The largest share of a response it judges that a replay's timing resolution may be; above it
+the speedup is too high to judge response times."""
+
+
+def judgeable(resolution: float, speedup: float, response: float) -> str | None:
+    """A warning when ``resolution`` (scenario seconds) is above :data:`RESOLUTION_SHARE` of
+    ``response`` (a target or a predicted mean, seconds), with the largest safe speedup; None
+    when the replay can judge it. The resolution grows with the speedup, so the safe speedup
+    scales it down to the share."""
+    if resolution <= 0 or response <= 0 or resolution <= RESOLUTION_SHARE * response:
+        return None
+    safe = speedup * RESOLUTION_SHARE * response / resolution
+    return (
+        f"speedup {speedup:g} is too high to judge response times: the replay cannot tell apart "
+        f"{resolution:.1f} s, {100 * resolution / response:.0f}% of a {response:.0f} s response "
+        f"(at most {100 * RESOLUTION_SHARE:.0f}%); replay at speedup {max(1.0, safe):.0f} or "
+        "lower"
+    )
+
+
 def compare(
     predicted: Results, measured: Results, tolerances: Mapping[str, Tolerance] | None = None
 ) -> Verdict:
@@ -101,6 +122,12 @@ def compare(
             ) + tuple(added)
             scopes.append((channel, predicted.channels[channel], measured.channels[channel], kpis))
     resolution = timing_resolution(measured)
+    responses = [v for k in ("frt_mean", "insession_mean") if (v := predicted.mean(k))]
+    warning = judgeable(
+        resolution, float(measured.extra.get("speedup") or 0), min(responses or [0])
+    )
+    if warning:
+        verdict.notes.append(warning)
     if resolution:
         verdict.notes.append(
             "response times of the replay are widened by its timing resolution, "

@@ -192,3 +192,18 @@ def test_an_output_the_os_refuses_is_exit_2(tmp_path, capsys):
     predicted = write(tmp_path, "p.json", results())
     assert run_cli("compare", predicted, predicted, "--json", "/dev/full") == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_speedup_too_high_to_judge_is_said():
+    from sim.compare import judgeable
+
+    assert judgeable(2.0, 120, 60.0) is None  # 3% of the target
+    warning = judgeable(15.0, 600, 24.0)  # the case: 15 s on a 24 s mean
+    assert warning is not None and "speedup 600 is too high" in warning
+    assert "speedup 96 or lower" in warning  # 600 x 10% x 24 / 15
+    predicted = results("model", frt_mean=24.0, insession_mean=40.0)
+    measured = results("replay", frt_mean=33.0)
+    measured.extra = {"speedup": 600, "validity": {"ack_p99_ms": 12.5}}
+    verdict = compare(predicted, measured, {})
+    assert any("too high to judge" in note for note in verdict.notes)
+    assert any("widened by its timing resolution, 15.0 s" in note for note in verdict.notes)

@@ -12,6 +12,7 @@ from sim.catalogue import compared
 from sim.cli.app import app, console, err_console
 from sim.cli.options import output_directory, progress_bar, scenario_from, seed_option, trace_for
 from sim.cli.outputs import ReportOption
+from sim.compare import judgeable, timing_resolution
 from sim.errors import InputError, InvalidRunError
 from sim.loadtest.run import run_replay
 from sim.protocols import DEFAULT_EMULATOR_PORT
@@ -129,6 +130,10 @@ def replay(
         )  # fmt: skip
     validity = outcome.validity
     console.print(side_by_side(outcome.model, outcome.replay))
+    targets = [c.first_response_target for c in scenario.channels.values()]
+    warning = judgeable(timing_resolution(outcome.replay), speedup, min(targets))
+    if warning:
+        err_console.print(f"[yellow]warning:[/] {warning}")
     console.print(
         f"dispatch lateness p50 {validity.lateness_p50_ms:.1f} ms, "
         f"p99 {validity.lateness_p99_ms:.1f} ms · "
