@@ -23,7 +23,7 @@ from scipy import stats
 from sim import __version__
 from sim.catalogue import BY_KEY, HIGHER, Kpi, held_to_baseline
 from sim.errors import InputError
-from sim.kpi import KpiValues, Measurement
+from sim.kpi import ALL, KpiValues, Measurement
 from sim.results import Results, Stat, read_results
 from sim.scenario import Scenario
 from sim.verdict import Check, Verdict
@@ -230,11 +230,15 @@ def capacity_verdict(
     samples: Samples | None = None,
     seed: int = 1,
     replications: int = 1,
+    per_interval: float | None = None,
 ) -> Verdict:
-    """Targets, and the baseline when given (paired when both runs carry each replication's
-    values and share the seed and replications)."""
+    """Targets (also per interval, with the share of intervals ``per_interval`` allows to
+    miss), and the baseline when given (paired when both runs carry each replication's values
+    and share the seed and replications)."""
     verdict = Verdict(f"capacity check of {scenario.name}")
     verdict.checks += target_checks(results, scenario)
+    if per_interval is not None:
+        verdict.checks += interval_checks(results, scenario, per_interval)
     if baseline is not None:
         changed = differences(baseline, scenario, seed, replications)
         shared = baseline.seed == seed and baseline.replications == replications
@@ -253,3 +257,82 @@ def capacity_verdict(
             "the scenario has no targets and no baseline was given: nothing to check"
         )
     return verdict
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalMiss:
+    """An interval whose mean misses a target: in all channels (``scope`` ``all``, the
+    scenario's targets) or in a channel with targets of its own."""
+
+    index: int
+    label: str
+    scope: str
+    kpi: str
+    value: float
+    target: float
+
+
+def interval_misses(results: Results, scenario: Scenario) -> list[IntervalMiss]:
+    """Every interval with conversations whose mean misses a target: the scenario's targets on
+    the rows of all channels, a channel's own targets on its rows."""
+    limits = {ALL: dict(scenario.targets.items())} | {
+        name: dict(channel.targets.items())
+        for name, channel in scenario.channels.items()
+        if channel.targets is not None
+    }
+    found = []
+    for row in results.intervals:
+        scope = str(row.get("channel"))
+        offered = (row.get("offered") or {}).get("mean")
+        if scope not in limits or not offered:
+            continue
+        for key, target in limits[scope].items():
+            value = (row.get(key) or {}).get("mean")
+            if value is not None and not BY_KEY[key].meets(value, target):
+                index = int(row.get("index") or 0)
+                found.append(IntervalMiss(index, str(row["start"]), scope, key, value, target))
+    return found
+
+
+def interval_checks(results: Results, scenario: Scenario, allowed: float) -> list[Check]:
+    """Per target: the share of intervals (with conversations) whose mean misses it, against the
+    ``allowed`` share. Each interval's mean over replications is held to the target as it is;
+    the share allowed is what absorbs a few intervals near the target."""
+    misses = interval_misses(results, scenario)
+    checks = []
+    scopes = {ALL: scenario.targets} | {
+        name: channel.targets for name, channel in scenario.channels.items() if channel.targets
+    }
+    for scope, targets in scopes.items():
+        busy = [
+            row
+            for row in results.intervals
+            if row.get("channel") == scope and (row.get("offered") or {}).get("mean")
+        ]
+        for key, target in targets.items():
+            missed = [m for m in misses if m.scope == scope and m.kpi == key]
+            share = len(missed) / len(busy) if busy else 0.0
+            where = "all channels" if scope == ALL else scope
+            listed = ", ".join(m.label for m in missed[:8]) + (" …" if len(missed) > 8 else "")
+            detail = (
+                f"{where} {key}: {len(missed)} of {len(busy)} intervals miss "
+                f"{BY_KEY[key].text(target)} ({100 * share:.0f}%, allowed {100 * allowed:g}%)"
+                + (f": {listed}" if missed else "")
+            )
+            checks.append(
+                Check("interval", "intervals" if scope == ALL else scope, key, allowed, share,
+                      None, share <= allowed + 1e-12, detail)
+            )  # fmt: skip
+    return checks
+
+
+def parse_share(text: str) -> float:
+    """``5%`` or ``0.05``: a share between 0 and 1; raises ``ValueError``."""
+    value = text.strip()
+    try:
+        share = float(value[:-1]) / 100 if value.endswith("%") else float(value)
+    except ValueError:
+        raise ValueError(f"expected a share such as 5% or 0.05, got {text!r}") from None
+    if not 0 <= share <= 1:
+        raise ValueError(f"a share is between 0% and 100%, got {text!r}")
+    return share

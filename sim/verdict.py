@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.catalogue import Kpi, Unit
 from sim.catalogue import kpi as kpi_of
 
 
@@ -40,6 +41,15 @@ class Check:
     @property
     def name(self) -> str:
         return f"{self.scope}.{self.kpi}"
+
+    @property
+    def entry(self) -> Kpi:
+        """What formats this check's numbers: its KPI, or a share of intervals for the
+        per-interval checks (kind ``interval``), whatever the KPI's own unit."""
+        found = kpi_of(self.kpi)
+        if self.kind == "interval":
+            return Kpi(found.key, found.label, found.short, Unit.RATE)
+        return found
 
 
 @dataclass(slots=True)
@@ -139,7 +149,7 @@ class Verdict:
             ]
             for check in rows[:limit]:
                 mark = "✅" if check.passed else "❌"
-                kpi = kpi_of(check.kpi)
+                kpi = check.entry
                 lines.append(
                     f"| {mark} {check.kind} | {check.scope} | `{check.kpi}` "
                     f"| {kpi.text(check.expected)} | {kpi.text(check.actual)} "

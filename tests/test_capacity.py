@@ -205,3 +205,45 @@ def test_a_channel_is_held_to_its_own_targets():
     checks = {(c.scope, c.kpi): c.passed for c in target_checks(results, scenario)}
     assert checks[("total", "service_level")] is True  # 90% against the scenario's 80%
     assert checks[("webchat", "service_level")] is False  # against its own 99%
+
+
+def test_per_interval_verdicts_find_the_intervals_that_miss(tmp_path, capsys):
+    """small.yaml with its agents all day, except two intervals left with one agent: the day
+    totals can pass while those intervals miss. --per-interval names them; --allow-intervals
+    lets a share miss; the report says how many miss and shades them."""
+    data = yaml.safe_load(SMALL.read_text())
+    staffing = [5] * 12
+    staffing[4] = staffing[5] = 1  # 10:00-10:30
+    data["agents"][0]["shifts"] = None
+    data["agents"][0]["staffing"] = staffing
+    data["targets"] = {"service_level": 0.6}
+    path = tmp_path / "gap.yaml"
+    path.write_text(yaml.safe_dump(data))
+    verdict = tmp_path / "v.json"
+    assert run_cli("check", path, "-n", "4", "--per-interval", "--json", verdict) == 1
+    checks = json.loads(verdict.read_text())["checks"]
+    interval = next(c for c in checks if c["kind"] == "interval" and c["kpi"] == "service_level")
+    assert (
+        not interval["passed"] and "10:00" in interval["detail"] and "10:15" in interval["detail"]
+    )
+    total = next(c for c in checks if c["kind"] == "target")
+    assert total["passed"]  # the day hides the gap
+    report = tmp_path / "r.html"
+    args = (
+        "check",
+        path,
+        "-n",
+        "4",
+        "--per-interval",
+        "--allow-intervals",
+        "50%",
+        "--report",
+        report,
+    )
+    assert run_cli(*args) == 0
+    assert "intervals miss a target" in report.read_text()
+    assert run_cli("check", path, "--per-interval", "--allow-intervals", "120%") == 2
+    model = tmp_path / "model"
+    assert run_cli("simulate", path, "-n", "2", "--out", model) == 0
+    assert run_cli("compare", model, model, "--per-interval") == 2  # needs the scenario's targets
+    assert run_cli("compare", model, model, "--per-interval", "--scenario", path) == 1

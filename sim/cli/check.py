@@ -10,6 +10,9 @@ import typer
 from sim.capacity import capacity_verdict, read_baseline, samples_of, write_baseline
 from sim.cli.app import app, console
 from sim.cli.options import (
+    AllowIntervalsOption,
+    PerIntervalOption,
+    allowed_intervals,
     jobs_option,
     output_directory,
     progress_bar,
@@ -60,6 +63,8 @@ def check(
         Path | None,
         typer.Option("--out", help="Also write results.json and conversations.jsonl here."),
     ] = None,
+    per_interval: PerIntervalOption = False,
+    allow_intervals: AllowIntervalsOption = "0%",
     json_path: JsonOption = None,
     junit: JunitOption = None,
     markdown: MarkdownOption = None,
@@ -68,6 +73,7 @@ def check(
     """Run the model and fail (exit 1) if targets are missed or KPIs regressed."""
     if update_baseline and baseline is None:
         raise InputError("--update-baseline needs --baseline FILE", key="--update-baseline")
+    allowed = allowed_intervals(per_interval, allow_intervals)
     scenario = scenario_from(scenario_path)
     output_directory(out)
     output_directory(report.parent if report is not None else None, key="--report")
@@ -105,6 +111,7 @@ def check(
         samples=samples_of(experiment.measurements),
         seed=seed,
         replications=replications,
+        per_interval=allowed,
     )
     emit(verdict, json_path, junit, markdown)
     if report is not None:

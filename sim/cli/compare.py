@@ -7,8 +7,15 @@ from typing import Annotated
 
 import typer
 
+from sim.capacity import interval_checks
 from sim.catalogue import BY_KEY, Tolerance
 from sim.cli.app import app
+from sim.cli.options import (
+    AllowIntervalsOption,
+    PerIntervalOption,
+    allowed_intervals,
+    scenario_from,
+)
 from sim.cli.outputs import JsonOption, JunitOption, MarkdownOption, emit
 from sim.compare import DEFAULT_TOLERANCES, compare, parse_tolerance
 from sim.errors import InputError
@@ -40,6 +47,12 @@ def compare_command(
             ),
         ),
     ] = None,
+    per_interval: PerIntervalOption = False,
+    allow_intervals: AllowIntervalsOption = "0%",
+    scenario_path: Annotated[
+        Path | None,
+        typer.Option("--scenario", help="The scenario whose targets --per-interval holds."),
+    ] = None,
     json_path: JsonOption = None,
     junit: JunitOption = None,
     markdown: MarkdownOption = None,
@@ -54,6 +67,15 @@ def compare_command(
         if kpi not in BY_KEY:
             raise InputError(f"unknown KPI {kpi!r} (one of {', '.join(BY_KEY)})", key="--tolerance")
         tolerances[kpi] = value
-    verdict = compare(read_results(predicted), read_results(measured), tolerances)
+    allowed = allowed_intervals(per_interval, allow_intervals)
+    if allowed is not None and scenario_path is None:
+        raise InputError(
+            "--per-interval holds the scenario's targets: give --scenario F", key="--per-interval"
+        )
+    scenario = scenario_from(scenario_path) if scenario_path is not None else None
+    observed = read_results(measured)
+    verdict = compare(read_results(predicted), observed, tolerances)
+    if allowed is not None and scenario is not None:
+        verdict.checks += interval_checks(observed, scenario, allowed)
     emit(verdict, json_path, junit, markdown)
     raise typer.Exit(verdict.exit_code)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import (
@@ -46,6 +46,32 @@ def replications_option(
 def jobs_option(help: str = "Replications run in this many processes.") -> Any:
     """``-j/--jobs J``: at least 1."""
     return typer.Option("--jobs", "-j", min=1, help=help)
+
+
+def allowed_intervals(per_interval: bool, allow: str) -> float | None:
+    """``--per-interval`` with ``--allow-intervals``: the share of intervals that may miss."""
+    if not per_interval:
+        return None
+    from sim.capacity import parse_share
+
+    try:
+        return parse_share(allow)
+    except ValueError as error:
+        raise InputError(str(error), key="--allow-intervals") from None
+
+
+PerIntervalOption = Annotated[
+    bool,
+    typer.Option(
+        "--per-interval", help="Also hold the targets in every interval (see --allow-intervals)."
+    ),
+]
+AllowIntervalsOption = Annotated[
+    str,
+    typer.Option(
+        "--allow-intervals", help="With --per-interval: the share of intervals that may miss."
+    ),
+]
 
 
 def output_directory(path: Path | None, key: str = "--out") -> None:

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from sim.catalogue import kpi as kpi_of
 from sim.cli.app import console
 from sim.verdict import Verdict
 
@@ -36,7 +35,7 @@ def verdict_table(verdict: Verdict) -> Table:
         )
     for check in verdict.checks:
         mark = "[green]pass[/]" if check.passed else "[bold red]FAIL[/]"
-        kpi = kpi_of(check.kpi)
+        kpi = check.entry
         expected = kpi.with_ci(check.expected, check.expected_ci95)
         allowed = "–" if check.allowed is None else "±" + kpi.spread(check.allowed)
         table.add_row(

@@ -60,7 +60,11 @@ def build_report(
     context = make_context(results, conversations, scenario)
     sections = [
         Section(
-            "headline", "Headline KPIs", tables.scenario_warnings(context) + tables.cards(context)
+            "headline",
+            "Headline KPIs",
+            tables.scenario_warnings(context)
+            + tables.cards(context)
+            + tables.interval_note(context),
         ),
         *extra,
     ]

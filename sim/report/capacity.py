@@ -48,6 +48,7 @@ def staffing(context: Context) -> str:
         )
         ax.set_title("Agents logged in: not available", loc="left")
         return render(figure)
+    style.shade_misses(ax, context.missed_spans())
     style.clock_axis(ax, *context.span)
     ax.set_xlabel("interval (clock time)")
     ax.set_ylim(bottom=0)

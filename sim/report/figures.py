@@ -95,6 +95,7 @@ def arrivals(context: Context) -> str:
             label="of which contained by a bot (all channels)",
         )
     _other_totals(ax, context, ("offered", "bot_contained"))
+    style.shade_misses(ax, context.missed_spans())
     style.clock_axis(ax, *context.span)
     ax.set_xlabel("interval start (clock time)")
     ax.set_ylabel(f"conversations {_per_interval(run)}")
@@ -143,6 +144,8 @@ def service(context: Context) -> str:
         if entry.unit is Unit.RATE:
             style.percent_axis(ax)
     style.figure_legend(figure, axes[0], axes[-1])
+    for ax in axes:
+        style.shade_misses(ax, context.missed_spans())
     style.clock_axis(axes[-1], *context.span)
     axes[-1].set_xlabel("interval of queue entry (clock time)")
     return render(figure)
@@ -172,6 +175,8 @@ def utilisation(context: Context) -> str:
         style.percent_axis(ax)
         ax.set_ylim(0, 1.05)
     style.figure_legend(figure, axes[0])
+    for ax in axes:
+        style.shade_misses(ax, context.missed_spans())
     style.clock_axis(axes[-1], *context.span)
     axes[-1].set_xlabel("interval (clock time)")
     return render(figure)
@@ -188,6 +193,7 @@ def wasted(context: Context) -> str:
     run = context.primary
     top = _stacked_by_channel(left, context, ("wasted_slot_seconds",), hours)
     _other_totals(left, context, ("wasted_slot_seconds",), hours)
+    style.shade_misses(left, context.missed_spans())
     style.clock_axis(left, *context.span)
     left.set_xlabel("interval of queue entry (clock time)")
     left.set_ylabel(f"slot-hours {_per_interval(run)}")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from sim.capacity import IntervalMiss, interval_misses
 from sim.durations import parse_clock
 from sim.kpi import ALL
 from sim.report.style import channel_colours
@@ -146,11 +147,19 @@ class Context:
     colours: dict[str, str]
     origin: float
     span: tuple[float, float]
+    misses: list[IntervalMiss] = field(default_factory=list)
+    """The first file's intervals whose mean misses a target (with a scenario)."""
 
     @property
     def primary(self) -> Run:
         """The run whose per-channel detail is drawn when only one fits (the first file)."""
         return self.runs[0]
+
+    def missed_spans(self) -> list[tuple[float, float]]:
+        """``(start, width)`` on the time axis, in hours, of each interval that misses a target."""
+        width = self.primary.results.interval / 3600.0
+        first = run_origin(self.primary, self.origin)
+        return [(first + j * width, width) for j in sorted({m.index for m in self.misses})]
 
 
 def make_context(
@@ -164,4 +173,6 @@ def make_context(
     runs = make_runs(results, conversations)
     names = channel_names(runs)
     origin = start_hours(results[0])
-    return Context(runs, scenario, names, channel_colours(names), origin, time_span(runs, origin))
+    misses = interval_misses(results[0], scenario) if scenario is not None else []
+    span = time_span(runs, origin)
+    return Context(runs, scenario, names, channel_colours(names), origin, span, misses)

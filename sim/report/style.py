@@ -97,6 +97,13 @@ def clock_axis(ax: Axes, first: float, last: float) -> None:
     ax.set_xlim(first, last)
 
 
+def shade_misses(ax: Axes, spans: Sequence[tuple[float, float]]) -> None:
+    """Shade the intervals that miss a target (light red, behind the data), labelled once."""
+    for i, (start, width) in enumerate(spans):
+        ax.axvspan(start, start + width, color=BAD, alpha=0.10, linewidth=0, zorder=0,
+                   label="interval misses a target" if i == 0 else None)  # fmt: skip
+
+
 def percent_axis(ax: Axes, decimals: int = 0) -> None:
     """Label a y axis holding shares (0..1) as percentages."""
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v * 100:.{decimals}f}%"))

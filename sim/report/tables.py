@@ -58,6 +58,29 @@ def scenario_warnings(context: Context) -> str:
     return "".join(f'<p class="warn">{esc(n)}</p>' for n in notes)
 
 
+def interval_note(context: Context) -> str:
+    """How many intervals miss a target, and which (day totals can hide them)."""
+    if context.scenario is None:
+        return ""
+    busy = {
+        row.get("index")
+        for row in context.primary.results.intervals
+        if (row.get("offered") or {}).get("mean")
+    }
+    missed = sorted({(m.index, m.label) for m in context.misses})
+    if not missed:
+        return (
+            f'<p class="note">Every one of the {len(busy)} intervals with conversations meets '
+            "its targets.</p>"
+        )
+    kpis = sorted({m.kpi if m.scope == "all" else f"{m.scope} {m.kpi}" for m in context.misses})
+    labels = ", ".join(label for _, label in missed[:12]) + (" …" if len(missed) > 12 else "")
+    return (
+        f'<p class="warn">{len(missed)} of {len(busy)} intervals miss a target '
+        f"({esc(', '.join(kpis))}): {esc(labels)}. They are shaded in the plots below.</p>"
+    )
+
+
 def cards(context: Context) -> str:
     """One card per headline KPI: each run's value ± ci95, green or red against the target."""
     out = []
