@@ -31,6 +31,8 @@ class Unit(Enum):
     """A response time: ``32.0 s``."""
     SLOT_SECONDS = "slot_seconds"
     """Chat-slot time, shown in slot-hours: ``3.50 slot-h``."""
+    MILLISECONDS = "milliseconds"
+    """A wall-clock latency of the gateway or the harness: ``12.3 ms``."""
 
 
 HIGHER, LOWER, NEITHER = 1, -1, 0
@@ -111,6 +113,8 @@ class Kpi:
             return f"{value * 100:.1f}%"
         if self.unit is Unit.SECONDS:
             return f"{value:.1f} s"
+        if self.unit is Unit.MILLISECONDS:
+            return f"{value:.1f} ms"
         if self.unit is Unit.SLOT_SECONDS:
             hours = value / 3600
             return f"{hours:.2f} slot-h" if abs(hours) < 10 else f"{hours:.1f} slot-h"
@@ -189,10 +193,30 @@ BY_KEY: dict[str, Kpi] = {entry.key: entry for entry in CATALOGUE}
 """The catalogue by key."""
 
 
+GATEWAY: tuple[Kpi, ...] = tuple(
+    Kpi(f"{measure}_{stat}", f"{label}, {stat}", f"{short} {stat}", Unit.MILLISECONDS,
+        better=LOWER, agents=measure != "delivery", description=description)
+    for measure, label, short, description in (
+        ("ack", "webhook acknowledgement", "ack",
+         "wall time from a customer's webhook to the gateway's 2xx"),
+        ("delivery", "reply delivery", "delivery",
+         "wall time from the gateway accepting an agent's reply to the customer having it"),
+        ("lateness", "dispatch lateness", "lateness",
+         "wall time the harness sent a conversation after it was due"),
+    )
+    for stat in ("p50", "p99", "max")
+)  # fmt: skip
+"""What a replay measures of the gateway itself, in wall milliseconds (its ``validity`` block,
+``<key>_ms``), not KPIs of the contact centre: ``ack_p99``, ``delivery_p50``, ``lateness_max``...
+Only reply delivery is measured per channel (``agents`` marks the others as total only)."""
+
+GATEWAY_BY_KEY: dict[str, Kpi] = {entry.key: entry for entry in GATEWAY}
+
+
 def kpi(key: str) -> Kpi:
-    """The catalogue entry of ``key``; a KPI chatsim does not know gets a plain count entry, so
-    that a foreign results file can still be shown."""
-    found = BY_KEY.get(key)
+    """The catalogue entry of ``key`` (a KPI or a :data:`GATEWAY` measure); a KPI chatsim does
+    not know gets a plain count entry, so that a foreign results file can still be shown."""
+    found = BY_KEY.get(key) or GATEWAY_BY_KEY.get(key)
     return found if found is not None else Kpi(key, key.replace("_", " "), key, Unit.COUNT)
 
 

@@ -20,7 +20,9 @@ from sim.catalogue import kpi as kpi_of
 
 @dataclass(slots=True)
 class Check:
-    """One KPI against its limit. ``kind`` is ``tolerance``, ``target`` or ``baseline``."""
+    """One KPI against its limit. ``kind`` is ``tolerance``, ``target``, ``baseline``,
+    ``interval`` or ``threshold``; a threshold's limit is ``expected`` and ``operator`` says
+    which side of it passes (``<``, ``<=``, ``>``, ``>=``)."""
 
     kind: str
     scope: str
@@ -31,6 +33,7 @@ class Check:
     passed: bool
     detail: str
     expected_ci95: float | None = None
+    operator: str | None = None
 
     @property
     def difference(self) -> float | None:
@@ -41,6 +44,13 @@ class Check:
     @property
     def name(self) -> str:
         return f"{self.scope}.{self.kpi}"
+
+    @property
+    def limit(self) -> str:
+        """The allowed room as a table shows it: ``±0.4 pp``, ``< 50.0 ms``, ``–``."""
+        if self.operator is not None:
+            return f"{self.operator} {self.entry.text(self.expected)}"
+        return "–" if self.allowed is None else "±" + self.entry.spread(self.allowed)
 
     @property
     def entry(self) -> Kpi:
@@ -153,7 +163,8 @@ class Verdict:
                 lines.append(
                     f"| {mark} {check.kind} | {check.scope} | `{check.kpi}` "
                     f"| {kpi.text(check.expected)} | {kpi.text(check.actual)} "
-                    f"| {kpi.delta(check.difference)} | {kpi.spread(check.allowed)} |"
+                    f"| {kpi.delta(check.difference)} "
+                    f"| {check.limit if check.operator else kpi.spread(check.allowed)} |"
                 )
             if len(rows) > limit:
                 lines.append(f"\n…and {len(rows) - limit} more")

@@ -37,7 +37,6 @@ def verdict_table(verdict: Verdict) -> Table:
         mark = "[green]pass[/]" if check.passed else "[bold red]FAIL[/]"
         kpi = check.entry
         expected = kpi.with_ci(check.expected, check.expected_ci95)
-        allowed = "–" if check.allowed is None else "±" + kpi.spread(check.allowed)
         table.add_row(
             mark,
             check.kind,
@@ -46,7 +45,7 @@ def verdict_table(verdict: Verdict) -> Table:
             expected,
             kpi.text(check.actual),
             kpi.delta(check.difference),
-            allowed,
+            check.limit,
         )
     return table
 

@@ -11,14 +11,16 @@ from rich.table import Table
 from sim.catalogue import compared
 from sim.cli.app import app, console, err_console
 from sim.cli.options import output_directory, progress_bar, scenario_from, seed_option, trace_for
-from sim.cli.outputs import ReportOption
+from sim.cli.outputs import JsonOption, JunitOption, MarkdownOption, ReportOption, emit
 from sim.compare import judgeable, timing_resolution
 from sim.errors import InputError, InvalidRunError
 from sim.loadtest.run import run_replay
 from sim.protocols import DEFAULT_EMULATOR_PORT
 from sim.results import Results
+from sim.thresholds import Threshold, judge_thresholds, parse_threshold
 from sim.trace import write_trace
 from sim.traffic import draw_trace
+from sim.verdict import Verdict
 
 
 def side_by_side(model: Results, replay: Results) -> Table:
@@ -91,8 +93,24 @@ def replay(
         ),
     ] = None,
     report: ReportOption = None,
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--threshold",
+            help=(
+                "NAME<VALUE (repeatable; <, <=, >, >=; NAME[CHANNEL] for one channel): fail the "
+                "replay (exit 1) unless it holds. NAME is a KPI of the results (frt_mean<40s, "
+                "missed_rate<3%, service_level>90%) or a gateway measure in wall ms: "
+                "ack_p50|p99|max, delivery_p50|p99|max, lateness_p50|p99|max (ack_p99<50ms)."
+            ),
+        ),
+    ] = None,
+    json_path: JsonOption = None,
+    junit: JunitOption = None,
+    markdown: MarkdownOption = None,
 ) -> None:
-    """Replay a trace against a live gateway with Locust and compare with the model."""
+    """Replay a trace against a live gateway with Locust and compare with the model; exit 1
+    when a --threshold fails, 3 when the run itself is invalid."""
     if speedup <= 0:
         raise InputError("must be positive", key="--speedup")
     if processes < 1:
@@ -100,6 +118,12 @@ def replay(
     if time_limit is not None and time_limit <= 0:
         raise InputError("must be positive", key="--time-limit")
     scenario = scenario_from(scenario_path)
+    thresholds: list[Threshold] = []
+    for text in threshold or []:
+        try:
+            thresholds.append(parse_threshold(text, scenario.channels))
+        except ValueError as error:
+            raise InputError(str(error), key="--threshold") from None
     output_directory(out)
     output_directory(report.parent if report is not None else None, key="--report")
     if trace is None:
@@ -138,6 +162,8 @@ def replay(
         f"dispatch lateness p50 {validity.lateness_p50_ms:.1f} ms, "
         f"p99 {validity.lateness_p99_ms:.1f} ms · "
         f"gateway ack p50 {validity.ack_p50_ms:.1f} ms, p99 {validity.ack_p99_ms:.1f} ms · "
+        f"reply delivery p50 {_ms(validity.delivery_p50_ms)}, "
+        f"p99 {_ms(validity.delivery_p99_ms)} · "
         f"lost: {validity.lost_inbound} inbound, {validity.lost_replies} replies"
     )
     console.print(
@@ -149,5 +175,19 @@ def replay(
 
         write_report([out / "model", out / "replay"], report, scenario)
         console.print(f"wrote {report}")
+    verdict = None
+    if thresholds or json_path or junit or markdown:
+        verdict = Verdict(
+            f"thresholds of the replay of {scenario.name}",
+            judge_thresholds(outcome.replay, thresholds),
+        )
+        if not validity.valid:
+            verdict.notes.append("the replay is invalid: " + "; ".join(validity.reasons))
+        emit(verdict, json_path, junit, markdown)
     if not validity.valid:
         raise InvalidRunError("the replay is invalid: " + "; ".join(validity.reasons))
+    raise typer.Exit(verdict.exit_code if verdict is not None else 0)
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f} ms"

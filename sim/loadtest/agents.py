@@ -215,6 +215,7 @@ class EmulatedAgent:
                 self.floor.problems.append(f"agent {self.id}: reply to {cid} answered {status}")
             return
         chat.handled.replies += 1
+        chat.handled.accepted.append(time.time())
         chat.replied_turns = turn + 1
         chat.last_reply = typed
         if chat.replied_turns >= len(conversation.turns) or chat.handled.left == "silent":

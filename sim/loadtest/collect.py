@@ -2,7 +2,8 @@
 
 Wall-clock times become scenario time, ``(wall - t0) x speedup``; the records then go through
 the same :func:`sim.kpi.measure` as the model's, so the two results files compare one to one.
-The validity of the run is judged here too: dispatch lateness, acknowledgement latency and lost
+The validity of the run is judged here too: dispatch lateness, acknowledgement latency, reply
+delivery latency (:mod:`sim.loadtest.delivery`; reported, never a reason to reject a run) and lost
 messages (an acknowledged customer message no agent received, or an agent reply the gateway
 accepted that never reached the customer).
 """
@@ -13,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.kpi import measure
-from sim.loadtest.raw import RawReplay, Span
+from sim.loadtest.delivery import delivery_ms
+from sim.loadtest.raw import Percentiles, RawReplay, Span
 from sim.records import AgentRecord, ConversationRecord, Run
 from sim.results import Results, ResultsHeader, aggregate
 from sim.scenario import Scenario
@@ -22,7 +24,12 @@ from sim.trace import Trace
 
 @dataclass(slots=True)
 class Validity:
-    """Whether a replay's numbers can be trusted, and why not."""
+    """Whether a replay's numbers can be trusted, and why not; and what the gateway itself
+    measured, in wall milliseconds (what ``chatsim replay --threshold`` holds it to).
+
+    Delivery latencies are None when no reply was delivered (or in files without them);
+    ``channels`` has them per channel: ``{channel: {"delivery_p50_ms": ..., "replies": n}}``.
+    """
 
     lateness_p50_ms: float
     lateness_p99_ms: float
@@ -32,6 +39,14 @@ class Validity:
     lost_replies: int
     problems: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    lateness_max_ms: float | None = None
+    ack_max_ms: float | None = None
+    delivery_p50_ms: float | None = None
+    delivery_p99_ms: float | None = None
+    delivery_max_ms: float | None = None
+    delivered_replies: int = 0
+    """Replies whose delivery was measured (matched to their acceptance)."""
+    channels: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
 
     @property
     def valid(self) -> bool:
@@ -43,8 +58,15 @@ class Validity:
             "reasons": self.reasons,
             "lateness_p50_ms": self.lateness_p50_ms,
             "lateness_p99_ms": self.lateness_p99_ms,
+            "lateness_max_ms": self.lateness_max_ms,
             "ack_p50_ms": self.ack_p50_ms,
             "ack_p99_ms": self.ack_p99_ms,
+            "ack_max_ms": self.ack_max_ms,
+            "delivery_p50_ms": self.delivery_p50_ms,
+            "delivery_p99_ms": self.delivery_p99_ms,
+            "delivery_max_ms": self.delivery_max_ms,
+            "delivered_replies": self.delivered_replies,
+            "channels": self.channels,
             "lost_inbound": self.lost_inbound,
             "lost_replies": self.lost_replies,
             "problems": self.problems[:20],
@@ -167,6 +189,16 @@ def never_routed(raw: RawReplay, scenario: Scenario) -> list[str]:
     return lost
 
 
+def _delivery_fields(latencies: list[float]) -> dict[str, float | None]:
+    """``delivery_p50_ms``, ``delivery_p99_ms`` and ``delivery_max_ms`` of ``latencies`` (None
+    for none: an empty sample has no latency, not a latency of 0)."""
+    found = Percentiles.of(latencies) if latencies else None
+    return {
+        f"delivery_{name}_ms": None if found is None else getattr(found, name)
+        for name in ("p50", "p99", "max")
+    }
+
+
 def judge(raw: RawReplay, max_lateness_ms: float, scenario: Scenario | None = None) -> Validity:
     """Lateness, acknowledgement latency and lost messages of a replay (with ``scenario``, also
     conversations acknowledged and never routed to a free agent: :func:`never_routed`)."""
@@ -187,6 +219,8 @@ def judge(raw: RawReplay, max_lateness_ms: float, scenario: Scenario | None = No
                 else len(customer.replies)
             )
             lost_replies += max(0, served.replies - seen)
+    per_channel = delivery_ms(raw.handled, raw.customers, raw.outbound)
+    delivered = [ms for channel in per_channel.values() for ms in channel]
     validity = Validity(
         lateness_p50_ms=raw.lateness.p50 * 1000,
         lateness_p99_ms=raw.lateness.p99 * 1000,
@@ -195,7 +229,18 @@ def judge(raw: RawReplay, max_lateness_ms: float, scenario: Scenario | None = No
         lost_inbound=lost_inbound,
         lost_replies=lost_replies,
         problems=list(raw.problems),
+        lateness_max_ms=raw.lateness.max * 1000,
+        ack_max_ms=raw.ack_ms.max,
+        delivered_replies=len(delivered),
+        channels={
+            name: {**_delivery_fields(per_channel[name]), "replies": len(per_channel[name])}
+            for name in sorted(per_channel)
+        },
     )
+    overall = _delivery_fields(delivered)
+    validity.delivery_p50_ms = overall["delivery_p50_ms"]
+    validity.delivery_p99_ms = overall["delivery_p99_ms"]
+    validity.delivery_max_ms = overall["delivery_max_ms"]
     if validity.lateness_p99_ms > max_lateness_ms:
         validity.reasons.append(
             f"dispatch lateness p99 {validity.lateness_p99_ms:.1f} ms is above the bound of "

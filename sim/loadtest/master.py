@@ -21,6 +21,7 @@ from locust.env import Environment
 from locust.event import EventHook
 
 from sim.loadtest.agents import AgentFloor, Call
+from sim.loadtest.delivery import delivery_ms
 from sim.loadtest.emulator import Outbound, ProviderEmulator
 from sim.loadtest.messages import Left, Plan, Records, Reply, ToWorker
 from sim.loadtest.raw import EmulatorCounts, Percentiles, RawReplay, write_raw
@@ -55,6 +56,7 @@ class Master:
         self.reports: list[Records] = []
         self.expected_reports = 1
         self.delivered: dict[str, int] = {}
+        self.outbound: dict[str, list[float]] = {}
         self.t0 = 0.0
 
     def start(self) -> None:
@@ -106,6 +108,7 @@ class Master:
 
     def _deliver(self, message: Outbound) -> None:
         self.delivered[message.key] = self.delivered.get(message.key, 0) + 1
+        self.outbound.setdefault(message.key, []).append(message.received)
         self.workers.send(Reply(message))
 
     def _finish_when_done(self) -> None:
@@ -134,6 +137,7 @@ class Master:
         assert self.floor is not None and self.emulator is not None
         customers = [c for report in self.reports for c in report.customers]
         acks = [a for report in self.reports for a in report.acks]
+        delivery = delivery_ms(self.floor.handled, customers, self.outbound)
         raw = RawReplay(
             t0=self.t0,
             speedup=self.settings.speedup,
@@ -143,9 +147,11 @@ class Master:
             agents=self.floor.logs,
             accepting=self.floor.accepting_spans,
             delivered=self.delivered,
+            outbound=self.outbound,
             emulator=EmulatorCounts(self.emulator.received, self.emulator.rejected),
             lateness=Percentiles.of([c.lateness for c in customers]),
             ack_ms=Percentiles.of([a * 1000 for a in acks]),
+            delivery_ms=Percentiles.of([ms for per in delivery.values() for ms in per]),
             problems=self.floor.problems + [p for report in self.reports for p in report.problems],
             finished=time.time(),
         )

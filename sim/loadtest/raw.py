@@ -12,9 +12,15 @@ with pydantic (:func:`read_plain`), as the worker-master messages are. The file 
     {"format": "chatsim-replay-raw", "version": 1, "t0": ..., "speedup": ..., "workers": ...,
      "customers": [CustomerRecord...], "handled": [HandledConversation...],
      "agents": [AgentLog...], "accepting": {agent id: [[from, until or null]...]},
-     "delivered": {customer key: count}, "emulator": {"received": n, "rejected": n},
-     "lateness": Percentiles (seconds), "ack_ms": Percentiles (milliseconds),
+     "delivered": {customer key: count}, "outbound": {customer key: [wall time...]},
+     "emulator": {"received": n, "rejected": n}, "lateness": Percentiles (seconds),
+     "ack_ms": Percentiles (milliseconds), "delivery_ms": Percentiles (milliseconds),
      "problems": [text...], "finished": wall time}
+
+Reply delivery latency is the wall time from the gateway accepting an agent's reply (the agent's
+``POST /conversations/{cid}/reply`` returned 2xx: ``HandledConversation.accepted``) to the
+provider emulator receiving it (``outbound``), matched per customer key in order; see
+:mod:`sim.loadtest.delivery`. Files written before it have neither, and read as empty.
 """
 
 from __future__ import annotations
@@ -172,6 +178,8 @@ class HandledConversation(Plain):
     replies: int = 0
     """Replies the gateway accepted."""
     left: Departure | None = None
+    accepted: list[float] = field(default_factory=list)
+    """When the gateway accepted each reply (its answer to the agent's POST arrived)."""
 
 
 @dataclass(slots=True)
@@ -219,10 +227,23 @@ class RawReplay(Plain):
     """Per agent id, when it took new chats; None: from login to logout (files without it)."""
     finished: float | None = None
     """When the master wrote the file; None in files without it."""
+    outbound: dict[str, list[float]] = field(default_factory=dict)
+    """Per customer key, when the provider emulator received each outbound message."""
+    delivery_ms: Percentiles | None = None
+    """Reply delivery latency, wall milliseconds; None in files without it."""
 
     def to_dict(self) -> dict[str, Any]:
         data = {"format": FORMAT, "version": VERSION, **asdict(self)}
-        for key in ("delivered", "emulator", "lateness", "ack_ms", "problems", "finished"):
+        for key in (
+            "delivered",
+            "outbound",
+            "emulator",
+            "lateness",
+            "ack_ms",
+            "delivery_ms",
+            "problems",
+            "finished",
+        ):
             data[key] = data.pop(key)  # after "accepting", as files have always had them
         return data
 

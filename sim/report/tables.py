@@ -160,7 +160,8 @@ def inputs(context: Context) -> str:
 
 
 def validity(run: Run) -> str:
-    """A replay's validity block: verdict, dispatch lateness, acknowledgement latency, losses."""
+    """A replay's validity block: verdict, dispatch lateness, acknowledgement and reply delivery
+    latency (per channel too), losses."""
     block: dict[str, Any] = run.results.extra.get("validity") or {}
     valid = bool(block.get("valid"))
     reasons = [str(r) for r in block.get("reasons") or []]
@@ -172,23 +173,37 @@ def validity(run: Run) -> str:
     if reasons:
         badge += "<ul>" + "".join(f"<li>{esc(r)}</li>" for r in reasons) + "</ul>"
 
-    def ms(key: str) -> str:
-        number = block.get(key)
+    def ms(key: str, within: dict[str, Any] = block) -> str:
+        number = within.get(key)
         return f"{number:.1f} ms" if isinstance(number, int | float) else "–"
 
+    def spread(name: str, within: dict[str, Any] = block) -> str:
+        return " / ".join(ms(f"{name}_{stat}_ms", within) for stat in ("p50", "p99", "max"))
+
     rows = [
-        ["dispatch lateness (p50 / p99)", f"{ms('lateness_p50_ms')} / {ms('lateness_p99_ms')}"],
-        ["webhook acknowledgement (p50 / p99)", f"{ms('ack_p50_ms')} / {ms('ack_p99_ms')}"],
+        ["dispatch lateness (p50 / p99 / max)", spread("lateness")],
+        ["webhook acknowledgement (p50 / p99 / max)", spread("ack")],
+        ["reply delivery (p50 / p99 / max)", spread("delivery")],
+    ]
+    channels: dict[str, Any] = block.get("channels") or {}
+    rows += [
+        [f"reply delivery, {esc(name)}", spread("delivery", within)]
+        for name, within in channels.items()
+        if isinstance(within, dict)
+    ]
+    rows += [
         ["lost inbound messages", esc(block.get("lost_inbound", "–"))],
         ["lost replies", esc(block.get("lost_replies", "–"))],
     ]
     known = {
         "valid",
         "reasons",
-        "lateness_p50_ms",
-        "lateness_p99_ms",
-        "ack_p50_ms",
-        "ack_p99_ms",
+        *(
+            f"{name}_{stat}_ms"
+            for name in ("lateness", "ack", "delivery")
+            for stat in ("p50", "p99", "max")
+        ),
+        "channels",
         "lost_inbound",
         "lost_replies",
         "problems",

@@ -7,6 +7,8 @@ exercised end to end in test_replay_e2e.py.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -41,7 +43,9 @@ def fake_run(monkeypatch):
         state["calls"].append(options)
         for name in ("model", "replay"):  # what run_replay writes
             write_results(model, options["out"] / name, experiment.first_run.conversations)
-        return ReplayOutcome(model, model, state["validity"])
+        validity = state["validity"]
+        replay = dataclasses.replace(model, extra={**model.extra, "validity": validity.to_dict()})
+        return ReplayOutcome(replay, model, validity)
 
     monkeypatch.setattr(sim.cli.replay, "run_replay", fake)
     return state
@@ -114,3 +118,45 @@ def test_bad_replay_options_are_exit_2(tmp_path, fake_run):
     assert run_cli("replay", SMALL, "--speedup", 10, "--time-limit", -1) == 2
     assert run_cli("replay", SMALL, "--speedup", 10, "--trace", tmp_path / "missing.jsonl") == 2
     assert fake_run["calls"] == []
+
+
+def test_thresholds_decide_the_exit_code_and_are_written_for_ci(tmp_path, fake_run, capsys):
+    out = tmp_path / "run"
+    common = ("replay", SMALL, "--speedup", 200, "--out", out)
+    assert run_cli(*common, "--threshold", "ack_p99<50ms", "--threshold", "frt_mean<1000s") == 0
+    assert "all checks passed" in capsys.readouterr().out
+    files = {
+        "--json": tmp_path / "v.json",
+        "--junit": tmp_path / "v.xml",
+        "--markdown": tmp_path / "v.md",
+    }
+    written = [str(a) for pair in files.items() for a in pair]
+    failing = ("--threshold", "ack_p99<50ms", "--threshold", "frt_mean<1ms")
+    assert run_cli(*common, *failing, *written) == 1
+    printed = capsys.readouterr().out
+    assert "threshold" in printed and "1 of 2 checks failed" in printed
+    verdict = json.loads(files["--json"].read_text())
+    assert [(c["kpi"], c["passed"]) for c in verdict["checks"]] == [
+        ("ack_p99", True),
+        ("frt_mean", False),
+    ]
+    assert 'name="chatsim.threshold"' in files["--junit"].read_text()
+    assert "frt_mean" in files["--markdown"].read_text()
+
+
+def test_a_bad_threshold_is_exit_2_before_the_run(fake_run, capsys):
+    for bad in ("ack_p99=50ms", "nope<1", "missed_rate<3s", "missed_rate[sms]<3%"):
+        assert run_cli("replay", SMALL, "--speedup", 10, "--threshold", bad) == 2
+        assert "--threshold" in capsys.readouterr().err
+    assert fake_run["calls"] == []
+
+
+def test_an_invalid_run_with_thresholds_is_still_exit_3(tmp_path, fake_run):
+    fake_run["validity"] = Validity(1.0, 250.0, 1.0, 3.0, 0, 0, reasons=["late"])
+    verdict = tmp_path / "v.json"
+    code = run_cli(
+        "replay", SMALL, "--speedup", 200, "--out", tmp_path / "run",
+        "--threshold", "frt_mean<1ms", "--json", verdict,
+    )  # fmt: skip
+    assert code == 3
+    assert json.loads(verdict.read_text())["notes"] == ["the replay is invalid: late"]

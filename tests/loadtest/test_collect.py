@@ -144,3 +144,52 @@ def test_free_spans_are_exactly_where_a_slot_is_free(max_chats, holds, accepting
         held = sum(1 for a, d in holds if a <= t < a + d)
         expected = begin <= t < begin + length and held < max_chats
         assert any(lo <= t < hi for lo, hi in spans) == expected, (t, held, spans)
+
+
+def test_reply_delivery_latency_pairs_replies_in_order_per_customer():
+    _, _, raw = setup()
+    # Webchat: accepted 0.6 scenario s = 10 wall ms before the customer's poll returned each
+    # reply; the two sends came back out of order.
+    raw["handled"][0]["accepted"] = [wall(35.4), wall(11.4)]
+    raw["customers"].append(
+        {"index": 2, "id": "c3", "channel": "wa", "key": "whatsapp:7", "sent": [wall(0)],
+         "acked": [wall(0)], "replies": [wall(20)], "left_at": None, "lateness": 0.0,
+         "failures": []}
+    )  # fmt: skip
+    raw["handled"].append(
+        {"conversation_id": "cv-3", "trace_id": "c3", "key": "whatsapp:7", "agent": "a-0001",
+         "assigned": wall(1), "closed": wall(50), "messages": 1, "replies": 2, "left": None,
+         "accepted": [wall(3), wall(4)]}
+    )  # fmt: skip
+    # Messengers: the provider emulator's own timestamps, 2 ms and 30 ms after acceptance.
+    raw["outbound"] = {"whatsapp:7": [wall(4) + 0.030, wall(3) + 0.002], "whatsapp:9": [wall(9)]}
+    raw["delivered"] = {"whatsapp:7": 2, "whatsapp:9": 1}
+    validity = judge(typed(raw), 100)
+    assert validity.valid and validity.delivered_replies == 4
+    chat, wa = validity.channels["chat"], validity.channels["wa"]
+    assert chat["replies"] == 2 and chat["delivery_p50_ms"] == pytest.approx(10.0)
+    assert chat["delivery_max_ms"] == pytest.approx(10.0)
+    assert wa["replies"] == 2 and wa["delivery_max_ms"] == pytest.approx(30.0)
+    assert wa["delivery_p50_ms"] == pytest.approx(30.0)  # the upper median of [2, 30]
+    assert validity.delivery_p50_ms == pytest.approx(10.0)
+    assert validity.delivery_p99_ms == pytest.approx(30.0)
+    block = validity.to_dict()
+    assert block["delivery_p99_ms"] == pytest.approx(30.0) and set(block["channels"]) == {
+        "chat",
+        "wa",
+    }
+
+
+def test_no_delivered_reply_has_no_delivery_latency():
+    _, _, raw = setup()  # a file from before delivery was measured: no acceptance times
+    validity = judge(typed(raw), 100)
+    assert validity.delivery_p50_ms is None and validity.delivery_p99_ms is None
+    assert validity.delivered_replies == 0
+    assert validity.channels == {
+        "chat": {
+            "delivery_p50_ms": None,
+            "delivery_p99_ms": None,
+            "delivery_max_ms": None,
+            "replies": 0,
+        }
+    }

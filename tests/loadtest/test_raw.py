@@ -53,7 +53,9 @@ def measured() -> RawReplay:
             ),
         ],
         handled=[
-            HandledConversation("cv-1", "c1", "webchat:s1", "a-0001", 1000.02, 1001.7, 2, 2, None),
+            HandledConversation(
+                "cv-1", "c1", "webchat:s1", "a-0001", 1000.02, 1001.7, 2, 2, None, [1000.19, 1000.5]
+            ),
             HandledConversation(
                 "cv-2", "c2", "whatsapp:7916", "a-0001", 1001.1, None, 1, 0, "silent"
             ),
@@ -61,9 +63,11 @@ def measured() -> RawReplay:
         agents=[AgentLog("a-0001", "a", 2, 1000.0, None, [(1000.02, 1000.18), (1000.3, 1000.55)])],
         accepting={"a-0001": [(1000.0, 1000.9), (1001.0, None)]},
         delivered={"whatsapp:7916": 1},
+        outbound={"whatsapp:7916": [1001.3]},
         emulator=EmulatorCounts(received=1, rejected=0),
         lateness=Percentiles(0.001, 0.002, 0.002),
         ack_ms=Percentiles(1.5, 3.0, 3.0),
+        delivery_ms=Percentiles(10.0, 100.0, 100.0),
         problems=["agent a-0001: reply to cv-2 answered 500"],
         finished=1002.0,
     )
@@ -86,9 +90,11 @@ def test_a_raw_file_reads_back_as_written(tmp_path):
         "agents",
         "accepting",
         "delivered",
+        "outbound",
         "emulator",
         "lateness",
         "ack_ms",
+        "delivery_ms",
         "problems",
         "finished",
     ]
@@ -110,15 +116,20 @@ def test_the_scratch_state_of_agents_is_not_written():
         "messages",
         "replies",
         "left",
+        "accepted",
     }
 
 
 def test_optional_parts_of_older_files():
     data = measured().to_dict()
-    for key in ("version", "accepting", "finished"):
+    for key in ("version", "accepting", "finished", "outbound", "delivery_ms"):
         del data[key]
+    for handled in data["handled"]:
+        del handled["accepted"]
     raw = RawReplay.from_dict(data)
     assert raw.accepting is None and raw.finished is None
+    assert raw.outbound == {} and raw.delivery_ms is None
+    assert all(handled.accepted == [] for handled in raw.handled)
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ import csv
 import json
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -74,10 +75,22 @@ def check_agreement(out: Path) -> dict:
 @pytest.mark.slow
 def test_replay_agrees_with_the_model(tmp_path):
     out = tmp_path / "run"
-    result = replay(out, "--seed", "1")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "model vs replay" in result.stdout
+    junit = tmp_path / "thresholds.xml"
+    # One threshold any working gateway meets, one no replay can: a failed threshold is exit 1.
+    thresholds = ("--threshold", "ack_p99<5000ms", "--threshold", "frt_mean<1s")
+    result = replay(out, "--seed", "1", *thresholds, "--junit", str(junit))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "model vs replay" in result.stdout and "1 of 2 checks failed" in result.stdout
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("name") == "chatsim.threshold"
+    cases = {case.get("name"): case.find("failure") is None for case in suite.iter("testcase")}
+    assert cases == {"ack_p99": True, "frt_mean": False}
     check_agreement(out)
+    validity = read_results(out / "replay").extra["validity"]
+    assert 0 < validity["delivery_p50_ms"] <= validity["delivery_p99_ms"] < 5000
+    assert validity["delivered_replies"] > 0
+    assert {"webchat", "whatsapp"} <= set(validity["channels"])
+    assert all(c["delivery_p50_ms"] > 0 for c in validity["channels"].values() if c["replies"])
     with (out / "locust_stats.csv").open() as handle:
         names = {row["Name"] for row in csv.DictReader(handle)}
     assert {
