@@ -14,6 +14,7 @@ from sim.cli.options import output_directory, progress_bar, scenario_from, seed_
 from sim.cli.outputs import JsonOption, JunitOption, MarkdownOption, ReportOption, emit
 from sim.compare import judgeable, timing_resolution
 from sim.errors import InputError, InvalidRunError
+from sim.loadtest.collect import MAX_LATENESS_MS
 from sim.loadtest.run import run_replay
 from sim.protocols import DEFAULT_EMULATOR_PORT
 from sim.results import Results
@@ -81,7 +82,7 @@ def replay(
             "--max-lateness",
             help="Dispatch lateness p99 bound, wall milliseconds; above it the run is invalid.",
         ),
-    ] = 100.0,
+    ] = MAX_LATENESS_MS,
     time_limit: Annotated[
         float | None,
         typer.Option(

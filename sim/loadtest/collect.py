@@ -199,6 +199,10 @@ def _delivery_fields(latencies: list[float]) -> dict[str, float | None]:
     }
 
 
+MAX_LATENESS_MS = 100.0
+"""Default bound of the dispatch lateness p99, wall milliseconds: above it a replay is invalid."""
+
+
 def judge(raw: RawReplay, max_lateness_ms: float, scenario: Scenario | None = None) -> Validity:
     """Lateness, acknowledgement latency and lost messages of a replay (with ``scenario``, also
     conversations acknowledged and never routed to a free agent: :func:`never_routed`)."""

@@ -200,6 +200,14 @@ def _arguments(parser: Any) -> None:
         help="write the raw measurements (JSON) here",
     )
     group.add_argument(
+        "--replay-results",
+        type=str,
+        default="",
+        include_in_web_ui=False,
+        help="write DIR/replay/results.json and the model on the same trace, "
+        "DIR/model/results.json (what chatsim compare and report read)",
+    )
+    group.add_argument(
         "--replay-limit",
         type=float,
         default=3600.0,

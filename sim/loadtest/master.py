@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any, Protocol
 
 import gevent
@@ -20,12 +21,15 @@ from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 from locust.event import EventHook
 
+from sim.experiment import run_experiment
 from sim.loadtest.agents import AgentFloor, Call
+from sim.loadtest.collect import MAX_LATENESS_MS, judge, replay_results
 from sim.loadtest.delivery import delivery_ms
 from sim.loadtest.emulator import Outbound, ProviderEmulator
 from sim.loadtest.messages import Left, Plan, Records, Reply, ToWorker
 from sim.loadtest.raw import EmulatorCounts, Percentiles, RawReplay, write_raw
 from sim.loadtest.settings import ReplaySettings
+from sim.results import write_results
 
 log = logging.getLogger("chatsim.replay")
 
@@ -157,11 +161,24 @@ class Master:
         )
         if self.settings.out is not None:
             write_raw(raw, self.settings.out)
+        if self.settings.results is not None:
+            self._write_results(raw, self.settings.results)
         log.info(
             "replay finished: %d conversations, lateness p99 %.1f ms",
             len(customers),
             raw.lateness.p99 * 1000,
         )
+
+    def _write_results(self, raw: RawReplay, directory: Path) -> None:
+        """The verdict's inputs for a run started by hand (the web UI): the replay's results and
+        the model's on the same trace, as ``chatsim replay`` writes them."""
+        scenario, trace = self.settings.scenario, self.settings.trace
+        validity = judge(raw, MAX_LATENESS_MS, scenario)
+        replay, run = replay_results(raw, scenario, trace, validity)
+        write_results(replay, directory / "replay", run.conversations)
+        model = run_experiment(scenario, trace=trace)
+        write_results(model.results, directory / "model", model.first_run.conversations)
+        log.info("wrote %s and %s", directory / "replay", directory / "model")
 
 
 def _caller(actions: FastHttpSession, polls: FastHttpSession) -> Call:

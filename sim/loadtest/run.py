@@ -22,7 +22,7 @@ import httpx
 
 from sim.errors import InvalidRunError
 from sim.experiment import run_experiment
-from sim.loadtest.collect import Validity, judge, replay_results
+from sim.loadtest.collect import MAX_LATENESS_MS, Validity, judge, replay_results
 from sim.loadtest.raw import read_raw
 from sim.protocols import DEFAULT_EMULATOR_PORT
 from sim.results import Results, write_results
@@ -143,7 +143,7 @@ def run_replay(
     gateway: str | None = None,
     processes: int = 1,
     emulator_port: int | None = None,
-    max_lateness_ms: float = 100.0,
+    max_lateness_ms: float = MAX_LATENESS_MS,
     limit: float | None = None,
     on_tick: Callable[[float], None] | None = None,
 ) -> ReplayOutcome:

@@ -23,6 +23,9 @@ class ReplaySettings:
     credentials: PlatformCredentials
     out: Path | None
     """Where the master writes the raw file (none: nowhere)."""
+    results: Path | None
+    """Where the master writes the replay's results and the model's on the same trace (none:
+    nowhere; ``chatsim replay`` writes them itself)."""
     limit: float
     """Safety limit of the whole run, wall seconds from :attr:`started`."""
     emulator_host: str
@@ -61,6 +64,7 @@ class ReplaySettings:
             speedup=float(options.speedup),
             credentials=PlatformCredentials.from_env(),
             out=Path(options.replay_out) if options.replay_out else None,
+            results=Path(options.replay_results) if options.replay_results else None,
             limit=float(options.replay_limit),
             emulator_host=options.emulator_host,
             emulator_port=int(options.emulator_port),

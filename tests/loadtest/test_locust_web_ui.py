@@ -71,7 +71,7 @@ def test_web_ui_runs_a_distributed_replay_to_its_end(tmp_path):
             "--scenario", str(scenario_path), "--trace", str(trace_path),
             "--speedup", str(SPEEDUP),
             "--emulator-port", str(emulator_port), "--replay-out", str(raw_path),
-            "--replay-limit", "90",
+            "--replay-results", str(tmp_path / "verdict"), "--replay-limit", "90",
         ]  # fmt: skip
         with (tmp_path / "locust.log").open("w") as log:
             locust = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
@@ -124,3 +124,20 @@ def test_web_ui_runs_a_distributed_replay_to_its_end(tmp_path):
         )
 
     assert (taking_chats(450.0), taking_chats(1350.0)) == (2, 3)
+
+    # The UI path ends in a verdict: what it wrote is what `chatsim compare` and `report` read.
+    verdict = tmp_path / "verdict"
+    compared = subprocess.run(
+        [sys.executable, "-m", "sim", "compare", str(verdict / "model"), str(verdict / "replay")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert compared.returncode in (0, 1), compared.stderr  # judged, not refused
+    assert "replay vs model" in compared.stdout
+    replay = json.loads((verdict / "replay" / "results.json").read_text())
+    assert replay["source"] == "replay" and replay["validity"]["lost_inbound"] == 0
+    report = subprocess.run(
+        [sys.executable, "-m", "sim", "report", str(verdict / "model"), str(verdict / "replay"),
+         "--out", str(tmp_path / "ui.html")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr
