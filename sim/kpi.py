@@ -17,7 +17,7 @@ An undefined KPI (a mean over nothing) is ``None``.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any, TypedDict
 
 import numpy as np
@@ -273,6 +273,18 @@ def _agent_time(
         float(h / c) if c > 0 else None for h, c in zip(slot_held, slot_capacity, strict=True)
     ]
     return occupancy, utilisation
+
+
+def interval_rows(
+    measurements: Sequence[Measurement], n: int, channel: str = ALL
+) -> list[list[dict[str, Any]]]:
+    """``rows[j][r]``: interval ``j`` of ``channel`` (or ``all``) in replication ``r``."""
+    rows: list[list[dict[str, Any]]] = [[] for _ in range(n)]
+    for measured in measurements:
+        for row in measured["intervals"]:
+            if row["channel"] == channel:
+                rows[row["index"]].append(row)
+    return rows
 
 
 def conservation_errors(run: Run) -> list[str]:

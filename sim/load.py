@@ -20,13 +20,13 @@ reply work itself, set such limits.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
 
 from sim.evidence import Estimate, estimate
-from sim.kpi import ALL, Measurement, measure, time_in_bins
+from sim.kpi import ALL, Measurement, interval_rows, measure, time_in_bins
 from sim.records import ConversationRecord, Run
 from sim.runner import Runner
 from sim.scenario import Scenario
@@ -161,6 +161,7 @@ def measure_load(
         for row in measured["intervals"]:
             if row["channel"] != ALL:
                 offered[row["channel"]][row["index"]] += row["offered"] / len(runs)
+    pooled = interval_rows(scoped, n)
     reach = Reach(
         day={kpi: estimate(kpi, [m["total"] for m in scoped]) for kpi in targets},
         channels={
@@ -168,19 +169,10 @@ def measure_load(
             for name in each
         },
         channel_intervals={
-            name: [{kpi: estimate(kpi, _rows(whole, j, name)) for kpi in targets} for j in range(n)]
+            name: [{kpi: estimate(kpi, rows[j]) for kpi in targets} for j in range(n)]
             for name in each
+            for rows in [interval_rows(whole, n, name)]
         },
-        intervals=[{kpi: estimate(kpi, _rows(scoped, j)) for kpi in targets} for j in range(n)],
+        intervals=[{kpi: estimate(kpi, pooled[j]) for kpi in targets} for j in range(n)],
     )
     return Load(offered, slots, hands), reach
-
-
-def _rows(
-    measurements: Sequence[Measurement], j: int, channel: str = ALL
-) -> list[dict[str, float | None]]:
-    """The row of interval ``j`` of ``channel`` (or ``all``) of each measurement."""
-    return [
-        next(row for row in m["intervals"] if row["index"] == j and row["channel"] == channel)
-        for m in measurements
-    ]

@@ -47,7 +47,7 @@ from scipy.optimize import linprog
 from sim.catalogue import BY_KEY, Unit
 from sim.errors import PlanningError
 from sim.evidence import Z_95, Estimate, estimate
-from sim.kpi import ALL, Measurement
+from sim.kpi import ALL, Measurement, interval_rows
 from sim.load import Reach, measure_load
 from sim.records import ConversationRecord
 from sim.results import Results, ResultsHeader, aggregate
@@ -554,8 +554,8 @@ class Planner:
         scoped, whole = batch.measurements[0], batch.measurements[-1]
         n = scenario.n_intervals
         targets = {k for limits in self.goals.values() for k in limits} | set(self.floors)
-        rows = _interval_rows(scoped, n, ALL)
-        per_channel = {c: _interval_rows(whole, n, c) for c in sorted(self.channels)}
+        rows = interval_rows(scoped, n, ALL)
+        per_channel = {c: interval_rows(whole, n, c) for c in sorted(self.channels)}
         replications = max(1, len(whole))
         evaluation = Evaluation(
             day={k: estimate(k, [m["total"] for m in scoped]) for k in targets},
@@ -852,18 +852,6 @@ class Planner:
                     staffing[donor][j] -= 1
                     changed = True
         return changed
-
-
-def _interval_rows(
-    measurements: Sequence[Measurement], n: int, channel: str
-) -> list[list[dict[str, float | None]]]:
-    """``rows[j][r]``: interval ``j`` of ``channel`` (or ``all``) in replication ``r``."""
-    rows: list[list[dict[str, float | None]]] = [[] for _ in range(n)]
-    for measured in measurements:
-        for row in measured["intervals"]:
-            if row["channel"] == channel:
-                rows[row["index"]].append(row)
-    return rows
 
 
 def attempt_required(

@@ -33,51 +33,18 @@ def stats(**means):
     }
 
 
+def model_results(**means) -> Results:
+    return Results(
+        source="model", scenario="s", scenario_sha256="x", replications=10, start="00:00",
+        interval=900.0, total=stats(**means), channels={}, intervals=[],
+    )  # fmt: skip
+
+
 def test_baseline_noise_band_and_direction():
-    before = Results(
-        source="model",
-        scenario="s",
-        scenario_sha256="x",
-        replications=10,
-        start="00:00",
-        interval=900.0,
-        total=stats(service_level=0.90, frt_mean=30.0),
-        channels={},
-        intervals=[],
-    )
-    slightly_worse = Results(
-        source="model",
-        scenario="s",
-        scenario_sha256="x",
-        replications=10,
-        start="00:00",
-        interval=900.0,
-        total=stats(service_level=0.89, frt_mean=31.0),
-        channels={},
-        intervals=[],
-    )
-    much_worse = Results(
-        source="model",
-        scenario="s",
-        scenario_sha256="x",
-        replications=10,
-        start="00:00",
-        interval=900.0,
-        total=stats(service_level=0.85, frt_mean=36.0),
-        channels={},
-        intervals=[],
-    )
-    better = Results(
-        source="model",
-        scenario="s",
-        scenario_sha256="x",
-        replications=10,
-        start="00:00",
-        interval=900.0,
-        total=stats(service_level=0.99, frt_mean=10.0),
-        channels={},
-        intervals=[],
-    )
+    before = model_results(service_level=0.90, frt_mean=30.0)
+    slightly_worse = model_results(service_level=0.89, frt_mean=31.0)
+    much_worse = model_results(service_level=0.85, frt_mean=36.0)
+    better = model_results(service_level=0.99, frt_mean=10.0)
     assert all(
         c.passed for c in baseline_checks(slightly_worse, before)
     )  # inside sqrt(2) x ci + floor

@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 from sim.catalogue import Unit
 from sim.catalogue import kpi as kpi_of
 from sim.report import style
-from sim.report.runs import Context, Run, interval_series
+from sim.report.runs import Context, Run, Series, interval_series
 from sim.report.style import new_figure, render
 
 _MINUTES = "min"
@@ -107,6 +107,19 @@ def arrivals(context: Context) -> str:
     return render(figure)
 
 
+def _bands(ax: Axes, context: Context, kpi: str) -> list[Series]:
+    """Each run's per-interval ``kpi`` (all channels) as a step line with its 95% band."""
+    drawn = []
+    for run in context.runs:
+        s = interval_series(run, kpi, context.origin)
+        style.step_band(
+            ax, s.x, s.width, s.mean, s.ci, colour=style.run_colour(run.index),
+            label=run.label + (" (band: 95% CI)" if s.has_ci else ""),
+        )  # fmt: skip
+        drawn.append(s)
+    return drawn
+
+
 def service(context: Context) -> str:
     """Service level, missed rate and mean first response per interval, all channels, with
     95% confidence bands; the scenario's targets as dashed lines."""
@@ -120,17 +133,7 @@ def service(context: Context) -> str:
         target = targets.get(kpi)
         style.style_axes(ax)
         lowest = 1.0 if target is None else target
-        for run in context.runs:
-            s = interval_series(run, kpi, context.origin)
-            style.step_band(
-                ax,
-                s.x,
-                s.width,
-                s.mean,
-                s.ci,
-                colour=style.run_colour(run.index),
-                label=run.label + (" (band: 95% CI)" if s.has_ci else ""),
-            )
+        for s in _bands(ax, context, kpi):
             if np.isfinite(s.mean).any():
                 lowest = min(lowest, float(np.nanmin(s.mean - np.nan_to_num(s.ci))))
         if target is not None:
@@ -159,17 +162,7 @@ def utilisation(context: Context) -> str:
         entry = kpi_of(kpi)
         title = f"{entry.heading}: {entry.description}"
         style.style_axes(ax)
-        for run in context.runs:
-            s = interval_series(run, kpi, context.origin)
-            style.step_band(
-                ax,
-                s.x,
-                s.width,
-                s.mean,
-                s.ci,
-                colour=style.run_colour(run.index),
-                label=run.label + (" (band: 95% CI)" if s.has_ci else ""),
-            )
+        _bands(ax, context, kpi)
         ax.set_title(title, loc="left")
         ax.set_ylabel(entry.label)
         style.percent_axis(ax)
