@@ -195,7 +195,7 @@ BY_KEY: dict[str, Kpi] = {entry.key: entry for entry in CATALOGUE}
 
 GATEWAY: tuple[Kpi, ...] = tuple(
     Kpi(f"{measure}_{stat}", f"{label}, {stat}", f"{short} {stat}", Unit.MILLISECONDS,
-        better=LOWER, agents=measure != "delivery", description=description)
+        better=LOWER, description=description)
     for measure, label, short, description in (
         ("ack", "webhook acknowledgement", "ack",
          "wall time from a customer's webhook to the gateway's 2xx"),
@@ -208,7 +208,7 @@ GATEWAY: tuple[Kpi, ...] = tuple(
 )  # fmt: skip
 """What a replay measures of the gateway itself, in wall milliseconds (its ``validity`` block,
 ``<key>_ms``), not KPIs of the contact centre: ``ack_p99``, ``delivery_p50``, ``lateness_max``...
-Only reply delivery is measured per channel (``agents`` marks the others as total only)."""
+Each is measured in total and per channel (``validity.channels``)."""
 
 GATEWAY_BY_KEY: dict[str, Kpi] = {entry.key: entry for entry in GATEWAY}
 

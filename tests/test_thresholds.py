@@ -52,7 +52,6 @@ def test_thresholds_parse_with_their_units(text, expected):
         ("missed_rate<3s", "missed_rate is a rate"),
         ("missed_rate<3", "write 3% or 0.03"),
         ("offered>10%", "offered is a count: write a plain number"),
-        ("ack_p99[webchat]<50ms", "ack_p99 is measured in total only"),
         ("occupancy[webchat]<90%", "occupancy is measured in total only"),
         ("missed_rate[sms]<3%", "unknown channel 'sms' (one of webchat, whatsapp)"),
         ("missed_rate[]<3%", "empty channel"),

@@ -135,6 +135,14 @@ class EmulatedAgent:
             key = customer_key(self.floor.protocols[event["channel"]], customer)
             conversation = self.floor.conversations.get(key)
             if conversation is None:
+                if key in self.floor.earlier:
+                    # A customer of an earlier run of this process who left silently while
+                    # queued: not this run's; close it so that it holds no slot.
+                    self.floor.leftovers += 1
+                    self.floor.call(
+                        "POST", f"/conversations/{cid}/close", {"agent_id": self.id}, "agent close"
+                    )
+                    return
                 self.floor.problems.append(
                     f"agent {self.id}: assigned {cid} of unknown customer {key}"
                 )
@@ -252,7 +260,14 @@ class EmulatedAgent:
 class AgentFloor:
     """All emulated agents of a replay, following the scenario's shifts and staffing."""
 
-    def __init__(self, scenario: Scenario, trace: Trace, speedup: float, call: Call) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        trace: Trace,
+        speedup: float,
+        call: Call,
+        earlier: set[str] | None = None,
+    ) -> None:
         self.scenario = scenario
         self.speedup = speedup
         self.call = call
@@ -275,11 +290,16 @@ class AgentFloor:
         self.problems: list[str] = []
         self.counter = itertools.count()
         self.stopping = False
+        self.earlier = earlier or set()
+        """Customer keys of earlier runs of this Locust process (:mod:`sim.loadtest.runs`)."""
+        self.leftovers = 0
+        """Conversations of earlier runs the gateway still assigned, closed at once."""
         self._numbers: dict[str, itertools.count[int]] = {}
+        self._schedule: list[gevent.Greenlet] = []
 
     def start(self, t0: float) -> list[gevent.Greenlet]:
         """Schedule every login and drain relative to ``t0`` (wall time of scenario time 0)."""
-        greenlets = []
+        greenlets = self._schedule
         for group in self.scenario.agents:
             for shift in group.shifts or ():
                 begin, end = self.scenario.shift_window(shift)
@@ -323,6 +343,22 @@ class AgentFloor:
                 agent = back[-1] if back else self._new(group)
                 on.append(agent)
                 agent.login()
+
+    def finish(self) -> None:
+        """End the run at the gateway: no more logins, every agent still logged in logs out and
+        any conversation still held is closed, so that the gateway is left as it was found (a
+        later run, or another replay against the same gateway, meets no agent of this one)."""
+        gevent.killall(self._schedule)
+        for agent in self.agents.values():
+            for chat in list(agent.active.values()):
+                self.call(
+                    "POST", f"/conversations/{chat.id}/close", {"agent_id": agent.id}, "agent close"
+                )
+                chat.handled.closed = chat.handled.closed or time.time()
+                agent.active.pop(chat.id, None)
+            if agent.accepting:
+                agent.drain()
+        self.stopping = True
 
     def customer_left(self, key: str) -> None:
         """A messenger customer gave up silently (told by its worker, not by the gateway)."""

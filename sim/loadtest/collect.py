@@ -28,7 +28,9 @@ class Validity:
     measured, in wall milliseconds (what ``chatsim replay --threshold`` holds it to).
 
     Delivery latencies are None when no reply was delivered (or in files without them);
-    ``channels`` has them per channel: ``{channel: {"delivery_p50_ms": ..., "replies": n}}``.
+    ``channels`` has every measure per channel, ``{channel: {"ack_p99_ms": ...,
+    "delivery_p50_ms": ..., "lateness_max_ms": ..., "replies": n}}`` (acknowledgement latency per
+    channel is None in raw files written before it was kept per customer).
     """
 
     lateness_p50_ms: float
@@ -189,13 +191,35 @@ def never_routed(raw: RawReplay, scenario: Scenario) -> list[str]:
     return lost
 
 
-def _delivery_fields(latencies: list[float]) -> dict[str, float | None]:
-    """``delivery_p50_ms``, ``delivery_p99_ms`` and ``delivery_max_ms`` of ``latencies`` (None
-    for none: an empty sample has no latency, not a latency of 0)."""
-    found = Percentiles.of(latencies) if latencies else None
+def _percentile_fields(measure: str, values: list[float]) -> dict[str, float | None]:
+    """``<measure>_p50_ms``, ``_p99_ms`` and ``_max_ms`` of ``values`` (None for none: an
+    empty sample has no latency, not a latency of 0)."""
+    found = Percentiles.of(values) if values else None
     return {
-        f"delivery_{name}_ms": None if found is None else getattr(found, name)
+        f"{measure}_{name}_ms": None if found is None else getattr(found, name)
         for name in ("p50", "p99", "max")
+    }
+
+
+def _channel_measures(
+    raw: RawReplay, delivery: dict[str, list[float]]
+) -> dict[str, dict[str, float | int | None]]:
+    """Per channel, the gateway measures of :data:`sim.catalogue.GATEWAY`: acknowledgement
+    latency, reply delivery latency (``delivery``, per channel) and dispatch lateness, with the
+    replies delivered."""
+    acks: dict[str, list[float]] = {}
+    lateness: dict[str, list[float]] = {}
+    for customer in raw.customers:
+        acks.setdefault(customer.channel, []).extend(customer.ack_ms)
+        lateness.setdefault(customer.channel, []).append(customer.lateness * 1000)
+    return {
+        name: {
+            **_percentile_fields("ack", acks.get(name, [])),
+            **_percentile_fields("delivery", delivery.get(name, [])),
+            **_percentile_fields("lateness", lateness.get(name, [])),
+            "replies": len(delivery.get(name, [])),
+        }
+        for name in sorted(set(acks) | set(delivery))
     }
 
 
@@ -236,12 +260,9 @@ def judge(raw: RawReplay, max_lateness_ms: float, scenario: Scenario | None = No
         lateness_max_ms=raw.lateness.max * 1000,
         ack_max_ms=raw.ack_ms.max,
         delivered_replies=len(delivered),
-        channels={
-            name: {**_delivery_fields(per_channel[name]), "replies": len(per_channel[name])}
-            for name in sorted(per_channel)
-        },
+        channels=_channel_measures(raw, per_channel),
     )
-    overall = _delivery_fields(delivered)
+    overall = _percentile_fields("delivery", delivered)
     validity.delivery_p50_ms = overall["delivery_p50_ms"]
     validity.delivery_p99_ms = overall["delivery_p99_ms"]
     validity.delivery_max_ms = overall["delivery_max_ms"]

@@ -18,6 +18,7 @@ import gevent
 import gevent.queue
 
 from sim.loadtest.emulator import Outbound
+from sim.loadtest.live import FIRST_RESPONSE, IN_SESSION, MISSED
 from sim.loadtest.payloads import Webhook, customer_key, customer_message, webchat_close
 from sim.loadtest.raw import CustomerRecord
 from sim.loadtest.schedule import Release
@@ -58,7 +59,10 @@ class CustomerContext:
     mailbox: Mailbox
     notify_left: Callable[[str], None]
     report: Callable[[str, str, float | None], None]
+    """``report(channel, kind, delay)``: a KPI event (:mod:`sim.loadtest.live`)."""
     deadline: float
+    run: int = 1
+    """Which run of the Locust process plays (message ids differ per run: :mod:`.runs`)."""
 
 
 def play(release: Release, context: CustomerContext, record: CustomerRecord) -> None:
@@ -86,6 +90,7 @@ def play(release: Release, context: CustomerContext, record: CustomerRecord) -> 
                 release.index,
                 turn_number,
                 time.time(),
+                context.run,
             )
             sent = time.time()
             record.sent.append(sent)
@@ -94,6 +99,7 @@ def play(release: Release, context: CustomerContext, record: CustomerRecord) -> 
                 record.failures.append(f"message {turn_number + 1} not acknowledged")
                 return
             record.acked.append(sent)
+            record.ack_ms.append(latency * 1000.0)
             if turn_number == 0:
                 deadline = sent + conversation.patience / speedup
             else:
@@ -108,7 +114,7 @@ def play(release: Release, context: CustomerContext, record: CustomerRecord) -> 
             if received is None:
                 if turn_number == 0:
                     record.left_at = deadline
-                    context.report(conversation.channel, "missed", None)
+                    context.report(conversation.channel, MISSED, None)
                     if context.silent[conversation.channel]:
                         context.notify_left(record.key)
                     elif (
@@ -126,7 +132,7 @@ def play(release: Release, context: CustomerContext, record: CustomerRecord) -> 
             record.replies.append(received)
             delay = (received - sent) * speedup
             context.report(
-                conversation.channel, "first_response" if turn_number == 0 else "in_session", delay
+                conversation.channel, FIRST_RESPONSE if turn_number == 0 else IN_SESSION, delay
             )
     finally:
         if box is not None:

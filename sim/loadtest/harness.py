@@ -9,6 +9,10 @@ they talk through Locust's messages (:mod:`sim.loadtest.messages`, which lists t
 Start-up: Locust connects a worker before its ``init`` event fires, so the master sends a
 worker the plan only once that worker said ``ready`` (its handlers exist), at test start or
 when ``ready`` comes later; a worker's user spawned before its ``init`` event waits for it.
+
+Every test start is a new run (:mod:`sim.loadtest.runs`). The live KPIs
+(:mod:`sim.loadtest.live`) ride on Locust's own worker stats reports and are shown in a
+"chatsim KPIs" tab of the web UI (:mod:`sim.loadtest.webui`), never in its request statistics.
 """
 
 from __future__ import annotations
@@ -25,10 +29,15 @@ from locust.runners import MasterRunner, WorkerRunner
 from sim.loadtest.customers import key_of
 from sim.loadtest.master import Master
 from sim.loadtest.messages import Left, Plan, Ready, Records, Reply, ToMaster, ToWorker
+from sim.loadtest.runs import for_run
 from sim.loadtest.schedule import owner, releases
 from sim.loadtest.settings import ReplaySettings
+from sim.loadtest.webui import show_live_kpis
 from sim.loadtest.worker import Worker
 from sim.protocols import DEFAULT_EMULATOR_PORT
+
+LIVE_KPIS = "chatsim_kpis"
+"""Key of a worker's live KPIs in its stats report to the master."""
 
 
 class RemoteWorkers:
@@ -37,7 +46,8 @@ class RemoteWorkers:
 
     def __init__(self, runner: MasterRunner, settings: ReplaySettings) -> None:
         self.runner = runner
-        self.index_of = {key_of(r, settings.protocols): r.index for r in releases(settings.trace)}
+        self.settings = settings
+        self.index_of: dict[str, int] = {}
         self.ready: list[str] = []
         self.plan: Plan | None = None
 
@@ -53,6 +63,9 @@ class RemoteWorkers:
     def send(self, message: ToWorker) -> None:
         if isinstance(message, Plan):
             self.plan = message
+            settings = self.settings
+            trace = for_run(settings.trace, settings.protocols, message.run)
+            self.index_of = {key_of(r, settings.protocols): r.index for r in releases(trace)}
             for client in self.ready:
                 self._send(message, client)
             return
@@ -125,6 +138,10 @@ def _wire(environment: Environment) -> Replay:
         runner.register_message(
             Ready.kind, lambda environment, msg, **kw: workers.on_ready(msg.node_id)
         )
+        environment.events.worker_report.add_listener(
+            lambda client_id, data, **kw: master.live.merge(data.get(LIVE_KPIS))
+        )
+        show_live_kpis(environment, master.live)
         return Replay(master, None)
     if isinstance(runner, WorkerRunner):
         link = RemoteMaster(runner)
@@ -135,12 +152,16 @@ def _wire(environment: Environment) -> Replay:
         runner.register_message(
             Reply.kind, lambda environment, msg, **kw: worker.receive(Reply.from_dict(msg.data))
         )
+        environment.events.report_to_master.add_listener(
+            lambda client_id, data, **kw: data.__setitem__(LIVE_KPIS, worker.live.take())
+        )
         link.send(Ready())
         return Replay(None, worker)
     both = InProcess()
     both.master = Master(settings, environment, both)
-    both.worker = Worker(settings, environment, both)
+    both.worker = Worker(settings, environment, both, live=both.master.live)
     both.master.start()
+    show_live_kpis(environment, both.master.live)
     return Replay(both.master, both.worker)
 
 
@@ -163,7 +184,11 @@ class ChatCustomers(FastHttpUser):
             return
         worker.dispatching = True
         runner = self.environment.runner
-        worker.dispatch(self.client, runner.worker_index if isinstance(runner, WorkerRunner) else 0)
+        try:
+            index = runner.worker_index if isinstance(runner, WorkerRunner) else 0
+            worker.dispatch(self.client, index)
+        finally:
+            worker.dispatching = False  # the next run (the web UI's "New") dispatches again
         raise StopUser()
 
 
@@ -212,7 +237,7 @@ def _arguments(parser: Any) -> None:
         type=float,
         default=3600.0,
         include_in_web_ui=False,
-        help="safety limit of the whole run, wall seconds",
+        help="safety limit of each run, wall seconds from its start",
     )
 
 

@@ -6,6 +6,10 @@ through) and forwards each reply to the worker that plays its customer, runs the
 collects their reports. When every worker has reported and no agent holds a conversation any
 more, it writes the raw file (:mod:`sim.loadtest.raw`) and stops Locust: the run ends by itself.
 In a single-process run the same process is the (one) worker too.
+
+Each test start begins a new run (:mod:`sim.loadtest.runs`): new agents, new bookkeeping, new
+live KPIs, and a plan with the run's number, so that a second test from the web UI replays the
+trace from its start and is measured on its own.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ from sim.loadtest.agents import AgentFloor, Call
 from sim.loadtest.collect import MAX_LATENESS_MS, judge, replay_results
 from sim.loadtest.delivery import delivery_ms
 from sim.loadtest.emulator import Outbound, ProviderEmulator
+from sim.loadtest.live import LiveKpis
 from sim.loadtest.messages import Left, Plan, Records, Reply, ToWorker
 from sim.loadtest.raw import EmulatorCounts, Percentiles, RawReplay, write_raw
+from sim.loadtest.runs import for_run
 from sim.loadtest.settings import ReplaySettings
 from sim.results import write_results
 
@@ -57,20 +63,30 @@ class Master:
         self.workers = workers
         self.floor: AgentFloor | None = None
         self.emulator: ProviderEmulator | None = None
+        self.live = LiveKpis()
+        """The run's KPIs so far, for the web UI (workers' reports added up)."""
+        self.run = 0
+        """The current run of this Locust process (0 before the first test)."""
         self.reports: list[Records] = []
         self.expected_reports = 1
         self.delivered: dict[str, int] = {}
         self.outbound: dict[str, list[float]] = {}
         self.t0 = 0.0
+        self.deadline = 0.0
+        self._emulator_before = EmulatorCounts(0, 0)
 
     def start(self) -> None:
-        """Serve the provider emulator and prepare the agents (they log in at test start)."""
+        """Serve the provider emulator (agents log in at test start)."""
         settings = self.settings
         self.emulator = ProviderEmulator(settings.credentials, self._deliver)
         server = WSGIServer(
             (settings.emulator_host, settings.emulator_port), self.emulator, log=None, error_log=log
         )
         server.start()
+
+    def _agent_api(self) -> Call:
+        """The agents' HTTP calls to the gateway (the host may have been changed in the web UI
+        since the last run)."""
         host = self.environment.host
         actions = FastHttpSession(
             host,
@@ -90,24 +106,38 @@ class Master:
             network_timeout=30.0,
             connection_timeout=5.0,
         )
-        self.floor = AgentFloor(
-            settings.scenario, settings.trace, settings.speedup, _caller(actions, polls)
-        )
+        return _caller(actions, polls)
 
     def on_test_start(self) -> None:
-        """Fix scenario time 0 a second from now, start the agents' shifts, send the plan."""
-        assert self.floor is not None
+        """Begin the next run: fresh agents and bookkeeping, scenario time 0 a second from now,
+        the agents' shifts started, the plan sent."""
+        assert self.emulator is not None
+        settings = self.settings
+        earlier: set[str] = set()
+        if self.floor is not None:
+            if not self.floor.stopping:  # the user stopped the last run halfway
+                gevent.spawn(self.floor.finish).join(timeout=10)
+            earlier = self.floor.earlier | set(self.floor.conversations)
+        self.run += 1
+        trace = for_run(settings.trace, settings.protocols, self.run)
+        self.floor = AgentFloor(
+            settings.scenario, trace, settings.speedup, self._agent_api(), earlier
+        )
+        self.reports, self.delivered, self.outbound = [], {}, {}
+        self._emulator_before = EmulatorCounts(self.emulator.received, self.emulator.rejected)
+        self.live.clear()
         self.expected_reports = max(1, self.workers.count())
         self.t0 = time.time() + 1.0
+        self.deadline = time.time() + settings.limit
         self.floor.start(self.t0)
-        self.workers.send(Plan(self.t0, self.expected_reports))
-        gevent.spawn(self._finish_when_done)
+        self.workers.send(Plan(self.t0, self.expected_reports, self.run, self.deadline))
+        gevent.spawn(self._finish_when_done, self.run)
 
     def receive(self, message: Left | Records) -> None:
         if isinstance(message, Left):
             if self.floor is not None:
                 self.floor.customer_left(message.key)
-        else:
+        elif message.run == self.run:
             self.reports.append(message)
 
     def _deliver(self, message: Outbound) -> None:
@@ -115,17 +145,21 @@ class Master:
         self.outbound.setdefault(message.key, []).append(message.received)
         self.workers.send(Reply(message))
 
-    def _finish_when_done(self) -> None:
+    def _finish_when_done(self, run: int) -> None:
         assert self.floor is not None
-        while time.time() < self.settings.deadline:
+        while time.time() < self.deadline:
+            if run != self.run:
+                return  # a new run began (the user stopped this one and started another)
             if len(self.reports) >= self.expected_reports and not self.floor.busy:
                 break
             gevent.sleep(0.2)
         else:
+            if run != self.run:
+                return
             self.floor.problems.append(
                 "the safety time limit ended the run before every conversation closed"
             )
-        self.floor.stopping = True
+        self.floor.finish()
         self._write()
         # Missed chats are Locust failures (so they show as such), yet measurements, not errors.
         self.environment.process_exit_code = 0
@@ -140,8 +174,9 @@ class Master:
     def _write(self) -> None:
         assert self.floor is not None and self.emulator is not None
         customers = [c for report in self.reports for c in report.customers]
-        acks = [a for report in self.reports for a in report.acks]
+        acks = [ms for customer in customers for ms in customer.ack_ms]
         delivery = delivery_ms(self.floor.handled, customers, self.outbound)
+        before = self._emulator_before
         raw = RawReplay(
             t0=self.t0,
             speedup=self.settings.speedup,
@@ -152,9 +187,11 @@ class Master:
             accepting=self.floor.accepting_spans,
             delivered=self.delivered,
             outbound=self.outbound,
-            emulator=EmulatorCounts(self.emulator.received, self.emulator.rejected),
+            emulator=EmulatorCounts(
+                self.emulator.received - before.received, self.emulator.rejected - before.rejected
+            ),
             lateness=Percentiles.of([c.lateness for c in customers]),
-            ack_ms=Percentiles.of([a * 1000 for a in acks]),
+            ack_ms=Percentiles.of(acks),
             delivery_ms=Percentiles.of([ms for per in delivery.values() for ms in per]),
             problems=self.floor.problems + [p for report in self.reports for p in report.problems],
             finished=time.time(),
@@ -164,7 +201,8 @@ class Master:
         if self.settings.results is not None:
             self._write_results(raw, self.settings.results)
         log.info(
-            "replay finished: %d conversations, lateness p99 %.1f ms",
+            "replay run %d finished: %d conversations, lateness p99 %.1f ms",
+            self.run,
             len(customers),
             raw.lateness.p99 * 1000,
         )

@@ -7,12 +7,13 @@ start-up order:
 
 - worker -> master :class:`Ready`: its handlers are registered (Locust connects a worker before
   its ``init`` event fires, so a message sent to it straight away can arrive before the handler);
-- master -> each ready worker :class:`Plan`: when scenario time 0 is and how many workers share
-  the trace; sent at test start, or on ``ready`` when that comes later;
+- master -> each ready worker :class:`Plan`: which run starts (:mod:`sim.loadtest.runs`), when
+  its scenario time 0 is, how many workers share the trace and when the run must end; sent at
+  each test start, or on ``ready`` when that comes later;
 - master -> owning worker :class:`Reply`: an outbound message the provider emulator received;
 - worker -> master :class:`Left`: a messenger customer gave up silently;
-- worker -> master :class:`Records`: its customers' records, acknowledgement latencies and
-  problems, once all its conversations have ended.
+- worker -> master :class:`Records`: its customers' records and problems, once all its
+  conversations of the run have ended.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ class Plan(_Message):
     """Wall time of scenario time 0."""
     workers: int
     """How many workers share the trace (conversation ``i`` belongs to ``i mod workers``)."""
+    run: int
+    """Which run of this Locust process starts (the web UI's "New" starts the next)."""
+    deadline: float
+    """Wall time at which the run ends, finished or not (its safety limit)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +90,9 @@ class Records(_Message):
     kind: ClassVar[str] = "records"
 
     customers: list[CustomerRecord] = field(default_factory=list)
-    acks: list[float] = field(default_factory=list)
-    """The gateway's acknowledgement latency of every webhook, wall seconds."""
     problems: list[str] = field(default_factory=list)
+    run: int = 1
+    """The run the records are of (a late report of an earlier run is dropped)."""
 
 
 ToMaster = Ready | Left | Records

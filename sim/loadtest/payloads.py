@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from sim.loadtest.runs import message_serial
 from sim.protocols import PlatformCredentials, viber_signature, whatsapp_signature
 from sim.texts import Customer
 
@@ -169,13 +170,15 @@ def customer_message(
     conversation_index: int,
     turn: int,
     now: float,
+    run: int = 1,
 ) -> Webhook:
     """The webhook of message ``turn`` of a conversation, in its protocol's format.
 
-    Message ids are derived from the conversation's position and the turn, so a retry of the
-    same message is recognisably the same message (the gateway deduplicates on them).
+    Message ids are derived from the conversation's position, the turn and the run
+    (:func:`~sim.loadtest.runs.message_serial`), so a retry of the same message is recognisably
+    the same message (the gateway deduplicates on them) and a later run's are new ones.
     """
-    serial = conversation_index * 64 + turn
+    serial = message_serial(conversation_index, turn, run)
     if protocol == "whatsapp":
         return whatsapp_message(
             credentials, customer, text, f"wamid.chatsim.{serial:012d}", int(now)

@@ -153,11 +153,15 @@ class CustomerRecord(Plain):
     """How outbound messages name this customer (:func:`~sim.loadtest.payloads.customer_key`)."""
     sent: list[float] = field(default_factory=list)
     acked: list[float] = field(default_factory=list)
+    """When each acknowledged message was sent."""
     replies: list[float] = field(default_factory=list)
     left_at: float | None = None
     lateness: float = 0.0
     """Seconds between the conversation's due time and its dispatch."""
     failures: list[str] = field(default_factory=list)
+    ack_ms: list[float] = field(default_factory=list)
+    """The gateway's acknowledgement latency of each acknowledged message, wall milliseconds
+    (empty in files written before it was kept per customer)."""
 
 
 @dataclass(slots=True)

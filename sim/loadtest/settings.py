@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,12 +26,11 @@ class ReplaySettings:
     """Where the master writes the replay's results and the model's on the same trace (none:
     nowhere; ``chatsim replay`` writes them itself)."""
     limit: float
-    """Safety limit of the whole run, wall seconds from :attr:`started`."""
+    """Safety limit of each run, wall seconds from its start."""
     emulator_host: str
     emulator_port: int
     headless: bool
     """Whether Locust runs without its web UI (then the end of the replay quits Locust)."""
-    started: float = field(default_factory=time.time)
     protocols: dict[str, str] = field(init=False)
     """Channel name: its wire protocol."""
     silent: dict[str, bool] = field(init=False)
@@ -46,11 +44,6 @@ class ReplaySettings:
         object.__setattr__(
             self, "silent", {name: channel.silent for name, channel in channels.items()}
         )
-
-    @property
-    def deadline(self) -> float:
-        """Wall time at which the run ends, finished or not."""
-        return self.started + self.limit
 
     @classmethod
     def from_options(cls, options: Any) -> ReplaySettings:

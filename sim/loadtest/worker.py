@@ -1,10 +1,13 @@
 """The worker role of a replay: its share of the trace, played as customers.
 
-A worker waits for the master's :class:`~sim.loadtest.messages.Plan`, then releases each of its
-conversations (``schedule.owner``) on time as a customer greenlet, hands the replies the master
-forwards to the customers waiting for them, tells the master when a messenger customer gave up
-silently, and reports its customers' records once all of them have ended. In a single-process
-run the same process is the master too.
+A worker waits for the master's :class:`~sim.loadtest.messages.Plan` of the next run, then
+releases each of its conversations (``schedule.owner``) on time as a customer greenlet, hands
+the replies the master forwards to the customers waiting for them, tells the master when a
+messenger customer gave up silently, and reports its customers' records once all of them have
+ended. What the customers see as they see it goes to the live KPI tally
+(:mod:`sim.loadtest.live`), not to Locust's request statistics. A later run (the web UI's "New")
+plays the trace again from the start as new customers (:mod:`sim.loadtest.runs`). In a
+single-process run the same process is the master too.
 """
 
 from __future__ import annotations
@@ -19,15 +22,13 @@ from locust.env import Environment
 from locust.event import EventHook
 
 from sim.loadtest.customers import CustomerContext, Mailbox, play
+from sim.loadtest.live import LiveKpis
 from sim.loadtest.messages import Left, Plan, Records, ToMaster, ToWorker
 from sim.loadtest.payloads import Webhook, customer_key
 from sim.loadtest.raw import CustomerRecord
+from sim.loadtest.runs import for_run
 from sim.loadtest.schedule import releases, wall_time
 from sim.loadtest.settings import ReplaySettings
-
-
-class MissedChat(Exception):
-    """A customer gave up before the first reply (reported as a Locust failure)."""
 
 
 class MasterLink(Protocol):
@@ -40,34 +41,64 @@ class Worker:
     """One process's customers: the plan they wait for, and the replies they wait for."""
 
     def __init__(
-        self, settings: ReplaySettings, environment: Environment, master: MasterLink
+        self,
+        settings: ReplaySettings,
+        environment: Environment,
+        master: MasterLink,
+        live: LiveKpis | None = None,
     ) -> None:
         self.settings = settings
         self.environment = environment
         self.master = master
-        self.plan: gevent.event.AsyncResult = gevent.event.AsyncResult()
+        self.live = live if live is not None else LiveKpis()
+        """The KPIs its customers saw (the master's own tally in a single process)."""
+        self.plan: Plan | None = None
+        """The plan of the latest run."""
+        self.played = 0
+        """The last run this worker dispatched."""
+        self._planned = gevent.event.Event()
         self.mailbox = Mailbox()
+        self.customers: list[gevent.Greenlet] = []
         self.dispatching = False
         """Whether a dispatcher runs already (Locust may start more users than one)."""
 
     def receive(self, message: ToWorker) -> None:
         if isinstance(message, Plan):
-            self.plan.set(message)
+            if self.plan is not None and message.run <= self.plan.run:
+                return  # the same plan again (a worker that said ready twice)
+            # A run stopped halfway leaves customers behind: they must not play into this one.
+            gevent.killall(self.customers, block=False)
+            self.customers = []
+            self.mailbox = Mailbox()
+            self.live.clear()
+            self.plan = message
+            self._planned.set()
         else:
             self.mailbox.put(message.message)
+
+    def next_plan(self, timeout: float) -> Plan | None:
+        """The plan of a run this worker has not played yet, once it comes (None: timeout)."""
+        deadline = time.time() + timeout
+        while self.plan is None or self.plan.run <= self.played:
+            self._planned.clear()
+            remaining = deadline - time.time()
+            if remaining <= 0 or not self._planned.wait(timeout=remaining):
+                return None
+        return self.plan
 
     def dispatch(self, client: FastHttpSession, worker: int) -> None:
         """Play worker number ``worker``'s share of the trace through ``client``, then report."""
         settings = self.settings
-        try:
-            # The master sends the plan within moments of this worker's start; waiting as long
-            # as the run's own limit would let the master give up first and lose the reason.
-            plan: Plan = self.plan.get(timeout=min(60.0, settings.limit / 2))
-        except gevent.Timeout:
-            self.master.send(Records(problems=["no plan came from the master"]))
+        # The master sends the plan within moments of this worker's start; waiting as long
+        # as the run's own limit would let the master give up first and lose the reason.
+        plan = self.next_plan(timeout=min(60.0, settings.limit / 2))
+        if plan is None:
+            run = self.plan.run if self.plan is not None else 1
+            self.master.send(Records(problems=["no plan came from the master"], run=run))
             return
-        mine = releases(settings.trace, worker, plan.workers)
-        acks: list[float] = []
+        self.played = plan.run
+        trace = for_run(settings.trace, settings.protocols, plan.run)
+        mine = releases(trace, worker, plan.workers)
         problems: list[str] = []
         unrecorded = EventHook()  # type: ignore[no-untyped-call]
         poller = FastHttpSession(
@@ -94,9 +125,7 @@ class Worker:
                     f"{response.text[:200] if response.text else ''}"
                 )
                 return None
-            latency = time.time() - start
-            acks.append(latency)
-            return latency
+            return time.time() - start
 
         def poll_webchat(session: str, after: int, deadline: float) -> tuple[int, float] | None:
             while True:
@@ -118,20 +147,6 @@ class Worker:
         def notify_left(key: str) -> None:
             self.master.send(Left(key))
 
-        def report(channel: str, kind: str, delay: float | None) -> None:
-            missed = (
-                MissedChat("customer gave up before the first reply") if delay is None else None
-            )
-            response_time = 0 if delay is None else delay * 1000.0
-            self.environment.events.request.fire(
-                request_type="KPI",
-                name=f"{kind}/{channel}",
-                response_time=response_time,
-                response_length=0,
-                exception=missed,
-                context={},
-            )  # type: ignore[no-untyped-call]
-
         context = CustomerContext(
             credentials=settings.credentials,
             protocols=settings.protocols,
@@ -141,11 +156,12 @@ class Worker:
             poll_webchat=poll_webchat,
             mailbox=self.mailbox,
             notify_left=notify_left,
-            report=report,
-            deadline=settings.deadline,
+            report=self.live.record,
+            deadline=plan.deadline,
+            run=plan.run,
         )
         records: list[CustomerRecord] = []
-        greenlets = []
+        greenlets = self.customers = []
         for release in mine:
             due = wall_time(plan.t0, release.at, settings.speedup)
             delay = due - time.time()
@@ -166,4 +182,4 @@ class Worker:
         for greenlet in greenlets:
             if greenlet.exception is not None:
                 problems.append(f"customer crashed: {greenlet.exception!r}")
-        self.master.send(Records(records, acks, problems))
+        self.master.send(Records(records, problems, plan.run))

@@ -185,11 +185,26 @@ def test_no_delivered_reply_has_no_delivery_latency():
     validity = judge(typed(raw), 100)
     assert validity.delivery_p50_ms is None and validity.delivery_p99_ms is None
     assert validity.delivered_replies == 0
-    assert validity.channels == {
-        "chat": {
-            "delivery_p50_ms": None,
-            "delivery_p99_ms": None,
-            "delivery_max_ms": None,
-            "replies": 0,
-        }
-    }
+    chat = validity.channels["chat"]
+    assert set(validity.channels) == {"chat"} and chat["replies"] == 0
+    # Nor an acknowledgement latency per channel: the file has none per customer.
+    for measure in ("delivery", "ack"):
+        assert [chat[f"{measure}_{s}_ms"] for s in ("p50", "p99", "max")] == [None] * 3
+
+
+def test_acknowledgement_and_lateness_are_measured_per_channel():
+    _, _, raw = setup()
+    raw["customers"][0]["ack_ms"] = [4.0, 9.0]
+    raw["customers"][0]["lateness"] = 0.002
+    raw["customers"].append(
+        {"index": 2, "id": "c3", "channel": "wa", "key": "whatsapp:7", "sent": [wall(0)],
+         "acked": [wall(0)], "replies": [], "left_at": wall(5), "lateness": 0.012,
+         "failures": [], "ack_ms": [30.0]}
+    )  # fmt: skip
+    raw["ack_ms"] = {"p50": 9.0, "p99": 30.0, "max": 30.0}
+    validity = judge(typed(raw), 100)
+    chat, wa = validity.channels["chat"], validity.channels["wa"]
+    assert (chat["ack_p50_ms"], chat["ack_max_ms"]) == (9.0, 9.0)  # upper median of [4, 9]
+    assert (wa["ack_p99_ms"], wa["lateness_max_ms"]) == (30.0, pytest.approx(12.0))
+    assert chat["lateness_max_ms"] == pytest.approx(2.0)
+    assert wa["replies"] == 0 and wa["delivery_p99_ms"] is None

@@ -4,7 +4,10 @@ on a scenario staffed per interval (the end-to-end replay tests use shifts).
 
 The replay must then end by itself (the UI shows "stopped" and keeps its statistics), every
 conversation of the trace must have been played by one of the two workers, and the raw
-measurements must be written. Locust runs as a subprocess: gevent stays out of pytest.
+measurements must be written. The live KPIs are in their own tab, never in Locust's request
+statistics. A second test started in the same process ("New") replays the trace again from its
+start, as new customers, and is measured on its own. Locust runs as a subprocess: gevent stays
+out of pytest.
 """
 
 from __future__ import annotations
@@ -41,6 +44,30 @@ def wait_for(predicate, timeout: float, what: str):
             return value
         time.sleep(0.25)
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def live_counts(raw: dict) -> dict[str, tuple[int, int]]:
+    """Per channel, (answered, missed) as the raw file's customers saw them."""
+    counts: dict[str, tuple[int, int]] = {}
+    for customer in raw["customers"]:
+        answered, missed = counts.get(customer["channel"], (0, 0))
+        if customer["replies"]:
+            answered += 1
+        elif customer["left_at"] is not None:
+            missed += 1
+        counts[customer["channel"]] = (answered, missed)
+    return counts
+
+
+def kpi_tab(ui: str) -> dict[str, tuple[int, int]]:
+    """Per channel, (answered, missed) as the web UI's chatsim tab shows them."""
+    stats = httpx.get(f"{ui}/stats/requests", timeout=2).json()
+    (tab,) = [t for t in stats.get("extended_stats", []) if t["key"] == "chatsim-kpis"]
+    return {
+        row["channel"]: (row["answered"], row["missed"])
+        for row in tab["data"]
+        if row["channel"] != "all channels"
+    }
 
 
 def staffed_variant(tmp_path: Path) -> Path:
@@ -84,33 +111,62 @@ def test_web_ui_runs_a_distributed_replay_to_its_end(tmp_path):
                 60,
                 "two workers in the web UI",
             )
-            started = httpx.post(
-                f"{ui}/swarm", data={"user_count": 2, "spawn_rate": 2, "host": gateway}, timeout=10
-            ).json()
-            assert started["success"], started
-            stats = wait_for(
-                lambda: (
-                    (s := httpx.get(f"{ui}/stats/requests", timeout=2).json())["state"] == "stopped"
-                    and s
-                ),
-                120,
-                "the replay to stop by itself",
-            )
-            assert locust.poll() is None, (
-                "the web UI keeps running after the test, with its results"
-            )
+            assert "chatsim KPIs" in httpx.get(ui, timeout=5).text, "the KPI tab is offered"
+            runs = []
+            for _ in range(2):  # "Start", then "New" once the first run has ended
+                started = httpx.post(
+                    f"{ui}/swarm",
+                    data={"user_count": 2, "spawn_rate": 2, "host": gateway},
+                    timeout=10,
+                ).json()
+                assert started["success"], started
+                wait_for(
+                    lambda: (
+                        httpx.get(f"{ui}/stats/requests", timeout=2).json()["state"] != "stopped"
+                    ),
+                    10,
+                    "the run to start",
+                )
+                stats = wait_for(
+                    lambda: (
+                        (s := httpx.get(f"{ui}/stats/requests", timeout=2).json())["state"]
+                        == "stopped"
+                        and s
+                    ),
+                    120,
+                    "the replay to stop by itself",
+                )
+                assert locust.poll() is None, (
+                    "the web UI keeps running after the test, with its results"
+                )
+                raw = json.loads(raw_path.read_text())
+                # The live tab converges on what the customers saw (workers report every 3 s).
+                seen = live_counts(raw)
+                tab = wait_for(
+                    lambda seen=seen: kpi_tab(ui) == seen and seen, 15, f"the KPI tab: {seen}"
+                )
+                runs.append((stats, raw, tab))
+                verdict_of_run = tmp_path / f"verdict-{len(runs)}"
+                (tmp_path / "verdict").rename(verdict_of_run)
         finally:
             interrupt(locust, timeout=20)
     log_text = (tmp_path / "locust.log").read_text()
     assert "Unknown message type" not in log_text, log_text
-    raw = json.loads(raw_path.read_text())
-    assert raw["workers"] == 2
-    assert sorted(c["id"] for c in raw["customers"]) == sorted(
-        c.id for c in trace if c.bot is None or not c.bot.contained
-    )
-    assert raw["problems"] == [], raw["problems"]
-    names = {row["name"] for row in stats["stats"]}
-    assert any(name.startswith("first_response/") for name in names), names
+    played = sorted(c.id for c in trace if c.bot is None or not c.bot.contained)
+    for stats, raw, tab in runs:
+        assert raw["workers"] == 2
+        assert sorted(c["id"] for c in raw["customers"]) == played
+        assert raw["problems"] == [], raw["problems"]
+        # Locust's rows are HTTP requests only; the KPIs are in the chatsim tab, per channel.
+        names = {row["name"] for row in stats["stats"]}
+        assert "Aggregated" in names and any(n.startswith("webhook/") for n in names), names
+        assert not any(n.startswith(("first_response", "in_session", "missed")) for n in names)
+        assert sum(answered for answered, _ in tab.values()) > 0
+    (_, first, _), (_, second, _) = runs
+    # The second run replayed the trace from its start, as new customers, on its own clock.
+    assert second["t0"] > first["finished"]
+    assert not {c["key"] for c in first["customers"]} & {c["key"] for c in second["customers"]}
+    raw = second
 
     # The emulated agents followed the staffing: 2 taking chats in the first interval, 3 in the
     # second.
@@ -125,8 +181,9 @@ def test_web_ui_runs_a_distributed_replay_to_its_end(tmp_path):
 
     assert (taking_chats(450.0), taking_chats(1350.0)) == (2, 3)
 
-    # The UI path ends in a verdict: what it wrote is what `chatsim compare` and `report` read.
-    verdict = tmp_path / "verdict"
+    # The UI path ends in a verdict: what it wrote is what `chatsim compare` and `report` read,
+    # here for the second run.
+    verdict = tmp_path / "verdict-2"
     compared = subprocess.run(
         [sys.executable, "-m", "sim", "compare", str(verdict / "model"), str(verdict / "replay")],
         capture_output=True, text=True, timeout=60,

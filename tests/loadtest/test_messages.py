@@ -13,7 +13,7 @@ from sim.loadtest.raw import CustomerRecord
 
 MESSAGES = [
     Ready(),
-    Plan(t0=1_700_000_000.5, workers=3),
+    Plan(t0=1_700_000_000.5, workers=3, run=2, deadline=1_700_000_600.0),
     Reply(Outbound("telegram:123456789", "Ответ 1", 1_700_000_001.25)),
     Left("viber:gHgt0wr4WAr5CQJ2tAqeKg=="),
     Records(
@@ -29,10 +29,11 @@ MESSAGES = [
                 3.0,
                 0.004,
                 ["no reply to message 2 before the safety limit"],
+                [3.0, 4.5],
             )
         ],
-        [0.003, 0.004],
         ["webhook/whatsapp: HTTP 503"],
+        run=2,
     ),
     Records(problems=["no plan came from the master"]),
 ]

@@ -1,0 +1,73 @@
+"""Runs: one Locust process may replay its trace more than once.
+
+Locust's web UI keeps its process between tests: after a replay ends, "New" starts another test
+in the same process. Each test is a *run* of the replay, numbered from 1, and is measured on its
+own. A gateway remembers the customers and messages of the runs before (open webchat sessions
+with their message indices, the message ids it deduplicates on), so the same customers sending
+the same message ids again would meet that memory: replies from the earlier run would answer
+them at once, and deduplicated messages would never reach an agent.
+
+So run ``n`` speaks as new customers with new message ids: :func:`for_run` gives every customer
+an id of its own run (still valid for its protocol: digits stay digits, Viber ids stay 16
+base64-encoded bytes, webchat sessions stay UUIDs) and :func:`message_serial` moves the message
+serials by the run. Run 1 is the trace as written, so a single run (``chatsim replay``) sends
+exactly what the trace says.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import uuid
+
+from sim.trace import Trace
+
+TURNS_PER_CONVERSATION = 64
+"""Message serials per conversation (``index x 64 + turn``): room for 64 turns."""
+
+CONVERSATIONS_PER_RUN = 1_000_000
+"""Serials of one run cover this many conversations; run ``n`` starts after run ``n - 1``."""
+
+
+def message_serial(conversation_index: int, turn: int, run: int = 1) -> int:
+    """The serial of message ``turn`` of conversation ``conversation_index`` in ``run``: unique
+    across the runs of one process, and the same for a retry of the same message."""
+    return ((run - 1) * CONVERSATIONS_PER_RUN + conversation_index) * TURNS_PER_CONVERSATION + turn
+
+
+def customer_id(protocol: str, id: str, run: int) -> str:
+    """The id customer ``id`` has in ``run`` (its own in run 1)."""
+    if run <= 1:
+        return id
+    if protocol in ("whatsapp", "telegram") and id.isdigit():
+        # A phone number (wa_id) or a numeric user id: move it by whole decades, so it stays a
+        # positive number and two runs' ranges never meet.
+        decade = 10 ** max(len(id), 10)
+        return str(int(id) + (run - 1) * decade)
+    mask = hashlib.sha256(f"chatsim run {run}".encode()).digest()
+    if protocol == "viber":
+        try:
+            raw = base64.b64decode(id, validate=True)
+        except ValueError:
+            raw = b""
+        if len(raw) == 16:
+            return base64.b64encode(bytes(a ^ b for a, b in zip(raw, mask, strict=False))).decode()
+    return str(uuid.uuid5(uuid.UUID(bytes=mask[:16]), id))
+
+
+def for_run(trace: Trace, protocols: dict[str, str], run: int) -> Trace:
+    """``trace`` as run ``run`` plays it: the same conversations, each customer with its id of
+    that run (the trace itself for run 1)."""
+    if run <= 1:
+        return trace
+    conversations = []
+    for conversation in trace:
+        customer = conversation.customer
+        if customer is not None:
+            moved = customer_id(protocols[conversation.channel], customer.id, run)
+            conversation = dataclasses.replace(
+                conversation, customer=dataclasses.replace(customer, id=moved)
+            )
+        conversations.append(conversation)
+    return Trace(trace.header, conversations)
