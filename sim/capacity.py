@@ -2,10 +2,14 @@
 
 ``check`` runs the model with a fixed seed and holds the result to the scenario's targets and,
 optionally, to a baseline recorded earlier. A baseline belongs to a scenario (its name and
-channels); any other difference (its content, chatsim's version, the seed, the replications) is
-what the check compares, and the verdict lists it. A KPI regresses when it is worse than the
-baseline by more than its noise band (:func:`baseline_checks`): run with the baseline's own
-seed and replications, the two runs play the same conversations and the band is paired.
+channels) and to a source: the model (``chatsim check``) or a replay (``chatsim replay``, see
+:mod:`sim.replay_baseline`); a baseline of another scenario, channel set or source is refused.
+Any other difference (its content, chatsim's version, the seed, the replications; for a replay
+the trace, the speedup and the gateway) is what the check compares, and the verdict lists it.
+A KPI regresses when it is worse than the baseline by more than its noise band
+(:func:`held_to`, with the band of :func:`baseline_checks` for the model): run with the
+baseline's own seed and replications, the two runs play the same conversations and the band is
+paired.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -67,9 +71,30 @@ def samples_of(measurements: Sequence[Measurement]) -> Samples:
 
 
 @dataclass(frozen=True, slots=True)
+class Replayed:
+    """What identifies a replay beyond its scenario and seed: the trace it played (its
+    sha256), the speedup (which sets its timing resolution) and the gateway under test (its
+    URL, or ``reference``)."""
+
+    trace_sha256: str | None
+    speedup: float
+    gateway: str
+
+
+MODEL, REPLAY = "model", "replay"
+"""Sources of a baseline: the command that records it is ``check`` or ``replay``."""
+
+_RECORD_WITH = {
+    MODEL: "chatsim check SCENARIO --baseline {path} --update-baseline",
+    REPLAY: "chatsim replay SCENARIO --speedup K --baseline {path} --update-baseline",
+}
+
+
+@dataclass(frozen=True, slots=True)
 class Baseline:
     """A recorded run to hold a new one to: its results, what it was recorded with, and the
-    value of each replication (which makes the comparison paired when both runs share them)."""
+    value of each replication (which makes the comparison paired when both runs share them).
+    A replay baseline (``replayed`` set) is one run and has no per-replication values."""
 
     results: Results
     scenario_sha256: str
@@ -77,16 +102,71 @@ class Baseline:
     replications: int
     chatsim_version: str
     samples: Samples | None
+    replayed: Replayed | None = None
+
+    @property
+    def source(self) -> str:
+        return MODEL if self.replayed is None else REPLAY
 
 
-def _band(kpi: Kpi, paired: list[tuple[float, float]] | None, now: Stat, before: Stat) -> float:
-    """The noise band of a baseline KPI (see :func:`baseline_checks`)."""
-    floor = kpi.baseline_floor or 0.0
-    if paired is not None and len(paired) >= 2:
-        differences = np.array([a - b for a, b in paired])
-        half = float(stats.t.ppf(0.975, len(differences) - 1)) * float(differences.std(ddof=1))
-        return half / math.sqrt(len(differences)) + floor
-    return math.hypot(now.get("ci95") or 0.0, before.get("ci95") or 0.0) + floor
+def paired_half_width(differences: Sequence[float]) -> float | None:
+    """The 95% half-width of the mean of paired differences (Student t, ``n - 1`` degrees of
+    freedom); None with fewer than two, which have no spread."""
+    if len(differences) < 2:
+        return None
+    values = np.asarray(differences, dtype=float)
+    t = float(stats.t.ppf(0.975, len(values) - 1))
+    return t * float(values.std(ddof=1)) / math.sqrt(len(values))
+
+
+Band = Callable[[Kpi, str, Stat, Stat], tuple[float, str]]
+"""A KPI's noise band in one scope, given the scope's stats now and in the baseline, and how
+it was made (shown in the check's detail: ``paired``, ``per-interval``...)."""
+
+
+def held_to(results: Results, baseline: Results, band: Band) -> list[Check]:
+    """Each baseline KPI of :func:`~sim.catalogue.held_to_baseline`, in total and per common
+    channel: worse than the baseline by more than its ``band`` fails; better never fails."""
+    checks = []
+    scopes = [("total", results.total, baseline.total)] + [
+        (name, results.channels[name], baseline.channels[name])
+        for name in results.channels
+        if name in baseline.channels
+    ]
+    for scope, current_kpis, reference_kpis in scopes:
+        for kpi in held_to_baseline():
+            current, reference = current_kpis.get(kpi.key, {}), reference_kpis.get(kpi.key, {})
+            actual, expected = current.get("mean"), reference.get("mean")
+            if actual is None or expected is None:
+                continue
+            allowed, how = band(kpi, scope, current, reference)
+            checks.append(
+                baseline_check(kpi, scope, actual, expected, allowed, how, reference.get("ci95"))
+            )
+    return checks
+
+
+def baseline_check(
+    kpi: Kpi,
+    scope: str,
+    actual: float,
+    expected: float,
+    allowed: float,
+    how: str,
+    expected_ci95: float | None = None,
+) -> Check:
+    """``actual`` against the baseline's ``expected``: fails when worse by more than
+    ``allowed`` (``how`` says where that room comes from)."""
+    worse_by = kpi.worse_by(actual, expected)
+    verb = "worse" if worse_by > 0 else "better" if worse_by < 0 else "the same"
+    detail = (
+        f"{scope} {kpi.key}: {kpi.text(actual)} now, {kpi.text(expected)} in the baseline "
+        f"({kpi.delta(actual - expected)}, {verb}; {how} ±{kpi.spread(allowed)})"
+    )
+    return Check(
+        "baseline", scope, kpi.key, expected, actual, allowed, worse_by <= allowed, detail,
+        expected_ci95,
+    )  # fmt: skip
 
 
 def baseline_checks(
@@ -103,44 +183,21 @@ def baseline_checks(
     unchanged scenario differs by exactly nothing. Without them, the band is the two runs' 95%
     half-widths combined, ``sqrt(ci_now^2 + ci_baseline^2)``, plus the floor.
     """
-    checks = []
-    scopes = [("total", results.total, baseline.total)] + [
-        (name, results.channels[name], baseline.channels[name])
-        for name in results.channels
-        if name in baseline.channels
-    ]
-    for scope, current_kpis, reference_kpis in scopes:
-        for kpi in held_to_baseline():
-            current, reference = current_kpis.get(kpi.key, {}), reference_kpis.get(kpi.key, {})
-            actual, expected = current.get("mean"), reference.get("mean")
-            if actual is None or expected is None:
-                continue
-            paired = None
-            if now is not None and before is not None:
-                left = now.get(scope, {}).get(kpi.key)
-                right = before.get(scope, {}).get(kpi.key)
-                if left is not None and right is not None and len(left) == len(right):
-                    paired = [
-                        (a, b)
-                        for a, b in zip(left, right, strict=True)
-                        if a is not None and b is not None
-                    ]
-            band = _band(kpi, paired, current, reference)
-            worse_by = kpi.worse_by(actual, expected)
-            passed = worse_by <= band
-            verb = "worse" if worse_by > 0 else "better" if worse_by < 0 else "the same"
-            how = "paired" if paired is not None and len(paired) >= 2 else "unpaired"
-            detail = (
-                f"{scope} {kpi.key}: {kpi.text(actual)} now, {kpi.text(expected)} in the baseline "
-                f"({kpi.delta(actual - expected)}, {verb}; {how} noise band ±{kpi.spread(band)})"
+
+    def band(kpi: Kpi, scope: str, current: Stat, reference: Stat) -> tuple[float, str]:
+        floor = kpi.baseline_floor or 0.0
+        left = (now or {}).get(scope, {}).get(kpi.key)
+        right = (before or {}).get(scope, {}).get(kpi.key)
+        if left is not None and right is not None and len(left) == len(right):
+            half = paired_half_width(
+                [a - b for a, b in zip(left, right, strict=True) if a is not None and b is not None]
             )
-            checks.append(
-                Check(
-                    "baseline", scope, kpi.key, expected, actual, band, passed, detail,
-                    reference.get("ci95"),
-                )
-            )  # fmt: skip
-    return checks
+            if half is not None:
+                return half + floor, "paired noise band"
+        unpaired = math.hypot(current.get("ci95") or 0.0, reference.get("ci95") or 0.0)
+        return unpaired + floor, "unpaired noise band"
+
+    return held_to(results, baseline, band)
 
 
 def write_baseline(
@@ -150,10 +207,13 @@ def write_baseline(
     seed: int,
     replications: int,
     samples: Samples | None = None,
+    replayed: Replayed | None = None,
 ) -> None:
-    """Record ``results`` as the baseline of ``scenario`` (with each replication's values)."""
+    """Record ``results`` as the baseline of ``scenario``: of the model (with each
+    replication's values), or of a replay when ``replayed`` says which."""
     data = results.to_dict()
     data["baseline"] = {
+        "source": MODEL if replayed is None else REPLAY,
         "scenario": scenario.name,
         "channels": list(scenario.channels),
         "scenario_sha256": scenario.sha256,
@@ -162,25 +222,35 @@ def write_baseline(
         "chatsim_version": __version__,
         "recorded": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         **({"samples": samples} if samples is not None else {}),
+        **(asdict(replayed) if replayed is not None else {}),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def read_baseline(path: Path, scenario: Scenario) -> Baseline:
-    """The baseline at ``path`` if it is one of ``scenario`` (same name and channels), or a
-    clear refusal; every other difference is for the verdict to list."""
+def read_baseline(path: Path, scenario: Scenario, source: str = MODEL) -> Baseline:
+    """The baseline at ``path`` if it is one of ``scenario`` (same name and channels) recorded
+    from ``source`` (the model or a replay), or a clear refusal; every other difference is for
+    the verdict to list."""
+    record_with = _RECORD_WITH[source].format(path=path)
     if not path.exists():
         raise InputError(
-            f"no baseline here yet: record one with `chatsim check SCENARIO --baseline {path} "
-            "--update-baseline` and commit it",
-            file=path,
+            f"no baseline here yet: record one with `{record_with}` and commit it", file=path
         )
     results = read_results(path)
     recorded = results.extra.get("baseline")
     if not isinstance(recorded, dict):
         raise InputError(
             'not a baseline (no "baseline" record): write one with --update-baseline', file=path
+        )
+    # Baselines recorded before replays had them carry no source: their results say it.
+    recorded_from = recorded.get("source") or results.source
+    if recorded_from != source:
+        raise InputError(
+            f"a baseline of the {recorded_from}, not of the {source}: hold the {source} to a "
+            f"baseline of its own, recorded with `{record_with}`",
+            file=path,
+            key="baseline.source",
         )
     if recorded.get("scenario") != scenario.name:
         raise InputError(
@@ -205,11 +275,28 @@ def read_baseline(path: Path, scenario: Scenario) -> Baseline:
         replications=int(recorded.get("replications") or results.replications),
         chatsim_version=str(recorded.get("chatsim_version", "")),
         samples=samples if isinstance(samples, dict) else None,
+        replayed=_replayed(recorded, results) if source == REPLAY else None,
     )
 
 
-def differences(baseline: Baseline, scenario: Scenario, seed: int, replications: int) -> list[str]:
-    """What differs between the baseline's recording and this run (listed in the verdict)."""
+def _replayed(recorded: dict[str, object], results: Results) -> Replayed:
+    trace, speedup = recorded.get("trace_sha256"), recorded.get("speedup")
+    return Replayed(
+        trace_sha256=trace if isinstance(trace, str) else results.trace_sha256,
+        speedup=float(speedup) if isinstance(speedup, int | float) else 0.0,
+        gateway=str(recorded.get("gateway") or ""),
+    )
+
+
+def differences(
+    baseline: Baseline,
+    scenario: Scenario,
+    seed: int,
+    replications: int,
+    replayed: Replayed | None = None,
+) -> list[str]:
+    """What differs between the baseline's recording and this run (listed in the verdict); for
+    a replay (``replayed``) also the trace, the speedup and the gateway."""
     found = []
     if baseline.scenario_sha256 and baseline.scenario_sha256 != scenario.sha256:
         found.append("the scenario's content changed since the baseline was recorded")
@@ -219,6 +306,20 @@ def differences(baseline: Baseline, scenario: Scenario, seed: int, replications:
         found.append(f"seed {seed} now, {baseline.seed} in the baseline: different conversations")
     if baseline.replications != replications:
         found.append(f"{replications} replications now, {baseline.replications} in the baseline")
+    before = baseline.replayed
+    if replayed is not None and before is not None:
+        if before.trace_sha256 and before.trace_sha256 != replayed.trace_sha256:
+            found.append(
+                f"trace {(replayed.trace_sha256 or '?')[:12]} now, {before.trace_sha256[:12]} in "
+                "the baseline: different conversations"
+            )
+        if before.speedup and before.speedup != replayed.speedup:
+            found.append(
+                f"speedup {replayed.speedup:g} now, {before.speedup:g} in the baseline: another "
+                "timing resolution"
+            )
+        if before.gateway and before.gateway != replayed.gateway:
+            found.append(f"gateway {replayed.gateway} now, {before.gateway} in the baseline")
     return found
 
 

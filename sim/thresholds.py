@@ -114,21 +114,21 @@ def _in_unit(entry: Kpi, value: float, unit: str | None, text: str) -> float:
     return value
 
 
-def measured(results: Results, threshold: Threshold) -> float | None:
-    """The value a threshold holds: a KPI's mean, or a gateway measure of the ``validity``
-    block (None when the results have none)."""
-    if threshold.kpi in BY_KEY:
-        if threshold.channel is not None and threshold.channel not in results.channels:
+def measured(results: Results, kpi: str, channel: str | None = None) -> float | None:
+    """The value of ``kpi`` in total or in ``channel``: a KPI's mean, or a gateway measure of
+    the ``validity`` block (None when the results have none)."""
+    if kpi in BY_KEY:
+        if channel is not None and channel not in results.channels:
             return None
-        return results.mean(threshold.kpi, threshold.channel)
+        return results.mean(kpi, channel)
     validity = results.extra.get("validity")
     if not isinstance(validity, dict):
         return None
-    if threshold.channel is not None:
-        validity = (validity.get("channels") or {}).get(threshold.channel)
+    if channel is not None:
+        validity = (validity.get("channels") or {}).get(channel)
         if not isinstance(validity, dict):
             return None
-    value = validity.get(f"{threshold.kpi}_ms")
+    value = validity.get(f"{kpi}_ms")
     return float(value) if isinstance(value, int | float) else None
 
 
@@ -137,7 +137,7 @@ def judge_thresholds(results: Results, thresholds: Collection[Threshold]) -> lis
     checks = []
     for threshold in thresholds:
         entry = threshold.entry
-        actual = measured(results, threshold)
+        actual = measured(results, threshold.kpi, threshold.channel)
         passed = threshold.holds(actual)
         bound = f"{threshold.operator} {entry.text(threshold.limit)}"
         detail = (

@@ -15,6 +15,7 @@ from sim.cli.options import (
     PerIntervalOption,
     allowed_intervals,
     scenario_from,
+    tolerance_option,
 )
 from sim.cli.outputs import JsonOption, JunitOption, MarkdownOption, emit
 from sim.compare import DEFAULT_TOLERANCES, compare, parse_tolerance
@@ -38,13 +39,9 @@ def compare_command(
     ],
     tolerance: Annotated[
         list[str] | None,
-        typer.Option(
-            "--tolerance",
-            "-t",
-            help=(
-                "KPI=ABS or KPI=REL% (repeatable): changes a default or compares one more KPI "
-                f"(any of the results file). Defaults: {_DEFAULTS}."
-            ),
+        tolerance_option(
+            "KPI=ABS or KPI=REL% (repeatable): changes a default or compares one more KPI "
+            f"(any of the results file). Defaults: {_DEFAULTS}."
         ),
     ] = None,
     per_interval: PerIntervalOption = False,

@@ -43,6 +43,11 @@ def replications_option(
     return typer.Option("--replications", "-n", min=minimum, help=help)
 
 
+def tolerance_option(help: str) -> Any:
+    """``-t/--tolerance KEY=VALUE`` (repeatable), parsed by the command."""
+    return typer.Option("--tolerance", "-t", help=help)
+
+
 def jobs_option(help: str = "Replications run in this many processes.") -> Any:
     """``-j/--jobs J``: at least 1."""
     return typer.Option("--jobs", "-j", min=1, help=help)

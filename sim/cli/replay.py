@@ -8,15 +8,24 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from sim.catalogue import compared
+from sim.capacity import REPLAY, Replayed, read_baseline, write_baseline
+from sim.catalogue import Tolerance, compared
 from sim.cli.app import app, console, err_console
-from sim.cli.options import output_directory, progress_bar, scenario_from, seed_option, trace_for
+from sim.cli.options import (
+    output_directory,
+    progress_bar,
+    scenario_from,
+    seed_option,
+    tolerance_option,
+    trace_for,
+)
 from sim.cli.outputs import JsonOption, JunitOption, MarkdownOption, ReportOption, emit
 from sim.compare import judgeable, timing_resolution
 from sim.errors import InputError, InvalidRunError
 from sim.loadtest.collect import MAX_LATENESS_MS
 from sim.loadtest.run import run_replay
 from sim.protocols import DEFAULT_EMULATOR_PORT
+from sim.replay_baseline import parse_gateway_tolerance, replay_baseline_checks
 from sim.results import Results
 from sim.thresholds import Threshold, judge_thresholds, parse_threshold
 from sim.trace import write_trace
@@ -49,7 +58,9 @@ def replay(
             "--trace", help="Trace to replay; drawn with --seed into OUT/trace.jsonl when absent."
         ),
     ] = None,
-    seed: Annotated[int, seed_option("Seed of the drawn trace.")] = 1,
+    seed: Annotated[
+        int | None, seed_option("Seed of the drawn trace (default: the baseline's, else 1).")
+    ] = None,
     gateway: Annotated[
         str | None,
         typer.Option(
@@ -106,12 +117,37 @@ def replay(
             ),
         ),
     ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help=(
+                "Replay baseline to hold the run to (KPIs by their per-interval noise band, "
+                "ack_p99 and delivery_p99 within 25%, at least 2 ms): another gateway build on "
+                "the same trace."
+            ),
+        ),
+    ] = None,
+    update_baseline: Annotated[
+        bool,
+        typer.Option(
+            "--update-baseline",
+            help="Record this replay as the baseline (a valid run only) instead of checking.",
+        ),
+    ] = False,
+    tolerance: Annotated[
+        list[str] | None,
+        tolerance_option(
+            "With --baseline: KEY=MS or KEY=REL% (repeatable) for a gateway measure, e.g. "
+            "ack_p99=5 or delivery_p99=50%: replaces its default room, or holds one more."
+        ),
+    ] = None,
     json_path: JsonOption = None,
     junit: JunitOption = None,
     markdown: MarkdownOption = None,
 ) -> None:
     """Replay a trace against a live gateway with Locust and compare with the model; exit 1
-    when a --threshold fails, 3 when the run itself is invalid."""
+    when a --threshold or a --baseline check fails, 3 when the run itself is invalid."""
     if speedup <= 0:
         raise InputError("must be positive", key="--speedup")
     if processes < 1:
@@ -125,6 +161,17 @@ def replay(
             thresholds.append(parse_threshold(text, scenario.channels))
         except ValueError as error:
             raise InputError(str(error), key="--threshold") from None
+    tolerances = _tolerances(tolerance or [], baseline)
+    if update_baseline and baseline is None:
+        raise InputError("--update-baseline needs --baseline FILE", key="--update-baseline")
+    reference = (
+        read_baseline(baseline, scenario, REPLAY)
+        if baseline is not None and not update_baseline
+        else None
+    )
+    # The trace is drawn from the seed: with the baseline's, both replays play the same one.
+    if seed is None:
+        seed = reference.seed if reference is not None and reference.seed is not None else 1
     output_directory(out)
     output_directory(report.parent if report is not None else None, key="--report")
     if trace is None:
@@ -176,18 +223,58 @@ def replay(
 
         write_report([out / "model", out / "replay"], report, scenario)
         console.print(f"wrote {report}")
-    verdict = None
-    if thresholds or json_path or junit or markdown:
-        verdict = Verdict(
-            f"thresholds of the replay of {scenario.name}",
-            judge_thresholds(outcome.replay, thresholds),
+    replayed = Replayed(
+        trace_sha256=outcome.replay.trace_sha256 or played.sha256(),
+        speedup=speedup,
+        gateway=gateway or "reference",
+    )
+    played_seed = played.header.seed
+    invalid = "the replay is invalid: " + "; ".join(validity.reasons)
+    if update_baseline and baseline is not None and not validity.valid:
+        # An invalid run's numbers are not to be trusted, so nothing is to be held to them.
+        invalid += f"; not recorded as the baseline {baseline}"
+    elif update_baseline and baseline is not None:
+        write_baseline(outcome.replay, baseline, scenario, played_seed, 1, replayed=replayed)
+        console.print(
+            f"recorded replay baseline {baseline} (seed {played_seed}, speedup {speedup:g}, "
+            f"gateway {replayed.gateway})"
         )
+    verdict = None
+    if thresholds or reference is not None or json_path or junit or markdown:
+        title = f"thresholds of the replay of {scenario.name}"
+        if reference is not None:
+            title = f"the replay of {scenario.name} against {baseline}" + (
+                " and its thresholds" if thresholds else ""
+            )
+        verdict = Verdict(title, judge_thresholds(outcome.replay, thresholds))
+        if reference is not None:
+            checks, notes = replay_baseline_checks(
+                outcome.replay, reference, scenario, played_seed, replayed, tolerances
+            )
+            verdict.checks += checks
+            verdict.notes += notes
         if not validity.valid:
-            verdict.notes.append("the replay is invalid: " + "; ".join(validity.reasons))
+            verdict.notes.append(invalid)
         emit(verdict, json_path, junit, markdown)
     if not validity.valid:
-        raise InvalidRunError("the replay is invalid: " + "; ".join(validity.reasons))
+        raise InvalidRunError(invalid)
     raise typer.Exit(verdict.exit_code if verdict is not None else 0)
+
+
+def _tolerances(texts: list[str], baseline: Path | None) -> dict[str, Tolerance]:
+    """``--tolerance KEY=VALUE`` for gateway measures held to the baseline."""
+    if texts and baseline is None:
+        raise InputError(
+            "holds gateway measures to a baseline: give --baseline FILE", key="--tolerance"
+        )
+    tolerances = {}
+    for text in texts:
+        try:
+            key, value = parse_gateway_tolerance(text)
+        except ValueError as error:
+            raise InputError(str(error), key="--tolerance") from None
+        tolerances[key] = value
+    return tolerances
 
 
 def _ms(value: float | None) -> str:
