@@ -29,7 +29,7 @@ to pair there is no spread: the band falls back to the floor plus the KPI's comp
 in a note.
 
 **The gateway's own measures** in wall milliseconds (:data:`GATEWAY_HELD`: acknowledgement and
-reply delivery p99, delivery per channel too, from the ``validity`` block). One run gives a p99
+reply delivery p99, in total and per channel, from the ``validity`` block). One run gives a p99
 and no spread, so they are held with a relative tolerance: worse by more than
 ``max(25% of the baseline value, 2 ms)`` fails. Both numbers are a judgement call rather than a
 measurement: replays run on shared, noisy CI machines, where a neighbour's load moves a p99 by
@@ -140,8 +140,8 @@ def gateway_allowed(expected: float, tolerance: Tolerance | None = None) -> floa
 def gateway_checks(
     replay: Results, baseline: Results, tolerances: Mapping[str, Tolerance] | None = None
 ) -> list[Check]:
-    """:data:`GATEWAY_HELD` and every measure given a tolerance, in total and (delivery) per
-    channel where both replays measured it."""
+    """:data:`GATEWAY_HELD` and every measure given a tolerance, in total and per channel where
+    both replays measured it."""
     tolerances = tolerances or {}
     checks = []
     for key in dict.fromkeys([*GATEWAY_HELD, *tolerances]):
