@@ -112,3 +112,21 @@ def test_tolerances_are_for_gateway_measures_other_than_lateness():
     ):
         with pytest.raises(ValueError, match=says):
             parse_gateway_tolerance(bad)
+
+
+def test_response_times_allow_the_replays_timing_resolution():
+    # Every interval 2 s slower: no spread, so the batch band is the floor alone (0.2 s). At
+    # speedup 240 with an acknowledgement p99 of 5 ms the resolution is 2 x 5 ms x 240 = 2.4 s:
+    # a whole-run shift smaller than that is what a busier machine does, not a verdict.
+    def timed(frt: list[float | None], ack_p99_ms: float) -> Results:
+        result = replay(frt, {"ack_p99_ms": ack_p99_ms})
+        result.extra["speedup"] = 240.0
+        return result
+
+    before = timed([20.0, 30.0, 25.0], 5.0)
+    checks, _ = kpi_checks(timed([22.0, 32.0, 27.0], 5.0), before)
+    (total,) = [c for c in checks if c.scope == "total" and c.kpi == "frt_mean"]
+    assert total.passed and total.allowed == pytest.approx(0.2 + 2.4)
+    assert "timing resolution 2.4 s" in total.detail
+    checks, _ = kpi_checks(timed([23.0, 33.0, 28.0], 5.0), before)
+    assert not all(c.passed for c in checks if c.kpi == "frt_mean")
