@@ -21,12 +21,15 @@ from sim.cli.options import (
 )
 from sim.cli.outputs import JsonOption, JunitOption, MarkdownOption, ReportOption, emit
 from sim.compare import judgeable, timing_resolution
+from sim.durations import format_clock
 from sim.errors import InputError, InvalidRunError
 from sim.loadtest.collect import MAX_LATENESS_MS
 from sim.loadtest.run import run_replay
+from sim.loadtest.settings import OUTAGE_LIMIT
 from sim.protocols import DEFAULT_EMULATOR_PORT
 from sim.replay_baseline import parse_gateway_tolerance, replay_baseline_checks
 from sim.results import Results
+from sim.scenario import Scenario
 from sim.thresholds import Threshold, judge_thresholds, parse_threshold
 from sim.trace import write_trace
 from sim.traffic import draw_trace
@@ -104,6 +107,17 @@ def replay(
             ),
         ),
     ] = None,
+    outage_limit: Annotated[
+        float,
+        typer.Option(
+            "--outage-limit",
+            help=(
+                "Wall seconds the gateway may fail /healthz in a row before the run ends "
+                "(invalid); customers redeliver unacknowledged webhooks for as long, as the "
+                "platforms do. Shorter outages are reported with their effect."
+            ),
+        ),
+    ] = OUTAGE_LIMIT,
     report: ReportOption = None,
     threshold: Annotated[
         list[str] | None,
@@ -152,6 +166,8 @@ def replay(
         raise InputError("must be positive", key="--speedup")
     if processes < 1:
         raise InputError("must be at least 1", key="--processes")
+    if outage_limit <= 0:
+        raise InputError("must be positive", key="--outage-limit")
     if time_limit is not None and time_limit <= 0:
         raise InputError("must be positive", key="--time-limit")
     scenario = scenario_from(scenario_path)
@@ -197,7 +213,7 @@ def replay(
         outcome = run_replay(
             scenario, scenario_path, played, trace_path, speedup=speedup, out=out, gateway=gateway,
             processes=processes, emulator_port=emulator_port, max_lateness_ms=max_lateness,
-            limit=time_limit,
+            limit=time_limit, outage_limit=outage_limit,
             on_tick=lambda elapsed: bar.update(task, completed=min(elapsed, expected)),
         )  # fmt: skip
     validity = outcome.validity
@@ -212,8 +228,11 @@ def replay(
         f"gateway ack p50 {validity.ack_p50_ms:.1f} ms, p99 {validity.ack_p99_ms:.1f} ms · "
         f"reply delivery p50 {_ms(validity.delivery_p50_ms)}, "
         f"p99 {_ms(validity.delivery_p99_ms)} · "
-        f"lost: {validity.lost_inbound} inbound, {validity.lost_replies} replies"
+        f"lost: {validity.lost_inbound} inbound, {validity.lost_replies} replies · "
+        f"webhooks redelivered: {validity.retries}"
     )
+    for outage in validity.outages:
+        err_console.print(f"[yellow]gateway outage:[/] {describe_outage(outage, scenario)}")
     console.print(
         f"wrote {out / 'replay' / 'results.json'}, {out / 'model' / 'results.json'} "
         f"and Locust's {out / 'locust.html'}"
@@ -275,6 +294,19 @@ def _tolerances(texts: list[str], baseline: Path | None) -> dict[str, Tolerance]
             raise InputError(str(error), key="--tolerance") from None
         tolerances[key] = value
     return tolerances
+
+
+def describe_outage(outage: dict[str, float | int | None], scenario: Scenario) -> str:
+    """One outage of the validity block in words, on the scenario's clock."""
+    start, end = outage.get("start"), outage.get("end")
+    clock = format_clock(scenario.start + float(start or 0.0))
+    until = "the end of the run" if end is None else format_clock(scenario.start + float(end))
+    return (
+        f"/healthz failed from {clock} to {until} (scenario time; "
+        f"{float(outage.get('wall_seconds') or 0.0):.1f} wall s): "
+        f"{outage.get('conversations')} conversations arrived meanwhile, "
+        f"{outage.get('missed')} of them missed"
+    )
 
 
 def _ms(value: float | None) -> str:

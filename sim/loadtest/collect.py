@@ -3,9 +3,10 @@
 Wall-clock times become scenario time, ``(wall - t0) x speedup``; the records then go through
 the same :func:`sim.kpi.measure` as the model's, so the two results files compare one to one.
 The validity of the run is judged here too: dispatch lateness, acknowledgement latency, reply
-delivery latency (:mod:`sim.loadtest.delivery`; reported, never a reason to reject a run) and lost
-messages (an acknowledged customer message no agent received, or an agent reply the gateway
-accepted that never reached the customer).
+delivery latency (:mod:`sim.loadtest.delivery`; reported, never a reason to reject a run), the
+gateway's outages with their effect (:func:`outages_of`; reported, and a reason only when one
+ended the run) and lost messages (an acknowledged customer message no agent received, or an
+agent reply the gateway accepted that never reached the customer).
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ class Validity:
     delivered_replies: int = 0
     """Replies whose delivery was measured (matched to their acceptance)."""
     channels: dict[str, dict[str, float | int | None]] = field(default_factory=dict)
+    outages: list[dict[str, float | int | None]] = field(default_factory=list)
+    """When the gateway did not answer ``/healthz`` (:func:`outages_of`), and what it did to the
+    conversations that arrived meanwhile."""
+    retries: int = 0
+    """Webhooks the customers had to send again (the gateway did not acknowledge the first)."""
 
     @property
     def valid(self) -> bool:
@@ -71,6 +77,8 @@ class Validity:
             "channels": self.channels,
             "lost_inbound": self.lost_inbound,
             "lost_replies": self.lost_replies,
+            "outages": self.outages,
+            "retries": self.retries,
             "problems": self.problems[:20],
         }
 
@@ -223,6 +231,31 @@ def _channel_measures(
     }
 
 
+def outages_of(raw: RawReplay) -> list[dict[str, float | int | None]]:
+    """Each outage of the gateway in scenario seconds (``start``, ``end``; an ``end`` of None:
+    still down at the end of the run), its length in wall seconds, and its effect: the
+    conversations whose first message was sent while the gateway was down, and how many of them
+    were missed."""
+    end_of_run = raw.finished or max([raw.t0] + [c.left_at or 0.0 for c in raw.customers])
+    found = []
+    for begin, until in raw.outages:
+        stop = until if until is not None else end_of_run
+        hit = [c for c in raw.customers if c.sent and begin <= c.sent[0] <= stop]
+        found.append(
+            {
+                "start": (begin - raw.t0) * raw.speedup,
+                "end": None if until is None else (until - raw.t0) * raw.speedup,
+                "wall_seconds": max(0.0, stop - begin),
+                "conversations": len(hit),
+                "missed": sum(1 for c in hit if not c.replies and c.left_at is not None),
+            }
+        )
+    return found
+
+
+ENDED_BY_OUTAGE = "the gateway did not answer"
+"""How the problem that ended a run because its gateway was down begins."""
+
 MAX_LATENESS_MS = 100.0
 """Default bound of the dispatch lateness p99, wall milliseconds: above it a replay is invalid."""
 
@@ -261,6 +294,8 @@ def judge(raw: RawReplay, max_lateness_ms: float, scenario: Scenario | None = No
         ack_max_ms=raw.ack_ms.max,
         delivered_replies=len(delivered),
         channels=_channel_measures(raw, per_channel),
+        outages=outages_of(raw),
+        retries=sum(c.retries for c in raw.customers),
     )
     overall = _percentile_fields("delivery", delivered)
     validity.delivery_p50_ms = overall["delivery_p50_ms"]
@@ -289,6 +324,8 @@ def judge(raw: RawReplay, max_lateness_ms: float, scenario: Scenario | None = No
         )
     if any("safety time limit" in p for p in raw.problems):
         validity.reasons.append("the run hit its safety time limit")
+    elif ended := [p for p in raw.problems if p.startswith(ENDED_BY_OUTAGE)]:
+        validity.reasons.append(ended[0])
     elif raw.problems:
         validity.reasons.append(
             f"{len(raw.problems)} errors talking to the gateway (first: {raw.problems[0]})"

@@ -54,7 +54,9 @@ class CustomerContext:
     protocols: dict[str, str]
     silent: dict[str, bool]
     speedup: float
-    post: Callable[[Webhook, str], float | None]
+    post: Callable[[Webhook, str, CustomerRecord], float | None]
+    """``post(webhook, name, record)``: send until acknowledged (:class:`~.worker.Worker`);
+    the acknowledging attempt's latency, or None when the gateway never acknowledged it."""
     poll_webchat: Callable[[str, int, float], tuple[int, float] | None]
     mailbox: Mailbox
     notify_left: Callable[[str], None]
@@ -94,7 +96,7 @@ def play(release: Release, context: CustomerContext, record: CustomerRecord) -> 
             )
             sent = time.time()
             record.sent.append(sent)
-            latency = context.post(hook, f"webhook/{protocol}")
+            latency = context.post(hook, f"webhook/{protocol}", record)
             if latency is None:
                 record.failures.append(f"message {turn_number + 1} not acknowledged")
                 return
@@ -119,7 +121,9 @@ def play(release: Release, context: CustomerContext, record: CustomerRecord) -> 
                         context.notify_left(record.key)
                     elif (
                         context.post(
-                            webchat_close(customer, conversation.channel), "webhook/webchat close"
+                            webchat_close(customer, conversation.channel),
+                            "webhook/webchat close",
+                            record,
                         )
                         is None
                     ):

@@ -28,10 +28,19 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from sim.loadtest.customers import key_of
 from sim.loadtest.master import Master
-from sim.loadtest.messages import Left, Plan, Ready, Records, Reply, ToMaster, ToWorker
+from sim.loadtest.messages import (
+    Halt,
+    Left,
+    Plan,
+    Ready,
+    Records,
+    Reply,
+    ToMaster,
+    ToWorker,
+)
 from sim.loadtest.runs import for_run
 from sim.loadtest.schedule import owner, releases
-from sim.loadtest.settings import ReplaySettings
+from sim.loadtest.settings import GATEWAY_DIED, OUTAGE_LIMIT, ReplaySettings
 from sim.loadtest.webui import show_live_kpis
 from sim.loadtest.worker import Worker
 from sim.protocols import DEFAULT_EMULATOR_PORT
@@ -61,6 +70,10 @@ class RemoteWorkers:
             self._send(self.plan, client)
 
     def send(self, message: ToWorker) -> None:
+        if isinstance(message, Halt):
+            for client in self.ready:
+                self._send(message, client)
+            return
         if isinstance(message, Plan):
             self.plan = message
             settings = self.settings
@@ -102,7 +115,7 @@ class InProcess:
         return 1
 
     def send(self, message: ToMaster | ToWorker) -> None:
-        if isinstance(message, Plan | Reply):
+        if isinstance(message, Plan | Reply | Halt):
             assert self.worker is not None
             self.worker.receive(message)
         elif isinstance(message, Left | Records):
@@ -151,6 +164,9 @@ def _wire(environment: Environment) -> Replay:
         )
         runner.register_message(
             Reply.kind, lambda environment, msg, **kw: worker.receive(Reply.from_dict(msg.data))
+        )
+        runner.register_message(
+            Halt.kind, lambda environment, msg, **kw: worker.receive(Halt.from_dict(msg.data))
         )
         environment.events.report_to_master.add_listener(
             lambda client_id, data, **kw: data.__setitem__(LIVE_KPIS, worker.live.take())
@@ -233,6 +249,14 @@ def _arguments(parser: Any) -> None:
         "DIR/model/results.json (what chatsim compare and report read)",
     )
     group.add_argument(
+        "--replay-outage-limit",
+        type=float,
+        default=OUTAGE_LIMIT,
+        include_in_web_ui=False,
+        help="wall seconds the gateway may fail /healthz in a row before the run ends "
+        "(customers redeliver unacknowledged webhooks for as long)",
+    )
+    group.add_argument(
         "--replay-limit",
         type=float,
         default=3600.0,
@@ -245,6 +269,12 @@ def _arguments(parser: Any) -> None:
 def _init(environment: Environment, **_: Any) -> None:
     global REPLAY
     REPLAY = _wire(environment)
+    master = REPLAY.master
+    if master is not None:
+        # Whoever started the gateway (``chatsim replay``) says so when its process died.
+        gevent.signal_handler(
+            GATEWAY_DIED, lambda: master.halt("the gateway process died: the run ended there")
+        )
 
 
 @events.test_start.add_listener

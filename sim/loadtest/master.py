@@ -25,19 +25,24 @@ from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 from locust.event import EventHook
 
+from sim.durations import format_clock
 from sim.experiment import run_experiment
 from sim.loadtest.agents import AgentFloor, Call
-from sim.loadtest.collect import MAX_LATENESS_MS, judge, replay_results
+from sim.loadtest.collect import ENDED_BY_OUTAGE, MAX_LATENESS_MS, judge, replay_results
 from sim.loadtest.delivery import delivery_ms
 from sim.loadtest.emulator import Outbound, ProviderEmulator
 from sim.loadtest.live import LiveKpis
-from sim.loadtest.messages import Left, Plan, Records, Reply, ToWorker
-from sim.loadtest.raw import EmulatorCounts, Percentiles, RawReplay, write_raw
+from sim.loadtest.messages import Halt, Left, Plan, Records, Reply, ToWorker
+from sim.loadtest.raw import EmulatorCounts, OpenSpan, Percentiles, RawReplay, write_raw
 from sim.loadtest.runs import for_run
 from sim.loadtest.settings import ReplaySettings
 from sim.results import write_results
 
 log = logging.getLogger("chatsim.replay")
+
+HALT_GRACE = 10.0
+"""Wall seconds the master waits for the workers' reports after ending a run early, and for
+the agents to log out at the end of a run."""
 
 
 class WorkerLink(Protocol):
@@ -73,6 +78,10 @@ class Master:
         self.outbound: dict[str, list[float]] = {}
         self.t0 = 0.0
         self.deadline = 0.0
+        self.outages: list[OpenSpan] = []
+        """When the gateway did not answer ``/healthz`` during the run (wall times)."""
+        self.halted = False
+        """Whether the run was ended early (its gateway down or dead)."""
         self._emulator_before = EmulatorCounts(0, 0)
 
     def start(self) -> None:
@@ -124,6 +133,7 @@ class Master:
             settings.scenario, trace, settings.speedup, self._agent_api(), earlier
         )
         self.reports, self.delivered, self.outbound = [], {}, {}
+        self.outages, self.halted = [], False
         self._emulator_before = EmulatorCounts(self.emulator.received, self.emulator.rejected)
         self.live.clear()
         self.expected_reports = max(1, self.workers.count())
@@ -132,6 +142,61 @@ class Master:
         self.floor.start(self.t0)
         self.workers.send(Plan(self.t0, self.expected_reports, self.run, self.deadline))
         gevent.spawn(self._finish_when_done, self.run)
+        gevent.spawn(self._watch_health, self.run)
+
+    def halt(self, reason: str) -> None:
+        """End the current run now, for ``reason``: the workers stop their customers and report
+        what they saw, and the run is written as it stands (and judged invalid)."""
+        if self.floor is None or self.halted or self.floor.stopping:
+            return
+        self.halted = True
+        self.floor.problems.append(reason)
+        log.warning("ending replay run %d: %s", self.run, reason)
+        self.workers.send(Halt(self.run))
+
+    def _watch_health(self, run: int) -> None:
+        """Poll the gateway's ``/healthz`` twice a second for as long as the run lasts: record
+        every span it did not answer 200 within a second, and end the run once one lasts longer
+        than the outage limit."""
+        limit = self.settings.outage_limit
+        health = self._health_session()
+        while run == self.run and self.floor is not None and not self.floor.stopping:
+            asked = time.time()
+            # Neither the session's network timeout nor a gevent timeout inside it bounds a read
+            # from a frozen process (the client retries), so the answer is awaited from outside.
+            poll = gevent.spawn(health.get, "/healthz")
+            poll.join(timeout=1.0)
+            answer = poll.value if poll.successful() else None
+            healthy = answer is not None and answer.status_code == 200
+            if answer is None:
+                poll.kill(block=False)
+                health = self._health_session()
+            now = time.time()
+            down = bool(self.outages) and self.outages[-1][1] is None
+            if not healthy and not down:
+                self.outages.append((asked, None))
+                log.warning("the gateway does not answer /healthz")
+            elif healthy and down:
+                self.outages[-1] = (self.outages[-1][0], now)
+                log.warning("the gateway answers /healthz again")
+            elif not healthy and now - self.outages[-1][0] > limit:
+                began = (self.outages[-1][0] - self.t0) * self.settings.speedup
+                clock = format_clock(self.settings.scenario.start + max(0.0, began))
+                self.halt(
+                    f"{ENDED_BY_OUTAGE} /healthz for {limit:g} wall seconds from {clock} "
+                    "(scenario time): the run ended there"
+                )
+            gevent.sleep(0.5)
+
+    def _health_session(self) -> FastHttpSession:
+        unrecorded = EventHook()  # type: ignore[no-untyped-call]
+        return FastHttpSession(
+            self.environment.host,
+            request_event=unrecorded,
+            user=None,
+            network_timeout=1.0,
+            connection_timeout=1.0,
+        )
 
     def receive(self, message: Left | Records) -> None:
         if isinstance(message, Left):
@@ -147,11 +212,17 @@ class Master:
 
     def _finish_when_done(self, run: int) -> None:
         assert self.floor is not None
+        halted_at: float | None = None
         while time.time() < self.deadline:
             if run != self.run:
                 return  # a new run began (the user stopped this one and started another)
-            if len(self.reports) >= self.expected_reports and not self.floor.busy:
+            if len(self.reports) >= self.expected_reports and (self.halted or not self.floor.busy):
                 break
+            if self.halted:
+                halted_at = halted_at or time.time()
+                if time.time() - halted_at > HALT_GRACE:
+                    self.floor.problems.append("a worker did not report after the run ended")
+                    break
             gevent.sleep(0.2)
         else:
             if run != self.run:
@@ -159,9 +230,15 @@ class Master:
             self.floor.problems.append(
                 "the safety time limit ended the run before every conversation closed"
             )
-        self.floor.finish()
+        # Logging out must not hang the end of a run on a gateway that stopped answering.
+        cleanup = gevent.spawn(self.floor.finish)
+        cleanup.join(timeout=HALT_GRACE)
+        if not cleanup.ready():
+            cleanup.kill(block=False)
+            self.floor.stopping = True
+            self.floor.problems.append("the agents could not log out: the gateway did not answer")
         self._write()
-        # Missed chats are Locust failures (so they show as such), yet measurements, not errors.
+        # The verdict judges the run, from the raw file: failed requests are in it already.
         self.environment.process_exit_code = 0
         gevent.sleep(0.5)
         runner = self.environment.runner
@@ -193,6 +270,7 @@ class Master:
             lateness=Percentiles.of([c.lateness for c in customers]),
             ack_ms=Percentiles.of(acks),
             delivery_ms=Percentiles.of([ms for per in delivery.values() for ms in per]),
+            outages=list(self.outages),
             problems=self.floor.problems + [p for report in self.reports for p in report.problems],
             finished=time.time(),
         )

@@ -11,6 +11,8 @@ start-up order:
   its scenario time 0 is, how many workers share the trace and when the run must end; sent at
   each test start, or on ``ready`` when that comes later;
 - master -> owning worker :class:`Reply`: an outbound message the provider emulator received;
+- master -> each worker :class:`Halt`: end the run now (its gateway is down or died): stop the
+  customers and report what they saw so far;
 - worker -> master :class:`Left`: a messenger customer gave up silently;
 - worker -> master :class:`Records`: its customers' records and problems, once all its
   conversations of the run have ended.
@@ -75,6 +77,15 @@ class Reply(_Message):
 
 
 @dataclass(frozen=True, slots=True)
+class Halt(_Message):
+    """End run ``run`` now: its customers stop, and the worker reports what they saw."""
+
+    kind: ClassVar[str] = "halt"
+
+    run: int
+
+
+@dataclass(frozen=True, slots=True)
 class Left(_Message):
     """The messenger customer with this key gave up without telling the gateway."""
 
@@ -98,5 +109,5 @@ class Records(_Message):
 ToMaster = Ready | Left | Records
 """What a worker sends."""
 
-ToWorker = Plan | Reply
+ToWorker = Plan | Reply | Halt
 """What the master sends."""

@@ -162,6 +162,9 @@ class CustomerRecord(Plain):
     ack_ms: list[float] = field(default_factory=list)
     """The gateway's acknowledgement latency of each acknowledged message, wall milliseconds
     (empty in files written before it was kept per customer)."""
+    retries: int = 0
+    """Webhook attempts repeated because the gateway did not acknowledge one (as platforms
+    redeliver)."""
 
 
 @dataclass(slots=True)
@@ -235,6 +238,9 @@ class RawReplay(Plain):
     """Per customer key, when the provider emulator received each outbound message."""
     delivery_ms: Percentiles | None = None
     """Reply delivery latency, wall milliseconds; None in files without it."""
+    outages: list[OpenSpan] = field(default_factory=list)
+    """When the gateway's ``/healthz`` did not answer 200, wall times (an end of None: it was
+    still down when the run ended)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = {"format": FORMAT, "version": VERSION, **asdict(self)}
@@ -245,6 +251,7 @@ class RawReplay(Plain):
             "lateness",
             "ack_ms",
             "delivery_ms",
+            "outages",
             "problems",
             "finished",
         ):

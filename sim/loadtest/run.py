@@ -24,6 +24,7 @@ from sim.errors import InvalidRunError
 from sim.experiment import run_experiment
 from sim.loadtest.collect import MAX_LATENESS_MS, Validity, judge, replay_results
 from sim.loadtest.raw import read_raw
+from sim.loadtest.settings import GATEWAY_DIED, OUTAGE_LIMIT
 from sim.protocols import DEFAULT_EMULATOR_PORT
 from sim.results import Results, write_results
 from sim.scenario import Scenario
@@ -64,10 +65,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True, slots=True)
+class RunningGateway:
+    """A gateway a replay talks to: its URL, and its process when the replay started it."""
+
+    url: str
+    process: subprocess.Popen[bytes] | None = None
+
+
 @contextmanager
 def reference_gateway(scenario_path: Path, emulator_port: int, log: Path) -> Iterator[str]:
     """Start ``chatsim gateway`` on a free loopback port, answering to the emulator; yields its
     URL."""
+    with started_gateway(scenario_path, emulator_port, log) as gateway:
+        yield gateway.url
+
+
+@contextmanager
+def started_gateway(scenario_path: Path, emulator_port: int, log: Path) -> Iterator[RunningGateway]:
+    """:func:`reference_gateway`, yielding its process too (a replay watches it)."""
     port = free_port()
     emulator = f"http://127.0.0.1:{emulator_port}"
     env = {
@@ -88,9 +104,10 @@ def reference_gateway(scenario_path: Path, emulator_port: int, log: Path) -> Ite
         url = f"http://127.0.0.1:{port}"
         try:
             wait_healthy(url, timeout=30.0, process=process)
-            yield url
+            yield RunningGateway(url, process)
         finally:
-            interrupt(process, timeout=10)
+            if process.poll() is None:
+                interrupt(process, timeout=10)
 
 
 def interrupt(process: subprocess.Popen[bytes], timeout: float) -> None:
@@ -145,14 +162,18 @@ def run_replay(
     emulator_port: int | None = None,
     max_lateness_ms: float = MAX_LATENESS_MS,
     limit: float | None = None,
+    outage_limit: float = OUTAGE_LIMIT,
     on_tick: Callable[[float], None] | None = None,
 ) -> ReplayOutcome:
-    """Replay ``trace`` with Locust against ``gateway`` (or a fresh reference gateway)."""
+    """Replay ``trace`` with Locust against ``gateway`` (or a fresh reference gateway, whose
+    death ends the run within a second or so: the run is then invalid and says so)."""
     out.mkdir(parents=True, exist_ok=True)
     emulator_port = emulator_port or (DEFAULT_EMULATOR_PORT if gateway else free_port())
     expected = scenario.duration / speedup
     limit = limit or max(60.0, 3 * expected + 60.0)
-    with _gateway(gateway, scenario_path, emulator_port, out) as url:
+    died: str | None = None
+    with _gateway(gateway, scenario_path, emulator_port, out) as running:
+        url = running.url
         raw_path = out / "replay-raw.json"
         raw_path.unlink(missing_ok=True)
         users = max(1, processes)
@@ -162,7 +183,7 @@ def run_replay(
             "--scenario", str(scenario_path), "--trace", str(trace_path),
             "--speedup", f"{speedup:g}",
             "--emulator-port", str(emulator_port), "--replay-out", str(raw_path),
-            "--replay-limit", f"{limit:g}",
+            "--replay-limit", f"{limit:g}", "--replay-outage-limit", f"{outage_limit:g}",
             "--csv", str(out / "locust"), "--html", str(out / "locust.html"),
             "--loglevel", "WARNING",
         ]  # fmt: skip
@@ -174,8 +195,16 @@ def run_replay(
                 command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
             )
             while process.poll() is None:
+                elapsed = time.monotonic() - started
                 if on_tick is not None:
-                    on_tick(time.monotonic() - started)
+                    on_tick(elapsed)
+                own = running.process
+                if died is None and own is not None and own.poll() is not None:
+                    died = (
+                        f"the gateway process died (exit code {own.returncode}) "
+                        f"{elapsed:.0f} s into the run, which ended there"
+                    )
+                    process.send_signal(GATEWAY_DIED)
                 if time.monotonic() - started > limit + 60:
                     process.kill()
                     raise InvalidRunError(
@@ -192,6 +221,8 @@ def run_replay(
         )
     raw = read_raw(raw_path)
     validity = judge(raw, max_lateness_ms, scenario)
+    if died is not None:
+        validity.reasons.insert(0, died)
     replay, run = replay_results(raw, scenario, trace, validity)
     write_results(replay, out / "replay", run.conversations)
     model = run_experiment(scenario, trace=trace)
@@ -200,10 +231,12 @@ def run_replay(
 
 
 @contextmanager
-def _gateway(url: str | None, scenario_path: Path, emulator_port: int, out: Path) -> Iterator[str]:
+def _gateway(
+    url: str | None, scenario_path: Path, emulator_port: int, out: Path
+) -> Iterator[RunningGateway]:
     if url is not None:
         wait_healthy(url.rstrip("/"), timeout=10.0)
-        yield url.rstrip("/")
+        yield RunningGateway(url.rstrip("/"))
         return
-    with reference_gateway(scenario_path, emulator_port, out / "gateway.log") as started:
+    with started_gateway(scenario_path, emulator_port, out / "gateway.log") as started:
         yield started

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,13 @@ from typing import Any
 from sim.protocols import PlatformCredentials
 from sim.scenario import Scenario, load_scenario
 from sim.trace import Trace, read_trace
+
+OUTAGE_LIMIT = 30.0
+"""Default wall seconds a gateway may fail ``/healthz`` in a row before a replay run ends."""
+
+GATEWAY_DIED = signal.SIGUSR1
+"""The signal that tells the Locust master the gateway process a replay started has died (the
+harness then ends the run)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +37,9 @@ class ReplaySettings:
     """Safety limit of each run, wall seconds from its start."""
     emulator_host: str
     emulator_port: int
+    outage_limit: float
+    """Wall seconds the gateway may fail ``/healthz`` in a row before the run ends; customers
+    redeliver unacknowledged webhooks for as long."""
     headless: bool
     """Whether Locust runs without its web UI (then the end of the replay quits Locust)."""
     protocols: dict[str, str] = field(init=False)
@@ -61,5 +72,6 @@ class ReplaySettings:
             limit=float(options.replay_limit),
             emulator_host=options.emulator_host,
             emulator_port=int(options.emulator_port),
+            outage_limit=float(options.replay_outage_limit),
             headless=bool(options.headless),
         )

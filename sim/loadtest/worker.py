@@ -12,6 +12,8 @@ single-process run the same process is the master too.
 
 from __future__ import annotations
 
+import itertools
+import random
 import time
 from typing import Protocol
 
@@ -23,12 +25,15 @@ from locust.event import EventHook
 
 from sim.loadtest.customers import CustomerContext, Mailbox, play
 from sim.loadtest.live import LiveKpis
-from sim.loadtest.messages import Left, Plan, Records, ToMaster, ToWorker
+from sim.loadtest.messages import Halt, Left, Plan, Records, ToMaster, ToWorker
 from sim.loadtest.payloads import Webhook, customer_key
 from sim.loadtest.raw import CustomerRecord
 from sim.loadtest.runs import for_run
 from sim.loadtest.schedule import releases, wall_time
 from sim.loadtest.settings import ReplaySettings
+
+RETRIED = frozenset({408, 429, 500, 502, 503, 504})
+"""Answers after which a platform redelivers a webhook (with no answer at all)."""
 
 
 class MasterLink(Protocol):
@@ -57,6 +62,8 @@ class Worker:
         self.played = 0
         """The last run this worker dispatched."""
         self._planned = gevent.event.Event()
+        self._halted = gevent.event.Event()
+        """Set when the master ends the current run early."""
         self.mailbox = Mailbox()
         self.customers: list[gevent.Greenlet] = []
         self.dispatching = False
@@ -71,8 +78,13 @@ class Worker:
             self.customers = []
             self.mailbox = Mailbox()
             self.live.clear()
+            self._halted.clear()
             self.plan = message
             self._planned.set()
+        elif isinstance(message, Halt):
+            if self.plan is not None and message.run == self.plan.run:
+                self._halted.set()
+                gevent.killall(self.customers, block=False)
         else:
             self.mailbox.put(message.message)
 
@@ -100,6 +112,7 @@ class Worker:
         trace = for_run(settings.trace, settings.protocols, plan.run)
         mine = releases(trace, worker, plan.workers)
         problems: list[str] = []
+        jitter = random.Random()  # spreads redeliveries; never part of what is measured
         unrecorded = EventHook()  # type: ignore[no-untyped-call]
         poller = FastHttpSession(
             self.environment.host,
@@ -110,22 +123,34 @@ class Worker:
             connection_timeout=5.0,
         )
 
-        def post(hook: Webhook, name: str) -> float | None:
-            start = time.time()
-            try:
-                response = client.post(
-                    hook.path, data=hook.body.decode(), headers=hook.headers, name=name
-                )
-            except Exception as error:  # the connection itself failed
-                problems.append(f"{name}: {error}")
-                return None
-            if not 200 <= response.status_code < 300:
-                problems.append(
-                    f"{name}: HTTP {response.status_code} "
-                    f"{response.text[:200] if response.text else ''}"
-                )
-                return None
-            return time.time() - start
+        def post(hook: Webhook, name: str, record: CustomerRecord) -> float | None:
+            """Send a webhook until the gateway acknowledges it, as the platforms redeliver:
+            a connection error, 408, 429 or 5xx is retried with backoff for up to the outage
+            limit; another refusal is final. Returns the acknowledging attempt's latency."""
+            give_up = min(plan.deadline, time.time() + settings.outage_limit)
+            for attempt in itertools.count():
+                start = time.time()
+                try:
+                    response = client.post(
+                        hook.path, data=hook.body.decode(), headers=hook.headers, name=name
+                    )
+                    status, error = response.status_code, ""
+                except Exception as failure:  # the connection itself failed
+                    status, error = 0, str(failure)
+                if 200 <= status < 300:
+                    return time.time() - start
+                if status and status not in RETRIED:
+                    problems.append(
+                        f"{name}: HTTP {status} {response.text[:200] if response.text else ''}"
+                    )
+                    return None
+                pause = min(2.0, 0.25 * 2**attempt) * jitter.uniform(0.5, 1.0)
+                if time.time() + pause > give_up or self._halted.is_set():
+                    problems.append(f"{name}: {error or f'HTTP {status}'} (gave up retrying)")
+                    return None
+                record.retries += 1
+                gevent.sleep(pause)
+            raise AssertionError("unreachable")
 
         def poll_webchat(session: str, after: int, deadline: float) -> tuple[int, float] | None:
             while True:
@@ -165,8 +190,10 @@ class Worker:
         for release in mine:
             due = wall_time(plan.t0, release.at, settings.speedup)
             delay = due - time.time()
-            if delay > 0:
-                gevent.sleep(delay)
+            if delay > 0 and self._halted.wait(timeout=delay):
+                break
+            if self._halted.is_set():
+                break
             conversation = release.conversation
             assert conversation.customer is not None
             record = CustomerRecord(

@@ -95,6 +95,7 @@ def test_a_raw_file_reads_back_as_written(tmp_path):
         "lateness",
         "ack_ms",
         "delivery_ms",
+        "outages",
         "problems",
         "finished",
     ]

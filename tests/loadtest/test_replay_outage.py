@@ -1,0 +1,152 @@
+"""The replay watches its gateway: a gateway process it started that dies ends the run within
+seconds (exit 3, saying so); a gateway that stops answering for a while is reported as an
+outage with its start, end and effect, and customers redeliver what it did not acknowledge; an
+outage longer than ``--outage-limit`` ends the run. Real processes on loopback, bounded in time.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sim.loadtest.run import free_port, reference_gateway
+from sim.results import read_results
+from sim.scenario import load_scenario
+from sim.trace import Trace, write_trace
+from sim.traffic import draw_trace
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = ROOT / "scenarios" / "small.yaml"
+SPEEDUP = 240
+
+
+def short_trace(tmp_path: Path, seconds: float = 2700.0) -> Path:
+    """The first ``seconds`` of small.yaml's seed-1 trace (``seconds / 240`` wall seconds)."""
+    scenario = load_scenario(SMALL)
+    full = draw_trace(scenario, 1)
+    path = tmp_path / "trace.jsonl"
+    write_trace(Trace(full.header, [c for c in full if c.t < seconds]), path)
+    return path
+
+
+def start_replay(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
+    command = [
+        sys.executable, "-m", "sim", "replay", str(SMALL), "--speedup", str(SPEEDUP),
+        "--trace", str(short_trace(tmp_path)), "--out", str(tmp_path / "run"),
+        "--time-limit", "90", *extra,
+    ]  # fmt: skip
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+
+
+def children(pid: int) -> list[tuple[int, str]]:
+    """The child processes of ``pid`` with their command lines (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid:
+            found.append((int(entry.name), command))
+    return found
+
+
+def wait_for_child(pid: int, marker: str, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child, command in children(pid):
+            if marker in command:
+                return child
+        time.sleep(0.1)
+    raise AssertionError(f"no child process with {marker!r} within {timeout} s")
+
+
+@pytest.mark.slow
+def test_a_gateway_that_dies_ends_the_replay_within_seconds(tmp_path):
+    replay = start_replay(tmp_path)
+    try:
+        gateway = wait_for_child(replay.pid, " gateway ", 30)
+        wait_for_child(replay.pid, "locust", 30)
+        time.sleep(4.0)  # mid-run: arrivals last 11 wall seconds
+        os.kill(gateway, signal.SIGKILL)
+        killed = time.monotonic()
+        stdout, stderr = replay.communicate(timeout=60)
+    finally:
+        if replay.poll() is None:
+            replay.kill()
+    ended_after = time.monotonic() - killed
+    assert replay.returncode == 3, stdout + stderr
+    assert "the gateway process died (exit code -9)" in stderr, stderr
+    assert "Traceback" not in stderr
+    # Within seconds: a signal, the workers' reports, the verdict and the model on the trace.
+    assert ended_after < 30, ended_after
+    validity = read_results(tmp_path / "run" / "replay").extra["validity"]
+    assert not validity["valid"] and "gateway process died" in validity["reasons"][0]
+
+
+@pytest.mark.slow
+def test_an_outage_is_reported_with_its_start_end_and_effect(tmp_path):
+    emulator = free_port()
+    with reference_gateway(SMALL, emulator, tmp_path / "gateway.log") as url:
+        port = url.rsplit(":", 1)[1]
+        (gateway,) = [pid for pid, command in children(os.getpid()) if f"--port {port}" in command]
+        replay = start_replay(tmp_path, "--gateway", url, "--emulator-port", str(emulator))
+        try:
+            wait_for_child(replay.pid, "locust", 30)
+            time.sleep(4.0)
+            os.kill(gateway, signal.SIGSTOP)  # frozen: connections wait, /healthz times out
+            time.sleep(3.0)
+            os.kill(gateway, signal.SIGCONT)
+            stdout, stderr = replay.communicate(timeout=120)
+        finally:
+            os.kill(gateway, signal.SIGCONT)
+            if replay.poll() is None:
+                replay.kill()
+    assert "gateway outage:" in stderr, stdout + stderr
+    validity = read_results(tmp_path / "run" / "replay").extra["validity"]
+    (outage,) = validity["outages"]
+    # Frozen for 3 s; /healthz is polled twice a second with a 1 s timeout, so the outage seen
+    # is 3 s give or take 1.5 s (a poll under way when it froze, the next one after).
+    assert 1.5 <= outage["wall_seconds"] <= 4.5, outage
+    assert outage["end"] is not None and outage["end"] > outage["start"] > 0
+    assert outage["conversations"] > 0
+    # Nothing acknowledged was lost: the gateway kept its state while frozen.
+    assert validity["lost_inbound"] == 0 and validity["lost_replies"] == 0, validity
+    assert replay.returncode in (0, 3), stdout + stderr
+
+
+@pytest.mark.slow
+def test_an_outage_longer_than_the_limit_ends_the_run(tmp_path):
+    emulator = free_port()
+    with reference_gateway(SMALL, emulator, tmp_path / "gateway.log") as url:
+        port = url.rsplit(":", 1)[1]
+        (gateway,) = [pid for pid, command in children(os.getpid()) if f"--port {port}" in command]
+        replay = start_replay(
+            tmp_path, "--gateway", url, "--emulator-port", str(emulator), "--outage-limit", "2"
+        )
+        try:
+            wait_for_child(replay.pid, "locust", 30)
+            time.sleep(3.0)
+            os.kill(gateway, signal.SIGSTOP)
+            stopped = time.monotonic()
+            stdout, stderr = replay.communicate(timeout=90)
+            ended_after = time.monotonic() - stopped
+        finally:
+            os.kill(gateway, signal.SIGCONT)
+            if replay.poll() is None:
+                replay.kill()
+    assert replay.returncode == 3, stdout + stderr
+    assert "the gateway did not answer /healthz for 2 wall seconds" in stderr, stderr
+    assert ended_after < 45, ended_after
