@@ -208,3 +208,20 @@ def test_acknowledgement_and_lateness_are_measured_per_channel():
     assert (wa["ack_p99_ms"], wa["lateness_max_ms"]) == (30.0, pytest.approx(12.0))
     assert chat["lateness_max_ms"] == pytest.approx(2.0)
     assert wa["replies"] == 0 and wa["delivery_p99_ms"] is None
+
+
+def test_an_outage_is_reported_on_the_scenario_clock_with_its_effect():
+    _, _, raw = setup()
+    # Down from scenario second 50 to 70: c2 (first message at 60, never answered) arrived
+    # meanwhile; an outage still open at the end runs to the end of the run.
+    raw["outages"] = [[wall(50), wall(70)], [wall(100), None]]
+    raw["finished"] = wall(120)
+    raw["customers"][0]["retries"] = 2
+    validity = judge(typed(raw), 100)
+    first, second = validity.outages
+    assert (first["start"], first["end"]) == (pytest.approx(50.0), pytest.approx(70.0))
+    assert first["wall_seconds"] == pytest.approx(20.0 / K)
+    assert (first["conversations"], first["missed"]) == (1, 1)
+    assert second["end"] is None and second["wall_seconds"] == pytest.approx(20.0 / K)
+    assert second["conversations"] == 0 and validity.retries == 2
+    assert validity.to_dict()["outages"] == validity.outages
