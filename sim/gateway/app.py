@@ -23,6 +23,7 @@ from prometheus_client import disable_created_metrics
 from sim.protocols import PROTOCOLS
 
 from . import agents_api, webhooks
+from .auth import OpsGuard, Sessions
 from .config import GatewayConfig
 from .conversations import ConversationService
 from .deps import Gateway, GatewayDep
@@ -79,7 +80,9 @@ def create_app(
     app = FastAPI(
         title="chatsim reference gateway", description=DESCRIPTION, version="1", lifespan=lifespan
     )
-    app.state.gateway = Gateway(config, store, metrics, outbox, service)
+    app.state.gateway = Gateway(
+        config, store, metrics, outbox, service, Sessions(config.gateway_secret)
+    )
     install_error_handlers(app)
     app.include_router(webhooks.router)
     app.include_router(agents_api.router)
@@ -108,6 +111,7 @@ def create_app(
             metrics.rejected.labels(name if known else "unknown", "too_large").inc()
 
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes, on_reject=too_large)
+    app.add_middleware(OpsGuard, key=config.ops_key)
     return app
 
 

@@ -42,6 +42,8 @@ ENV_VARS: Mapping[str, str] = MappingProxyType(
         "telegram_api_base": "CHATSIM_TELEGRAM_API_BASE",
         "viber_api_base": "CHATSIM_VIBER_API_BASE",
         "viber_sender_name": "CHATSIM_VIBER_SENDER_NAME",
+        "gateway_secret": "CHATSIM_GATEWAY_SECRET",
+        "ops_key": "CHATSIM_OPS_KEY",
         "max_body_bytes": "CHATSIM_MAX_BODY_BYTES",
         "outbound_timeout": "CHATSIM_OUTBOUND_TIMEOUT",
         "outbound_attempts": "CHATSIM_OUTBOUND_ATTEMPTS",
@@ -75,6 +77,13 @@ class GatewayConfig:
     viber_auth_token: str = _secret(_DEFAULTS.viber_auth_token)
     viber_api_base: str = DEFAULT_PROVIDER_BASE
     viber_sender_name: str = "chatsim"
+    desk_key: str = _secret(_DEFAULTS.desk_key)
+    gateway_secret: str = _secret("chatsim-dev-gateway-secret")
+    """Signs agents' session tokens and webchat sessions' secrets (:mod:`.auth`); keep it
+    across restarts, or every session must log in again."""
+    ops_key: str = _secret("")
+    """When set, ``/metrics``, ``/docs`` and the OpenAPI schema need ``Authorization: Bearer``
+    with it; empty leaves them open (development)."""
     max_body_bytes: int = 1024 * 1024
     """Larger request bodies get 413."""
     outbound_timeout: float = 5.0
@@ -148,7 +157,8 @@ class GatewayConfig:
 
     def secrets(self) -> list[str]:
         """Non-empty secret values, for redaction in logs."""
-        return self.credentials.secrets()
+        own = [value for value in (self.gateway_secret, self.ops_key) if value]
+        return self.credentials.secrets() + own
 
     def summary(self) -> dict[str, Any]:
         """The configuration without secrets, fit for a log line."""

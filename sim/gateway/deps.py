@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 
+from .auth import Caller, Sessions, identify
 from .config import GatewayConfig
 from .conversations import ConversationService
 from .metrics import GatewayMetrics
@@ -21,6 +22,7 @@ class Gateway:
     metrics: GatewayMetrics
     outbox: Outbox
     service: ConversationService
+    sessions: Sessions
 
 
 async def get_gateway(request: Request) -> Gateway:
@@ -34,3 +36,17 @@ async def get_gateway(request: Request) -> Gateway:
 
 
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+
+async def get_caller(
+    gateway: GatewayDep,
+    authorization: Annotated[
+        str | None,
+        Header(description="Bearer <agent session token> or <desk key> (see POST /agents/login)"),
+    ] = None,
+) -> Caller:
+    """Who calls the agent API (:mod:`.auth`): 401 without credentials, 403 for wrong ones."""
+    return identify(authorization, gateway.config.desk_key, gateway.sessions)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]

@@ -51,8 +51,17 @@ class AgentStatus(_Model):
     conversations: list[str]
 
 
+class LoginResult(AgentStatus):
+    """The agent's status and the session token of this login: send it as
+    ``Authorization: Bearer <token>`` on the agent's every call."""
+
+    token: str
+
+
 class ReplyRequest(_Model):
-    agent_id: Ident
+    agent_id: Ident | None = Field(
+        default=None, description="The acting agent; optional, must be the token's if given."
+    )
     text: Text
     id: Ident | None = Field(
         default=None, description="Optional idempotency key: a retried reply with it is sent once."
@@ -66,7 +75,9 @@ class ReplyResult(_Model):
 
 
 class CloseRequest(_Model):
-    agent_id: Ident
+    agent_id: Ident | None = Field(
+        default=None, description="The acting agent; optional, must be the token's if given."
+    )
 
 
 class CloseResult(_Model):
@@ -177,3 +188,8 @@ class WebhookAck(_Model):
     ignored: int = 0
     closed: int = 0
     conversation_ids: list[str] = Field(default_factory=list)
+    session_secret: str | None = Field(
+        default=None,
+        description="Webchat: the session's secret; later messages, the close event and the "
+        "long-poll need it (X-Webchat-Secret).",
+    )

@@ -16,15 +16,17 @@ import hmac
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from sim.protocols import PROTOCOLS
+from sim.protocols import WEBCHAT_SECRET_HEADER as WEBCHAT_SECRET
 
+from .auth import require, same
 from .config import GatewayConfig
-from .deps import GatewayDep
+from .deps import Gateway, GatewayDep
 from .errors import ApiError
-from .inbound import PARSERS, PayloadError, SignatureError, authenticate
+from .inbound import PARSERS, Inbound, PayloadError, SignatureError, authenticate
 from .schemas import ErrorBody, WebchatMessage, WebhookAck
 from .views import webchat_view
 
@@ -56,6 +58,32 @@ def webchat_channel(config: GatewayConfig, requested: str) -> str:
     return requested
 
 
+def admit_webchat(gateway: Gateway, inbound: Inbound, given: str | None) -> str | None:
+    """The secret of the webchat session this body speaks for, once it is admitted: a session
+    the gateway has never seen is opened by its first message (and learns its secret from the
+    answer); any other request needs the secret (401 without it, 403 with a wrong one), and is
+    refused before anything changes."""
+    sessions = {m.customer_id for m in inbound.messages} | set(inbound.closes)
+    if not sessions:
+        return None
+    require(len(sessions) == 1, 400, "invalid_payload", "one webchat session per request")
+    (session,) = sessions
+    secret = gateway.sessions.webchat_secret(session)
+    if given is not None:
+        require(same(given, secret), 403, "bad_session_secret", "wrong webchat session secret")
+    else:
+        # Only a message may open a session; a close needs the secret of an opened one.
+        require(
+            bool(inbound.messages)
+            and gateway.store.claim_key(f"webchat-session:{session}") is None,
+            401,
+            "session_secret_required",
+            f"this webchat session exists: send its secret in {WEBCHAT_SECRET}",
+        )
+    gateway.store.claim_key(f"webchat-session:{session}")
+    return secret
+
+
 @router.post("/webhooks/{name}", response_model=WebhookAck, responses=_errors, tags=["inbound"])
 async def receive_webhook(name: str, request: Request, gateway: GatewayDep) -> WebhookAck:
     """A platform's webhook in its native format and signature (see the module docstring)."""
@@ -77,7 +105,11 @@ async def receive_webhook(name: str, request: Request, gateway: GatewayDep) -> W
             raise ApiError(400, error.error, error.detail) from None
         if inbound.channel is not None:
             channel = webchat_channel(gateway.config, inbound.channel)
-        return gateway.service.receive(channel, inbound)
+        secret = None
+        if protocol == "webchat":
+            secret = admit_webchat(gateway, inbound, request.headers.get(WEBCHAT_SECRET))
+        ack = gateway.service.receive(channel, inbound)
+        return ack if secret is None else ack.model_copy(update={"session_secret": secret})
     except ApiError as error:
         if error.error == "unknown_channel":
             metrics.rejected.labels(protocol, "unknown_channel").inc()
@@ -109,13 +141,31 @@ async def verify_subscription(
     return PlainTextResponse(challenge)
 
 
-@router.get("/webchat/{session}/messages", response_model=list[WebchatMessage], tags=["inbound"])
+@router.get(
+    "/webchat/{session}/messages",
+    response_model=list[WebchatMessage],
+    responses=_errors,
+    tags=["inbound"],
+)
 async def webchat_messages(
     session: str,
     gateway: GatewayDep,
     after: Annotated[int, Query(ge=0, description="Last index already seen.")] = 0,
     timeout: Annotated[float, Query(ge=0, description="Seconds to wait for news.")] = 0.0,
+    secret: Annotated[
+        str | None, Query(description="The session's secret, if not in X-Webchat-Secret.")
+    ] = None,
+    header_secret: Annotated[str | None, Header(alias=WEBCHAT_SECRET)] = None,
 ) -> list[WebchatMessage]:
-    """Agent messages to a webchat session with ``index > after``; waits up to ``timeout``."""
+    """Agent messages to a webchat session with ``index > after``; waits up to ``timeout``.
+    Needs the session's secret (from the answer to its first message)."""
+    given = header_secret if header_secret is not None else secret
+    require(given is not None, 401, "session_secret_required", f"send {WEBCHAT_SECRET}")
+    require(
+        same(given, gateway.sessions.webchat_secret(session)),
+        403,
+        "bad_session_secret",
+        "wrong webchat session secret",
+    )
     messages = await gateway.service.poll_webchat(session, after, timeout)
     return [webchat_view(message) for message in messages]

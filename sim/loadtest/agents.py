@@ -25,8 +25,9 @@ from sim.loadtest.raw import AgentLog, HandledConversation, OpenSpan
 from sim.scenario import AgentGroup, Scenario
 from sim.trace import Conversation, Trace
 
-Call = Callable[[str, str, dict[str, Any] | None, str], tuple[int, Any]]
-"""``call(method, path, json, name) -> (status, body)``: the agent API over HTTP."""
+Call = Callable[[str, str, dict[str, Any] | None, str, str], tuple[int, Any]]
+"""``call(method, path, json, name, credential) -> (status, body)``: the agent API over HTTP,
+with ``Authorization: Bearer <credential>`` (the desk key to log in, then the agent's token)."""
 
 
 @dataclass(slots=True)
@@ -65,19 +66,25 @@ class EmulatedAgent:
         self._seq = 0
         self.closing = 0
         self._greenlets: list[gevent.Greenlet] = []
+        self.token = floor.desk_key
+        """The session token of its current login (:mod:`sim.gateway.auth`)."""
 
     # -- presence ----------------------------------------------------------------------------
 
     def login(self) -> None:
-        status, _ = self.floor.call(
+        status, body = self.floor.call(
             "POST",
             "/agents/login",
             {"agent_id": self.id, "skills": self.group.skills, "max_chats": self.group.max_chats},
             "agent login",
+            self.floor.desk_key,
         )
         if status != 200:
             self.floor.problems.append(f"agent {self.id}: login answered {status}")
             return
+        # A gateway without sessions answers no token: the desk key then goes on every call.
+        token = body.get("token") if isinstance(body, dict) else None
+        self.token = token if isinstance(token, str) else self.floor.desk_key
         now = time.time()
         if self.log is None or self.gone:
             self.log = AgentLog(self.id, self.group.group, self.group.max_chats, now)
@@ -96,7 +103,7 @@ class EmulatedAgent:
         spans = self.floor.accepting_spans.get(self.id)
         if spans and spans[-1][1] is None:
             spans[-1] = (spans[-1][0], time.time())
-        self.floor.call("POST", f"/agents/{self.id}/logout", None, "agent logout")
+        self.floor.call("POST", f"/agents/{self.id}/logout", None, "agent logout", self.token)
         self._maybe_gone()
 
     def _maybe_gone(self) -> None:
@@ -104,7 +111,7 @@ class EmulatedAgent:
         is gone counts, since an assignment may be on its way in a poll not yet read."""
         if self.accepting or self.active or self.gone or self.closing:
             return
-        status, body = self.floor.call("GET", f"/agents/{self.id}", None, "")
+        status, body = self.floor.call("GET", f"/agents/{self.id}", None, "", self.token)
         if status == 200 and isinstance(body, dict) and body.get("state") != "gone":
             return
         self.gone = True
@@ -117,7 +124,7 @@ class EmulatedAgent:
     def _poll(self) -> None:
         while not self.gone and not self.floor.stopping:
             status, events = self.floor.call(
-                "GET", f"/agents/{self.id}/events?timeout=1&after={self._seq}", None, ""
+                "GET", f"/agents/{self.id}/events?timeout=1&after={self._seq}", None, "", self.token
             )
             if status != 200 or not isinstance(events, list):
                 gevent.sleep(0.05)
@@ -140,7 +147,11 @@ class EmulatedAgent:
                     # queued: not this run's; close it so that it holds no slot.
                     self.floor.leftovers += 1
                     self.floor.call(
-                        "POST", f"/conversations/{cid}/close", {"agent_id": self.id}, "agent close"
+                        "POST",
+                        f"/conversations/{cid}/close",
+                        {"agent_id": self.id},
+                        "agent close",
+                        self.token,
                     )
                     return
                 self.floor.problems.append(
@@ -217,6 +228,7 @@ class EmulatedAgent:
             f"/conversations/{cid}/reply",
             {"agent_id": self.id, "text": f"Ответ {turn + 1}", "id": f"{cid}-{turn}"},
             "agent reply",
+            self.token,
         )
         if status not in (200, 202):
             if status != 409:
@@ -242,7 +254,11 @@ class EmulatedAgent:
         try:
             chat.handled.closed = time.time()
             self.floor.call(
-                "POST", f"/conversations/{chat.id}/close", {"agent_id": self.id}, "agent close"
+                "POST",
+                f"/conversations/{chat.id}/close",
+                {"agent_id": self.id},
+                "agent close",
+                self.token,
             )
             # Only now is the slot free at the gateway, and the chat no longer counts here.
             self.active.pop(chat.id, None)
@@ -267,8 +283,11 @@ class AgentFloor:
         speedup: float,
         call: Call,
         earlier: set[str] | None = None,
+        desk_key: str = "",
     ) -> None:
         self.scenario = scenario
+        self.desk_key = desk_key
+        """What agents log in with (``PlatformCredentials.desk_key``)."""
         self.speedup = speedup
         self.call = call
         self.protocols = {name: channel.protocol for name, channel in scenario.channels.items()}
@@ -352,7 +371,11 @@ class AgentFloor:
         for agent in self.agents.values():
             for chat in list(agent.active.values()):
                 self.call(
-                    "POST", f"/conversations/{chat.id}/close", {"agent_id": agent.id}, "agent close"
+                    "POST",
+                    f"/conversations/{chat.id}/close",
+                    {"agent_id": agent.id},
+                    "agent close",
+                    agent.token,
                 )
                 chat.handled.closed = chat.handled.closed or time.time()
                 agent.active.pop(chat.id, None)

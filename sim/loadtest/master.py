@@ -130,7 +130,12 @@ class Master:
         self.run += 1
         trace = for_run(settings.trace, settings.protocols, self.run)
         self.floor = AgentFloor(
-            settings.scenario, trace, settings.speedup, self._agent_api(), earlier
+            settings.scenario,
+            trace,
+            settings.speedup,
+            self._agent_api(),
+            earlier,
+            settings.credentials.desk_key,
         )
         self.reports, self.delivered, self.outbound = [], {}, {}
         self.outages, self.halted = [], False
@@ -300,13 +305,16 @@ class Master:
 def _caller(actions: FastHttpSession, polls: FastHttpSession) -> Call:
     """The agents' :data:`~sim.loadtest.agents.Call` over Locust's HTTP sessions."""
 
-    def call(method: str, path: str, body: dict[str, Any] | None, name: str) -> tuple[int, Any]:
+    def call(
+        method: str, path: str, body: dict[str, Any] | None, name: str, credential: str
+    ) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {credential}"}
         try:
             if method == "GET":
-                response = polls.get(path)
+                response = polls.get(path, headers=headers)
             else:
                 with actions.request(
-                    method, path, json=body, name=name, catch_response=True
+                    method, path, json=body, name=name, catch_response=True, headers=headers
                 ) as response:
                     if response.status_code == 409:
                         response.success()  # the customer left meanwhile: expected, not an error

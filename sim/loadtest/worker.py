@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 import gevent
 import gevent.event
@@ -31,6 +31,7 @@ from sim.loadtest.raw import CustomerRecord
 from sim.loadtest.runs import for_run
 from sim.loadtest.schedule import releases, wall_time
 from sim.loadtest.settings import ReplaySettings
+from sim.protocols import WEBCHAT_SECRET_HEADER as WEBCHAT_SECRET
 
 RETRIED = frozenset({408, 429, 500, 502, 503, 504})
 """Answers after which a platform redelivers a webhook (with no answer at all)."""
@@ -123,22 +124,41 @@ class Worker:
             connection_timeout=5.0,
         )
 
+        session_secrets: dict[str, str] = {}
+        """Per webchat customer key, its session's secret (from the answer to its first
+        message; a gateway without session secrets gives none)."""
+
+        def remember_secret(key: str, response: Any) -> None:
+            if not key.startswith("webchat:") or key in session_secrets:
+                return
+            try:
+                secret = response.json().get("session_secret")
+            except Exception:  # not JSON: a gateway that says nothing more than 2xx
+                return
+            if isinstance(secret, str):
+                session_secrets[key] = secret
+
         def post(hook: Webhook, name: str, record: CustomerRecord) -> float | None:
             """Send a webhook until the gateway acknowledges it, as the platforms redeliver:
             a connection error, 408, 429 or 5xx is retried with backoff for up to the outage
             limit; another refusal is final. Returns the acknowledging attempt's latency."""
             give_up = min(plan.deadline, time.time() + settings.outage_limit)
+            headers = dict(hook.headers)
+            if record.key in session_secrets:
+                headers[WEBCHAT_SECRET] = session_secrets[record.key]
             for attempt in itertools.count():
                 start = time.time()
                 try:
                     response = client.post(
-                        hook.path, data=hook.body.decode(), headers=hook.headers, name=name
+                        hook.path, data=hook.body.decode(), headers=headers, name=name
                     )
                     status, error = response.status_code, ""
                 except Exception as failure:  # the connection itself failed
                     status, error = 0, str(failure)
                 if 200 <= status < 300:
-                    return time.time() - start
+                    latency = time.time() - start
+                    remember_secret(record.key, response)
+                    return latency
                 if status and status not in RETRIED:
                     problems.append(
                         f"{name}: HTTP {status} {response.text[:200] if response.text else ''}"
@@ -158,9 +178,11 @@ class Worker:
                 if remaining <= 0:
                     return None
                 wait = min(remaining, 5.0)
+                secret = session_secrets.get(customer_key("webchat", session), "")
                 try:
                     response = poller.get(
-                        f"/webchat/{session}/messages?after={after}&timeout={wait:.3f}"
+                        f"/webchat/{session}/messages?after={after}&timeout={wait:.3f}",
+                        headers={WEBCHAT_SECRET: secret},
                     )
                     messages = response.json() if response.status_code == 200 else []
                 except Exception:

@@ -31,12 +31,17 @@ DEFAULT_EMULATOR_PORT = 8081
 DEFAULT_PROVIDER_BASE = f"http://127.0.0.1:{DEFAULT_EMULATOR_PORT}"
 """The platforms' base URL a gateway calls by default: the provider emulator on loopback."""
 
+WEBCHAT_SECRET_HEADER = "X-Webchat-Secret"
+"""Where a webchat customer sends its session's secret, which the answer to its first message
+gave it (``session_secret``): on its later messages, its close event and its long-poll."""
+
 __all__ = [
     "CREDENTIAL_ENV_VARS",
     "DEFAULT_EMULATOR_PORT",
     "DEFAULT_GATEWAY_PORT",
     "DEFAULT_PROVIDER_BASE",
     "PROTOCOLS",
+    "WEBCHAT_SECRET_HEADER",
     "PlatformCredentials",
     "Protocol",
     "hmac_hex",

@@ -1,4 +1,4 @@
-"""The platform credentials a gateway and its customers (the replay) must share.
+"""The credentials a gateway and its callers (the replay) must share: the platforms' and the desk's.
 
 Whoever sends a webhook signs it with the secret the gateway checks it with, and whoever plays
 a platform's send API accepts the token the gateway calls it with: both sides read them from
@@ -37,6 +37,10 @@ class PlatformCredentials:
     Telegram)."""
     viber_auth_token: str = _secret("chatsim-dev-viber-auth-token")
     """Signs inbound Viber callbacks and authenticates outbound ``send_message`` calls."""
+    desk_key: str = _secret("chatsim-dev-desk-key")
+    """What the agents' desk (the replay's emulated agents) logs agents in with
+    (``Authorization: Bearer`` on ``POST /agents/login``); each login returns the agent's own
+    session token."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PlatformCredentials:
@@ -57,6 +61,7 @@ CREDENTIAL_ENV_VARS: Mapping[str, str] = MappingProxyType(
         "telegram_bot_token": "CHATSIM_TELEGRAM_BOT_TOKEN",
         "telegram_secret_token": "CHATSIM_TELEGRAM_SECRET_TOKEN",
         "viber_auth_token": "CHATSIM_VIBER_AUTH_TOKEN",
+        "desk_key": "CHATSIM_DESK_KEY",
     }
 )
 """The environment variable of each credential (field name: variable)."""

@@ -16,6 +16,56 @@ from sim.protocols import viber_signature, whatsapp_signature
 CONFIG = GatewayConfig(outbound_backoff=0.0, shutdown_grace=1.0)
 
 
+class CallerAuth(httpx.Auth):
+    """The credentials a well-behaved caller would send, picked per request, for tests of
+    everything but authentication itself: the desk key to log in and to read, each agent's own
+    session token (remembered from its login) for its calls, each webchat session's secret
+    (remembered from the answer to its first message). A request that sets ``Authorization``
+    or ``X-Webchat-Secret`` itself is left as it is."""
+
+    requires_response_body = True
+
+    def __init__(self, desk_key: str) -> None:
+        self.desk_key = desk_key
+        self.tokens: dict[str, str] = {}
+        self.secrets: dict[str, str] = {}
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        parts = request.url.path.strip("/").split("/")
+        streamed = not hasattr(request, "_content")  # a streamed body is not read here
+        body = _json_of(request.content) if request.method == "POST" and not streamed else None
+        if parts[0] == "webhooks" and isinstance(body, dict):
+            session = str(body.get("session", ""))
+            if session in self.secrets and "x-webchat-secret" not in request.headers:
+                request.headers["X-Webchat-Secret"] = self.secrets[session]
+        elif parts[0] == "webchat" and len(parts) > 1 and "x-webchat-secret" not in request.headers:
+            request.headers["X-Webchat-Secret"] = self.secrets.get(parts[1], "unknown")
+        elif parts[0] in ("agents", "conversations") and "authorization" not in request.headers:
+            agent = (
+                parts[1]
+                if parts[0] == "agents" and len(parts) > 1 and parts[1] != "login"
+                else None
+            )
+            if parts[0] == "conversations" and isinstance(body, dict):
+                agent = body.get("agent_id")
+            token = self.tokens.get(agent) if isinstance(agent, str) else None
+            request.headers["Authorization"] = f"Bearer {token or self.desk_key}"
+        response = yield request
+        answer = _json_of(response.content)
+        if isinstance(answer, dict):
+            if parts == ["agents", "login"] and "token" in answer:
+                self.tokens[str(answer["agent_id"])] = str(answer["token"])
+            if answer.get("session_secret") and isinstance(body, dict):
+                self.secrets[str(body.get("session"))] = str(answer["session_secret"])
+
+
+def _json_of(content: bytes) -> Any:
+    try:
+        return json.loads(content) if content else None
+    except ValueError:
+        return None
+
+
 # -- platform payloads -------------------------------------------------------------------
 
 
@@ -252,6 +302,20 @@ class Client:
         self.app = app
         self.gateway = app.state.gateway
         self.service = self.gateway.service
+        auth = http.auth
+        if not isinstance(auth, CallerAuth):
+            auth = http.auth = CallerAuth(config.desk_key)
+        self.tokens = auth.tokens
+        """Each logged-in agent's session token."""
+        self.secrets = auth.secrets
+        """Each webchat session's secret, from the answer to its first message."""
+
+    @property
+    def desk(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.config.desk_key}"}
+
+    def as_agent(self, agent: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens.get(agent, 'none')}"}
 
     async def whatsapp(self, payload: Any, signature: str | None = "auto") -> httpx.Response:
         body = dumps(payload)
@@ -283,18 +347,36 @@ class Client:
         payload: dict[str, Any] = {"session": session, **extra}
         if text is not None:
             payload["text"] = text
-        return await self.http.post("/webhooks/webchat", json=payload)
+        headers = {"X-Webchat-Secret": self.secrets[session]} if session in self.secrets else {}
+        response = await self.http.post("/webhooks/webchat", json=payload, headers=headers)
+        if response.status_code == 200 and response.json().get("session_secret"):
+            self.secrets[session] = response.json()["session_secret"]
+        return response
+
+    async def webchat_poll(
+        self, session: str, after: int = 0, timeout: float = 0.0
+    ) -> httpx.Response:
+        return await self.http.get(
+            f"/webchat/{session}/messages",
+            params={"after": after, "timeout": timeout},
+            headers={"X-Webchat-Secret": self.secrets.get(session, "none")},
+        )
 
     async def login(self, agent: str, skills: list[str], max_chats: int = 1) -> dict[str, Any]:
         response = await self.http.post(
-            "/agents/login", json={"agent_id": agent, "skills": skills, "max_chats": max_chats}
+            "/agents/login",
+            json={"agent_id": agent, "skills": skills, "max_chats": max_chats},
+            headers=self.desk,
         )
         assert response.status_code == 200, response.text
+        self.tokens[agent] = response.json()["token"]
         return dict(response.json())
 
     async def events(self, agent: str, timeout: float = 0.0, **params: Any) -> list[Any]:
         response = await self.http.get(
-            f"/agents/{agent}/events", params={"timeout": timeout, **params}
+            f"/agents/{agent}/events",
+            params={"timeout": timeout, **params},
+            headers=self.as_agent(agent),
         )
         assert response.status_code == 200, response.text
         return list(response.json())
@@ -305,14 +387,21 @@ class Client:
 
     async def reply(self, cid: str, agent: str, text: str = "Добрый день!") -> httpx.Response:
         return await self.http.post(
-            f"/conversations/{cid}/reply", json={"agent_id": agent, "text": text}
+            f"/conversations/{cid}/reply",
+            json={"agent_id": agent, "text": text},
+            headers=self.as_agent(agent),
         )
 
     async def close(self, cid: str, agent: str) -> httpx.Response:
-        return await self.http.post(f"/conversations/{cid}/close", json={"agent_id": agent})
+        return await self.http.post(
+            f"/conversations/{cid}/close", json={"agent_id": agent}, headers=self.as_agent(agent)
+        )
+
+    async def logout(self, agent: str) -> httpx.Response:
+        return await self.http.post(f"/agents/{agent}/logout", headers=self.as_agent(agent))
 
     async def conversation(self, cid: str) -> dict[str, Any]:
-        response = await self.http.get(f"/conversations/{cid}")
+        response = await self.http.get(f"/conversations/{cid}", headers=self.desk)
         assert response.status_code == 200, response.text
         return dict(response.json())
 
@@ -338,5 +427,7 @@ async def gateway(
     app = create_app(config, **kwargs)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://gateway", auth=CallerAuth(config.desk_key)
+        ) as http:
             yield Client(http, config, app)

@@ -18,12 +18,13 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_helpers import dumps, tg_update, vb_message, wa_message
+from gateway_helpers import CallerAuth, dumps, tg_update, vb_message, wa_message
 
 from sim.loadtest.run import gateway_command
-from sim.protocols import viber_signature, whatsapp_signature
+from sim.protocols import PlatformCredentials, viber_signature, whatsapp_signature
 
 ROOT = Path(__file__).resolve().parents[2]
+DESK_KEY = PlatformCredentials().desk_key
 SECRETS = {
     "CHATSIM_WHATSAPP_APP_SECRET": "e2e-wa-app-secret",
     "CHATSIM_WHATSAPP_VERIFY_TOKEN": "e2e-wa-verify",
@@ -140,7 +141,7 @@ def assigned(http: httpx.Client, after: int) -> dict[str, Any]:
 @pytest.mark.timeout(90)
 def test_a_conversation_through_each_protocol(gateway_process, platform: FakePlatform):
     url, (process, stderr) = gateway_process
-    with httpx.Client(base_url=url, timeout=10) as http:
+    with httpx.Client(base_url=url, timeout=10, auth=CallerAuth(DESK_KEY)) as http:
         login = http.post(
             "/agents/login",
             json={

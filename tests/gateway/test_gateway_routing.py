@@ -247,7 +247,9 @@ async def test_event_sequence_and_acknowledgement():
 
 async def test_agent_api_errors():
     async with gateway(channels=CHANNELS) as client:
-        response = await client.http.get("/agents/nobody/events")
+        response = await client.http.get("/agents/nobody/events")  # the desk reads no events
+        assert response.status_code == 403 and response.json()["error"] == "not_this_agent"
+        response = await client.http.get("/agents/nobody")
         assert response.status_code == 404 and response.json()["error"] == "unknown_agent"
         response = await client.http.post(
             "/agents/login", json={"agent_id": "a1", "skills": ["telegram"], "max_chats": 1}
