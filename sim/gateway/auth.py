@@ -27,9 +27,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import secrets
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import ApiError
@@ -173,15 +173,6 @@ class OpsGuard:
             await self.app(scope, receive, send)
             return
         status, error = (401, "unauthenticated") if given is None else (403, "bad_credentials")
-        body = json.dumps({"error": error, "detail": "this endpoint needs the ops key"}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        detail = "this endpoint needs the ops key"
+        refusal = JSONResponse({"error": error, "detail": detail}, status)
+        await refusal(scope, receive, send)

@@ -11,7 +11,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from subprocess import Popen
 
 import pytest
 
@@ -96,24 +99,33 @@ def test_a_gateway_that_dies_ends_the_replay_within_seconds(tmp_path):
     assert not validity["valid"] and "gateway process died" in validity["reasons"][0]
 
 
-@pytest.mark.slow
-def test_an_outage_is_reported_with_its_start_end_and_effect(tmp_path):
+@contextmanager
+def replay_of_own_gateway(tmp_path: Path, *extra: str) -> Iterator[tuple[int, Popen[str]]]:
+    """A reference gateway started here (the replay is told its URL), its process id, and a
+    replay of it started with ``extra`` options, once Locust runs; the gateway is never left
+    stopped."""
     emulator = free_port()
     with reference_gateway(SMALL, emulator, tmp_path / "gateway.log") as url:
         port = url.rsplit(":", 1)[1]
         (gateway,) = [pid for pid, command in children(os.getpid()) if f"--port {port}" in command]
-        replay = start_replay(tmp_path, "--gateway", url, "--emulator-port", str(emulator))
+        replay = start_replay(tmp_path, "--gateway", url, "--emulator-port", str(emulator), *extra)
         try:
             wait_for_child(replay.pid, "locust", 30)
-            time.sleep(4.0)
-            os.kill(gateway, signal.SIGSTOP)  # frozen: connections wait, /healthz times out
-            time.sleep(3.0)
-            os.kill(gateway, signal.SIGCONT)
-            stdout, stderr = replay.communicate(timeout=120)
+            yield gateway, replay
         finally:
             os.kill(gateway, signal.SIGCONT)
             if replay.poll() is None:
                 replay.kill()
+
+
+@pytest.mark.slow
+def test_an_outage_is_reported_with_its_start_end_and_effect(tmp_path):
+    with replay_of_own_gateway(tmp_path) as (gateway, replay):
+        time.sleep(4.0)
+        os.kill(gateway, signal.SIGSTOP)  # frozen: connections wait, /healthz times out
+        time.sleep(3.0)
+        os.kill(gateway, signal.SIGCONT)
+        stdout, stderr = replay.communicate(timeout=120)
     assert "gateway outage:" in stderr, stdout + stderr
     validity = read_results(tmp_path / "run" / "replay").extra["validity"]
     (outage,) = validity["outages"]
@@ -129,24 +141,12 @@ def test_an_outage_is_reported_with_its_start_end_and_effect(tmp_path):
 
 @pytest.mark.slow
 def test_an_outage_longer_than_the_limit_ends_the_run(tmp_path):
-    emulator = free_port()
-    with reference_gateway(SMALL, emulator, tmp_path / "gateway.log") as url:
-        port = url.rsplit(":", 1)[1]
-        (gateway,) = [pid for pid, command in children(os.getpid()) if f"--port {port}" in command]
-        replay = start_replay(
-            tmp_path, "--gateway", url, "--emulator-port", str(emulator), "--outage-limit", "2"
-        )
-        try:
-            wait_for_child(replay.pid, "locust", 30)
-            time.sleep(3.0)
-            os.kill(gateway, signal.SIGSTOP)
-            stopped = time.monotonic()
-            stdout, stderr = replay.communicate(timeout=90)
-            ended_after = time.monotonic() - stopped
-        finally:
-            os.kill(gateway, signal.SIGCONT)
-            if replay.poll() is None:
-                replay.kill()
+    with replay_of_own_gateway(tmp_path, "--outage-limit", "2") as (gateway, replay):
+        time.sleep(3.0)
+        os.kill(gateway, signal.SIGSTOP)
+        stopped = time.monotonic()
+        stdout, stderr = replay.communicate(timeout=90)
+        ended_after = time.monotonic() - stopped
     assert replay.returncode == 3, stdout + stderr
     assert "the gateway did not answer /healthz for 2 wall seconds" in stderr, stderr
     assert ended_after < 45, ended_after
