@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections import deque
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item", bound=Hashable)
@@ -108,6 +108,7 @@ class Router(Generic[Item, A]):
             c: [] for c in priorities
         }
         self._seq = 0
+        self._front = 0
         self._pushes = 0
 
     # -- queries -------------------------------------------------------------------------
@@ -153,19 +154,35 @@ class Router(Generic[Item, A]):
 
     def enqueue(self, item: Item, channel: str, now: float) -> A | None:
         """A conversation enters the queue; returns the agent it goes to at once, if any."""
-        pool = self._pools[channel]
-        while pool:
-            entry = heapq.heappop(pool)
-            agent = entry[5]
-            if entry[4] == agent.version and agent.accepting:
-                self._assign(agent, now)
-                return agent
+        agent = self._take_agent(channel, now)
+        if agent is not None:
+            return agent
         self._seq += 1
         ticket = _Ticket(self._seq, item, channel)
         self._queues[channel].append(ticket)
         self._tickets[item] = ticket
         self._waiting[channel] += 1
         return None
+
+    def requeue(self, items: Sequence[tuple[Item, str]], now: float) -> list[tuple[Item, A]]:
+        """Conversations ``(item, channel)`` taken back from an agent go to the front of the
+        queue, ahead of everything waiting, in the given order; those an eligible agent can take
+        at once go to it instead and are returned with it."""
+        assigned: list[tuple[Item, A]] = []
+        back: list[tuple[Item, str]] = []
+        for item, channel in items:
+            agent = self._take_agent(channel, now)
+            if agent is None:
+                back.append((item, channel))
+            else:
+                assigned.append((item, agent))
+        for item, channel in reversed(back):
+            self._front -= 1  # below every sequence number given so far
+            ticket = _Ticket(self._front, item, channel)
+            self._queues[channel].appendleft(ticket)
+            self._tickets[item] = ticket
+            self._waiting[channel] += 1
+        return assigned
 
     def remove(self, item: Item) -> bool:
         """Take a waiting conversation out of the queue (the customer left); False if absent."""
@@ -177,6 +194,17 @@ class Router(Generic[Item, A]):
         return True
 
     # -- internals -----------------------------------------------------------------------
+
+    def _take_agent(self, channel: str, now: float) -> A | None:
+        """The best eligible agent for ``channel``, assigned one more chat; None if none."""
+        pool = self._pools[channel]
+        while pool:
+            entry = heapq.heappop(pool)
+            agent = entry[5]
+            if entry[4] == agent.version and agent.accepting:
+                self._assign(agent, now)
+                return agent
+        return None
 
     def _assign(self, agent: A, now: float) -> None:
         agent.active += 1
