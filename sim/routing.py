@@ -107,6 +107,7 @@ class Router(Generic[Item, A]):
         self._pools: dict[str, list[tuple[int, float, tuple[str | int, ...], int, int, A]]] = {
             c: [] for c in priorities
         }
+        self._compact_at = dict.fromkeys(priorities, 64)
         self._seq = 0
         self._front = 0
         self._pushes = 0
@@ -225,7 +226,20 @@ class Router(Generic[Item, A]):
             )
             pools = self._pools
             for skill in agent.skills:
-                heapq.heappush(pools[skill], entry)
+                pool = pools[skill]
+                heapq.heappush(pool, entry)
+                if len(pool) > self._compact_at[skill]:
+                    self._compact(skill)
+
+    def _compact(self, channel: str) -> None:
+        """Drop a pool's stale entries. They are otherwise dropped only when they reach the
+        top, and an agent below its limit keeps a fresh entry above its stale ones, so without
+        this a pool would grow with every assignment. Doubling the threshold keeps the cost
+        amortised constant; which agent wins is unchanged (stale entries never win)."""
+        pool = self._pools[channel]
+        pool[:] = [entry for entry in pool if entry[4] == entry[5].version and entry[5].accepting]
+        heapq.heapify(pool)
+        self._compact_at[channel] = max(2 * len(pool), 64)
 
     def _fill(self, agent: A, now: float) -> list[Item]:
         taken: list[Item] = []

@@ -6,7 +6,8 @@
 secrets are ``chatsim-dev-...`` strings and every platform's outbound base URL points at a
 provider emulator on loopback (:data:`sim.protocols.DEFAULT_PROVIDER_BASE`), so that the
 gateway, a replay and its emulator work together out of the box and nothing leaves the machine
-by accident.
+by accident. The state is durable by default: ``store`` is an SQLite file in the working
+directory unless told otherwise (``:memory:`` for throwaway runs).
 
 The secrets are the platform credentials the replay shares
 (:class:`sim.protocols.PlatformCredentials`: their defaults and variable names are defined
