@@ -8,6 +8,12 @@ gateway's CPU use. The answer is the highest rate whose p99 stays under ``--p99-
 
     .venv/bin/python scripts/gateway_load.py                 # httpx.AsyncClient, 5,000 requests
     .venv/bin/python scripts/gateway_load.py --client raw    # a minimal HTTP/1.1 client
+    .venv/bin/python scripts/gateway_load.py --client raw --store compare
+
+``--store`` picks the started gateway's store: ``sqlite`` (the default store, a fresh file in a
+temporary directory, ``synchronous=NORMAL``), ``sqlite-full`` (``synchronous=FULL``), ``memory``,
+or ``compare``: the same run against each in turn, then the rates as ratios to the memory
+store's (the cost of durability).
 
 The default client is one shared ``httpx.AsyncClient``. On a small machine it costs more CPU per
 request than the gateway does, so it is usually the limit (see the server CPU column);
@@ -24,6 +30,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -210,10 +217,21 @@ def cpu_seconds(pid: int | None) -> float:
         return 0.0
 
 
-def start_gateway(port: int) -> subprocess.Popen[bytes]:
-    command = gateway_command(port, "--log-level", "warning")
+STORES = ("sqlite", "sqlite-full", "memory")
+
+
+def start_gateway(port: int, store: str, state_dir: Path) -> subprocess.Popen[bytes]:
+    """``chatsim gateway`` with ``store`` (one of :data:`STORES`); a file store starts empty."""
+    options = ["--log-level", "warning"]
+    if store == "memory":
+        options += ["--store", ":memory:"]
+    else:
+        options += ["--store", str(state_dir / f"{store}.db")]
+        options += ["--store-sync", "full" if store == "sqlite-full" else "normal"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    return subprocess.Popen(
+        gateway_command(port, *options), cwd=ROOT, env=env, stdout=subprocess.DEVNULL
+    )
 
 
 async def wait_ready(url: str, timeout: float = 20.0) -> None:
@@ -228,6 +246,12 @@ async def wait_ready(url: str, timeout: float = 20.0) -> None:
             if time.monotonic() > deadline:
                 raise SystemExit(f"gateway at {url} did not answer /healthz")
             await asyncio.sleep(0.1)
+
+
+def best_rate(results: list[Level], p99_ms: float) -> float:
+    """The highest acknowledged rate of an error-free level with p99 under ``p99_ms``."""
+    good = [level for level in results if level.errors == 0 and level.percentile(0.99) < p99_ms]
+    return max((level.rate for level in good), default=0.0)
 
 
 def report(results: list[Level], p99_ms: float) -> int:
@@ -255,6 +279,36 @@ def report(results: list[Level], p99_ms: float) -> int:
 
 
 async def main_async(args: argparse.Namespace) -> int:
+    if args.store != "compare":
+        with tempfile.TemporaryDirectory(prefix="chatsim-load-") as state_dir:
+            return report(await measure(args, args.store, Path(state_dir)), args.p99_ms)
+    rates: dict[str, float] = {}
+    costs: dict[str, float] = {}
+    failed = 0
+    for store in STORES:
+        print(f"\n== store {store}")
+        with tempfile.TemporaryDirectory(prefix="chatsim-load-") as state_dir:
+            results = await measure(args, store, Path(state_dir))
+        failed |= report(results, args.p99_ms)
+        rates[store] = best_rate(results, args.p99_ms)
+        measured = [level.cpu_per_message for level in results if level.cpu_per_message > 0]
+        costs[store] = statistics.median(measured) if measured else float("nan")
+    print(
+        f"\nagainst the memory store: highest rate with p99 < {args.p99_ms:g} ms (ratio), "
+        "gateway CPU per message (ratio)"
+    )
+    for store in STORES:
+        rate = rates[store] / rates["memory"] if rates["memory"] else float("nan")
+        cpu = costs[store] / costs["memory"]
+        print(
+            f"  {store:<12} {rates[store]:>6.0f} msg/s ({rate:.2f})  "
+            f"{costs[store] * 1000:.2f} ms ({cpu:.2f})"
+        )
+    return failed
+
+
+async def measure(args: argparse.Namespace, store: str, state_dir: Path) -> list[Level]:
+    """One run: warm-up, then each concurrency level; a table row per level."""
     credentials = PlatformCredentials.from_env()
     levels = [int(level) for level in args.levels.split(",")]
     per_level = max(1, args.requests // len(levels))
@@ -263,7 +317,7 @@ async def main_async(args: argparse.Namespace) -> int:
     if url is None:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        process = start_gateway(port)
+        process = start_gateway(port, store, state_dir)
     pid = process.pid if process is not None else None
     results: list[Level] = []
     try:
@@ -273,15 +327,16 @@ async def main_async(args: argparse.Namespace) -> int:
             skills = list(PROTOCOLS)
             for n in range(args.agents):
                 agent = {"agent_id": f"load-{n:03d}", "skills": skills, "max_chats": args.max_chats}
-                (await http.post("/agents/login", json=agent)).raise_for_status()
+                desk = {"Authorization": f"Bearer {credentials.desk_key}"}
+                (await http.post("/agents/login", json=agent, headers=desk)).raise_for_status()
             client = http if args.client == "httpx" else None
             n = 0
             warmup = [build_request(credentials, n + i) for i in range(200)]
             n += len(warmup)
             await run_level(url, client, warmup, 8)
             print(
-                f"gateway {url}; client {args.client}; {per_level} requests per level; "
-                f"{args.agents} agents x {args.max_chats} chats"
+                f"gateway {url} (store {store}); client {args.client}; "
+                f"{per_level} requests per level; {args.agents} agents x {args.max_chats} chats"
             )
             print(
                 f"{'concurrency':>11} {'acked':>6} {'errors':>6} {'msg/s':>7} {'p50 ms':>7} "
@@ -306,7 +361,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
-    return report(results, args.p99_ms)
+    return results
 
 
 def main() -> None:
@@ -320,9 +375,17 @@ def main() -> None:
     parser.add_argument("--max-chats", type=int, default=500, help="max_chats of each agent")
     parser.add_argument("--p99-ms", type=float, default=50.0, help="latency bound of the answer")
     parser.add_argument("--gateway", default=None, help="a running gateway (default: start one)")
+    parser.add_argument(
+        "--store",
+        choices=(*STORES, "compare"),
+        default="sqlite",
+        help="store of the started gateway; compare: each in turn, rates as ratios",
+    )
     args = parser.parse_args()
     if not 1 <= args.requests <= 100_000:
         parser.error("--requests: between 1 and 100000")
+    if args.gateway is not None and args.store == "compare":
+        parser.error("--store compare starts its own gateways: drop --gateway")
     if args.gateway is not None and urlsplit(args.gateway).hostname not in (
         "127.0.0.1",
         "localhost",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections import deque
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item", bound=Hashable)
@@ -107,7 +107,9 @@ class Router(Generic[Item, A]):
         self._pools: dict[str, list[tuple[int, float, tuple[str | int, ...], int, int, A]]] = {
             c: [] for c in priorities
         }
+        self._compact_at = dict.fromkeys(priorities, 64)
         self._seq = 0
+        self._front = 0
         self._pushes = 0
 
     # -- queries -------------------------------------------------------------------------
@@ -153,19 +155,35 @@ class Router(Generic[Item, A]):
 
     def enqueue(self, item: Item, channel: str, now: float) -> A | None:
         """A conversation enters the queue; returns the agent it goes to at once, if any."""
-        pool = self._pools[channel]
-        while pool:
-            entry = heapq.heappop(pool)
-            agent = entry[5]
-            if entry[4] == agent.version and agent.accepting:
-                self._assign(agent, now)
-                return agent
+        agent = self._take_agent(channel, now)
+        if agent is not None:
+            return agent
         self._seq += 1
         ticket = _Ticket(self._seq, item, channel)
         self._queues[channel].append(ticket)
         self._tickets[item] = ticket
         self._waiting[channel] += 1
         return None
+
+    def requeue(self, items: Sequence[tuple[Item, str]], now: float) -> list[tuple[Item, A]]:
+        """Conversations ``(item, channel)`` taken back from an agent go to the front of the
+        queue, ahead of everything waiting, in the given order; those an eligible agent can take
+        at once go to it instead and are returned with it."""
+        assigned: list[tuple[Item, A]] = []
+        back: list[tuple[Item, str]] = []
+        for item, channel in items:
+            agent = self._take_agent(channel, now)
+            if agent is None:
+                back.append((item, channel))
+            else:
+                assigned.append((item, agent))
+        for item, channel in reversed(back):
+            self._front -= 1  # below every sequence number given so far
+            ticket = _Ticket(self._front, item, channel)
+            self._queues[channel].appendleft(ticket)
+            self._tickets[item] = ticket
+            self._waiting[channel] += 1
+        return assigned
 
     def remove(self, item: Item) -> bool:
         """Take a waiting conversation out of the queue (the customer left); False if absent."""
@@ -177,6 +195,17 @@ class Router(Generic[Item, A]):
         return True
 
     # -- internals -----------------------------------------------------------------------
+
+    def _take_agent(self, channel: str, now: float) -> A | None:
+        """The best eligible agent for ``channel``, assigned one more chat; None if none."""
+        pool = self._pools[channel]
+        while pool:
+            entry = heapq.heappop(pool)
+            agent = entry[5]
+            if entry[4] == agent.version and agent.accepting:
+                self._assign(agent, now)
+                return agent
+        return None
 
     def _assign(self, agent: A, now: float) -> None:
         agent.active += 1
@@ -197,7 +226,20 @@ class Router(Generic[Item, A]):
             )
             pools = self._pools
             for skill in agent.skills:
-                heapq.heappush(pools[skill], entry)
+                pool = pools[skill]
+                heapq.heappush(pool, entry)
+                if len(pool) > self._compact_at[skill]:
+                    self._compact(skill)
+
+    def _compact(self, channel: str) -> None:
+        """Drop a pool's stale entries. They are otherwise dropped only when they reach the
+        top, and an agent below its limit keeps a fresh entry above its stale ones, so without
+        this a pool would grow with every assignment. Doubling the threshold keeps the cost
+        amortised constant; which agent wins is unchanged (stale entries never win)."""
+        pool = self._pools[channel]
+        pool[:] = [entry for entry in pool if entry[4] == entry[5].version and entry[5].accepting]
+        heapq.heapify(pool)
+        self._compact_at[channel] = max(2 * len(pool), 64)
 
     def _fill(self, agent: A, now: float) -> list[Item]:
         taken: list[Item] = []

@@ -2,7 +2,8 @@
 
 Every secret and base URL is an option that also reads its ``CHATSIM_*`` environment variable;
 unset ones keep the gateway's loopback-friendly defaults (see :mod:`sim.gateway.config`).
-State is in memory, so the server runs a single worker process.
+State is kept in an SQLite file (``--store``, default ``chatsim-gateway.db`` in the working
+directory) and comes back after a restart; the server runs a single worker process.
 """
 
 from __future__ import annotations
@@ -137,6 +138,35 @@ def gateway(
             help="First retry delay in seconds, doubling per attempt (default 0.2).",
         ),
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CHATSIM_GATEWAY_STORE",
+            show_envvar=True,
+            help="SQLite file keeping the gateway's state across restarts "
+            "(default chatsim-gateway.db in the working directory); :memory: keeps it in "
+            "memory only, for throwaway runs.",
+        ),
+    ] = None,
+    store_sync: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CHATSIM_GATEWAY_STORE_SYNC",
+            show_envvar=True,
+            help="normal: commits survive a crash of the gateway process (default); "
+            "full: also of the machine, one fsync per acknowledged request.",
+        ),
+    ] = None,
+    agent_poll_timeout: Annotated[
+        float | None,
+        typer.Option(
+            envvar="CHATSIM_AGENT_POLL_TIMEOUT",
+            show_envvar=True,
+            min=0.0,
+            help="Seconds without an events poll before an agent's chats go back to the "
+            "queue and the agent is gone (default 60; 0: never).",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="critical, error, warning, info or debug.")] = (
         "info"
     ),
@@ -147,6 +177,8 @@ def gateway(
 
     from sim.gateway import GatewayConfig, create_app
     from sim.gateway.logs import configure_logging
+    from sim.gateway.sqlite_store import StoreError
+    from sim.gateway.store import MEMORY
 
     level = log_level.lower()
     if level not in LOG_LEVELS:
@@ -171,6 +203,9 @@ def gateway(
             outbound_timeout=outbound_timeout,
             outbound_attempts=outbound_attempts,
             outbound_backoff=outbound_backoff,
+            store=store,
+            store_sync=store_sync,
+            agent_poll_timeout=agent_poll_timeout,
         )
         if channels is not None:
             config = config.with_channels(channels)
@@ -178,11 +213,18 @@ def gateway(
         raise InputError(str(error), file=scenario) from None
     configure_logging(level)
     served = ", ".join(f"{name} ({protocol})" for name, (protocol, _) in config.channels.items())
+    kept = "in memory only" if config.store in MEMORY else f"in {config.store}"
     console.print(
-        f"chatsim gateway on http://{host}:{port} serving {served}", highlight=False, soft_wrap=True
+        f"chatsim gateway on http://{host}:{port} serving {served}; state {kept}",
+        highlight=False,
+        soft_wrap=True,
     )
+    try:
+        gateway_app = create_app(config)
+    except (ValueError, StoreError) as error:
+        raise InputError(str(error)) from None
     uvicorn.run(
-        create_app(config),
+        gateway_app,
         host=host,
         port=port,
         log_config=None,

@@ -7,7 +7,8 @@ Start it with ``chatsim gateway --host 127.0.0.1 --port 8080``, or build the ASG
 * :mod:`~sim.gateway.inbound`: per-platform webhook parsers and signature checks;
 * :mod:`~sim.gateway.conversations`: conversations, agents and routing (the shared router);
 * :mod:`~sim.gateway.outbound`: replies to the platforms' send APIs, ordered, with retries;
-* :mod:`~sim.gateway.store`: the storage interface and its in-memory implementation;
+* :mod:`~sim.gateway.store`, :mod:`~sim.gateway.sqlite_store`: the storage interface, the
+  durable SQLite store (the default) and the in-memory one;
 * :mod:`~sim.gateway.agents_api`, :mod:`~sim.gateway.webhooks`: the HTTP endpoints;
 * :mod:`~sim.gateway.metrics`, :mod:`~sim.gateway.logs`, :mod:`~sim.gateway.limits`: operations.
 """

@@ -1,10 +1,12 @@
 """The FastAPI application of the reference gateway.
 
-``create_app(config)`` wires the parts: a :class:`~sim.gateway.store.MemoryStore`, the
+``create_app(config)`` wires the parts: the store ``config.store`` names (an SQLite file by
+default, :func:`~sim.gateway.store.open_store`), the
 :class:`~sim.gateway.conversations.ConversationService` around the shared router, the
 :class:`~sim.gateway.outbound.Outbox` with its ``httpx.AsyncClient`` (made and closed by the
 lifespan), metrics in a registry of the app's own, the body size limit and the error handlers.
-State lives in process memory: run one worker process.
+The store is opened here and the service restores its state from it; the lifespan resumes
+unconfirmed outbound replies and closes the store at the end. Run one worker process.
 
 ``create_app_from_env`` is a zero-argument factory for ``uvicorn --factory``.
 """
@@ -32,7 +34,7 @@ from .limits import BodyLimit
 from .logs import register_secrets
 from .metrics import CONTENT_TYPE, GatewayMetrics
 from .outbound import Outbox
-from .store import MemoryStore, Store
+from .store import Store, open_store
 
 log = logging.getLogger("sim.gateway")
 
@@ -62,19 +64,24 @@ def create_app(
     register_secrets(config.secrets())
     disable_created_metrics()  # type: ignore[no-untyped-call]  # process-wide: no *_created
     metrics = GatewayMetrics()
-    store = MemoryStore() if store is None else store
+    if store is None:
+        store = open_store(
+            config.store, synchronous=config.store_sync, retain_ended=config.retain_ended
+        )
     outbox = Outbox(config, metrics, store, transport)
     service = ConversationService(config, store, metrics, outbox, monotonic, wall)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         outbox.client  # noqa: B018  (made here, on the server's event loop)
+        service.start()
         log.info("gateway started", extra={"fields": config.summary()})
         try:
             yield
         finally:
             service.shutdown()
             await outbox.aclose()
+            store.close()
             log.info("gateway stopped")
 
     app = FastAPI(

@@ -6,7 +6,8 @@
 secrets are ``chatsim-dev-...`` strings and every platform's outbound base URL points at a
 provider emulator on loopback (:data:`sim.protocols.DEFAULT_PROVIDER_BASE`), so that the
 gateway, a replay and its emulator work together out of the box and nothing leaves the machine
-by accident.
+by accident. The state is durable by default: ``store`` is an SQLite file in the working
+directory unless told otherwise (``:memory:`` for throwaway runs).
 
 The secrets are the platform credentials the replay shares
 (:class:`sim.protocols.PlatformCredentials`: their defaults and variable names are defined
@@ -48,8 +49,16 @@ ENV_VARS: Mapping[str, str] = MappingProxyType(
         "outbound_timeout": "CHATSIM_OUTBOUND_TIMEOUT",
         "outbound_attempts": "CHATSIM_OUTBOUND_ATTEMPTS",
         "outbound_backoff": "CHATSIM_OUTBOUND_BACKOFF",
+        "store": "CHATSIM_GATEWAY_STORE",
+        "store_sync": "CHATSIM_GATEWAY_STORE_SYNC",
+        "agent_poll_timeout": "CHATSIM_AGENT_POLL_TIMEOUT",
+        "agent_forget_after": "CHATSIM_AGENT_FORGET_AFTER",
+        "retain_ended": "CHATSIM_GATEWAY_RETAIN_ENDED",
     }
 )
+
+DEFAULT_STORE = "chatsim-gateway.db"
+"""The store unless told otherwise: an SQLite file in the working directory."""
 
 SECRET_FIELDS = tuple(CREDENTIAL_ENV_VARS)
 """The fields holding platform credentials (see :class:`~sim.protocols.PlatformCredentials`)."""
@@ -98,6 +107,18 @@ class GatewayConfig:
     """Seconds that shutdown waits for queued outbound messages."""
     channels: Mapping[str, tuple[str, int]] = field(default_factory=lambda: DEFAULT_CHANNELS)
     """Channel name -> (protocol, priority)."""
+    store: str = DEFAULT_STORE
+    """The SQLite file keeping the gateway's state (``:memory:`` or ``memory``: process memory,
+    lost at exit). Relative paths are relative to the working directory."""
+    store_sync: str = "normal"
+    """SQLite ``synchronous``: ``normal`` survives a process crash, ``full`` an OS crash too."""
+    agent_poll_timeout: float = 60.0
+    """Seconds without an events poll after which an agent's chats go back to the front of the
+    queue and the agent is gone (0: never). An open long-poll counts as polling."""
+    agent_forget_after: float = 300.0
+    """Seconds after which a gone agent is forgotten (no longer listed, its events dropped)."""
+    retain_ended: int = 10_000
+    """Memory store only: how many ended conversations stay readable."""
 
     def __post_init__(self) -> None:
         channels = {str(name): (str(p), int(prio)) for name, (p, prio) in self.channels.items()}
@@ -117,7 +138,18 @@ class GatewayConfig:
         for name in ("outbound_timeout", "max_poll_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: must be positive, got {getattr(self, name)}")
-        for name in ("outbound_backoff", "shutdown_grace"):
+        if self.store_sync not in ("normal", "full"):
+            raise ValueError(f"store_sync: expected normal or full, got {self.store_sync!r}")
+        if not self.store:
+            raise ValueError("store: a file path, or :memory:")
+        if self.retain_ended < 0:
+            raise ValueError(f"retain_ended: must not be negative, got {self.retain_ended}")
+        for name in (
+            "outbound_backoff",
+            "shutdown_grace",
+            "agent_poll_timeout",
+            "agent_forget_after",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must not be negative, got {getattr(self, name)}")
 
@@ -172,4 +204,7 @@ class GatewayConfig:
             "outbound_attempts": self.outbound_attempts,
             "outbound_timeout": self.outbound_timeout,
             "telegram_secret_check": bool(self.telegram_secret_token),
+            "store": self.store,
+            "store_sync": self.store_sync,
+            "agent_poll_timeout": self.agent_poll_timeout,
         }

@@ -11,15 +11,35 @@ Agents log in with skills and ``max_chats``, and log out by draining: no new cha
 ones stay until closed, and the agent is *gone* when its last one closes.
 
 Every method that changes state is synchronous and validates before it changes anything, so on
-the gateway's single event loop each request is atomic and a refused one leaves no trace.
+the gateway's single event loop each request is atomic and a refused one leaves no trace. Each
+one commits the store before it returns (:func:`_committed`), so what a request acknowledged is
+durable before its answer leaves.
+
+**Restart.** The service is built on whatever the store holds: agents come back in their state
+(active ones accepting chats again, with their skills and limits), assigned conversations fill
+their agents' slots again, queued ones re-enter the router in their original queue order, and
+agent replies the platform never confirmed are sent again (at least once: a reply sent just
+before a crash may go out twice). Agents resume their event streams with their last ``after``.
+
+**Stale agents.** An agent that has not polled its events for ``agent_poll_timeout`` seconds (an
+open long-poll counts as polling) loses its chats to the front of the queue, in their original
+order, and is gone; each chat taken away is a ``left`` event for it, with the reason, so an
+agent coming back learns what happened. Gone agents are forgotten ``agent_forget_after`` seconds
+later (no longer listed; their unread events dropped).
+
+**Bounds.** Identifiers that become state (customer, session, message, agent ids and reply
+keys) are refused over :data:`MAX_ID_LENGTH` characters with 422; ended conversations leave the
+service's memory (the store decides how long it keeps them).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Literal
+from typing import Concatenate, Literal, ParamSpec, TypeVar
 
 from sim.routing import RoutedAgent, Router
 
@@ -39,22 +59,57 @@ from .schemas import (
     ReplyResult,
     WebhookAck,
 )
-from .store import Conversation, Event, Message, Store, WebchatOut
+from .store import AgentRecord, AgentState, Conversation, Event, Message, Store, WebchatOut
 from .views import message_view
 
 log = logging.getLogger("sim.gateway")
-AgentState = Literal["active", "draining", "gone"]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+MAX_ID_LENGTH = 128
+"""Longest identifier (customer, session, message, agent id, reply key) the gateway keeps."""
 
 
 class GatewayAgent(RoutedAgent):
     """A logged-in agent: routing state plus its open conversations (in assignment order)."""
 
-    __slots__ = ("conversations", "state")
+    __slots__ = ("conversations", "gone_at", "last_poll", "polls", "state")
 
     def __init__(self, id: str, skills: Iterable[str], max_chats: int, now: float) -> None:
         super().__init__(id, skills, max_chats, now)
         self.conversations: dict[str, None] = {}
         self.state: AgentState = "active"
+        self.last_poll = now  # monotonic time of the last events poll (or login)
+        self.polls = 0  # long-polls open right now
+        self.gone_at: float | None = None  # wall time
+
+    def record(self) -> AgentRecord:
+        return AgentRecord(self.id, list(self.skills), self.max_chats, self.state, self.gone_at)
+
+
+def _committed(
+    method: Callable[Concatenate[ConversationService, P], R],
+) -> Callable[Concatenate[ConversationService, P], R]:
+    """Commit the store when ``method`` returns (or fails: the store then matches memory)."""
+
+    @functools.wraps(method)
+    def wrapper(service: ConversationService, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(service, *args, **kwargs)
+        finally:
+            service.store.commit()
+
+    return wrapper
+
+
+def check_id(what: str, value: str) -> None:
+    """422 for an identifier longer than :data:`MAX_ID_LENGTH`."""
+    if len(value) > MAX_ID_LENGTH:
+        raise ApiError(
+            422,
+            "id_too_long",
+            f"{what} is {len(value)} characters long; at most {MAX_ID_LENGTH} are accepted",
+        )
 
 
 class ConversationService:
@@ -88,14 +143,26 @@ class ConversationService:
         self.agent_signals = Signals()
         self.webchat_signals = Signals()
         self.stopping = False
+        self._pending: list[OutboundJob] = []
+        self._sweeper: asyncio.Task[None] | None = None
         metrics.watch(
             GatewayState(self.queue_lengths, lambda: dict(self._active), self.agent_counts)
         )
+        self._restore()
 
     # -- inbound -------------------------------------------------------------------------
 
+    @_committed
     def receive(self, channel: str, inbound: Inbound) -> WebhookAck:
         """Apply a parsed webhook of ``channel``: messages, delivery statuses, leaves."""
+        for inbound_message in inbound.messages:
+            check_id("customer id", inbound_message.customer_id)
+            check_id("message id", inbound_message.key or "")
+        for customer in inbound.closes:
+            check_id("customer id", customer)
+        for status in inbound.statuses:
+            check_id("status message id", status.message_id)
+            check_id("status recipient", status.recipient or "")
         protocol = self.config.channels[channel][0]
         ids: list[str] = []
         duplicates = 0
@@ -173,6 +240,7 @@ class ConversationService:
             queued_at=now,
             address=dict(inbound.address),
         )
+        conversation.queue_order = int(conversation.id.rsplit("-", 1)[1])
         self.store.add_conversation(conversation)
         self.store.add_message(conversation.id, message)
         self.metrics.conversations.labels(channel).inc()
@@ -214,8 +282,10 @@ class ConversationService:
 
     # -- agents --------------------------------------------------------------------------
 
+    @_committed
     def login(self, agent_id: str, skills: list[str], max_chats: int) -> AgentStatus:
         """Start taking chats; logging in again resumes a draining agent with new settings."""
+        check_id("agent id", agent_id)
         unknown = [skill for skill in skills if skill not in self.config.channels]
         if unknown:
             raise ApiError(
@@ -236,6 +306,9 @@ class ConversationService:
             agent.skills = tuple(dict.fromkeys(skills))
             agent.max_chats = max_chats
             agent.state = "active"
+            agent.gone_at = None
+        agent.last_poll = now
+        self.store.save_agent(agent.record())
         for conversation_id in self.router.login(agent, now):
             self._assign_id(agent, conversation_id)
         log.info(
@@ -244,12 +317,14 @@ class ConversationService:
         )
         return self.status(agent_id)
 
+    @_committed
     def logout(self, agent_id: str) -> AgentStatus:
         """Drain: no new chats; the agent is gone once its last active chat closes."""
         agent = self._agent(agent_id)
         if agent.state == "active":
             self.router.drain(agent)
             agent.state = "draining"
+            self.store.save_agent(agent.record())
             log.info(
                 "agent draining", extra={"fields": {"agent": agent_id, "active": agent.active}}
             )
@@ -276,19 +351,29 @@ class ConversationService:
         agent = self._agent(agent_id)
         base = self._cursors.get(agent_id, 0) if after is None else after
         self.store.drop_events(agent_id, base)
-        events = await long_poll(
-            lambda: self.store.events_after(agent_id, base),
-            self.agent_signals.get(agent_id),
-            min(timeout, self.config.max_poll_timeout),
-            stopping=lambda: agent.state == "gone" or self.stopping,
-        )
+        self.store.commit()
+        agent.last_poll = self._monotonic()
+        agent.polls += 1
+        try:
+            events = await long_poll(
+                lambda: self.store.events_after(agent_id, base),
+                self.agent_signals,
+                agent_id,
+                min(timeout, self.config.max_poll_timeout),
+                stopping=lambda: agent.state == "gone" or self.stopping,
+            )
+        finally:
+            agent.polls -= 1
+            agent.last_poll = self._monotonic()
         if events:
             self._cursors[agent_id] = max(self._cursors.get(agent_id, 0), events[-1].seq)
         return events
 
+    @_committed
     def reply(self, conversation_id: str, agent_id: str, text: str, key: str | None) -> ReplyResult:
         """Accept an agent's reply and queue it for the customer's platform."""
         conversation = self._owned(conversation_id, agent_id)
+        check_id("reply id", key or "")
         if key is not None:
             index = len(self.store.messages(conversation_id)) + 1  # the index it will get
             earlier = self.store.claim_key(f"reply:{conversation_id}:{key}", str(index))
@@ -323,6 +408,7 @@ class ConversationService:
             )
         return ReplyResult(conversation_id=conversation_id, index=message.index, status="queued")
 
+    @_committed
     def close(self, conversation_id: str, agent_id: str) -> CloseResult:
         """The agent ends a conversation; its slot takes the next waiting one."""
         conversation = self._owned(conversation_id, agent_id)
@@ -332,18 +418,34 @@ class ConversationService:
 
     async def poll_webchat(self, session: str, after: int, timeout: float) -> list[WebchatOut]:
         """Agent messages to a webchat session with index > ``after``, long-polled."""
+        check_id("session id", session)
         return await long_poll(
             lambda: self.store.webchat_messages(session, after),
-            self.webchat_signals.get(session),
+            self.webchat_signals,
+            session,
             min(timeout, self.config.max_poll_timeout),
             stopping=lambda: self.stopping,
         )
 
+    def start(self) -> None:
+        """On the server's event loop: send again the replies no platform confirmed before the
+        last stop, and start watching for agents that stop polling."""
+        for job in self._pending:
+            self.outbox.submit(job)
+        if self._pending:
+            log.info("outbound resumed", extra={"fields": {"replies": len(self._pending)}})
+        self._pending = []
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+
     def shutdown(self) -> None:
         """Answer every waiting long-poll now (the server is stopping)."""
         self.stopping = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         self.agent_signals.fire_all()
         self.webchat_signals.fire_all()
+        self.store.commit()
 
     # -- gauges ---------------------------------------------------------------------------
 
@@ -430,10 +532,154 @@ class ConversationService:
 
     def _maybe_gone(self, agent: GatewayAgent) -> None:
         if agent.state == "draining" and agent.active == 0:
-            agent.state = "gone"
-            self.agent_signals.fire(agent.id)
+            self._gone(agent)
             log.info("agent gone", extra={"fields": {"agent": agent.id}})
+
+    def _gone(self, agent: GatewayAgent) -> None:
+        agent.state = "gone"
+        agent.gone_at = self._wall()
+        self.store.save_agent(agent.record())
+        self.agent_signals.fire(agent.id)
 
     def _push(self, agent_id: str, event: Event) -> None:
         self.store.add_event(agent_id, event)
         self.agent_signals.fire(agent_id)
+
+    # -- stale agents ------------------------------------------------------------------------
+
+    async def _sweep_forever(self) -> None:
+        timeout = self.config.agent_poll_timeout
+        period = min(1.0, timeout / 4) if timeout > 0 else 1.0
+        while True:
+            await asyncio.sleep(period)
+            try:
+                self.sweep()
+            except Exception:  # a failed sweep must not stop the next ones
+                log.exception("agent sweep failed")
+
+    @_committed
+    def sweep(self) -> None:
+        """Time out agents that stopped polling; forget agents gone long enough."""
+        now = self._monotonic()
+        wall = self._wall()
+        timeout = self.config.agent_poll_timeout
+        for agent in list(self.agents.values()):
+            if agent.state == "gone":
+                if wall - (agent.gone_at or wall) >= self.config.agent_forget_after:
+                    self._forget(agent)
+            elif timeout > 0 and agent.polls == 0 and now - agent.last_poll > timeout:
+                self._time_out(agent, now)
+
+    def _time_out(self, agent: GatewayAgent, now: float) -> None:
+        """The agent stopped polling: its chats go to the front of the queue, it is gone."""
+        conversations = [self.store.conversation(cid) for cid in agent.conversations]
+        taken = sorted((c for c in conversations if c is not None), key=lambda c: c.queue_order)
+        self.router.drain(agent)
+        reason = (
+            f"returned to the queue: agent {agent.id} did not poll for "
+            f"{self.config.agent_poll_timeout:g} s"
+        )
+        for conversation in taken:
+            self.router.release(agent, now)
+            self._active[conversation.channel] -= 1
+            self._push(
+                agent.id,
+                LeftEvent(
+                    seq=self.store.next_event_seq(),
+                    ts=self._wall(),
+                    conversation_id=conversation.id,
+                    channel=conversation.channel,
+                    reason=reason,
+                ),
+            )
+        fronts = [self.store.next_front_seq() for _ in taken]
+        for conversation, front in zip(taken, reversed(fronts), strict=True):
+            conversation.state = "queued"
+            conversation.agent_id = None
+            conversation.queue_order = -front  # the first taken gets the lowest
+            self.store.save_conversation(conversation)
+        agent.conversations.clear()
+        self._gone(agent)
+        log.warning(
+            "agent timed out",
+            extra={"fields": {"agent": agent.id, "requeued": [c.id for c in taken]}},
+        )
+        requeued = [(conversation.id, conversation.channel) for conversation in taken]
+        for conversation_id, to in self.router.requeue(requeued, now):
+            self._assign_id(to, conversation_id)
+
+    def _forget(self, agent: GatewayAgent) -> None:
+        del self.agents[agent.id]
+        self._cursors.pop(agent.id, None)
+        self.store.forget_agent(agent.id)
+
+    # -- restart -----------------------------------------------------------------------------
+
+    @_committed
+    def _restore(self) -> None:
+        """Rebuild agents, slots and the queue from the store (see the module docstring)."""
+        now = self._monotonic()
+        wall = self._wall()
+        served = self.config.channels
+        open_conversations = sorted(self.store.open_conversations(), key=lambda c: c.queue_order)
+        unserved = sorted({c.channel for c in open_conversations} - set(served))
+        if unserved:
+            raise ValueError(
+                f"the store holds open conversations on channel(s) {', '.join(unserved)}, "
+                "which this gateway does not serve: serve them, or use another store"
+            )
+        for record in self.store.agents():
+            skills = [skill for skill in record.skills if skill in served]
+            agent = GatewayAgent(record.id, skills or list(served)[:1], record.max_chats, now)
+            agent.state = record.state
+            agent.gone_at = record.gone_at
+            self.agents[record.id] = agent
+        latest: dict[str, float] = {}
+        for conversation in open_conversations:
+            if conversation.state != "assigned":
+                continue
+            holder = self.agents.get(conversation.agent_id or "")
+            if holder is None:  # not expected: put it back in the queue rather than lose it
+                conversation.state, conversation.agent_id = "queued", None
+                self.store.save_conversation(conversation)
+                continue
+            holder.conversations[conversation.id] = None
+            holder.active += 1
+            self._active[conversation.channel] += 1
+            assigned = conversation.assigned_at or wall
+            latest[holder.id] = max(latest.get(holder.id, assigned), assigned)
+        for agent_id, assigned in latest.items():
+            # The routing clock is this process's: carry idle times over from wall time.
+            self.agents[agent_id].last_assigned = now - max(0.0, wall - assigned)
+        for conversation in open_conversations:
+            if conversation.state == "queued":
+                self.router.enqueue(conversation.id, conversation.channel, now)
+        for agent in list(self.agents.values()):
+            if agent.state == "draining" and agent.active == 0:
+                self._gone(agent)
+            elif agent.state == "active":
+                for conversation_id in self.router.login(agent, now):
+                    self._assign_id(agent, conversation_id)
+        self._pending = [
+            OutboundJob(
+                conversation.id,
+                conversation.channel,
+                conversation.protocol,
+                dict(conversation.address),
+                message,
+            )
+            for conversation, message in self.store.pending_messages()
+            if conversation.protocol != "webchat" and conversation.channel in served
+        ]
+        if self.agents or open_conversations or self._pending:
+            log.info(
+                "gateway state restored",
+                extra={
+                    "fields": {
+                        "agents": len(self.agents),
+                        "queued": self.router.waiting(),
+                        "assigned": sum(self._active.values()),
+                        "outbound": len(self._pending),
+                    }
+                },
+            )

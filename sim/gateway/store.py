@@ -1,12 +1,23 @@
 """Storage of the gateway: conversations, messages, agent events, webchat outboxes, keys.
 
-:class:`Store` is the interface (a ``Protocol``); :class:`MemoryStore` keeps everything in
-process memory. Routing state (the queue and the agents' slots) is not stored here: it lives in
-:class:`sim.routing.Router`, so a durable store can replace this one without touching routing.
+:class:`Store` is the interface (a ``Protocol``). Two implement it:
+
+* :class:`sim.gateway.sqlite_store.SqliteStore`, the default: an SQLite file that survives a
+  crash and a restart, holding in memory only what is open (conversations being routed or
+  worked on, agents' unacknowledged events);
+* :class:`MemoryStore`: everything in process memory, for throwaway runs; ended conversations
+  stay readable for the newest ``retain_ended`` of them, then are forgotten.
+
+:func:`open_store` picks one from a path (``:memory:`` or ``memory`` for the memory store).
+
+Routing state (the queue and the agents' slots) is not stored as such: it lives in
+:class:`sim.routing.Router`, and the conversation service rebuilds it on start from what the
+store keeps (each open conversation's state, agent and :attr:`Conversation.queue_order`, and the
+:class:`AgentRecord` of every agent).
 
 Objects returned by a store may be mutated by the caller, who then calls the matching ``save_``
-or ``update_`` method; the memory store's are no-ops apart from keeping its indexes right, a
-durable one would write there.
+or ``update_`` method. Changes become durable at :meth:`Store.commit`: the conversation service
+commits before it answers a request, so whatever it acknowledged is on disk.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ from typing import Any, Literal, Protocol
 from .schemas import AssignedEvent, LeftEvent, MessageEvent
 
 ConversationState = Literal["queued", "assigned", "closed", "left"]
+AgentState = Literal["active", "draining", "gone"]
 Event = AssignedEvent | MessageEvent | LeftEvent
 OPEN_STATES = ("queued", "assigned")
 
@@ -58,6 +70,23 @@ class Conversation:
     assigned_at: float | None = None
     first_reply_at: float | None = None
     ended_at: float | None = None
+    queue_order: int = 0
+    """Where it stands in the queue relative to the others: the conversation's number when it
+    first queued, negative when it was put back at the front (its agent stopped polling)."""
+
+
+@dataclass
+class AgentRecord:
+    """What the store keeps of an agent, to bring it back after a restart.
+
+    ``gone_at`` (Unix time) is when the agent became gone: it is forgotten some time later.
+    """
+
+    id: str
+    skills: list[str]
+    max_chats: int
+    state: AgentState
+    gone_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -128,25 +157,84 @@ class Store(Protocol):
 
     def statuses(self) -> list[StatusRecord]: ...
 
+    def next_front_seq(self) -> int:
+        """1, 2, 3, ... for conversations put back at the front of the queue; never reused."""
+        ...
+
+    def open_conversations(self) -> list[Conversation]:
+        """The queued and assigned conversations (what routing is rebuilt from on start)."""
+        ...
+
+    def pending_messages(self) -> list[tuple[Conversation, Message]]:
+        """Agent replies not yet confirmed by their platform, in order per conversation."""
+        ...
+
+    def save_agent(self, agent: AgentRecord) -> None: ...
+
+    def agents(self) -> list[AgentRecord]: ...
+
+    def forget_agent(self, agent_id: str) -> None:
+        """Drop an agent's record and its events."""
+        ...
+
+    def commit(self) -> None:
+        """Make every change so far durable; called before a request is acknowledged."""
+        ...
+
+    def close(self) -> None: ...
+
+    def resident(self) -> dict[str, int]:
+        """How many objects of each kind the store holds in process memory (for tests and
+        operations: it must not grow with ended conversations)."""
+        ...
+
+
+def open_store(path: str, *, synchronous: str = "normal", retain_ended: int = 10_000) -> Store:
+    """The store at ``path``: an SQLite file, or the memory store for ``:memory:``/``memory``.
+
+    ``synchronous`` is SQLite's ``normal`` or ``full`` (see
+    :class:`sim.gateway.sqlite_store.SqliteStore`); ``retain_ended`` bounds the memory store.
+    """
+    if path in MEMORY:
+        return MemoryStore(retain_ended=retain_ended)
+    from .sqlite_store import SqliteStore  # here: sqlite_store imports this module
+
+    return SqliteStore(path, synchronous=synchronous)
+
+
+MEMORY = (":memory:", "memory")
+"""Store paths that mean the in-memory store."""
+
 
 class MemoryStore:
     """A :class:`Store` in process memory.
 
+    Ended conversations stay readable for the newest ``retain_ended`` of them; older ones are
+    forgotten with their messages and webchat replies (a webchat session with nothing left is
+    forgotten too, so a customer who comes back to it after that long starts again at index 1).
     Idempotency keys are kept for the newest ``max_keys`` (platforms retry within hours, a
-    replay within seconds); delivery statuses for the newest ``max_statuses``.
+    replay within seconds); delivery statuses for the newest ``max_statuses``. Nothing survives
+    the process: :meth:`commit` does nothing.
     """
 
-    def __init__(self, max_keys: int = 500_000, max_statuses: int = 100_000) -> None:
+    def __init__(
+        self, max_keys: int = 500_000, max_statuses: int = 100_000, retain_ended: int = 10_000
+    ) -> None:
         self._conversations: dict[str, Conversation] = {}
         self._open: dict[tuple[str, str], str] = {}
+        self._ended: dict[str, None] = {}  # ended conversation ids, oldest first
         self._messages: dict[str, list[Message]] = {}
         self._events: dict[str, deque[Event]] = {}
         self._webchat: dict[str, list[WebchatOut]] = {}
+        self._webchat_last: dict[str, int] = {}
+        self._agents: dict[str, AgentRecord] = {}
         self._keys: dict[str, str] = {}
         self._statuses: deque[StatusRecord] = deque(maxlen=max_statuses)
         self._max_keys = max_keys
+        self._retain_ended = retain_ended
         self._conversation_seq = 0
         self._event_seq = 0
+        self._front_seq = 0
 
     def new_conversation_id(self) -> str:
         self._conversation_seq += 1
@@ -168,8 +256,28 @@ class MemoryStore:
         key = (conversation.channel, conversation.customer_id)
         if conversation.state in OPEN_STATES:
             self._open[key] = conversation.id
-        elif self._open.get(key) == conversation.id:
+            return
+        if self._open.get(key) == conversation.id:
             del self._open[key]
+        if conversation.id not in self._ended:
+            self._ended[conversation.id] = None
+            while len(self._ended) > self._retain_ended:
+                self._evict(next(iter(self._ended)))
+
+    def _evict(self, conversation_id: str) -> None:
+        del self._ended[conversation_id]
+        conversation = self._conversations.pop(conversation_id, None)
+        self._messages.pop(conversation_id, None)
+        if conversation is None or conversation.protocol != "webchat":
+            return
+        session = str(conversation.address.get("session", ""))
+        if session not in self._webchat:
+            return
+        kept = [m for m in self._webchat[session] if m.conversation_id != conversation_id]
+        self._webchat[session] = kept
+        if not kept and (conversation.channel, conversation.customer_id) not in self._open:
+            del self._webchat[session]
+            self._webchat_last.pop(session, None)
 
     def add_message(self, conversation_id: str, message: Message) -> Message:
         messages = self._messages[conversation_id]
@@ -197,17 +305,20 @@ class MemoryStore:
         events = self._events.get(agent_id)
         while events and events[0].seq <= upto:
             events.popleft()
+        if events is not None and not events:
+            del self._events[agent_id]
 
     def add_webchat_message(
         self, session: str, conversation_id: str, text: str, ts: float
     ) -> WebchatOut:
-        outbox = self._webchat.setdefault(session, [])
-        message = WebchatOut(len(outbox) + 1, conversation_id, text, ts)
-        outbox.append(message)
+        index = self._webchat_last.get(session, 0) + 1
+        self._webchat_last[session] = index
+        message = WebchatOut(index, conversation_id, text, ts)
+        self._webchat.setdefault(session, []).append(message)
         return message
 
     def webchat_messages(self, session: str, after: int) -> list[WebchatOut]:
-        return self._webchat.get(session, [])[max(after, 0) :]
+        return [message for message in self._webchat.get(session, ()) if message.index > after]
 
     def claim_key(self, key: str, value: str = "") -> str | None:
         earlier = self._keys.get(key)
@@ -223,3 +334,43 @@ class MemoryStore:
 
     def statuses(self) -> list[StatusRecord]:
         return list(self._statuses)
+
+    def next_front_seq(self) -> int:
+        self._front_seq += 1
+        return self._front_seq
+
+    def open_conversations(self) -> list[Conversation]:
+        return [self._conversations[cid] for cid in self._open.values()]
+
+    def pending_messages(self) -> list[tuple[Conversation, Message]]:
+        return [
+            (conversation, message)
+            for conversation in self._conversations.values()
+            for message in self._messages.get(conversation.id, ())
+            if message.delivery == "pending"
+        ]
+
+    def save_agent(self, agent: AgentRecord) -> None:
+        self._agents[agent.id] = agent
+
+    def agents(self) -> list[AgentRecord]:
+        return list(self._agents.values())
+
+    def forget_agent(self, agent_id: str) -> None:
+        self._agents.pop(agent_id, None)
+        self._events.pop(agent_id, None)
+
+    def commit(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def resident(self) -> dict[str, int]:
+        return {
+            "conversations": len(self._conversations),
+            "messages": sum(len(messages) for messages in self._messages.values()),
+            "event_queues": len(self._events),
+            "webchat_sessions": len(self._webchat_last),
+            "agents": len(self._agents),
+        }

@@ -13,7 +13,7 @@ import httpx
 from sim.gateway import GatewayConfig, create_app
 from sim.protocols import viber_signature, whatsapp_signature
 
-CONFIG = GatewayConfig(outbound_backoff=0.0, shutdown_grace=1.0)
+CONFIG = GatewayConfig(outbound_backoff=0.0, shutdown_grace=1.0, store=":memory:")
 
 
 class CallerAuth(httpx.Auth):

@@ -378,7 +378,7 @@ async def test_unknown_channel_is_404():
 
 
 async def test_oversized_body_is_413():
-    config = CONFIG.__class__(max_body_bytes=2048)
+    config = CONFIG.__class__(max_body_bytes=2048, store=":memory:")
     async with gateway(config=config) as client:
         before = await snapshot(client)
         big = wa_message(text="x" * 4096)
