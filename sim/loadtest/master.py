@@ -35,7 +35,7 @@ from sim.loadtest.live import LiveKpis
 from sim.loadtest.messages import Halt, Left, Plan, Records, Reply, ToWorker
 from sim.loadtest.raw import EmulatorCounts, OpenSpan, Percentiles, RawReplay, write_raw
 from sim.loadtest.runs import for_run
-from sim.loadtest.settings import ReplaySettings
+from sim.loadtest.settings import RETRIED, ReplaySettings
 from sim.results import write_results
 
 log = logging.getLogger("chatsim.replay")
@@ -115,7 +115,7 @@ class Master:
             network_timeout=30.0,
             connection_timeout=5.0,
         )
-        return _caller(actions, polls)
+        return _caller(actions, polls, self.settings.outage_limit)
 
     def on_test_start(self) -> None:
         """Begin the next run: fresh agents and bookkeeping, scenario time 0 a second from now,
@@ -302,13 +302,16 @@ class Master:
         log.info("wrote %s and %s", directory / "replay", directory / "model")
 
 
-def _caller(actions: FastHttpSession, polls: FastHttpSession) -> Call:
-    """The agents' :data:`~sim.loadtest.agents.Call` over Locust's HTTP sessions."""
+def _caller(actions: FastHttpSession, polls: FastHttpSession, patience: float) -> Call:
+    """The agents' :data:`~sim.loadtest.agents.Call` over Locust's HTTP sessions. An action
+    (a POST) the gateway did not answer, or answered with 408, 429 or 5xx, is sent again with
+    backoff for up to ``patience`` seconds, as an agent desktop would: replies carry their
+    idempotency key, and closing or logging out twice does no harm. Polls are repeated by
+    their loops anyway."""
 
-    def call(
-        method: str, path: str, body: dict[str, Any] | None, name: str, credential: str
+    def once(
+        method: str, path: str, body: dict[str, Any] | None, name: str, headers: dict[str, str]
     ) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {credential}"}
         try:
             if method == "GET":
                 response = polls.get(path, headers=headers)
@@ -322,5 +325,20 @@ def _caller(actions: FastHttpSession, polls: FastHttpSession) -> Call:
             return response.status_code, payload
         except Exception:
             return 0, None
+
+    def call(
+        method: str, path: str, body: dict[str, Any] | None, name: str, credential: str
+    ) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {credential}"}
+        give_up = time.time() + patience
+        pause = 0.1
+        while True:
+            status, payload = once(method, path, body, name, headers)
+            if method == "GET" or (status and status not in RETRIED):
+                return status, payload
+            if time.time() + pause > give_up:
+                return status, payload
+            gevent.sleep(pause)
+            pause = min(2.0, 2 * pause)
 
     return call

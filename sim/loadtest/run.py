@@ -82,20 +82,29 @@ def reference_gateway(scenario_path: Path, emulator_port: int, log: Path) -> Ite
 
 
 @contextmanager
-def started_gateway(scenario_path: Path, emulator_port: int, log: Path) -> Iterator[RunningGateway]:
-    """:func:`reference_gateway`, yielding its process too (a replay watches it); its store is
-    a fresh file next to ``log``."""
-    port = free_port()
+def started_gateway(
+    scenario_path: Path,
+    emulator_port: int,
+    log: Path,
+    *,
+    port: int | None = None,
+    store: Path | None = None,
+) -> Iterator[RunningGateway]:
+    """:func:`reference_gateway`, yielding its process too (a replay watches it). Its store is
+    a fresh file next to ``log`` unless ``store`` names one to carry on with (a restart, on the
+    same ``port``)."""
+    port = port or free_port()
     emulator = f"http://127.0.0.1:{emulator_port}"
-    # The gateway's store sits next to its log, and each replay starts from an empty one: a
-    # replay measures one run, never the state of an earlier one.
-    store = log.with_suffix(".db")
-    for stale in (
-        store,
-        store.with_name(store.name + "-wal"),
-        store.with_name(store.name + "-shm"),
-    ):
-        stale.unlink(missing_ok=True)
+    if store is None:
+        # The gateway's store sits next to its log, and each replay starts from an empty one: a
+        # replay measures one run, never the state of an earlier one.
+        store = log.with_suffix(".db")
+        for stale in (
+            store,
+            store.with_name(store.name + "-wal"),
+            store.with_name(store.name + "-shm"),
+        ):
+            stale.unlink(missing_ok=True)
     env = {
         **os.environ,
         "CHATSIM_WHATSAPP_API_BASE": emulator,

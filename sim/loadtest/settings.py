@@ -14,6 +14,10 @@ from sim.trace import Trace, read_trace
 OUTAGE_LIMIT = 30.0
 """Default wall seconds a gateway may fail ``/healthz`` in a row before a replay run ends."""
 
+RETRIED = frozenset({408, 429, 500, 502, 503, 504})
+"""Answers after which a request to the gateway is sent again (as is one with no answer at
+all): a platform redelivers its webhook, an agent desktop repeats its action."""
+
 GATEWAY_DIED = signal.SIGUSR1
 """The signal that tells the Locust master the gateway process a replay started has died (the
 harness then ends the run)."""

@@ -30,11 +30,8 @@ from sim.loadtest.payloads import Webhook, customer_key
 from sim.loadtest.raw import CustomerRecord
 from sim.loadtest.runs import for_run
 from sim.loadtest.schedule import releases, wall_time
-from sim.loadtest.settings import ReplaySettings
+from sim.loadtest.settings import RETRIED, ReplaySettings
 from sim.protocols import WEBCHAT_SECRET_HEADER as WEBCHAT_SECRET
-
-RETRIED = frozenset({408, 429, 500, 502, 503, 504})
-"""Answers after which a platform redelivers a webhook (with no answer at all)."""
 
 
 class MasterLink(Protocol):

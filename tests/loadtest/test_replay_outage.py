@@ -18,7 +18,7 @@ from subprocess import Popen
 
 import pytest
 
-from sim.loadtest.run import free_port, reference_gateway
+from sim.loadtest.run import free_port, reference_gateway, started_gateway
 from sim.results import read_results
 from sim.scenario import load_scenario
 from sim.trace import Trace, write_trace
@@ -150,3 +150,37 @@ def test_an_outage_longer_than_the_limit_ends_the_run(tmp_path):
     assert replay.returncode == 3, stdout + stderr
     assert "the gateway did not answer /healthz for 2 wall seconds" in stderr, stderr
     assert ended_after < 45, ended_after
+
+
+@pytest.mark.slow
+def test_a_gateway_killed_and_restarted_mid_replay_loses_nothing(tmp_path):
+    """SIGKILL of a gateway on its durable store in the middle of a replay, a restart on the
+    same store and port 1.5 s later: customers redeliver what was not acknowledged, agents
+    resume with their tokens and event numbers, every conversation ends, nothing acknowledged
+    is lost, and the outage is in the verdict with its effect."""
+    emulator, port = free_port(), free_port()
+    with started_gateway(SMALL, emulator, tmp_path / "first.log", port=port) as first:
+        replay = start_replay(tmp_path, "--gateway", first.url, "--emulator-port", str(emulator))
+        try:
+            wait_for_child(replay.pid, "locust", 30)
+            time.sleep(4.0)
+            assert first.process is not None
+            first.process.kill()
+            first.process.wait(timeout=10)
+            time.sleep(1.5)
+            with started_gateway(
+                SMALL, emulator, tmp_path / "second.log", port=port, store=tmp_path / "first.db"
+            ):
+                stdout, stderr = replay.communicate(timeout=150)
+        finally:
+            if replay.poll() is None:
+                replay.kill()
+    validity = read_results(tmp_path / "run" / "replay").extra["validity"]
+    assert replay.returncode == 0, stdout + stderr + str(validity)
+    assert validity["lost_inbound"] == 0 and validity["lost_replies"] == 0
+    (outage,) = validity["outages"]
+    assert outage["end"] is not None and 1.0 <= outage["wall_seconds"] <= 15.0, outage
+    # About one conversation starts every 0.2 wall s: some arrived while it was down, and their
+    # webhooks were redelivered until the new process acknowledged them.
+    assert outage["conversations"] > 0 and validity["retries"] > 0, validity
+    assert "gateway outage:" in stderr
