@@ -20,14 +20,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 
 from .deps import GatewayDep
-from .errors import ApiError
+from .errors import ApiError, error_responses
 from .schemas import (
     AgentEvent,
     AgentStatus,
     CloseRequest,
     CloseResult,
     ConversationView,
-    ErrorBody,
     LoginRequest,
     ReplyRequest,
     ReplyResult,
@@ -35,9 +34,7 @@ from .schemas import (
 from .views import conversation_view
 
 router = APIRouter()
-_errors: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (403, 404, 409, 422)
-}
+_errors: dict[int | str, dict[str, Any]] = error_responses(400, 403, 404, 409, 422)
 
 
 @router.post("/agents/login", response_model=AgentStatus, responses=_errors, tags=["agents"])

@@ -16,21 +16,24 @@ import hmac
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from sim.protocols import PROTOCOLS
 
 from .config import GatewayConfig
 from .deps import GatewayDep
-from .errors import ApiError
+from .errors import ApiError, error_responses
 from .inbound import PARSERS, PayloadError, SignatureError, authenticate
-from .schemas import ErrorBody, WebchatMessage, WebhookAck
+from .schemas import WebchatMessage, WebhookAck
 from .views import webchat_view
 
 router = APIRouter()
-_errors: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413)
+_errors: dict[int | str, dict[str, Any]] = error_responses(400, 401, 403, 404, 422)
+# The handshake answers text; its refusals are JSON like every other (so not response_class).
+_handshake: dict[int | str, dict[str, Any]] = {
+    200: {"description": "hub.challenge, echoed", "content": {"text/plain": {"schema": {}}}},
+    **error_responses(400, 403, 404, 405, 422),
 }
 
 
@@ -86,9 +89,7 @@ async def receive_webhook(name: str, request: Request, gateway: GatewayDep) -> W
         metrics.webhook_latency.labels(protocol).observe(time.perf_counter() - started)
 
 
-@router.get(
-    "/webhooks/{name}", response_class=PlainTextResponse, responses=_errors, tags=["inbound"]
-)
+@router.get("/webhooks/{name}", response_class=Response, responses=_handshake, tags=["inbound"])
 async def verify_subscription(
     name: str,
     gateway: GatewayDep,
@@ -109,7 +110,12 @@ async def verify_subscription(
     return PlainTextResponse(challenge)
 
 
-@router.get("/webchat/{session}/messages", response_model=list[WebchatMessage], tags=["inbound"])
+@router.get(
+    "/webchat/{session}/messages",
+    response_model=list[WebchatMessage],
+    responses=error_responses(422),
+    tags=["inbound"],
+)
 async def webchat_messages(
     session: str,
     gateway: GatewayDep,
