@@ -196,6 +196,27 @@ def status_and_body(raw: bytes) -> tuple[int, dict[str, Any]]:
     return int(head.split()[1]), json.loads(body)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    ("path", "header"),
+    [
+        ("/webhooks/whatsapp", "X-Hub-Signature-256"),
+        ("/webhooks/viber", "X-Viber-Content-Signature"),
+    ],
+)
+def test_a_non_ascii_signature_byte_is_403_from_the_server_too(
+    live: LiveGateway, path: str, header: str
+):
+    before = state(live)
+    response = httpx.post(
+        f"{live.url}{path}", content=b"{}", headers={header: b"sha256=\xff" + b"0" * 63}
+    )
+    assert response.status_code == 403
+    assert response.json() == {"error": "bad_signature", "detail": f"{header} is not ASCII"}
+    assert state(live) == before
+
+
 FIFTY_MB = 50 * 1000 * 1000
 
 
@@ -340,3 +361,27 @@ def test_headers_within_the_bound_and_kept_alive_connections_are_served(live: Li
         answer = sock.recv(65536)
         assert answer.startswith(b"HTTP/1.1 200 "), answer[:100]
     sock.close()
+
+
+# -- configuration ----------------------------------------------------------------------------
+
+
+def test_the_bounds_come_from_the_environment_and_are_checked():
+    from sim.gateway import GatewayConfig
+
+    env = {
+        "CHATSIM_MAX_DRAIN_BYTES": "5000000",
+        "CHATSIM_HEADER_TIMEOUT": "2.5",
+        "CHATSIM_BODY_TIMEOUT": "7",
+    }
+    config = GatewayConfig.from_env(env)
+    assert (config.max_drain_bytes, config.header_timeout, config.body_timeout) == (
+        5_000_000,
+        2.5,
+        7.0,
+    )
+    with pytest.raises(ValueError, match="max_drain_bytes"):
+        GatewayConfig(max_body_bytes=2048, max_drain_bytes=1024)
+    for name in ("header_timeout", "body_timeout"):
+        with pytest.raises(ValueError, match=name):
+            GatewayConfig(**{name: 0.0})
