@@ -101,6 +101,33 @@ def gateway(
             help="Largest request body accepted (default 1 MiB).",
         ),
     ] = None,
+    max_drain_bytes: Annotated[
+        int | None,
+        typer.Option(
+            envvar="CHATSIM_MAX_DRAIN_BYTES",
+            show_envvar=True,
+            min=1,
+            help="An oversized body up to this size is read before its 413 (default 64 MiB).",
+        ),
+    ] = None,
+    header_timeout: Annotated[
+        float | None,
+        typer.Option(
+            envvar="CHATSIM_HEADER_TIMEOUT",
+            show_envvar=True,
+            min=0.001,
+            help="Seconds a client has for a request's line and headers (default 10).",
+        ),
+    ] = None,
+    body_timeout: Annotated[
+        float | None,
+        typer.Option(
+            envvar="CHATSIM_BODY_TIMEOUT",
+            show_envvar=True,
+            min=0.001,
+            help="Seconds a client has for a request's body (default 30).",
+        ),
+    ] = None,
     whatsapp_api_version: Annotated[
         str | None,
         _secret(
@@ -176,6 +203,7 @@ def gateway(
     import uvicorn
 
     from sim.gateway import GatewayConfig, create_app
+    from sim.gateway.limits import with_header_timeout
     from sim.gateway.logs import configure_logging
     from sim.gateway.sqlite_store import StoreError
     from sim.gateway.store import MEMORY
@@ -198,6 +226,9 @@ def gateway(
             viber_auth_token=viber_auth_token,
             viber_api_base=viber_api_base,
             max_body_bytes=max_body_bytes,
+            max_drain_bytes=max_drain_bytes,
+            header_timeout=header_timeout,
+            body_timeout=body_timeout,
             whatsapp_api_version=whatsapp_api_version,
             viber_sender_name=viber_sender_name,
             outbound_timeout=outbound_timeout,
@@ -231,4 +262,5 @@ def gateway(
         log_level=level,
         access_log=access_log,
         timeout_graceful_shutdown=3,
+        http=with_header_timeout(config.header_timeout),
     )

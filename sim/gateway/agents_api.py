@@ -24,14 +24,13 @@ from fastapi import APIRouter, Query, status
 
 from .auth import require
 from .deps import CallerDep, GatewayDep
-from .errors import ApiError
+from .errors import ApiError, error_responses
 from .schemas import (
     AgentEvent,
     AgentStatus,
     CloseRequest,
     CloseResult,
     ConversationView,
-    ErrorBody,
     LoginRequest,
     LoginResult,
     ReplyRequest,
@@ -40,9 +39,7 @@ from .schemas import (
 from .views import conversation_view
 
 router = APIRouter()
-_errors: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)
-}
+_errors: dict[int | str, dict[str, Any]] = error_responses(400, 401, 403, 404, 409, 422)
 
 
 def _may_act_as(caller: CallerDep, agent_id: str) -> None:

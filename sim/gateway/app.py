@@ -4,9 +4,13 @@
 default, :func:`~sim.gateway.store.open_store`), the
 :class:`~sim.gateway.conversations.ConversationService` around the shared router, the
 :class:`~sim.gateway.outbound.Outbox` with its ``httpx.AsyncClient`` (made and closed by the
-lifespan), metrics in a registry of the app's own, the body size limit and the error handlers.
+lifespan), metrics in a registry of the app's own, the request body limits (size and time, see
+:mod:`sim.gateway.limits`), the ops guard (:mod:`sim.gateway.auth`) and the error handlers.
 The store is opened here and the service restores its state from it; the lifespan resumes
-unconfirmed outbound replies and closes the store at the end. Run one worker process.
+unconfirmed outbound replies and closes the store at the end. Run one worker process. The limit
+on header time is the server's: ``chatsim gateway`` runs uvicorn with
+:class:`~sim.gateway.limits.HeaderTimeoutProtocol` (``uvicorn --http
+sim.gateway.limits:HeaderTimeoutProtocol`` does the same).
 
 ``create_app_from_env`` is a zero-argument factory for ``uvicorn --factory``.
 """
@@ -29,7 +33,7 @@ from .auth import OpsGuard, Sessions
 from .config import GatewayConfig
 from .conversations import ConversationService
 from .deps import Gateway, GatewayDep
-from .errors import install_error_handlers
+from .errors import error_responses, install_error_handlers
 from .limits import BodyLimit
 from .logs import register_secrets
 from .metrics import CONTENT_TYPE, GatewayMetrics
@@ -85,7 +89,11 @@ def create_app(
             log.info("gateway stopped")
 
     app = FastAPI(
-        title="chatsim reference gateway", description=DESCRIPTION, version="1", lifespan=lifespan
+        title="chatsim reference gateway",
+        description=DESCRIPTION,
+        version="1",
+        lifespan=lifespan,
+        responses=error_responses(408, 413),  # any request, from BodyLimit
     )
     app.state.gateway = Gateway(
         config, store, metrics, outbox, service, Sessions(config.gateway_secret)
@@ -110,14 +118,20 @@ def create_app(
         """Prometheus text exposition format."""
         return Response(gateway.metrics.exposition(), media_type=CONTENT_TYPE)
 
-    def too_large(path: str) -> None:
+    def rejected(path: str, reason: str) -> None:
         parts = path.strip("/").split("/")
         if len(parts) == 2 and parts[0] == "webhooks":
             name = parts[1]
             known = name in config.channels or name in PROTOCOLS
-            metrics.rejected.labels(name if known else "unknown", "too_large").inc()
+            metrics.rejected.labels(name if known else "unknown", reason).inc()
 
-    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes, on_reject=too_large)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=config.max_body_bytes,
+        drain_bytes=config.max_drain_bytes,
+        body_timeout=config.body_timeout,
+        on_reject=rejected,
+    )
     app.add_middleware(OpsGuard, key=config.ops_key)
     return app
 

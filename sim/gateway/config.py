@@ -46,6 +46,9 @@ ENV_VARS: Mapping[str, str] = MappingProxyType(
         "gateway_secret": "CHATSIM_GATEWAY_SECRET",
         "ops_key": "CHATSIM_OPS_KEY",
         "max_body_bytes": "CHATSIM_MAX_BODY_BYTES",
+        "max_drain_bytes": "CHATSIM_MAX_DRAIN_BYTES",
+        "header_timeout": "CHATSIM_HEADER_TIMEOUT",
+        "body_timeout": "CHATSIM_BODY_TIMEOUT",
         "outbound_timeout": "CHATSIM_OUTBOUND_TIMEOUT",
         "outbound_attempts": "CHATSIM_OUTBOUND_ATTEMPTS",
         "outbound_backoff": "CHATSIM_OUTBOUND_BACKOFF",
@@ -95,6 +98,14 @@ class GatewayConfig:
     with it; empty leaves them open (development)."""
     max_body_bytes: int = 1024 * 1024
     """Larger request bodies get 413."""
+    max_drain_bytes: int = 64 * 1024 * 1024
+    """An oversized body up to this size is read and discarded before its 413, so that a client
+    writing it whole sees the answer; a larger one is refused at once and its connection closed
+    (see :mod:`sim.gateway.limits`)."""
+    header_timeout: float = 10.0
+    """Seconds a client has to send a request line and headers (then 408 and close)."""
+    body_timeout: float = 30.0
+    """Seconds a client has to send a request body once its headers are in (then 408)."""
     outbound_timeout: float = 5.0
     """Seconds for one outbound call (connect, read, write, pool each)."""
     outbound_attempts: int = 4
@@ -135,7 +146,12 @@ class GatewayConfig:
             raise ValueError(f"max_body_bytes: must be positive, got {self.max_body_bytes}")
         if self.outbound_attempts < 1:
             raise ValueError(f"outbound_attempts: must be at least 1, got {self.outbound_attempts}")
-        for name in ("outbound_timeout", "max_poll_timeout"):
+        if self.max_drain_bytes < self.max_body_bytes:
+            raise ValueError(
+                f"max_drain_bytes: must be at least max_body_bytes ({self.max_body_bytes}), "
+                f"got {self.max_drain_bytes}"
+            )
+        for name in ("outbound_timeout", "max_poll_timeout", "header_timeout", "body_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: must be positive, got {getattr(self, name)}")
         if self.store_sync not in ("normal", "full"):
@@ -201,6 +217,9 @@ class GatewayConfig:
             "telegram_api_base": self.telegram_api_base,
             "viber_api_base": self.viber_api_base,
             "max_body_bytes": self.max_body_bytes,
+            "max_drain_bytes": self.max_drain_bytes,
+            "header_timeout": self.header_timeout,
+            "body_timeout": self.body_timeout,
             "outbound_attempts": self.outbound_attempts,
             "outbound_timeout": self.outbound_timeout,
             "telegram_secret_check": bool(self.telegram_secret_token),

@@ -168,7 +168,7 @@ class ConversationService:
         duplicates = 0
         for message in inbound.messages:
             if message.key is not None:
-                key = f"in:{channel}:{message.key}"
+                key = f"in:{channel}:{message.idempotency_key}"
                 if self.store.claim_key(key) is not None:
                     duplicates += 1
                     self.metrics.duplicates.labels(channel).inc()

@@ -2,7 +2,11 @@
 
 Service code raises :class:`ApiError` *before* it changes anything, so a refused request leaves
 the gateway as it was. FastAPI's own validation errors (bad JSON or shape of an agent API
-request) get the same body shape, with pydantic's error list added under ``errors``.
+request) get the same body shape, with pydantic's error list added under ``errors``; so do the
+HTTP errors of the routing itself (404, 405) and the refusals of the request limits
+(:mod:`sim.gateway.limits`: 408, 413). One model, :class:`~sim.gateway.schemas.ErrorBody`,
+describes them all in the OpenAPI schema: each route lists the statuses it can answer with
+:func:`error_responses`.
 """
 
 from __future__ import annotations
@@ -15,7 +19,30 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .schemas import ErrorBody
+
 log = logging.getLogger("sim.gateway")
+
+ERROR_MEANINGS: dict[int, str] = {
+    400: "Malformed JSON, or a body that is not the expected shape.",
+    401: "The platform's signature or secret token is missing.",
+    403: "Wrong signature, secret or token, or another agent's conversation.",
+    404: "No such channel, agent or conversation.",
+    405: "The channel's protocol has no such method.",
+    408: "The request body did not arrive within the body timeout.",
+    409: "The conversation has ended, or the agent is not in a state that allows it.",
+    413: "The request body is larger than the gateway accepts.",
+    422: "A parameter or a field of the body is invalid; ``errors`` lists each problem.",
+}
+"""What each refusal status means, as the OpenAPI schema documents it."""
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route that can refuse with ``statuses``: each an
+    :class:`~sim.gateway.schemas.ErrorBody` as JSON, with its meaning."""
+    return {
+        status: {"model": ErrorBody, "description": ERROR_MEANINGS[status]} for status in statuses
+    }
 
 
 class ApiError(Exception):

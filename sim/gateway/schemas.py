@@ -27,11 +27,26 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class FieldError(_Model):
+    """One problem pydantic found in a request: where (``loc``), what, and its error type."""
+
+    loc: list[str] = Field(examples=[["body", "max_chats"]])
+    msg: str = Field(examples=["Input should be greater than or equal to 1"])
+    type: str = Field(examples=["greater_than_equal"])
+
+
 class ErrorBody(_Model):
-    """Body of every 4xx answer: a stable code and a sentence for people."""
+    """Body of every 4xx answer: a stable code and a sentence for people.
+
+    Requests the agent API validates against its models (400 ``malformed_json``, 422
+    ``invalid_request``) also list each problem under ``errors``.
+    """
 
     error: str = Field(examples=["not_your_conversation"])
     detail: str = Field(examples=["conversation cv-000001 is assigned to agent a2, not a1"])
+    errors: list[FieldError] | None = Field(
+        default=None, description="Validation failures only: every problem found."
+    )
 
 
 class LoginRequest(_Model):

@@ -16,7 +16,7 @@ import hmac
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from sim.protocols import PROTOCOLS
@@ -25,14 +25,17 @@ from sim.protocols import WEBCHAT_SECRET_HEADER as WEBCHAT_SECRET
 from .auth import require, same
 from .config import GatewayConfig
 from .deps import Gateway, GatewayDep
-from .errors import ApiError
+from .errors import ApiError, error_responses
 from .inbound import PARSERS, Inbound, PayloadError, SignatureError, authenticate
-from .schemas import ErrorBody, WebchatMessage, WebhookAck
+from .schemas import WebchatMessage, WebhookAck
 from .views import webchat_view
 
 router = APIRouter()
-_errors: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 413)
+_errors: dict[int | str, dict[str, Any]] = error_responses(400, 401, 403, 404, 422)
+# The handshake answers text; its refusals are JSON like every other (so not response_class).
+_handshake: dict[int | str, dict[str, Any]] = {
+    200: {"description": "hub.challenge, echoed", "content": {"text/plain": {"schema": {}}}},
+    **error_responses(400, 403, 404, 405, 422),
 }
 
 
@@ -118,9 +121,7 @@ async def receive_webhook(name: str, request: Request, gateway: GatewayDep) -> W
         metrics.webhook_latency.labels(protocol).observe(time.perf_counter() - started)
 
 
-@router.get(
-    "/webhooks/{name}", response_class=PlainTextResponse, responses=_errors, tags=["inbound"]
-)
+@router.get("/webhooks/{name}", response_class=Response, responses=_handshake, tags=["inbound"])
 async def verify_subscription(
     name: str,
     gateway: GatewayDep,
@@ -144,7 +145,7 @@ async def verify_subscription(
 @router.get(
     "/webchat/{session}/messages",
     response_model=list[WebchatMessage],
-    responses=_errors,
+    responses=error_responses(401, 403, 422),
     tags=["inbound"],
 )
 async def webchat_messages(

@@ -9,6 +9,7 @@ that fails half way leaves nothing behind.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -43,8 +44,8 @@ class InboundMessage:
 
     ``kind`` is ``text``, ``image``, ``sticker`` or ``other``; ``native_type`` is the
     platform's word for it (``photo`` on Telegram, ``picture`` on Viber). ``key`` is the
-    platform's id of the message, used for idempotency. ``address`` is what an outbound reply
-    needs (e.g. WhatsApp's ``phone_number_id``).
+    platform's id of the message, used for idempotency (see :attr:`idempotency_key`).
+    ``address`` is what an outbound reply needs (e.g. WhatsApp's ``phone_number_id``).
     """
 
     customer_id: str
@@ -55,6 +56,19 @@ class InboundMessage:
     media: str | None
     key: str | None
     address: dict[str, Any]
+
+    @property
+    def idempotency_key(self) -> str | None:
+        """What makes a repeat of this message a duplicate: its sender and its id together.
+
+        A message id is only trusted within its sender: a platform's retry repeats both, while
+        another customer (a webchat session can choose any id it likes) reusing the id sends a
+        message of its own. The pair is JSON-encoded, so no choice of id and customer id can
+        spell another sender's key. ``None`` when the message has no id (nothing to repeat).
+        """
+        if self.key is None:
+            return None
+        return json.dumps([self.customer_id, self.key], ensure_ascii=False)
 
 
 @dataclass

@@ -15,12 +15,15 @@ check), ``conversation_started``, ``subscribed`` and ``unsubscribed`` are acknow
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..store import StatusRecord
 from .common import Inbound, InboundMessage, PayloadError, parse_model
 
 STATUS_EVENTS = frozenset({"delivered", "seen", "failed"})
+LATEST_TIMESTAMP = 2**53
+"""Largest ``timestamp`` (Unix milliseconds) taken: a float holds it exactly; JSON allows any
+integer, which would not fit a float at all."""
 KINDS = {"text": "text", "picture": "image", "sticker": "sticker"}
 
 
@@ -42,7 +45,7 @@ class Content(_Lenient):
 
 class Callback(_Lenient):
     event: str
-    timestamp: int | None = None
+    timestamp: int | None = Field(default=None, ge=0, le=LATEST_TIMESTAMP)
     message_token: int | None = None
     sender: Sender | None = None
     message: Content | None = None

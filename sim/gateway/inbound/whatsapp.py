@@ -143,13 +143,23 @@ def _parse_value(value: Value, result: Inbound) -> None:
             )
         )
     for status in value.statuses:
-        stamp = status.timestamp or ""
         result.statuses.append(
             StatusRecord(
                 "whatsapp",
                 status.id,
                 status.status,
                 status.recipient_id,
-                float(stamp) if stamp.isdigit() else 0.0,
+                _seconds(status.timestamp),
             )
         )
+
+
+def _seconds(stamp: str | None) -> float:
+    """A status's ``timestamp`` (Unix seconds as a string); 0 when it is not one.
+
+    ``str.isdigit`` alone would let ``"²"`` or Arabic-Indic digits through, which ``float``
+    refuses, and a run of hundreds of digits becomes an infinite float.
+    """
+    if stamp is None or not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 15:
+        return 0.0
+    return float(stamp)
