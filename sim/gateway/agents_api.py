@@ -29,10 +29,11 @@ from .schemas import (
     ConversationView,
     ErrorBody,
     LoginRequest,
+    MessageView,
     ReplyRequest,
     ReplyResult,
 )
-from .views import conversation_view
+from .views import conversation_view, message_view
 
 router = APIRouter()
 _errors: dict[int | str, dict[str, Any]] = {
@@ -82,11 +83,15 @@ async def events(
     "/conversations/{conversation_id}/reply",
     response_model=ReplyResult,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=_errors,
+    responses={**_errors, 503: {"model": ErrorBody, "description": "outbox_full: retry later"}},
     tags=["conversations"],
 )
 async def reply(conversation_id: str, request: ReplyRequest, gateway: GatewayDep) -> ReplyResult:
-    """Send a reply to the customer; it goes out in the background, in order."""
+    """Send a reply to the customer; it goes out in the background, in order.
+
+    Its delivery state (``queued``, ``sent``, ``failed`` with a reason) is on the message; a
+    full outbox answers 503 ``outbox_full`` with ``Retry-After`` and stores nothing.
+    """
     return gateway.service.reply(conversation_id, request.agent_id, request.text, request.id)
 
 
@@ -113,3 +118,23 @@ async def conversation(conversation_id: str, gateway: GatewayDep) -> Conversatio
     if found is None:
         raise ApiError(404, "unknown_conversation", f"no conversation {conversation_id}")
     return conversation_view(found, gateway.store.messages(conversation_id))
+
+
+@router.get(
+    "/conversations/{conversation_id}/messages/{index}",
+    response_model=MessageView,
+    responses=_errors,
+    tags=["conversations"],
+)
+async def message(conversation_id: str, index: int, gateway: GatewayDep) -> MessageView:
+    """One message of a conversation (index from 1): for a reply, its delivery state."""
+    messages = gateway.store.messages(conversation_id)
+    if gateway.store.conversation(conversation_id) is None:
+        raise ApiError(404, "unknown_conversation", f"no conversation {conversation_id}")
+    if not 1 <= index <= len(messages):
+        raise ApiError(
+            404,
+            "unknown_message",
+            f"conversation {conversation_id} has messages 1 to {len(messages)}, not {index}",
+        )
+    return message_view(messages[index - 1])

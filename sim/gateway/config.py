@@ -46,6 +46,8 @@ ENV_VARS: Mapping[str, str] = MappingProxyType(
         "outbound_timeout": "CHATSIM_OUTBOUND_TIMEOUT",
         "outbound_attempts": "CHATSIM_OUTBOUND_ATTEMPTS",
         "outbound_backoff": "CHATSIM_OUTBOUND_BACKOFF",
+        "outbound_concurrency": "CHATSIM_OUTBOUND_CONCURRENCY",
+        "outbound_queue_limit": "CHATSIM_OUTBOUND_QUEUE_LIMIT",
     }
 )
 
@@ -78,11 +80,17 @@ class GatewayConfig:
     max_body_bytes: int = 1024 * 1024
     """Larger request bodies get 413."""
     outbound_timeout: float = 5.0
-    """Seconds for one outbound call (connect, read, write, pool each)."""
+    """Seconds for one outbound call (connect, read, write each; waiting for a connection is
+    not part of a call)."""
     outbound_attempts: int = 4
     """Tries per outbound message, the first included."""
     outbound_backoff: float = 0.2
-    """Seconds before the first retry; doubled for each further one (capped at 5 s)."""
+    """Seconds before the first retry; doubled for each further one (capped at 5 s), with full
+    jitter; a platform's ``Retry-After`` on 429/503 wins."""
+    outbound_concurrency: int = 64
+    """Outbound sends in flight at most: sender workers, and connections of the HTTP pool."""
+    outbound_queue_limit: int = 10_000
+    """Agent replies accepted but not yet sent or given up at most; past it a reply gets 503."""
     max_poll_timeout: float = 60.0
     """Upper bound of a long-poll's ``timeout``."""
     shutdown_grace: float = 5.0
@@ -103,6 +111,9 @@ class GatewayConfig:
         object.__setattr__(self, "channels", MappingProxyType(channels))
         if self.max_body_bytes < 1:
             raise ValueError(f"max_body_bytes: must be positive, got {self.max_body_bytes}")
+        for name in ("outbound_concurrency", "outbound_queue_limit"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
         if self.outbound_attempts < 1:
             raise ValueError(f"outbound_attempts: must be at least 1, got {self.outbound_attempts}")
         for name in ("outbound_timeout", "max_poll_timeout"):
@@ -161,5 +172,7 @@ class GatewayConfig:
             "max_body_bytes": self.max_body_bytes,
             "outbound_attempts": self.outbound_attempts,
             "outbound_timeout": self.outbound_timeout,
+            "outbound_concurrency": self.outbound_concurrency,
+            "outbound_queue_limit": self.outbound_queue_limit,
             "telegram_secret_check": bool(self.telegram_secret_token),
         }

@@ -34,6 +34,7 @@ from .schemas import (
     AssignedEvent,
     CloseResult,
     Customer,
+    DeliveryEvent,
     LeftEvent,
     MessageEvent,
     ReplyResult,
@@ -91,6 +92,7 @@ class ConversationService:
         metrics.watch(
             GatewayState(self.queue_lengths, lambda: dict(self._active), self.agent_counts)
         )
+        outbox.on_failed = self._delivery_failed
 
     # -- inbound -------------------------------------------------------------------------
 
@@ -289,6 +291,8 @@ class ConversationService:
     def reply(self, conversation_id: str, agent_id: str, text: str, key: str | None) -> ReplyResult:
         """Accept an agent's reply and queue it for the customer's platform."""
         conversation = self._owned(conversation_id, agent_id)
+        if conversation.protocol != "webchat":
+            self.outbox.admit(conversation.channel)  # back-pressure, before anything changes
         if key is not None:
             index = len(self.store.messages(conversation_id)) + 1  # the index it will get
             earlier = self.store.claim_key(f"reply:{conversation_id}:{key}", str(index))
@@ -299,7 +303,7 @@ class ConversationService:
         now = self._wall()
         message = self.store.add_message(
             conversation_id,
-            Message("agent", "text", text, now, "text", agent_id=agent_id, delivery="pending"),
+            Message("agent", "text", text, now, "text", agent_id=agent_id, delivery="queued"),
         )
         if conversation.first_reply_at is None:
             conversation.first_reply_at = now
@@ -433,6 +437,23 @@ class ConversationService:
             agent.state = "gone"
             self.agent_signals.fire(agent.id)
             log.info("agent gone", extra={"fields": {"agent": agent.id}})
+
+    def _delivery_failed(self, job: OutboundJob, reason: str) -> None:
+        """Tell the reply's agent that the outbox gave it up (a ``delivery`` event)."""
+        agent_id = job.message.agent_id
+        if agent_id is None:
+            return
+        self._push(
+            agent_id,
+            DeliveryEvent(
+                seq=self.store.next_event_seq(),
+                ts=self._wall(),
+                conversation_id=job.conversation_id,
+                channel=job.channel,
+                index=job.message.index,
+                reason=reason,
+            ),
+        )
 
     def _push(self, agent_id: str, event: Event) -> None:
         self.store.add_event(agent_id, event)

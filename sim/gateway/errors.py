@@ -1,5 +1,6 @@
 """Client errors: every refusal is a 4xx with ``{"error": code, "detail": reason}``.
 
+An overloaded part answers the same way with a 503 and ``Retry-After`` (a full outbox).
 Service code raises :class:`ApiError` *before* it changes anything, so a refused request leaves
 the gateway as it was. FastAPI's own validation errors (bad JSON or shape of an agent API
 request) get the same body shape, with pydantic's error list added under ``errors``.
@@ -8,6 +9,7 @@ request) get the same body shape, with pydantic's error list added under ``error
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,15 +23,20 @@ log = logging.getLogger("sim.gateway")
 class ApiError(Exception):
     """A refused request: HTTP status, a stable error code and a reason for people."""
 
-    def __init__(self, status: int, error: str, detail: str) -> None:
+    def __init__(
+        self, status: int, error: str, detail: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.error = error
         self.detail = detail
+        self.headers = headers
 
 
-def error_response(status: int, error: str, detail: str) -> JSONResponse:
-    return JSONResponse({"error": error, "detail": detail}, status_code=status)
+def error_response(
+    status: int, error: str, detail: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
 def _describe(errors: list[dict[str, Any]]) -> str:
@@ -56,7 +63,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 }
             },
         )
-        return error_response(exc.status, exc.error, exc.detail)
+        return error_response(exc.status, exc.error, exc.detail, exc.headers)
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

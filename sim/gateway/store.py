@@ -15,10 +15,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from .schemas import AssignedEvent, LeftEvent, MessageEvent
+from .schemas import AssignedEvent, DeliveryEvent, LeftEvent, MessageEvent
 
 ConversationState = Literal["queued", "assigned", "closed", "left"]
-Event = AssignedEvent | MessageEvent | LeftEvent
+Event = AssignedEvent | MessageEvent | LeftEvent | DeliveryEvent
 OPEN_STATES = ("queued", "assigned")
 
 
@@ -34,8 +34,10 @@ class Message:
     media: str | None = None
     platform_id: str | None = None
     agent_id: str | None = None
-    delivery: Literal["pending", "sent", "failed"] | None = None
+    delivery: Literal["queued", "sent", "failed"] | None = None
     index: int = 0
+    delivery_error: str | None = None
+    attempts: int = 0
 
 
 @dataclass
