@@ -158,6 +158,14 @@ def gateway(
             "outbox_full with Retry-After (default 10000).",
         ),
     ] = None,
+    limit_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="HTTP requests in progress at most (long-polls included); uvicorn answers "
+            "503 past it, shedding load instead of queueing it (default: no limit).",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="critical, error, warning, info or debug.")] = (
         "info"
     ),
@@ -212,4 +220,5 @@ def gateway(
         log_level=level,
         access_log=access_log,
         timeout_graceful_shutdown=3,
+        limit_concurrency=limit_concurrency,
     )

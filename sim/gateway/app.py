@@ -67,7 +67,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        outbox.client  # noqa: B018  (made here, on the server's event loop)
+        outbox.clients  # noqa: B018  (made here, on the server's event loop)
         log.info("gateway started", extra={"fields": config.summary()})
         try:
             yield

@@ -11,10 +11,12 @@
 
 :class:`Outbox` delivers them. Its parts, and why:
 
-* **Bounded concurrency.** A fixed pool of ``outbound_concurrency`` sender workers shares one
-  ``httpx.AsyncClient`` whose pool has exactly as many connections, so a worker never waits for
-  a connection and the pool never holds a crowd of waiters (a task per reply against a smaller
-  pool is what made the gateway spend its CPU assigning connections and time out in the queue).
+* **Bounded concurrency.** A fixed pool of ``outbound_concurrency`` sender workers; every
+  ``SHARD`` of them share one ``httpx.AsyncClient`` whose pool has exactly as many connections,
+  so a worker never waits for a connection and no pool holds a crowd of waiters (a task per
+  reply against a smaller pool is what made the gateway spend its CPU assigning connections and
+  time out in the queue). Small pools, because httpcore looks at every connection of a pool
+  for every request: the cost per request grows with the pool's size.
   The client's timeout covers connect, write and read of one call; waiting for a connection
   has no timeout, and should it ever end in ``httpx.PoolTimeout`` the call is made again
   without counting an attempt: waiting is not trying.
@@ -76,6 +78,8 @@ MAX_BACKOFF = 5.0
 MAX_RETRY_AFTER = 60.0
 """Seconds: a longer ``Retry-After`` gives the reply up rather than hold its conversation."""
 RETRY_AFTER_STATUSES = (429, 503)
+SHARD = 8
+"""Sender workers (and connections) per ``httpx.AsyncClient``."""
 
 
 @dataclass(eq=False)
@@ -196,7 +200,7 @@ class Outbox:
         self._store = store
         self._transport = transport
         self._rng = rng or random.Random()
-        self._client: httpx.AsyncClient | None = None
+        self._clients: list[httpx.AsyncClient] = []
         self._queues: dict[str, deque[OutboundJob]] = {}
         self._ready: asyncio.Queue[str] = asyncio.Queue()
         self._timers: set[asyncio.TimerHandle] = set()
@@ -208,20 +212,32 @@ class Outbox:
         metrics.outbound_in_flight.set_function(lambda: self._busy)
 
     @property
-    def client(self) -> httpx.AsyncClient:
-        """The shared client, made on first use (normally by the app's lifespan).
+    def clients(self) -> list[httpx.AsyncClient]:
+        """The shared clients, made on first use (normally by the app's lifespan).
 
-        Its pool has one connection per worker, and no pool timeout: see the module docstring.
+        One per ``SHARD`` workers, its pool as large as its workers and without a pool timeout:
+        see the module docstring.
         """
-        if self._client is None:
-            size = self._config.outbound_concurrency
-            timeout = self._config.outbound_timeout
-            self._client = httpx.AsyncClient(
-                transport=self._transport,
-                timeout=httpx.Timeout(timeout, pool=None),
-                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-            )
-        return self._client
+        if not self._clients:
+            workers = self._config.outbound_concurrency
+            timeout = httpx.Timeout(self._config.outbound_timeout, pool=None)
+            ssl = httpx.create_ssl_context()  # loading the CA bundle takes ~0.1 s: once
+            for first in range(0, workers, SHARD):
+                size = min(SHARD, workers - first)
+                self._clients.append(
+                    httpx.AsyncClient(
+                        transport=self._transport,
+                        verify=ssl,
+                        timeout=timeout,
+                        limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+                    )
+                )
+        return self._clients
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The first of :attr:`clients`."""
+        return self.clients[0]
 
     def pending(self) -> int:
         """Replies accepted but not yet decided (sent or given up)."""
@@ -272,28 +288,29 @@ class Outbox:
             for job in queue:
                 self._fail(job, "shutdown")
         self._queues.clear()
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        for client in self._clients:
+            await client.aclose()
+        self._clients.clear()
 
     # -- internals -------------------------------------------------------------------------
 
     def _start_workers(self) -> None:
         if not self._workers:
             loop = asyncio.get_running_loop()
+            clients = self.clients
             self._workers = [
-                loop.create_task(self._work(), name=f"outbound-{n}")
+                loop.create_task(self._work(clients[n // SHARD]), name=f"outbound-{n}")
                 for n in range(self._config.outbound_concurrency)
             ]
 
-    async def _work(self) -> None:
+    async def _work(self, client: httpx.AsyncClient) -> None:
         while True:
             conversation_id = await self._ready.get()
             queue = self._queues[conversation_id]
             job = queue[0]
             self._busy += 1
             try:
-                decision = await self._attempt(job)
+                decision = await self._attempt(client, job)
             except asyncio.CancelledError:
                 raise
             except Exception:  # never let one reply stop a worker
@@ -306,13 +323,13 @@ class Outbox:
                 self._busy -= 1
             self._decide(conversation_id, job, decision)
 
-    async def _attempt(self, job: OutboundJob) -> _Decision:
+    async def _attempt(self, client: httpx.AsyncClient, job: OutboundJob) -> _Decision:
         """One call to the platform, and what follows from its outcome."""
         url, headers, body = build_request(
             self._config, job.protocol, job.address, job.message.text
         )
         try:
-            response = await self.client.post(url, headers=headers, json=body)
+            response = await client.post(url, headers=headers, json=body)
         except httpx.PoolTimeout:
             return ("requeue", None, None)  # no connection yet: not an attempt
         except httpx.TimeoutException:

@@ -13,7 +13,8 @@ One ``ThreadingHTTPServer`` (HTTP/1.1 keep-alive, a thread per connection) answe
 
 Each call is a :class:`Call` in :attr:`StubPlatform.calls` with what was answered, so a test can
 tell a duplicate caused by a lost acknowledgement from any other. Used by the gateway tests and
-by ``scripts/soak.py``.
+by ``scripts/soak.py``, which runs it as a process of its own (``python platform_stub.py --port
+P [--delay S] [--fail F] [--drop F]``, without recording; ``GET /stats`` gives the counts).
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class StubPlatform:
     seed: int = 1
     record: bool = True
     calls: list[Call] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)
     count: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
@@ -109,12 +111,12 @@ class StubPlatform:
                 time.sleep(self.delay)
             if outcome == "slow":
                 time.sleep(self.slow_seconds)
-            if self.record:
-                with self.lock:
-                    self.calls.append(Call(time.monotonic(), path, body, outcome))
         finally:
             with self.lock:
                 self.in_flight -= 1
+                self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+                if self.record:
+                    self.calls.append(Call(time.monotonic(), path, body, outcome))
         if outcome == "429":
             return (
                 outcome,
@@ -149,6 +151,16 @@ def _handler(platform: StubPlatform) -> type[BaseHTTPRequestHandler]:
             self.send_header("content-length", str(len(data)))
             for name, value in headers.items():
                 self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            with platform.lock:
+                stats = {"count": platform.count, "outcomes": dict(platform.outcomes)}
+            data = json.dumps(stats).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
 
@@ -218,3 +230,23 @@ def gateway_process(platform_base: str, *options: str, log: Any = None) -> Itera
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+
+
+def main() -> None:
+    """Serve a non-recording stub on ``--port`` until killed (``scripts/soak.py`` does)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--fail", type=float, default=0.0)
+    parser.add_argument("--drop", type=float, default=0.0)
+    args = parser.parse_args()
+    platform = StubPlatform(fail=args.fail, drop=args.drop, delay=args.delay, record=False)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), _handler(platform))
+    server.daemon_threads = True
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

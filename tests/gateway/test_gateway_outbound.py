@@ -343,13 +343,16 @@ async def test_the_client_pool_matches_the_workers_and_has_no_pool_timeout():
     from sim.gateway.outbound import Outbox
     from sim.gateway.store import MemoryStore
 
-    config = GatewayConfig(outbound_concurrency=7, outbound_timeout=2.5)
+    config = GatewayConfig(outbound_concurrency=19, outbound_timeout=2.5)
     outbox = Outbox(config, GatewayMetrics(), MemoryStore())  # httpx's own transport
-    http = outbox.client
-    assert http.timeout.pool is None
-    assert (http.timeout.connect, http.timeout.read, http.timeout.write) == (2.5, 2.5, 2.5)
-    pool = http._transport._pool  # type: ignore[attr-defined]
-    assert (pool._max_connections, pool._max_keepalive_connections) == (7, 7)
+    sizes = []
+    for http in outbox.clients:  # SHARD (8) workers per client
+        assert http.timeout.pool is None
+        assert (http.timeout.connect, http.timeout.read, http.timeout.write) == (2.5, 2.5, 2.5)
+        pool = http._transport._pool  # type: ignore[attr-defined]
+        assert pool._max_connections == pool._max_keepalive_connections
+        sizes.append(pool._max_connections)
+    assert sizes == [8, 8, 3]
     await outbox.aclose()
 
 
