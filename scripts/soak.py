@@ -309,10 +309,14 @@ async def report(soak: Soak, http: httpx.AsyncClient, pid: int, every: float) ->
     while not soak.stopping:
         await asyncio.sleep(every)
         try:
-            now = scrape((await http.get("/metrics", timeout=10)).text)
+            response = await http.get("/metrics", timeout=10)
         except httpx.HTTPError as error:
             soak.error(f"metrics_{kind_of(error)}")
             continue
+        if response.status_code != 200:  # shed too: this interval merges into the next
+            soak.error(f"metrics_{response.status_code}")
+            continue
+        now = scrape(response.text)
         rss, cpu = proc_stats(pid)
         rss_samples.append(rss)
         window, soak.window = soak.window, Window()
