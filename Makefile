@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench soak clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m sim.bench
+
+# Minutes of steady webhooks with agents answering, against a real gateway process and a
+# platform stub (not part of `make test`). SOAK_ARGS="--rate 900 --duration 60
+# --gateway-option=--limit-concurrency=300" goes past saturation.
+SOAK_ARGS ?= --rate 200 --duration 300
+soak: $(STAMP)
+	$(BIN)/python scripts/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) reports/demo .pytest_cache .mypy_cache .ruff_cache

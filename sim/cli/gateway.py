@@ -153,7 +153,8 @@ def gateway(
             envvar="CHATSIM_OUTBOUND_ATTEMPTS",
             show_envvar=True,
             min=1,
-            help="Attempts per outbound send, retrying 5xx and connection errors (default 4).",
+            help="Attempts per outbound send, retrying 429, 5xx, timeouts and connection errors "
+            "(default 4).",
         ),
     ] = None,
     outbound_backoff: Annotated[
@@ -162,7 +163,35 @@ def gateway(
             envvar="CHATSIM_OUTBOUND_BACKOFF",
             show_envvar=True,
             min=0.0,
-            help="First retry delay in seconds, doubling per attempt (default 0.2).",
+            help="First retry delay in seconds, doubling per attempt, with full jitter; a "
+            "platform's Retry-After wins (default 0.2).",
+        ),
+    ] = None,
+    outbound_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            envvar="CHATSIM_OUTBOUND_CONCURRENCY",
+            show_envvar=True,
+            min=1,
+            help="Outbound sends in flight at most: workers and pooled connections (default 64).",
+        ),
+    ] = None,
+    outbound_queue_limit: Annotated[
+        int | None,
+        typer.Option(
+            envvar="CHATSIM_OUTBOUND_QUEUE_LIMIT",
+            show_envvar=True,
+            min=1,
+            help="Replies accepted but not yet delivered at most; past it a reply gets 503 "
+            "outbox_full with Retry-After (default 10000).",
+        ),
+    ] = None,
+    limit_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="HTTP requests in progress at most (long-polls included); uvicorn answers "
+            "503 past it, shedding load instead of queueing it (default: no limit).",
         ),
     ] = None,
     store: Annotated[
@@ -237,6 +266,8 @@ def gateway(
             store=store,
             store_sync=store_sync,
             agent_poll_timeout=agent_poll_timeout,
+            outbound_concurrency=outbound_concurrency,
+            outbound_queue_limit=outbound_queue_limit,
         )
         if channels is not None:
             config = config.with_channels(channels)
@@ -263,4 +294,5 @@ def gateway(
         access_log=access_log,
         timeout_graceful_shutdown=3,
         http=with_header_timeout(config.header_timeout),
+        limit_concurrency=limit_concurrency,
     )

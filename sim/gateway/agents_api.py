@@ -33,10 +33,11 @@ from .schemas import (
     ConversationView,
     LoginRequest,
     LoginResult,
+    MessageView,
     ReplyRequest,
     ReplyResult,
 )
-from .views import conversation_view
+from .views import conversation_view, message_view
 
 router = APIRouter()
 _errors: dict[int | str, dict[str, Any]] = error_responses(400, 401, 403, 404, 409, 422)
@@ -108,13 +109,17 @@ async def events(
     "/conversations/{conversation_id}/reply",
     response_model=ReplyResult,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=_errors,
+    responses={**_errors, **error_responses(503)},
     tags=["conversations"],
 )
 async def reply(
     conversation_id: str, request: ReplyRequest, gateway: GatewayDep, caller: CallerDep
 ) -> ReplyResult:
-    """Send a reply to the customer; it goes out in the background, in order."""
+    """Send a reply to the customer; it goes out in the background, in order.
+
+    Its delivery state (``queued``, ``sent``, ``failed`` with a reason) is on the message; a
+    full outbox answers 503 ``outbox_full`` with ``Retry-After`` and stores nothing.
+    """
     agent = caller.acting_agent(request.agent_id)
     return gateway.service.reply(conversation_id, agent, request.text, request.id)
 
@@ -156,3 +161,23 @@ async def conversation(
         f"conversation {conversation_id} is not assigned to agent {caller.agent}",
     )
     return conversation_view(found, gateway.store.messages(conversation_id))
+
+
+@router.get(
+    "/conversations/{conversation_id}/messages/{index}",
+    response_model=MessageView,
+    responses=_errors,
+    tags=["conversations"],
+)
+async def message(conversation_id: str, index: int, gateway: GatewayDep) -> MessageView:
+    """One message of a conversation (index from 1): for a reply, its delivery state."""
+    messages = gateway.store.messages(conversation_id)
+    if gateway.store.conversation(conversation_id) is None:
+        raise ApiError(404, "unknown_conversation", f"no conversation {conversation_id}")
+    if not 1 <= index <= len(messages):
+        raise ApiError(
+            404,
+            "unknown_message",
+            f"conversation {conversation_id} has messages 1 to {len(messages)}, not {index}",
+        )
+    return message_view(messages[index - 1])

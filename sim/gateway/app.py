@@ -77,7 +77,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        outbox.client  # noqa: B018  (made here, on the server's event loop)
+        outbox.clients  # noqa: B018  (made here, on the server's event loop)
         service.start()
         log.info("gateway started", extra={"fields": config.summary()})
         try:

@@ -57,6 +57,8 @@ ENV_VARS: Mapping[str, str] = MappingProxyType(
         "agent_poll_timeout": "CHATSIM_AGENT_POLL_TIMEOUT",
         "agent_forget_after": "CHATSIM_AGENT_FORGET_AFTER",
         "retain_ended": "CHATSIM_GATEWAY_RETAIN_ENDED",
+        "outbound_concurrency": "CHATSIM_OUTBOUND_CONCURRENCY",
+        "outbound_queue_limit": "CHATSIM_OUTBOUND_QUEUE_LIMIT",
     }
 )
 
@@ -107,11 +109,17 @@ class GatewayConfig:
     body_timeout: float = 30.0
     """Seconds a client has to send a request body once its headers are in (then 408)."""
     outbound_timeout: float = 5.0
-    """Seconds for one outbound call (connect, read, write, pool each)."""
+    """Seconds for one outbound call (connect, read, write each; waiting for a connection is
+    not part of a call)."""
     outbound_attempts: int = 4
     """Tries per outbound message, the first included."""
     outbound_backoff: float = 0.2
-    """Seconds before the first retry; doubled for each further one (capped at 5 s)."""
+    """Seconds before the first retry; doubled for each further one (capped at 5 s), with full
+    jitter; a platform's ``Retry-After`` on 429/503 wins."""
+    outbound_concurrency: int = 64
+    """Outbound sends in flight at most: sender workers, and connections of the HTTP pool."""
+    outbound_queue_limit: int = 10_000
+    """Agent replies accepted but not yet sent or given up at most; past it a reply gets 503."""
     max_poll_timeout: float = 60.0
     """Upper bound of a long-poll's ``timeout``."""
     shutdown_grace: float = 5.0
@@ -144,6 +152,9 @@ class GatewayConfig:
         object.__setattr__(self, "channels", MappingProxyType(channels))
         if self.max_body_bytes < 1:
             raise ValueError(f"max_body_bytes: must be positive, got {self.max_body_bytes}")
+        for name in ("outbound_concurrency", "outbound_queue_limit"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
         if self.outbound_attempts < 1:
             raise ValueError(f"outbound_attempts: must be at least 1, got {self.outbound_attempts}")
         if self.max_drain_bytes < self.max_body_bytes:
@@ -222,6 +233,8 @@ class GatewayConfig:
             "body_timeout": self.body_timeout,
             "outbound_attempts": self.outbound_attempts,
             "outbound_timeout": self.outbound_timeout,
+            "outbound_concurrency": self.outbound_concurrency,
+            "outbound_queue_limit": self.outbound_queue_limit,
             "telegram_secret_check": bool(self.telegram_secret_token),
             "store": self.store,
             "store_sync": self.store_sync,

@@ -54,6 +54,7 @@ from .schemas import (
     AssignedEvent,
     CloseResult,
     Customer,
+    DeliveryEvent,
     LeftEvent,
     MessageEvent,
     ReplyResult,
@@ -148,6 +149,7 @@ class ConversationService:
         metrics.watch(
             GatewayState(self.queue_lengths, lambda: dict(self._active), self.agent_counts)
         )
+        outbox.on_failed = self._delivery_failed
         self._restore()
 
     # -- inbound -------------------------------------------------------------------------
@@ -374,6 +376,8 @@ class ConversationService:
         """Accept an agent's reply and queue it for the customer's platform."""
         conversation = self._owned(conversation_id, agent_id)
         check_id("reply id", key or "")
+        if conversation.protocol != "webchat":
+            self.outbox.admit(conversation.channel)  # back-pressure, before anything changes
         if key is not None:
             index = len(self.store.messages(conversation_id)) + 1  # the index it will get
             earlier = self.store.claim_key(f"reply:{conversation_id}:{key}", str(index))
@@ -384,7 +388,7 @@ class ConversationService:
         now = self._wall()
         message = self.store.add_message(
             conversation_id,
-            Message("agent", "text", text, now, "text", agent_id=agent_id, delivery="pending"),
+            Message("agent", "text", text, now, "text", agent_id=agent_id, delivery="queued"),
         )
         if conversation.first_reply_at is None:
             conversation.first_reply_at = now
@@ -540,6 +544,23 @@ class ConversationService:
         agent.gone_at = self._wall()
         self.store.save_agent(agent.record())
         self.agent_signals.fire(agent.id)
+
+    def _delivery_failed(self, job: OutboundJob, reason: str) -> None:
+        """Tell the reply's agent that the outbox gave it up (a ``delivery`` event)."""
+        agent_id = job.message.agent_id
+        if agent_id is None:
+            return
+        self._push(
+            agent_id,
+            DeliveryEvent(
+                seq=self.store.next_event_seq(),
+                ts=self._wall(),
+                conversation_id=job.conversation_id,
+                channel=job.channel,
+                index=job.message.index,
+                reason=reason,
+            ),
+        )
 
     def _push(self, agent_id: str, event: Event) -> None:
         self.store.add_event(agent_id, event)

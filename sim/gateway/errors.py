@@ -1,5 +1,6 @@
 """Client errors: every refusal is a 4xx with ``{"error": code, "detail": reason}``.
 
+An overloaded part answers the same way with a 503 and ``Retry-After`` (a full outbox).
 Service code raises :class:`ApiError` *before* it changes anything, so a refused request leaves
 the gateway as it was. FastAPI's own validation errors (bad JSON or shape of an agent API
 request) get the same body shape, with pydantic's error list added under ``errors``; so do the
@@ -12,6 +13,7 @@ describes them all in the OpenAPI schema: each route lists the statuses it can a
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -25,7 +27,8 @@ log = logging.getLogger("sim.gateway")
 
 ERROR_MEANINGS: dict[int, str] = {
     400: "Malformed JSON, or a body that is not the expected shape.",
-    401: "The platform's signature or secret token is missing.",
+    401: "Credentials are missing: the platform's signature or secret token, the agent's token "
+    "or the desk key, or the webchat session's secret.",
     403: "Wrong signature, secret or token, or another agent's conversation.",
     404: "No such channel, agent or conversation.",
     405: "The channel's protocol has no such method.",
@@ -33,6 +36,7 @@ ERROR_MEANINGS: dict[int, str] = {
     409: "The conversation has ended, or the agent is not in a state that allows it.",
     413: "The request body is larger than the gateway accepts.",
     422: "A parameter or a field of the body is invalid; ``errors`` lists each problem.",
+    503: "The outbox is full: retry after ``Retry-After`` seconds.",
 }
 """What each refusal status means, as the OpenAPI schema documents it."""
 
@@ -48,15 +52,20 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 class ApiError(Exception):
     """A refused request: HTTP status, a stable error code and a reason for people."""
 
-    def __init__(self, status: int, error: str, detail: str) -> None:
+    def __init__(
+        self, status: int, error: str, detail: str, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.error = error
         self.detail = detail
+        self.headers = headers
 
 
-def error_response(status: int, error: str, detail: str) -> JSONResponse:
-    return JSONResponse({"error": error, "detail": detail}, status_code=status)
+def error_response(
+    status: int, error: str, detail: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
 def _describe(errors: list[dict[str, Any]]) -> str:
@@ -83,7 +92,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 }
             },
         )
-        return error_response(exc.status, exc.error, exc.detail)
+        return error_response(exc.status, exc.error, exc.detail, exc.headers)
 
     async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

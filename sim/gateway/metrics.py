@@ -2,19 +2,28 @@
 
 Counters and the webhook latency histogram are updated as things happen; the gauges (queue
 length per channel, active conversations per channel, agents by state) are read from the
-conversation service at scrape time through :class:`StateCollector`, so they cannot drift.
+conversation service at scrape time through :class:`StateCollector`, so they cannot drift;
+the outbox's depth and sends in flight are read from the outbox at scrape time too.
+
+Outbound delivery, per channel: replies sent (``outbound_sent``) and given up on, by reason
+(``outbound_failures``), which together are the sends by outcome; every call to a platform by
+result (``outbound_attempts``: ``ok`` or the reason it did not succeed), the retries scheduled,
+the replies refused because the outbox was full (``outbound_rejected``), and the delivery
+latency from accepting a reply to deciding it (``outbound_delivery_seconds``, by outcome).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# Delivery includes platform round trips and retry backoffs, so its buckets reach further.
+DELIVERY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
 class GatewayState:
@@ -126,6 +135,35 @@ class GatewayMetrics:
             "chatsim_gateway_outbound_failures",
             "Outbound messages given up on.",
             ["channel", "reason"],
+            registry=r,
+        )
+        self.outbound_attempts = Counter(
+            "chatsim_gateway_outbound_attempts",
+            "Outbound platform calls made, by result (ok or why not).",
+            ["channel", "result"],
+            registry=r,
+        )
+        self.outbound_rejected = Counter(
+            "chatsim_gateway_outbound_rejected",
+            "Agent replies refused with 503 because the outbox was full.",
+            ["channel"],
+            registry=r,
+        )
+        self.outbound_delivery = Histogram(
+            "chatsim_gateway_outbound_delivery_seconds",
+            "From accepting an agent reply to it being sent or given up on.",
+            ["channel", "outcome"],
+            buckets=DELIVERY_BUCKETS,
+            registry=r,
+        )
+        self.outbound_depth = Gauge(
+            "chatsim_gateway_outbound_depth",
+            "Agent replies accepted and not yet sent or given up on.",
+            registry=r,
+        )
+        self.outbound_in_flight = Gauge(
+            "chatsim_gateway_outbound_in_flight",
+            "Outbound platform calls in progress.",
             registry=r,
         )
         self.webhook_latency = Histogram(

@@ -6,7 +6,8 @@ These models are the documentation: FastAPI puts them in the OpenAPI schema at `
 * ``assigned``: a conversation is now the agent's; carries the customer and the message history
   so far (the customer's first message is always there);
 * ``message``: the customer of one of the agent's conversations wrote again;
-* ``left``: the customer left (webchat close); the slot is already free, replies are refused.
+* ``left``: the customer left (webchat close); the slot is already free, replies are refused;
+* ``delivery``: one of the agent's replies was given up on (``state`` ``failed``, ``reason``).
 
 Every event has ``seq``, increasing across the whole gateway (so also per agent, and across a
 logout and a new login with the same id), and ``ts``, the gateway's wall clock (Unix seconds)
@@ -112,6 +113,13 @@ class MessageView(_Model):
     text: str
     media: str | None = None
     ts: float
+    delivery: Literal["queued", "sent", "failed"] | None = Field(
+        default=None, description="An agent reply's delivery state to the platform."
+    )
+    delivery_error: str | None = Field(
+        default=None, description="Why a failed reply was given up on, e.g. http_500, timeout."
+    )
+    attempts: int | None = Field(default=None, description="Platform calls made for a reply.")
 
 
 class Customer(_Model):
@@ -148,7 +156,22 @@ class LeftEvent(_Model):
     reason: str = "customer left"
 
 
-AgentEvent = Annotated[AssignedEvent | MessageEvent | LeftEvent, Field(discriminator="type")]
+class DeliveryEvent(_Model):
+    """A reply of the agent's was given up on; ``index`` is its index in the conversation."""
+
+    type: Literal["delivery"] = "delivery"
+    seq: int
+    ts: float
+    conversation_id: str
+    channel: str
+    index: int
+    state: Literal["failed"] = "failed"
+    reason: str
+
+
+AgentEvent = Annotated[
+    AssignedEvent | MessageEvent | LeftEvent | DeliveryEvent, Field(discriminator="type")
+]
 
 
 class ConversationView(_Model):

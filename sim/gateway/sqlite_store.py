@@ -67,10 +67,11 @@ CREATE INDEX IF NOT EXISTS conversations_open ON conversations (state)
 CREATE TABLE IF NOT EXISTS messages (
     conversation_id TEXT NOT NULL, idx INTEGER NOT NULL, sender TEXT NOT NULL,
     kind TEXT NOT NULL, text TEXT NOT NULL, ts REAL NOT NULL, native_type TEXT, media TEXT,
-    platform_id TEXT, agent_id TEXT, delivery TEXT,
+    platform_id TEXT, agent_id TEXT, delivery TEXT, delivery_error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (conversation_id, idx)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS messages_pending ON messages (delivery) WHERE delivery = 'pending';
+CREATE INDEX IF NOT EXISTS messages_queued ON messages (delivery) WHERE delivery = 'queued';
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY, agent_id TEXT NOT NULL, body TEXT NOT NULL
 );
@@ -95,7 +96,8 @@ _CONVERSATION_COLUMNS = (
     "assigned_at, first_reply_at, ended_at, queue_order"
 )
 _MESSAGE_COLUMNS = (
-    "sender, kind, text, ts, native_type, media, platform_id, agent_id, delivery, idx"
+    "sender, kind, text, ts, native_type, media, platform_id, agent_id, delivery, idx, "
+    "delivery_error, attempts"
 )
 
 
@@ -133,6 +135,8 @@ def _message(row: sqlite3.Row) -> Message:
         agent_id=row["agent_id"],
         delivery=row["delivery"],
         index=row["idx"],
+        delivery_error=row["delivery_error"],
+        attempts=row["attempts"],
     )
 
 
@@ -353,7 +357,7 @@ class SqliteStore:
             message.index = len(cached) + 1
         self._write(
             f"INSERT INTO messages (conversation_id, {_MESSAGE_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 conversation_id,
                 message.sender,
@@ -366,6 +370,8 @@ class SqliteStore:
                 message.agent_id,
                 message.delivery,
                 message.index,
+                message.delivery_error,
+                message.attempts,
             ),
         )
         if cached is not None:
@@ -380,14 +386,21 @@ class SqliteStore:
 
     def update_message(self, conversation_id: str, message: Message) -> None:
         self._write(
-            "UPDATE messages SET delivery = ?, platform_id = ? "
+            "UPDATE messages SET delivery = ?, platform_id = ?, delivery_error = ?, attempts = ? "
             "WHERE conversation_id = ? AND idx = ?",
-            (message.delivery, message.platform_id, conversation_id, message.index),
+            (
+                message.delivery,
+                message.platform_id,
+                message.delivery_error,
+                message.attempts,
+                conversation_id,
+                message.index,
+            ),
         )
 
     def pending_messages(self) -> list[tuple[Conversation, Message]]:
         rows = self._db.execute(
-            "SELECT conversation_id, idx FROM messages WHERE delivery = 'pending' "
+            "SELECT conversation_id, idx FROM messages WHERE delivery = 'queued' "
             "ORDER BY conversation_id, idx"
         ).fetchall()
         pending: list[tuple[Conversation, Message]] = []

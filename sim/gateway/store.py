@@ -26,11 +26,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from .schemas import AssignedEvent, LeftEvent, MessageEvent
+from .schemas import AssignedEvent, DeliveryEvent, LeftEvent, MessageEvent
 
 ConversationState = Literal["queued", "assigned", "closed", "left"]
 AgentState = Literal["active", "draining", "gone"]
-Event = AssignedEvent | MessageEvent | LeftEvent
+Event = AssignedEvent | MessageEvent | LeftEvent | DeliveryEvent
 OPEN_STATES = ("queued", "assigned")
 
 
@@ -46,8 +46,10 @@ class Message:
     media: str | None = None
     platform_id: str | None = None
     agent_id: str | None = None
-    delivery: Literal["pending", "sent", "failed"] | None = None
+    delivery: Literal["queued", "sent", "failed"] | None = None
     index: int = 0
+    delivery_error: str | None = None
+    attempts: int = 0
 
 
 @dataclass
@@ -347,7 +349,7 @@ class MemoryStore:
             (conversation, message)
             for conversation in self._conversations.values()
             for message in self._messages.get(conversation.id, ())
-            if message.delivery == "pending"
+            if message.delivery == "queued"
         ]
 
     def save_agent(self, agent: AgentRecord) -> None:

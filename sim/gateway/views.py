@@ -15,6 +15,9 @@ def message_view(message: Message) -> MessageView:
         text=message.text,
         media=message.media,
         ts=message.ts,
+        delivery=message.delivery,
+        delivery_error=message.delivery_error,
+        attempts=message.attempts if message.sender == "agent" else None,
     )
 
 

@@ -43,6 +43,8 @@ def live_gateway(
     answers ``/healthz``."""
     port = free_port()
     environ = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}
+    # The default durable store, next to the log (never in the repository).
+    environ.setdefault("CHATSIM_GATEWAY_STORE", str(log.with_suffix(".db")))
     with log.open("w") as stderr:
         process = subprocess.Popen(
             gateway_command(port, "--log-level", "warning", *options),

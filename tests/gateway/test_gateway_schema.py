@@ -46,7 +46,7 @@ def gateway_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGa
         yield live
 
 
-OPENAPI = create_app(GatewayConfig()).openapi()
+OPENAPI = create_app(GatewayConfig(store=":memory:")).openapi()
 schema = schemathesis.openapi.from_dict(OPENAPI)
 
 
