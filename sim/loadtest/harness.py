@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import gevent
+import gevent.event
 from locust import FastHttpUser, events, task
 from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from sim.loadtest.customers import key_of
-from sim.loadtest.master import Master
+from sim.loadtest.master import GATEWAY_DIED_PROBLEM, Master
 from sim.loadtest.messages import (
     Halt,
     Left,
@@ -265,16 +266,29 @@ def _arguments(parser: Any) -> None:
     )
 
 
+GATEWAY_GONE = gevent.event.Event()
+"""Set when whoever started the gateway (``chatsim replay``) signals that its process died."""
+
+
+def _gateway_died() -> None:
+    GATEWAY_GONE.set()
+    if REPLAY is not None and REPLAY.master is not None:
+        REPLAY.master.gateway_died = True
+        REPLAY.master.halt(GATEWAY_DIED_PROBLEM)
+
+
+# Installed when Locust imports this file, the earliest moment: the signal's default action
+# would end the process, and the gateway may die while Locust is still starting.
+gevent.signal_handler(GATEWAY_DIED, _gateway_died)
+
+
 @events.init.add_listener
 def _init(environment: Environment, **_: Any) -> None:
     global REPLAY
     REPLAY = _wire(environment)
     master = REPLAY.master
-    if master is not None:
-        # Whoever started the gateway (``chatsim replay``) says so when its process died.
-        gevent.signal_handler(
-            GATEWAY_DIED, lambda: master.halt("the gateway process died: the run ended there")
-        )
+    if master is not None and GATEWAY_GONE.is_set():
+        master.gateway_died = True
 
 
 @events.test_start.add_listener

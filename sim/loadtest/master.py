@@ -40,6 +40,8 @@ from sim.results import write_results
 
 log = logging.getLogger("chatsim.replay")
 
+GATEWAY_DIED_PROBLEM = "the gateway process died: the run ended there"
+
 HALT_GRACE = 10.0
 """Wall seconds the master waits for the workers' reports after ending a run early, and for
 the agents to log out at the end of a run."""
@@ -82,6 +84,9 @@ class Master:
         """When the gateway did not answer ``/healthz`` during the run (wall times)."""
         self.halted = False
         """Whether the run was ended early (its gateway down or dead)."""
+        self.gateway_died = False
+        """Whether whoever started the gateway said its process died (every run then ends as
+        soon as it starts)."""
         self._emulator_before = EmulatorCounts(0, 0)
 
     def start(self) -> None:
@@ -148,6 +153,8 @@ class Master:
         self.workers.send(Plan(self.t0, self.expected_reports, self.run, self.deadline))
         gevent.spawn(self._finish_when_done, self.run)
         gevent.spawn(self._watch_health, self.run)
+        if self.gateway_died:
+            self.halt(GATEWAY_DIED_PROBLEM)
 
     def halt(self, reason: str) -> None:
         """End the current run now, for ``reason``: the workers stop their customers and report

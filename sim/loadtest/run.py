@@ -232,6 +232,8 @@ def run_replay(
                     )
                 time.sleep(0.25)
         if process.returncode not in (0, 1):
+            if died is not None:
+                raise InvalidRunError(died)
             raise InvalidRunError(
                 f"Locust exited with code {process.returncode}: see {out / 'locust.log'}"
             )
