@@ -65,6 +65,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def catches(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler for ``signum`` yet (Linux: ``SigCgt`` in
+    ``/proc/PID/status``; elsewhere assumed). The Locust master installs its handler for the
+    gateway-died signal when it imports the harness; before that the signal would kill it."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    for line in status.splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class RunningGateway:
     """A gateway a replay talks to: its URL, and its process when the replay started it."""
@@ -192,6 +206,7 @@ def run_replay(
     expected = scenario.duration / speedup
     limit = limit or max(60.0, 3 * expected + 60.0)
     died: str | None = None
+    told = False
     with _gateway(gateway, scenario_path, emulator_port, out) as running:
         url = running.url
         raw_path = out / "replay-raw.json"
@@ -224,7 +239,9 @@ def run_replay(
                         f"the gateway process died (exit code {own.returncode}) "
                         f"{elapsed:.0f} s into the run, which ended there"
                     )
+                if died is not None and not told and catches(process.pid, GATEWAY_DIED):
                     process.send_signal(GATEWAY_DIED)
+                    told = True
                 if time.monotonic() - started > limit + 60:
                     process.kill()
                     raise InvalidRunError(

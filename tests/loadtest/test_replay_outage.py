@@ -18,7 +18,7 @@ from subprocess import Popen
 
 import pytest
 
-from sim.loadtest.run import free_port, reference_gateway, started_gateway
+from sim.loadtest.run import catches, free_port, reference_gateway, started_gateway
 from sim.results import read_results
 from sim.scenario import load_scenario
 from sim.trace import Trace, write_trace
@@ -184,3 +184,13 @@ def test_a_gateway_killed_and_restarted_mid_replay_loses_nothing(tmp_path):
     # webhooks were redelivered until the new process acknowledged them.
     assert outage["conversations"] > 0 and validity["retries"] > 0, validity
     assert "gateway outage:" in stderr
+
+
+def test_catches_tells_whether_a_process_handles_a_signal_yet():
+    previous = signal.signal(signal.SIGUSR2, signal.SIG_DFL)
+    try:
+        assert not catches(os.getpid(), signal.SIGUSR2)
+        signal.signal(signal.SIGUSR2, lambda *_: None)
+        assert catches(os.getpid(), signal.SIGUSR2)
+    finally:
+        signal.signal(signal.SIGUSR2, previous)
