@@ -610,6 +610,7 @@ async def main_async(args: argparse.Namespace, url: str, pids: Pids, stub: str) 
         ):
             await asyncio.sleep(0.2)
         final = scrape((await gateway.request("GET", "/metrics")).body.decode())
+        drained = Meters.read(pids.gateway, pids.client, pids.stub)
         stats = await get_json(stub, "/stats")
     finally:
         stop.set()
@@ -618,7 +619,7 @@ async def main_async(args: argparse.Namespace, url: str, pids: Pids, stub: str) 
             if child.is_alive():
                 child.terminate()
         await gateway.close()
-    summary(args, soak, elapsed, final, stats, samples, ended.shares(started))
+    summary(args, soak, elapsed, final, stats, samples, (started, ended, drained))
     agents = soak.agents_tally()
     sent = final["chatsim_gateway_outbound_sent_total"]
     failed = final["chatsim_gateway_outbound_failures_total"]
@@ -632,8 +633,12 @@ def summary(
     final: dict[str, float],
     stats: dict[str, Any],
     samples: Samples,
-    cpu: tuple[float, float, float, float],
+    meters: tuple[Meters, Meters, Meters],
 ) -> None:
+    """The run's figures; ``meters`` were read when the load started, when it ended and when
+    the outbox had drained."""
+    started, ended, drained = meters
+    cpu = ended.shares(started)
     total = soak.total
     agents = soak.agents_tally()
     sent = final["chatsim_gateway_outbound_sent_total"]
@@ -667,11 +672,27 @@ def summary(
         f"(sender and {args.agent_processes} agents' process(es)), platform stub {stub:.0f}, "
         f"anything else {others(cpu):.0f}; machine busy {host:.0f}% of {os.cpu_count()} cores"
     )
+    per_conversation(soak, started, drained)
     errors = total.errors + agents.errors
     listed = ", ".join(f"{k} {v}" for k, v in errors.most_common()) or "none"
     print(f"  errors: {listed}")
     every_reply = sent == agents.replies and failed == 0
     print(f"  every accepted reply sent: {'yes' if every_reply else 'NO'}")
+
+
+def per_conversation(soak: Soak, started: Meters, drained: Meters) -> None:
+    """CPU per conversation from the first webhook until the outbox drained: a figure that
+    holds however busy the machine was with other work."""
+    conversations = soak.total.acked
+    if not conversations:
+        return
+    gateway = (drained.gateway - started.gateway) / conversations * 1000
+    client = (drained.client - started.client) / conversations * 1000
+    print(
+        f"  CPU per acknowledged conversation (webhook, poll, reply, close, platform send): "
+        f"gateway {gateway:.2f} ms (about {1000 / gateway:.0f} conversations/s per core), "
+        f"client {client:.2f} ms"
+    )
 
 
 def main() -> int:
