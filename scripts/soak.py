@@ -292,6 +292,7 @@ class Soak:
     window: Window = field(default_factory=Window)
     total: Window = field(default_factory=Window)
     stopping: bool = False
+    started: float = field(default_factory=time.monotonic)
     tallies: dict[int, Tally] = field(default_factory=dict)
     finished: set[int] = field(default_factory=set)
 
@@ -498,32 +499,42 @@ class Samples:
     cpu: list[tuple[float, float, float, float]] = field(default_factory=list)
 
 
+async def scrape_gateway(soak: Soak, gateway: RawPool, timeout: float) -> dict[str, float] | None:
+    """The gateway's outbound metrics, or None if ``/metrics`` was not answered in time (an
+    overloaded gateway queues it behind everything else) or was shed."""
+    try:
+        response = await gateway.request("GET", "/metrics", timeout=timeout)
+    except FAILURES as error:
+        soak.error(f"metrics_{kind_of(error)}")
+        return None
+    if response.status != 200:
+        soak.error(f"metrics_{response.status}")
+        return None
+    return scrape(response.body.decode())
+
+
 async def report(
     soak: Soak, gateway: RawPool, updates: Queue[Any], pids: Pids, every: float
 ) -> Samples:
-    """Print a line per interval until the soak stops."""
-    before = scrape((await gateway.request("GET", "/metrics")).body.decode())
+    """Print a line per interval until the soak stops. The gateway's own figures (sent/s,
+    delivery p99, outbox) read ``-`` when its ``/metrics`` did not answer within half an
+    interval; the next answer covers the intervals missed."""
+    before = await scrape_gateway(soak, gateway, 10) or {}
+    before_at = time.monotonic()
     meters = Meters.read(pids.gateway, pids.client, pids.stub)
     soak.drain(updates)
     agents_before = soak.agents_tally()
-    started = time.monotonic()
     samples = Samples()
     print(
         f"{'t':>5} {'ack/s':>6} {'ack p99':>8} {'late p99':>8} {'reply/s':>7} {'sent/s':>6} "
         f"{'deliv p99':>9} {'outbox':>6} {'RSS MiB':>7} {'gw%':>4} {'client%':>7} {'stub%':>5} "
         f"{'other%':>6} {'host%':>5}  errors"
     )
+    due = time.monotonic()
     while not soak.stopping:
-        await asyncio.sleep(every)
-        try:
-            response = await gateway.request("GET", "/metrics", timeout=10)
-        except FAILURES as error:
-            soak.error(f"metrics_{kind_of(error)}")
-            continue
-        if response.status != 200:  # shed too: this interval merges into the next
-            soak.error(f"metrics_{response.status}")
-            continue
-        now = scrape(response.body.decode())
+        due += every
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        now = await scrape_gateway(soak, gateway, every / 2)
         rss = rss_mib(pids.gateway)
         meters_now = Meters.read(pids.gateway, pids.client, pids.stub)
         shares = meters_now.shares(meters)
@@ -533,22 +544,29 @@ async def report(
         samples.cpu.append(shares)
         window, soak.window = soak.window, Window()
         seconds = meters_now.at - meters.at
-        sent = now["chatsim_gateway_outbound_sent_total"] - before.get(
-            "chatsim_gateway_outbound_sent_total", 0.0
-        )
+        gateway_figures = f"{'-':>6} {'-':>9} {'-':>6}"
+        if now is not None:
+            sent = now["chatsim_gateway_outbound_sent_total"] - before.get(
+                "chatsim_gateway_outbound_sent_total", 0.0
+            )
+            gateway_figures = (
+                f"{sent / (time.monotonic() - before_at):6.1f} "
+                f"{histogram_p99(now, before) * 1000:7.0f}ms "
+                f"{now['chatsim_gateway_outbound_depth']:6.0f}"
+            )
+            before, before_at = now, time.monotonic()
         errors = window.errors + (agents.errors - agents_before.errors)
         listed = ", ".join(f"{k} {v}" for k, v in errors.most_common()) or "-"
         gw, client, stub, host = shares
         print(
-            f"{time.monotonic() - started:5.0f} {window.acked / seconds:6.1f} "
+            f"{meters_now.at - soak.started:5.0f} {window.acked / seconds:6.1f} "
             f"{p99(window.ack_latency) * 1000:6.1f}ms {p99(window.late) * 1000:6.1f}ms "
-            f"{(agents.replies - agents_before.replies) / seconds:7.1f} {sent / seconds:6.1f} "
-            f"{histogram_p99(now, before) * 1000:7.0f}ms "
-            f"{now['chatsim_gateway_outbound_depth']:6.0f} {rss:7.1f} {gw:4.0f} {client:7.0f} "
-            f"{stub:5.0f} {others(shares):6.0f} {host:5.0f}  {listed}",
+            f"{(agents.replies - agents_before.replies) / seconds:7.1f} {gateway_figures} "
+            f"{rss:7.1f} {gw:4.0f} {client:7.0f} {stub:5.0f} {others(shares):6.0f} {host:5.0f}  "
+            f"{listed}",
             flush=True,
         )
-        before, meters, agents_before = now, meters_now, agents
+        meters, agents_before = meters_now, agents
     return samples
 
 
@@ -592,6 +610,7 @@ async def main_async(args: argparse.Namespace, url: str, pids: Pids, stub: str) 
     try:
         await wait_ready(soak, updates, children)
         started = Meters.read(pids.gateway, pids.client, pids.stub)
+        soak.started = started.at
         reporter = asyncio.create_task(report(soak, gateway, updates, pids, args.every))
         t0 = time.monotonic()
         await customers(soak, url, args.rate, args.duration, args.webhook_connections)
