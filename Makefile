@@ -33,8 +33,9 @@ bench: $(STAMP)
 	$(BIN)/python -m sim.bench
 
 # Minutes of steady webhooks with agents answering, against a real gateway process and a
-# platform stub (not part of `make test`). SOAK_ARGS="--rate 900 --duration 60
-# --gateway-option=--limit-concurrency=300" goes past saturation.
+# platform stub (not part of `make test`). SOAK_ARGS="--rate 600 --duration 60
+# --gateway-option=--limit-concurrency=300 --gateway-option=--outbound-queue-limit=200" goes
+# past saturation.
 SOAK_ARGS ?= --rate 200 --duration 300
 soak: $(STAMP)
 	$(BIN)/python scripts/soak.py $(SOAK_ARGS)

@@ -17,8 +17,9 @@ store's (the cost of durability).
 
 The default client is one shared ``httpx.AsyncClient``. On a small machine it costs more CPU per
 request than the gateway does, so it is usually the limit (see the server CPU column);
-``--client raw`` (keep-alive HTTP/1.1 over asyncio streams, one connection per worker) shows
-what the gateway itself sustains. Everything stays on 127.0.0.1; counts and times are bounded.
+``--client raw`` (``rawhttp.py``: keep-alive HTTP/1.1 over asyncio streams, one connection per
+worker) shows what the gateway itself sustains. Everything stays on 127.0.0.1; counts and times
+are bounded.
 """
 
 from __future__ import annotations
@@ -42,15 +43,12 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from rawhttp import ERRORS, RawConnection, Request  # noqa: E402
+
 from sim.loadtest.run import free_port, gateway_command  # noqa: E402
 from sim.protocols import PROTOCOLS, PlatformCredentials, viber_signature, whatsapp_signature  # noqa: E402
-
-
-@dataclass(frozen=True)
-class Request:
-    path: str
-    body: bytes
-    headers: dict[str, str]
 
 
 def whatsapp_body(n: int) -> bytes:
@@ -109,41 +107,6 @@ def build_request(credentials: PlatformCredentials, n: int) -> Request:
     return Request(f"/webhooks/{protocol}", body, headers)
 
 
-class RawConnection:
-    """A minimal keep-alive HTTP/1.1 client connection (``--client raw``)."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    @classmethod
-    async def open(cls, url: str) -> RawConnection:
-        parts = urlsplit(url)
-        reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
-        return cls(reader, writer)
-
-    async def post(self, request: Request) -> tuple[int, bytes]:
-        head = [
-            f"POST {request.path} HTTP/1.1",
-            "host: gateway",
-            f"content-length: {len(request.body)}",
-        ]
-        head += [f"{name}: {value}" for name, value in request.headers.items()]
-        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + request.body)
-        await self.writer.drain()
-        status = int((await self.reader.readline()).split()[1])
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        return status, await self.reader.readexactly(length)
-
-    async def close(self) -> None:
-        self.writer.close()
-        await self.writer.wait_closed()
-
-
 @dataclass
 class Level:
     concurrency: int
@@ -183,7 +146,8 @@ async def run_level(
                 started = time.perf_counter()
                 try:
                     if raw is not None:
-                        status, body = await raw.post(request)
+                        answer = await raw.request(request)
+                        status, body = answer.status, answer.body
                     else:
                         assert client is not None
                         response = await client.post(
@@ -191,7 +155,7 @@ async def run_level(
                         )
                         status, body = response.status_code, response.content
                     ok = status == 200 and json.loads(body).get("messages") == 1
-                except (httpx.HTTPError, OSError, ValueError, asyncio.IncompleteReadError):
+                except (httpx.HTTPError, *ERRORS):
                     ok = False
                 if ok:
                     level.latencies.append(time.perf_counter() - started)

@@ -3,25 +3,36 @@
 Starts, on 127.0.0.1, a platform stub (``tests/gateway/platform_stub.py``, its own process) and
 ``chatsim gateway`` (a real uvicorn process) sending to it. Then, for ``--duration`` seconds:
 
-* **customers**: signed WhatsApp webhooks at ``--rate`` per second on an absolute schedule (an
-  open workload: a slow gateway does not slow arrivals), each a new customer and so a new
-  conversation, over ``--webhook-connections`` keep-alive connections (``gateway_load.py``'s
-  minimal client: httpx would cost the soak more CPU than the gateway spends); a webhook
-  finding no free connection is counted as ``client_backlog`` (the soak's own limit, not the
-  gateway's);
-* **agents**: ``--agents`` agents log in (``--max-chats`` each), long-poll their events, and per
-  conversation assigned wait ``--think`` seconds, post ``--replies`` replies and close it. A
-  reply refused with 503 ``outbox_full`` is posted again after its ``Retry-After``.
+* **customers** (this process): signed WhatsApp webhooks at ``--rate`` per second on an absolute
+  schedule (an open workload: a slow gateway does not slow arrivals), each a new customer and so
+  a new conversation, over at most ``--webhook-connections`` keep-alive connections; a webhook
+  finding them all waiting on the gateway is counted as ``client_backlog``, and how late each
+  one left against its schedule is measured (``late p99``: the sender's own event loop lag, the
+  sign that the soak rather than the gateway is the limit);
+* **agents** (``--agent-processes`` processes of their own): ``--agents`` agents log in with the
+  desk key (``--max-chats`` each), long-poll their events with their session tokens, and per
+  conversation assigned wait ``--think`` seconds, post ``--replies`` replies (each with an
+  idempotency key, so one whose answer was lost is posted again safely) and close it. A request
+  refused with 503 (``outbox_full``, or shed by ``--limit-concurrency``) is posted again after
+  its ``Retry-After``, one whose answer was lost after half a second.
 
-Every ``--every`` seconds it prints webhooks acknowledged per second, their p99 latency, replies
-accepted and sent per second, the gateway's reply delivery p99 (from its own histogram
-``chatsim_gateway_outbound_delivery_seconds``: reply accepted to platform acknowledgement), the
-outbox depth, the gateway's RSS (``VmRSS`` of ``/proc/<pid>/status``) and CPU, and errors by
-kind. At the end, after the outbox drains: a summary, and whether every accepted reply was sent.
+Both sides use ``rawhttp.py``'s minimal HTTP/1.1 client on uvloop: with httpx, 80 agents in the
+sender's process spent a whole core at 75 webhooks/s and the figure measured the soak, not the
+gateway.
 
-    .venv/bin/python scripts/soak.py --rate 200 --duration 120          # steady
-    .venv/bin/python scripts/soak.py --rate 900 --duration 60 \\
-        --gateway-option=--limit-concurrency=300                          # past saturation
+Every ``--every`` seconds it prints webhooks acknowledged per second, their p99 latency, how late
+the sender was (p99), replies accepted and sent per second, the gateway's reply delivery p99
+(its own histogram ``chatsim_gateway_outbound_delivery_seconds``: reply accepted to platform
+acknowledgement), the outbox depth, the gateway's RSS (``VmRSS`` of ``/proc/<pid>/status``), the
+CPU of the gateway, of the soak's own processes (``client``) and of the platform stub, in % of
+one core (``/proc/<pid>/stat``), the whole machine's busy share in % of all its cores
+(``/proc/stat``), and errors by kind. At the end, after the outbox drains: a summary, and whether
+every accepted reply was sent (exit 1 if not).
+
+    .venv/bin/python scripts/soak.py --rate 200 --duration 300          # steady
+    .venv/bin/python scripts/soak.py --rate 600 --duration 60 \\
+        --gateway-option=--limit-concurrency=300 \\
+        --gateway-option=--outbound-queue-limit=200                       # past saturation
 
 Past saturation the gateway should shed, not collapse: acknowledged webhooks per second stay
 near their peak, and what it cannot take is refused at once (503 from ``--limit-concurrency``,
@@ -34,24 +45,29 @@ import argparse
 import asyncio
 import bisect
 import json
+import multiprocessing
 import os
+import queue
 import random
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event
 from pathlib import Path
-
-import httpx
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parents[1]
 STUB = ROOT / "tests" / "gateway" / "platform_stub.py"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from gateway_load import RawConnection, Request  # noqa: E402
+from rawhttp import ERRORS, RawPool, Request, Response  # noqa: E402
 
 from sim.loadtest.run import free_port, gateway_command, wait_healthy  # noqa: E402
 from sim.protocols import PlatformCredentials, whatsapp_signature  # noqa: E402
@@ -59,7 +75,22 @@ from sim.protocols import PlatformCredentials, whatsapp_signature  # noqa: E402
 CREDENTIALS = PlatformCredentials()
 SECRET = CREDENTIALS.whatsapp_app_secret
 TICKS = os.sysconf("SC_CLK_TCK")
-SSL_CONTEXT = httpx.create_ssl_context()  # shared: loading the CA bundle per client is slow
+FAILURES = (*ERRORS, TimeoutError)
+"""What a request raises when the connection breaks or the answer is late."""
+GIVE_UP = 300.0
+"""Seconds an agent keeps posting a request that is refused for overload or not answered."""
+T = TypeVar("T")
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on uvloop when it is installed (uvicorn runs the gateway on it too): its
+    streams cost the client about half of asyncio's CPU per request."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 def webhook(n: int, run: int) -> bytes:
@@ -84,29 +115,6 @@ def webhook(n: int, run: int) -> bytes:
     return json.dumps(entry).encode()
 
 
-@dataclass
-class Window:
-    """What happened in one reporting interval."""
-
-    acked: int = 0
-    ack_latency: list[float] = field(default_factory=list)
-    replies: int = 0
-    errors: Counter[str] = field(default_factory=Counter)
-
-
-@dataclass
-class Soak:
-    url: str
-    window: Window = field(default_factory=Window)
-    total: Window = field(default_factory=Window)
-    stopping: bool = False
-    open_chats: int = 0
-
-    def error(self, kind: str) -> None:
-        self.window.errors[kind] += 1
-        self.total.errors[kind] += 1
-
-
 def p99(values: list[float]) -> float:
     if not values:
         return float("nan")
@@ -114,8 +122,221 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
 
 
-def kind_of(error: Exception) -> str:
+def kind_of(error: BaseException) -> str:
     return type(error).__name__
+
+
+# -- the agents' processes ----------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """What one agents' process did so far. It sends copies of it, cumulative, so that the
+    reporter's windows are differences and a late copy loses nothing."""
+
+    replies: int = 0
+    unanswered: int = 0
+    """Replies whose answers never came: the gateway may or may not have taken them."""
+    open_chats: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def copy(self) -> Tally:
+        return Tally(self.replies, self.unanswered, self.open_chats, Counter(self.errors))
+
+
+@dataclass(frozen=True)
+class AgentPlan:
+    """One agents' process's share of the agents and how they behave."""
+
+    url: str
+    names: list[str]
+    max_chats: int
+    think: float
+    replies: int
+
+
+class Desk:
+    """The agents of one process: one connection pool, one tally, one stop flag."""
+
+    def __init__(self, plan: AgentPlan) -> None:
+        self.plan = plan
+        self.pool = RawPool(plan.url)
+        self.tally = Tally()
+        self.stopping = False
+
+    def error(self, kind: str) -> None:
+        self.tally.errors[kind] += 1
+
+    async def post(self, path: str, body: dict[str, Any], token: str) -> Response | None:
+        """POST until answered, waiting out overload (503, after its ``Retry-After``) and lost
+        answers (a broken connection or a timeout), for up to :data:`GIVE_UP` seconds; the
+        answer, or None if it was refused or never came.
+
+        Every POST the agents make is safe to repeat: a reply carries an idempotency key (the
+        gateway answers a repeat ``duplicate``), a login starts a new session, and a 409 to a
+        close or logout repeated after a lost answer means the lost one did it. A reply given
+        up on after a lost answer is counted as ``unanswered``: the gateway may have taken it.
+        """
+        action = path.rsplit("/", 1)[1]
+        headers = {"authorization": f"Bearer {token}"}
+        lost = False
+        deadline = time.monotonic() + GIVE_UP
+        while time.monotonic() < deadline:
+            try:
+                response = await self.pool.request("POST", path, body, headers)
+            except FAILURES as error:
+                self.error(f"{action}_{kind_of(error)}")
+                lost = True
+                await asyncio.sleep(0.5)
+                continue
+            if response.status == 503:
+                kind = "outbox_full" if b"outbox_full" in response.body else "503"
+                self.error(f"{action}_{kind}")
+                await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+                continue
+            if response.status == 409 and lost and action in ("close", "logout"):
+                return response
+            if response.status >= 300:
+                self.error(f"{action}_{response.status}")
+                return None
+            return response
+        self.error(f"{action}_gave_up")
+        if lost and action == "reply":
+            self.tally.unanswered += 1
+        return None
+
+    async def login(self, name: str) -> str | None:
+        """The agent's session token (logged in with the desk key), None if refused."""
+        login = {"agent_id": name, "skills": ["whatsapp"], "max_chats": self.plan.max_chats}
+        answer = await self.post("/agents/login", login, CREDENTIALS.desk_key)
+        return None if answer is None else str(answer.json()["token"])
+
+    async def agent(self, name: str, token: str) -> None:
+        """Long-poll the agent's events and handle each conversation assigned, until the soak
+        stops and its chats are closed; then log out."""
+        tasks: set[asyncio.Task[None]] = set()
+        headers = {"authorization": f"Bearer {token}"}
+        seq = 0
+        while not self.stopping or tasks:
+            path = f"/agents/{name}/events?timeout=2&after={seq}"
+            try:
+                response = await self.pool.request("GET", path, headers=headers, timeout=10)
+            except FAILURES as error:
+                self.error(f"poll_{kind_of(error)}")
+                await asyncio.sleep(0.5)
+                continue
+            if response.status != 200:
+                self.error(f"poll_{response.status}")
+                await asyncio.sleep(float(response.headers.get("retry-after", "0.5")))
+                continue
+            for event in response.json():
+                seq = max(seq, event["seq"])
+                if event["type"] == "assigned":
+                    chat = self.chat(name, token, event["conversation_id"])
+                    task = asyncio.get_running_loop().create_task(chat)
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                elif event["type"] == "delivery":
+                    self.error(f"delivery_failed_{event['reason']}")
+        await self.post(f"/agents/{name}/logout", {}, token)
+
+    async def chat(self, name: str, token: str, cid: str) -> None:
+        """Think, reply, close."""
+        self.tally.open_chats += 1
+        try:
+            await asyncio.sleep(self.plan.think * random.uniform(0.5, 1.5))
+            for r in range(1, self.plan.replies + 1):
+                body = {"agent_id": name, "text": f"reply {r}", "id": f"{cid}.{r}"}
+                path = f"/conversations/{cid}/reply"
+                if await self.post(path, body, token) is not None:
+                    self.tally.replies += 1
+            close = {"agent_id": name}
+            await self.post(f"/conversations/{cid}/close", close, token)
+        finally:
+            self.tally.open_chats -= 1
+
+
+def agents_process(plan: AgentPlan, index: int, updates: Queue[Any], stop: Event) -> None:
+    """Entry point of an agents' process (``multiprocessing``, spawned)."""
+    run(agents_main(plan, index, updates, stop))
+
+
+async def agents_main(plan: AgentPlan, index: int, updates: Queue[Any], stop: Event) -> None:
+    """Log the plan's agents in, tell the main process, run them until ``stop``, sending a copy
+    of the tally four times a second; the last one is sent as ``done``."""
+    desk = Desk(plan)
+    tokens = await asyncio.gather(*(desk.login(name) for name in plan.names))
+    updates.put((index, "ready", desk.tally.copy()))
+    agents = [
+        asyncio.create_task(desk.agent(name, token))
+        for name, token in zip(plan.names, tokens, strict=True)
+        if token is not None
+    ]
+    while not stop.is_set():
+        await asyncio.sleep(0.25)
+        updates.put((index, "tally", desk.tally.copy()))
+    desk.stopping = True
+    try:
+        await asyncio.wait_for(asyncio.gather(*agents), GIVE_UP * 2)
+    except TimeoutError:
+        desk.error("agents_not_done")
+        # Their replies in flight are cancelled unanswered: at most one per open chat.
+        desk.tally.unanswered += desk.tally.open_chats
+    await desk.pool.close()
+    updates.put((index, "done", desk.tally.copy()))
+
+
+# -- the main process: customers, reports --------------------------------------------------------
+
+
+@dataclass
+class Window:
+    """What the sender saw in one reporting interval (or the whole run)."""
+
+    acked: int = 0
+    ack_latency: list[float] = field(default_factory=list)
+    late: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class Soak:
+    """The main process's state: the sender's windows and the agents' processes' tallies."""
+
+    window: Window = field(default_factory=Window)
+    total: Window = field(default_factory=Window)
+    stopping: bool = False
+    started: float = field(default_factory=time.monotonic)
+    tallies: dict[int, Tally] = field(default_factory=dict)
+    finished: set[int] = field(default_factory=set)
+
+    def error(self, kind: str) -> None:
+        self.window.errors[kind] += 1
+        self.total.errors[kind] += 1
+
+    def drain(self, updates: Queue[Any]) -> set[int]:
+        """Take the agents' processes' latest tallies; the indexes of the ``ready`` ones."""
+        ready = set()
+        while True:
+            try:
+                index, kind, tally = updates.get_nowait()
+            except queue.Empty:
+                return ready
+            self.tallies[index] = tally
+            if kind == "ready":
+                ready.add(index)
+            elif kind == "done":
+                self.finished.add(index)
+
+    def agents_tally(self) -> Tally:
+        """The agents' processes' tallies, summed."""
+        total = Tally()
+        for tally in self.tallies.values():
+            total.replies += tally.replies
+            total.unanswered += tally.unanswered
+            total.open_chats += tally.open_chats
+            total.errors.update(tally.errors)
+        return total
 
 
 async def customers(soak: Soak, url: str, rate: float, duration: float, connections: int) -> None:
@@ -123,9 +344,9 @@ async def customers(soak: Soak, url: str, rate: float, duration: float, connecti
     start = loop.time()
     run = random.randrange(100)
     tasks: set[asyncio.Task[None]] = set()
-    pool: list[RawConnection | None] = [None] * connections
+    pool = RawPool(url)
 
-    async def send(n: int, connection: RawConnection | None) -> None:
+    async def send(n: int) -> None:
         body = webhook(n, run)
         headers = {
             "content-type": "application/json",
@@ -133,26 +354,17 @@ async def customers(soak: Soak, url: str, rate: float, duration: float, connecti
         }
         t0 = time.perf_counter()
         try:
-            if connection is None:
-                connection = await RawConnection.open(url)
-            status, _ = await asyncio.wait_for(
-                connection.post(Request("/webhooks/whatsapp", body, headers)), 30
-            )
-        except (OSError, ValueError, IndexError, TimeoutError, asyncio.IncompleteReadError) as e:
+            response = await pool.send(Request("/webhooks/whatsapp", body, headers))
+        except FAILURES as e:
             soak.error(f"webhook_{kind_of(e)}")
-            connection = None  # broken: a new one next time
+            return
+        if response.status == 200:
+            latency = time.perf_counter() - t0
+            for w in (soak.window, soak.total):
+                w.acked += 1
+                w.ack_latency.append(latency)
         else:
-            if status == 200:
-                latency = time.perf_counter() - t0
-                for w in (soak.window, soak.total):
-                    w.acked += 1
-                    w.ack_latency.append(latency)
-            else:
-                soak.error(f"webhook_{status}")
-                if status == 503:
-                    connection = None  # uvicorn closes the connection it sheds
-        finally:
-            pool.append(connection)
+            soak.error(f"webhook_{response.status}")
 
     n = 0
     while True:
@@ -162,97 +374,18 @@ async def customers(soak: Soak, url: str, rate: float, duration: float, connecti
         delay = due - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        if not pool:
+        late = loop.time() - due
+        soak.window.late.append(late)
+        soak.total.late.append(late)
+        if len(tasks) >= connections:
             soak.error("client_backlog")
         else:
-            task = loop.create_task(send(n, pool.pop()))
+            task = loop.create_task(send(n))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         n += 1
     await asyncio.gather(*tasks)
-    for connection in pool:
-        if connection is not None:
-            await connection.close()
-
-
-async def post(
-    soak: Soak, http: httpx.AsyncClient, path: str, body: dict[str, str]
-) -> httpx.Response | None:
-    """POST until it is not refused for overload; the answer, or None on any other failure."""
-    for _ in range(60):
-        try:
-            response = await http.post(path, json=body)
-        except httpx.HTTPError as error:
-            soak.error(f"agent_{kind_of(error)}")
-            return None
-        if response.status_code == 503:
-            kind = "outbox_full" if "outbox_full" in response.text else "503"
-            soak.error(f"{path.rsplit('/', 1)[1]}_{kind}")
-            await asyncio.sleep(float(response.headers.get("retry-after", "1")))
-            continue
-        if response.status_code >= 300:
-            soak.error(f"{path.rsplit('/', 1)[1]}_{response.status_code}")
-            return None
-        return response
-    return None
-
-
-async def agent(soak: Soak, name: str, max_chats: int, think: float, replies: int) -> None:
-    # A small client per agent: httpcore's cost per request grows with its pool's size.
-    limits = httpx.Limits(max_connections=max_chats + 1)
-    async with httpx.AsyncClient(
-        base_url=soak.url, timeout=30, limits=limits, verify=SSL_CONTEXT
-    ) as http:
-        await agent_loop(soak, http, name, max_chats, think, replies)
-
-
-async def agent_loop(
-    soak: Soak, http: httpx.AsyncClient, name: str, max_chats: int, think: float, replies: int
-) -> None:
-    login = {"agent_id": name, "skills": ["whatsapp"], "max_chats": max_chats}
-    http.headers["Authorization"] = f"Bearer {CREDENTIALS.desk_key}"
-    answer = await post(soak, http, "/agents/login", login)
-    if answer is None:
-        return
-    http.headers["Authorization"] = f"Bearer {answer.json()['token']}"  # the agent's own
-    tasks: set[asyncio.Task[None]] = set()
-
-    async def handle(cid: str) -> None:
-        soak.open_chats += 1
-        try:
-            await asyncio.sleep(think * random.uniform(0.5, 1.5))
-            for r in range(replies):
-                body = {"agent_id": name, "text": f"reply {r + 1}"}
-                if await post(soak, http, f"/conversations/{cid}/reply", body) is not None:
-                    soak.window.replies += 1
-                    soak.total.replies += 1
-            await post(soak, http, f"/conversations/{cid}/close", {"agent_id": name})
-        finally:
-            soak.open_chats -= 1
-
-    seq = 0
-    while not soak.stopping or tasks:
-        try:
-            response = await http.get(
-                f"/agents/{name}/events", params={"timeout": 2, "after": seq}, timeout=10
-            )
-        except httpx.HTTPError as error:
-            soak.error(f"poll_{kind_of(error)}")
-            await asyncio.sleep(0.5)
-            continue
-        if response.status_code != 200:
-            soak.error(f"poll_{response.status_code}")
-            await asyncio.sleep(0.5)
-            continue
-        for event in response.json():
-            seq = max(seq, event["seq"])
-            if event["type"] == "assigned":
-                task = asyncio.get_running_loop().create_task(handle(event["conversation_id"]))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            elif event["type"] == "delivery":
-                soak.error(f"delivery_failed_{event['reason']}")
-    await post(soak, http, f"/agents/{name}/logout", {})
+    await pool.close()
 
 
 def scrape(text: str) -> dict[str, float]:
@@ -292,104 +425,313 @@ def histogram_p99(now: dict[str, float], before: dict[str, float]) -> float:
     return bounds[min(index, len(bounds) - 1)][0]
 
 
-def proc_stats(pid: int) -> tuple[float, float]:
-    """(RSS in MiB, CPU seconds) of a process, from /proc."""
-    rss = 0.0
+async def get_json(url: str, path: str, timeout: float = 10.0) -> Any:
+    """One GET on a connection of its own, its answer decoded."""
+    pool = RawPool(url)
+    try:
+        return (await pool.request("GET", path, timeout=timeout)).json()
+    finally:
+        await pool.close()
+
+
+def rss_mib(pid: int) -> float:
+    """Resident set size of a process (``VmRSS``), MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            rss = int(line.split()[1]) / 1024
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / TICKS
-    return rss, cpu
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
-async def report(soak: Soak, http: httpx.AsyncClient, pid: int, every: float) -> list[float]:
-    """Print a line per interval until the soak stops; returns the RSS samples."""
-    before = scrape((await http.get("/metrics")).text)
-    _, cpu_before = proc_stats(pid)
-    started = time.monotonic()
-    rss_samples: list[float] = []
-    print(
-        f"{'t':>5} {'ack/s':>7} {'ack p99':>8} {'reply/s':>8} {'sent/s':>7} {'deliv p99':>9} "
-        f"{'outbox':>6} {'RSS MiB':>8} {'CPU%':>5}  errors"
-    )
-    while not soak.stopping:
-        await asyncio.sleep(every)
-        try:
-            response = await http.get("/metrics", timeout=10)
-        except httpx.HTTPError as error:
-            soak.error(f"metrics_{kind_of(error)}")
-            continue
-        if response.status_code != 200:  # shed too: this interval merges into the next
-            soak.error(f"metrics_{response.status_code}")
-            continue
-        now = scrape(response.text)
-        rss, cpu = proc_stats(pid)
-        rss_samples.append(rss)
-        window, soak.window = soak.window, Window()
-        sent = now["chatsim_gateway_outbound_sent_total"] - before.get(
-            "chatsim_gateway_outbound_sent_total", 0.0
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def host_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all the machine's cores so far (``/proc/stat``)."""
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
+@dataclass
+class Meters:
+    """CPU seconds of the processes watched, and the machine's ticks, at one instant."""
+
+    gateway: float
+    client: float
+    stub: float
+    host: tuple[int, int]
+    at: float
+
+    @classmethod
+    def read(cls, gateway: int, client: list[int], stub: int) -> Meters:
+        return cls(
+            cpu_seconds(gateway),
+            sum(cpu_seconds(pid) for pid in client),
+            cpu_seconds(stub),
+            host_ticks(),
+            time.monotonic(),
         )
-        errors = ", ".join(f"{k} {v}" for k, v in window.errors.most_common()) or "-"
+
+    def shares(self, before: Meters) -> tuple[float, float, float, float]:
+        """% of one core used since ``before`` by the gateway, the client and the stub, and the
+        machine's busy share in % of all its cores."""
+        seconds = max(self.at - before.at, 1e-9)
+        busy = self.host[0] - before.host[0]
+        total = max(self.host[1] - before.host[1], 1)
+        return (
+            (self.gateway - before.gateway) / seconds * 100,
+            (self.client - before.client) / seconds * 100,
+            (self.stub - before.stub) / seconds * 100,
+            busy / total * 100,
+        )
+
+
+def others(shares: tuple[float, float, float, float]) -> float:
+    """% of one core the machine spent on anything but the gateway, the client and the stub
+    (other processes competing for the same cores)."""
+    gateway, client, stub, host = shares
+    return host * (os.cpu_count() or 1) - gateway - client - stub
+
+
+@dataclass
+class Pids:
+    gateway: int
+    stub: int
+    client: list[int]
+
+
+@dataclass
+class Samples:
+    """Per interval: the gateway's RSS, and the CPU shares as :meth:`Meters.shares` gives."""
+
+    rss: list[float] = field(default_factory=list)
+    cpu: list[tuple[float, float, float, float]] = field(default_factory=list)
+
+
+async def scrape_gateway(soak: Soak, gateway: RawPool, timeout: float) -> dict[str, float] | None:
+    """The gateway's outbound metrics, or None if ``/metrics`` was not answered in time (an
+    overloaded gateway queues it behind everything else) or was shed."""
+    try:
+        response = await gateway.request("GET", "/metrics", timeout=timeout)
+    except FAILURES as error:
+        soak.error(f"metrics_{kind_of(error)}")
+        return None
+    if response.status != 200:
+        soak.error(f"metrics_{response.status}")
+        return None
+    return scrape(response.body.decode())
+
+
+async def report(
+    soak: Soak, gateway: RawPool, updates: Queue[Any], pids: Pids, every: float
+) -> Samples:
+    """Print a line per interval until the soak stops. The gateway's own figures (sent/s,
+    delivery p99, outbox) read ``-`` when its ``/metrics`` did not answer within half an
+    interval; the next answer covers the intervals missed."""
+    before = await scrape_gateway(soak, gateway, 10) or {}
+    before_at = time.monotonic()
+    meters = Meters.read(pids.gateway, pids.client, pids.stub)
+    soak.drain(updates)
+    agents_before = soak.agents_tally()
+    samples = Samples()
+    print(
+        f"{'t':>5} {'ack/s':>6} {'ack p99':>8} {'late p99':>8} {'reply/s':>7} {'sent/s':>6} "
+        f"{'deliv p99':>9} {'outbox':>6} {'RSS MiB':>7} {'gw%':>4} {'client%':>7} {'stub%':>5} "
+        f"{'other%':>6} {'host%':>5}  errors"
+    )
+    due = time.monotonic()
+    while not soak.stopping:
+        due += every
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        now = await scrape_gateway(soak, gateway, every / 2)
+        rss = rss_mib(pids.gateway)
+        meters_now = Meters.read(pids.gateway, pids.client, pids.stub)
+        shares = meters_now.shares(meters)
+        soak.drain(updates)
+        agents = soak.agents_tally()
+        samples.rss.append(rss)
+        samples.cpu.append(shares)
+        window, soak.window = soak.window, Window()
+        seconds = meters_now.at - meters.at
+        gateway_figures = f"{'-':>6} {'-':>9} {'-':>6}"
+        if now is not None:
+            sent = now["chatsim_gateway_outbound_sent_total"] - before.get(
+                "chatsim_gateway_outbound_sent_total", 0.0
+            )
+            gateway_figures = (
+                f"{sent / (time.monotonic() - before_at):6.1f} "
+                f"{histogram_p99(now, before) * 1000:7.0f}ms "
+                f"{now['chatsim_gateway_outbound_depth']:6.0f}"
+            )
+            before, before_at = now, time.monotonic()
+        errors = window.errors + (agents.errors - agents_before.errors)
+        listed = ", ".join(f"{k} {v}" for k, v in errors.most_common()) or "-"
+        gw, client, stub, host = shares
         print(
-            f"{time.monotonic() - started:5.0f} {window.acked / every:7.1f} "
-            f"{p99(window.ack_latency) * 1000:6.1f}ms {window.replies / every:8.1f} "
-            f"{sent / every:7.1f} {histogram_p99(now, before) * 1000:7.0f}ms "
-            f"{now['chatsim_gateway_outbound_depth']:6.0f} {rss:8.1f} "
-            f"{(cpu - cpu_before) / every * 100:5.0f}  {errors}",
+            f"{meters_now.at - soak.started:5.0f} {window.acked / seconds:6.1f} "
+            f"{p99(window.ack_latency) * 1000:6.1f}ms {p99(window.late) * 1000:6.1f}ms "
+            f"{(agents.replies - agents_before.replies) / seconds:7.1f} {gateway_figures} "
+            f"{rss:7.1f} {gw:4.0f} {client:7.0f} {stub:5.0f} {others(shares):6.0f} {host:5.0f}  "
+            f"{listed}",
             flush=True,
         )
-        before, cpu_before = now, cpu
-    return rss_samples
+        meters, agents_before = meters_now, agents
+    return samples
 
 
-async def main_async(args: argparse.Namespace, url: str, pid: int, stub: str) -> int:
-    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-        soak = Soak(url)
-        agents = [
-            asyncio.create_task(agent(soak, f"soak-{k}", args.max_chats, args.think, args.replies))
-            for k in range(args.agents)
-        ]
-        reporter = asyncio.create_task(report(soak, http, pid, args.every))
-        await asyncio.sleep(1.0)  # logged in before the first customer
+async def wait_ready(soak: Soak, updates: Queue[Any], children: list[BaseProcess]) -> None:
+    """Until every agents' process has logged its agents in."""
+    ready: set[int] = set()
+    deadline = time.monotonic() + 60
+    while len(ready) < len(children):
+        ready |= soak.drain(updates)
+        if any(not child.is_alive() for child in children) or time.monotonic() > deadline:
+            raise RuntimeError("an agents' process died or did not log its agents in")
+        await asyncio.sleep(0.05)
+
+
+async def main_async(args: argparse.Namespace, url: str, pids: Pids, stub: str) -> int:
+    context = multiprocessing.get_context("spawn")
+    updates: Queue[Any] = context.Queue()
+    stop = context.Event()
+    names = [f"soak-{k}" for k in range(args.agents)]
+    children = [
+        context.Process(
+            target=agents_process,
+            args=(
+                AgentPlan(
+                    url, names[i :: args.agent_processes], args.max_chats, args.think, args.replies
+                ),
+                i,
+                updates,
+                stop,
+            ),
+            name=f"soak-agents-{i}",
+            daemon=True,
+        )
+        for i in range(args.agent_processes)
+    ]
+    for child in children:
+        child.start()
+    pids.client = [os.getpid(), *(child.pid for child in children if child.pid is not None)]
+    gateway = RawPool(url)
+    soak = Soak()
+    try:
+        await wait_ready(soak, updates, children)
+        started = Meters.read(pids.gateway, pids.client, pids.stub)
+        soak.started = started.at
+        reporter = asyncio.create_task(report(soak, gateway, updates, pids, args.every))
         t0 = time.monotonic()
         await customers(soak, url, args.rate, args.duration, args.webhook_connections)
         elapsed = time.monotonic() - t0
+        ended = Meters.read(pids.gateway, pids.client, pids.stub)
         soak.stopping = True
-        rss = await reporter
-        await asyncio.wait_for(asyncio.gather(*agents), 120)
+        samples = await reporter
+        stop.set()
+        deadline = time.monotonic() + GIVE_UP * 2 + 30
+        while len(soak.finished) < len(children) and time.monotonic() < deadline:
+            soak.drain(updates)
+            await asyncio.sleep(0.1)
         deadline = time.monotonic() + 60
-        while (await http.get("/healthz")).json()["outbound_pending"] and (
+        while (await gateway.request("GET", "/healthz")).json()["outbound_pending"] and (
             time.monotonic() < deadline
         ):
             await asyncio.sleep(0.2)
-        final = scrape((await http.get("/metrics")).text)
-        stats = (await http.get(f"{stub}/stats")).json()
-    total = soak.total
+        final = scrape((await gateway.request("GET", "/metrics")).body.decode())
+        drained = Meters.read(pids.gateway, pids.client, pids.stub)
+        stats = await get_json(stub, "/stats")
+    finally:
+        stop.set()
+        for child in children:
+            child.join(10)
+            if child.is_alive():
+                child.terminate()
+        await gateway.close()
+    summary(args, soak, elapsed, final, stats, samples, (started, ended, drained))
+    return 0 if every_reply_sent(soak.agents_tally(), final) else 1
+
+
+def every_reply_sent(agents: Tally, final: dict[str, float]) -> bool:
+    """Whether the gateway sent every reply it accepted and nothing else: as many as the agents
+    saw accepted, plus at most those whose answers never came, and none failed."""
     sent = final["chatsim_gateway_outbound_sent_total"]
     failed = final["chatsim_gateway_outbound_failures_total"]
-    warm = rss[len(rss) // 4 :] or rss
+    return agents.replies <= sent <= agents.replies + agents.unanswered and failed == 0
+
+
+def summary(
+    args: argparse.Namespace,
+    soak: Soak,
+    elapsed: float,
+    final: dict[str, float],
+    stats: dict[str, Any],
+    samples: Samples,
+    meters: tuple[Meters, Meters, Meters],
+) -> None:
+    """The run's figures; ``meters`` were read when the load started, when it ended and when
+    the outbox had drained."""
+    started, ended, drained = meters
+    cpu = ended.shares(started)
+    total = soak.total
+    agents = soak.agents_tally()
+    sent = final["chatsim_gateway_outbound_sent_total"]
+    failed = final["chatsim_gateway_outbound_failures_total"]
     print("\nsummary")
     print(f"  offered: {args.rate:g} webhooks/s for {args.duration:g} s ({elapsed:.1f} s)")
     print(
         f"  webhooks acknowledged: {total.acked} ({total.acked / elapsed:.1f}/s), "
-        f"p99 {p99(total.ack_latency) * 1000:.1f} ms"
+        f"p99 {p99(total.ack_latency) * 1000:.1f} ms; sender late p99 "
+        f"{p99(total.late) * 1000:.1f} ms"
     )
     print(
-        f"  replies accepted: {total.replies}; sent {sent:.0f}, failed {failed:.0f}; "
+        f"  replies accepted: {agents.replies} (and {agents.unanswered} unanswered); "
+        f"sent {sent:.0f}, failed {failed:.0f}; "
         f"platform calls {stats['count']} {stats['outcomes']}; "
         f"still queued {final['chatsim_gateway_outbound_depth']:.0f}"
     )
+    rss = samples.rss
     if rss:
+        warm = len(rss) // 4
+        after = rss[warm:]
+        minutes = (len(rss) - 1 - warm) * args.every / 60
+        slope = (rss[-1] - rss[warm]) / minutes if minutes > 0 else float("nan")
         print(
-            f"  gateway RSS: {rss[0]:.1f} MiB first interval, {min(warm):.1f}-{max(warm):.1f} "
-            f"MiB after warm-up (last 3/4), {rss[-1]:.1f} MiB at the end"
+            f"  gateway RSS: {rss[0]:.1f} MiB first interval, {rss[warm]:.1f} MiB after warm-up "
+            f"(first quarter), then {min(after):.1f}-{max(after):.1f} MiB, {rss[-1]:.1f} MiB at "
+            f"the end ({slope:+.1f} MiB/min after warm-up)"
         )
-    errors = ", ".join(f"{k} {v}" for k, v in total.errors.most_common()) or "none"
-    print(f"  errors: {errors}")
-    every_reply = sent == total.replies and failed == 0
-    print(f"  every accepted reply sent: {'yes' if every_reply else 'NO'}")
-    return 0 if every_reply else 1
+    gw, client, stub, host = cpu
+    print(
+        f"  CPU during the load, % of one core: gateway {gw:.0f}, client {client:.0f} "
+        f"(sender and {args.agent_processes} agents' process(es)), platform stub {stub:.0f}, "
+        f"anything else {others(cpu):.0f}; machine busy {host:.0f}% of {os.cpu_count()} cores"
+    )
+    per_conversation(soak, started, drained)
+    errors = total.errors + agents.errors
+    listed = ", ".join(f"{k} {v}" for k, v in errors.most_common()) or "none"
+    print(f"  errors: {listed}")
+    print(f"  every accepted reply sent: {'yes' if every_reply_sent(agents, final) else 'NO'}")
+
+
+def per_conversation(soak: Soak, started: Meters, drained: Meters) -> None:
+    """CPU per conversation from the first webhook until the outbox drained: a figure that
+    holds however busy the machine was with other work."""
+    conversations = soak.total.acked
+    if not conversations:
+        return
+    gateway = (drained.gateway - started.gateway) / conversations * 1000
+    client = (drained.client - started.client) / conversations * 1000
+    print(
+        f"  CPU per acknowledged conversation (webhook, poll, reply, close, platform send): "
+        f"gateway {gateway:.2f} ms (about {1000 / gateway:.0f} conversations/s per core), "
+        f"client {client:.2f} ms"
+    )
 
 
 def main() -> int:
@@ -398,6 +740,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=300.0, help="Seconds of load.")
     parser.add_argument("--agents", type=int, default=80)
     parser.add_argument("--max-chats", type=int, default=8)
+    parser.add_argument(
+        "--agent-processes", type=int, default=1, help="Processes the agents are spread over."
+    )
     parser.add_argument("--think", type=float, default=0.5, help="Mean seconds before replying.")
     parser.add_argument("--replies", type=int, default=1, help="Replies per conversation.")
     parser.add_argument("--every", type=float, default=10.0, help="Seconds per report line.")
@@ -411,6 +756,8 @@ def main() -> int:
         help="A chatsim gateway option, e.g. --gateway-option=--limit-concurrency=300.",
     )
     args = parser.parse_args()
+    if not 1 <= args.agent_processes <= args.agents:
+        parser.error("--agent-processes: between 1 and --agents")
 
     stub_port = free_port()
     stub_url = f"http://127.0.0.1:{stub_port}"
@@ -443,9 +790,9 @@ def main() -> int:
     )
     try:
         wait_healthy(url, 20, gateway)
-        wait_healthy_stub(stub_url)
+        wait_stub(stub_url)
         print(f"gateway {url} (pid {gateway.pid}) -> platform stub {stub_url}", flush=True)
-        return asyncio.run(main_async(args, url, gateway.pid, stub_url))
+        return run(main_async(args, url, Pids(gateway.pid, stub.pid, []), stub_url))
     finally:
         for process in (gateway, stub):
             process.terminate()
@@ -456,15 +803,21 @@ def main() -> int:
                 process.wait(timeout=10)
 
 
-def wait_healthy_stub(url: str) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+def wait_stub(url: str) -> None:
+    """Until the platform stub answers ``GET /stats``."""
+
+    async def answered() -> bool:
         try:
-            httpx.get(f"{url}/stats", timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise RuntimeError(f"platform stub {url} did not start")
+            await get_json(url, "/stats", timeout=1)
+        except FAILURES:
+            return False
+        return True
+
+    deadline = time.monotonic() + 10
+    while not asyncio.run(answered()):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"platform stub {url} did not start")
+        time.sleep(0.05)
 
 
 if __name__ == "__main__":
