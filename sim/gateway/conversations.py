@@ -45,7 +45,7 @@ from sim.routing import RoutedAgent, Router
 
 from .config import GatewayConfig
 from .errors import ApiError
-from .inbound import Inbound, InboundMessage
+from .inbound import Inbound, InboundMessage, MessageChange
 from .longpoll import Signals, long_poll
 from .metrics import GatewayMetrics, GatewayState
 from .outbound import OutboundJob, Outbox
@@ -160,6 +160,9 @@ class ConversationService:
         for inbound_message in inbound.messages:
             check_id("customer id", inbound_message.customer_id)
             check_id("message id", inbound_message.key or "")
+        for change in inbound.changes:
+            check_id("customer id", change.customer_id)
+            check_id("message id", change.key or "")
         for customer in inbound.closes:
             check_id("customer id", customer)
         for status in inbound.statuses:
@@ -176,6 +179,16 @@ class ConversationService:
                     self.metrics.duplicates.labels(channel).inc()
                     continue
             ids.append(self._customer_message(channel, protocol, message))
+        ignored = inbound.ignored
+        for change in inbound.changes:
+            if change.key is not None:
+                key = f"in:{channel}:{change.idempotency_key}"
+                if self.store.claim_key(key) is not None:
+                    duplicates += 1
+                    self.metrics.duplicates.labels(channel).inc()
+                    continue
+            if not self._customer_changed(channel, change):
+                ignored += 1
         statuses = 0
         for status in inbound.statuses:
             # A platform retries a status callback like a message: one status is one record.
@@ -192,13 +205,13 @@ class ConversationService:
             self.store.record_status(status)
             self.metrics.statuses.labels(status.protocol, status.status).inc()
         closed = sum(self._customer_left(channel, customer) for customer in inbound.closes)
-        if inbound.ignored:
-            self.metrics.ignored.labels(protocol).inc(inbound.ignored)
+        if ignored:
+            self.metrics.ignored.labels(protocol).inc(ignored)
         return WebhookAck(
             messages=len(ids),
             duplicates=duplicates,
             statuses=statuses,
-            ignored=inbound.ignored,
+            ignored=ignored,
             closed=closed,
             conversation_ids=ids,
         )
@@ -260,6 +273,26 @@ class ConversationService:
             },
         )
         return conversation.id
+
+    def _customer_changed(self, channel: str, change: MessageChange) -> bool:
+        """Record an edit or deletion in the customer's open conversation's history (kind
+        ``edited`` or ``deleted``, ``platform_id`` the changed message's id). It is no new
+        message: it opens no conversation, is not queued, and no agent is asked to answer it.
+        False when the customer has no open conversation (the change is ignored)."""
+        conversation = self.store.open_conversation(channel, change.customer_id)
+        if conversation is None:
+            return False
+        record = Message(
+            "customer",
+            change.action,
+            change.text,
+            self._wall(),
+            change.native_type,
+            None,
+            change.original,
+        )
+        self.store.add_message(conversation.id, record)
+        return True
 
     def _customer_left(self, channel: str, customer_id: str) -> bool:
         conversation = self.store.open_conversation(channel, customer_id)

@@ -17,6 +17,7 @@ import pytest
 from gateway_helpers import tg_update, vb_event, vb_message, wa_message, wa_status
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_inbound_variants import INTERACTIVE, edit_of, tg_callback, wa_variant
 
 from sim.gateway.inbound import PARSERS, Inbound, InboundMessage, PayloadError
 from sim.loadtest import payloads
@@ -49,8 +50,17 @@ VALID: dict[str, list[Any]] = {
         wa_message(kind="sticker"),
         wa_message(kind="reaction"),
         wa_status(),
+        edit_of("whatsapp", "new text"),
+        wa_variant("wamid.r", "revoke", {"original_message_id": "wamid.first"}),
+        *(payload for protocol, payload, _ in INTERACTIVE if protocol == "whatsapp"),
     ],
-    "telegram": [tg_update(), tg_update(kind="photo"), tg_update(kind="sticker")],
+    "telegram": [
+        tg_update(),
+        tg_update(kind="photo"),
+        tg_update(kind="sticker"),
+        edit_of("telegram", "new text"),
+        tg_callback(7, "yes"),
+    ],
     "viber": [
         vb_message(),
         vb_message(kind="picture"),
@@ -224,7 +234,7 @@ def test_replayed_telegram_messages_parse_to_what_was_sent(
     hook = payloads.telegram_message(CREDENTIALS, customer, text, update_id, message_id, stamp)
     message = only_message("telegram", hook.body)
     assert (message.customer_id, message.customer_name) == (customer.id, customer.name)
-    assert (message.text, message.key) == (text, str(update_id))
+    assert (message.text, message.key) == (text, str(message_id))
     assert message.address == {"chat_id": int(customer.id)}
 
 

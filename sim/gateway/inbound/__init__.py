@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 
 from ..config import GatewayConfig
 from . import signatures, telegram, viber, webchat, whatsapp
-from .common import Inbound, InboundMessage, PayloadError, SignatureError
+from .common import Inbound, InboundMessage, MessageChange, PayloadError, SignatureError
 
 PARSERS: dict[str, Callable[[bytes], Inbound]] = {
     "whatsapp": whatsapp.parse,
@@ -42,6 +42,7 @@ __all__ = [
     "PARSERS",
     "Inbound",
     "InboundMessage",
+    "MessageChange",
     "PayloadError",
     "SignatureError",
     "authenticate",

@@ -1,17 +1,25 @@
 """What every inbound parser produces, and the errors it raises.
 
 A parser turns one webhook body (already signature-checked) into an :class:`Inbound`: customer
-messages in the platform-neutral :class:`InboundMessage`, delivery statuses, customers who
-left, and a count of what was acknowledged but ignored (edited messages, subscription events).
-A parser never changes state: the whole body is parsed before anything is applied, so a body
-that fails half way leaves nothing behind.
+messages in the platform-neutral :class:`InboundMessage`, edits and deletions of earlier
+messages (:class:`MessageChange`), delivery statuses, customers who left, and a count of what
+was acknowledged but ignored (subscription events, reactions, service messages). A parser never
+changes state: the whole body is parsed before anything is applied, so a body that fails half
+way leaves nothing behind.
+
+**One rule on every protocol.** A customer message is something the customer said: text,
+media, or an *interactive reply* (a WhatsApp button or list reply, a Telegram inline-keyboard
+callback, a Viber keyboard press), whose text is what the customer saw on the button (its
+title). An *edit* or a *deletion* (WhatsApp ``edit`` and ``revoke``, Telegram
+``edited_message``) is not a new message: it is a :class:`MessageChange` of the message it
+names, recorded on the customer's open conversation as such.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -71,11 +79,35 @@ class InboundMessage:
         return json.dumps([self.customer_id, self.key], ensure_ascii=False)
 
 
+@dataclass(frozen=True)
+class MessageChange:
+    """A customer edited (``action="edited"``, ``text`` the new text) or deleted
+    (``action="deleted"``, ``text`` empty) their message ``original`` (the platform's id of it,
+    as :attr:`InboundMessage.key` had it). ``key`` is the platform's id of the change itself,
+    for idempotency; ``native_type`` the platform's word (``edit``, ``revoke``,
+    ``edited_message``)."""
+
+    customer_id: str
+    action: Literal["edited", "deleted"]
+    original: str
+    text: str
+    native_type: str
+    key: str | None
+
+    @property
+    def idempotency_key(self) -> str | None:
+        """Like :attr:`InboundMessage.idempotency_key`, in a namespace of its own."""
+        if self.key is None:
+            return None
+        return json.dumps([self.customer_id, "change", self.key], ensure_ascii=False)
+
+
 @dataclass
 class Inbound:
     """Everything one webhook body carries. ``channel`` is set by webchat's ``channel`` field."""
 
     messages: list[InboundMessage] = field(default_factory=list)
+    changes: list[MessageChange] = field(default_factory=list)
     statuses: list[StatusRecord] = field(default_factory=list)
     closes: list[str] = field(default_factory=list)
     ignored: int = 0

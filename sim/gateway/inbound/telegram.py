@@ -9,17 +9,22 @@ An update with a new ``message`` in it is a customer message::
                  "text": "Hello"}}
 
 ``photo`` (an array of sizes, with an optional ``caption``) is an image, ``sticker`` a
-sticker, other content (voice, document, location, ...) a message of kind ``other``. Service
-messages, ``edited_message`` and every other update type (callback queries, chat member
-changes, channel posts, ...) are acknowledged and ignored. ``update_id`` is the idempotency key.
-Replies go to ``chat.id``.
+sticker, other content (voice, document, location, ...) a message of kind ``other``.
+``edited_message`` is an edit of the message with that ``message_id``
+(:class:`~.common.MessageChange`), not a new message. A ``callback_query`` (the customer tapped
+an inline-keyboard button) is a text message whose text is the button's title, found by its
+``callback_data`` in the keyboard of the message it came with (the data itself if the keyboard
+is not there). Service messages and every other update type (chat member changes, channel
+posts, ...) are acknowledged and ignored. ``message_id`` is the idempotency key (with the
+chat: Telegram numbers messages per chat; a redelivered update repeats it, and an edit names
+it); a callback query's key is its ``id``. Replies go to ``chat.id``.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .common import Inbound, InboundMessage, parse_model
+from .common import Inbound, InboundMessage, MessageChange, parse_model
 
 OTHER_CONTENT = (
     "animation",
@@ -77,9 +82,18 @@ class Message(_Lenient):
     sticker: Sticker | None = None
 
 
+class CallbackQuery(_Lenient):
+    id: str
+    from_: User = Field(alias="from")
+    message: Message | None = None
+    data: str | None = None
+
+
 class Update(_Lenient):
     update_id: int
     message: Message | None = None
+    edited_message: Message | None = None
+    callback_query: CallbackQuery | None = None
 
 
 def _name(message: Message) -> str | None:
@@ -89,9 +103,54 @@ def _name(message: Message) -> str | None:
     return name or message.chat.title
 
 
+def _button_title(query: CallbackQuery) -> str:
+    """The title of the inline button whose ``callback_data`` the query carries."""
+    data = query.data or ""
+    markup = (query.message.model_extra or {}).get("reply_markup") if query.message else None
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    for row in rows if isinstance(rows, list) else []:
+        for button in row if isinstance(row, list) else []:
+            if isinstance(button, dict) and button.get("callback_data") == data:
+                title = button.get("text")
+                if isinstance(title, str):
+                    return title
+    return data
+
+
+def _callback(query: CallbackQuery) -> InboundMessage:
+    chat_id = query.message.chat.id if query.message is not None else query.from_.id
+    name = " ".join(part for part in (query.from_.first_name, query.from_.last_name) if part)
+    return InboundMessage(
+        customer_id=str(chat_id),
+        customer_name=name or None,
+        kind="text",
+        native_type="callback_query",
+        text=_button_title(query),
+        media=None,
+        key=f"callback:{query.id}",
+        address={"chat_id": chat_id},
+    )
+
+
 def parse(body: bytes) -> Inbound:
     update = parse_model(Update, body)
     result = Inbound()
+    if update.callback_query is not None:
+        result.messages.append(_callback(update.callback_query))
+        return result
+    if update.edited_message is not None:
+        edited = update.edited_message
+        result.changes.append(
+            MessageChange(
+                customer_id=str(edited.chat.id),
+                action="edited",
+                original=str(edited.message_id),
+                text=edited.text if edited.text is not None else edited.caption or "",
+                native_type="edited_message",
+                key=f"update:{update.update_id}",
+            )
+        )
+        return result
     message = update.message
     if message is None:
         result.ignored += 1
@@ -123,7 +182,7 @@ def parse(body: bytes) -> Inbound:
             native_type=native,
             text=text,
             media=media,
-            key=str(update.update_id),
+            key=str(message.message_id),
             address={"chat_id": message.chat.id},
         )
     )

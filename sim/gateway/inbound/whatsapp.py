@@ -11,9 +11,15 @@ A notification looks like (trimmed)::
                        "type": "text", "text": {"body": "Hello"}}]}}]}]}
 
 Images and stickers carry a media id (``image.id``, ``sticker.id``) and images an optional
-caption. ``statuses[]`` (sent, delivered, read, failed) are delivery reports, recorded but not
-messages. Reactions and system or unsupported messages are acknowledged and ignored; other
-types (audio, location, ...) are messages of kind ``other``.
+caption. Interactive replies are text messages whose text is the title the customer tapped:
+``interactive.button_reply.title``, ``interactive.list_reply.title``, or a template's quick
+reply ``button.text``. ``edit`` (``edit.original_message_id`` and the new ``edit.message``)
+and ``revoke`` (``revoke.original_message_id``) change an earlier message
+(:class:`~.common.MessageChange`), they are not new ones. ``statuses[]`` (sent, delivered,
+read, failed) are delivery reports, recorded but not messages. Reactions and system or
+unsupported messages are acknowledged and ignored; other types (audio, location, ...) are
+messages of kind ``other``. Contacts may carry the business-scoped user id (``user_id``);
+conversations and replies stay keyed by the phone number (``from``).
 """
 
 from __future__ import annotations
@@ -23,10 +29,24 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..store import StatusRecord
-from .common import Inbound, InboundMessage, PayloadError, describe_errors, parse_model
+from .common import (
+    Inbound,
+    InboundMessage,
+    MessageChange,
+    PayloadError,
+    describe_errors,
+    parse_model,
+)
 
 IGNORED_TYPES = frozenset({"reaction", "system", "unsupported", "ephemeral", "request_welcome"})
-KINDS = {"text": "text", "image": "image", "sticker": "sticker"}
+KINDS = {
+    "text": "text",
+    "image": "image",
+    "sticker": "sticker",
+    "interactive": "text",
+    "button": "text",
+}
+INTERACTIVE_REPLIES = ("button_reply", "list_reply")
 
 
 class _Lenient(BaseModel):
@@ -83,15 +103,27 @@ class Notification(_Lenient):
     entry: list[Entry]
 
 
-def _content(message: Message) -> tuple[str, str | None]:
-    """Text (body or caption) and media id of a message."""
-    extra = message.model_extra or {}
-    part = extra.get(message.type)
-    if message.type == "text":
+def _content(message_id: str, type: str, part: Any) -> tuple[str, str | None]:
+    """Text (body, caption or tapped title) and media id of a message's ``type`` part."""
+    if type == "text":
         body = part.get("body") if isinstance(part, dict) else None
         if not isinstance(body, str):
-            raise PayloadError(f"message {message.id}: text.body missing")
+            raise PayloadError(f"message {message_id}: text.body missing")
         return body, None
+    if type == "interactive":
+        reply = next(
+            (part[name] for name in INTERACTIVE_REPLIES if isinstance(part, dict) and name in part),
+            None,
+        )
+        title = reply.get("title") if isinstance(reply, dict) else None
+        if not isinstance(title, str):
+            raise PayloadError(f"message {message_id}: interactive reply without a title")
+        return title, None
+    if type == "button":
+        text = part.get("text") if isinstance(part, dict) else None
+        if not isinstance(text, str):
+            raise PayloadError(f"message {message_id}: button.text missing")
+        return text, None
     if isinstance(part, dict):
         caption = part.get("caption")
         media = part.get("id") or part.get("link")
@@ -128,8 +160,12 @@ def _parse_value(value: Value, result: Inbound) -> None:
         if message.type in IGNORED_TYPES:
             result.ignored += 1
             continue
+        part = (message.model_extra or {}).get(message.type)
+        if message.type in ("edit", "revoke"):
+            result.changes.append(_change(message, part))
+            continue
         assert value.metadata is not None
-        text, media = _content(message)
+        text, media = _content(message.id, message.type, part)
         result.messages.append(
             InboundMessage(
                 customer_id=message.from_,
@@ -152,6 +188,27 @@ def _parse_value(value: Value, result: Inbound) -> None:
                 _seconds(status.timestamp),
             )
         )
+
+
+def _change(message: Message, part: Any) -> MessageChange:
+    """An ``edit`` or ``revoke`` message as the change it makes to the message it names."""
+    original = part.get("original_message_id") if isinstance(part, dict) else None
+    if not isinstance(original, str) or not original:
+        raise PayloadError(f"message {message.id}: {message.type}.original_message_id missing")
+    text = ""
+    if message.type == "edit":
+        edited = part.get("message")
+        if not isinstance(edited, dict) or not isinstance(edited.get("type"), str):
+            raise PayloadError(f"message {message.id}: edit.message missing")
+        text, _ = _content(message.id, edited["type"], edited.get(edited["type"]))
+    return MessageChange(
+        customer_id=message.from_,
+        action="edited" if message.type == "edit" else "deleted",
+        original=original,
+        text=text,
+        native_type=message.type,
+        key=message.id,
+    )
 
 
 def _seconds(stamp: str | None) -> float:
