@@ -223,7 +223,11 @@ def run_replay(
             "--loglevel", "WARNING",
         ]  # fmt: skip
         if processes > 1:
-            command += ["--processes", str(processes)]
+            # A port of its own for master and workers: Locust's default (5557) would let the
+            # workers of another replay on this machine join this one.
+            port = str(free_port())
+            command += ["--processes", str(processes), "--master-bind-port", port]
+            command += ["--master-port", port]
         started = time.monotonic()
         with (out / "locust.log").open("w") as log:
             process = subprocess.Popen(

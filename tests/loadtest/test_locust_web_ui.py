@@ -90,10 +90,11 @@ def test_web_ui_runs_a_distributed_replay_to_its_end(tmp_path):
     trace_path = tmp_path / "trace.jsonl"
     write_trace(trace, trace_path)
     raw_path = tmp_path / "raw.json"
-    emulator_port, web_port = free_port(), free_port()
+    emulator_port, web_port, master_port = free_port(), free_port(), free_port()
     with reference_gateway(scenario_path, emulator_port, tmp_path / "gateway.log") as gateway:
         command = [
             sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--processes", "2",
+            "--master-bind-port", str(master_port), "--master-port", str(master_port),
             "--web-host", "127.0.0.1", "--web-port", str(web_port), "--host", gateway,
             "--scenario", str(scenario_path), "--trace", str(trace_path),
             "--speedup", str(SPEEDUP),
