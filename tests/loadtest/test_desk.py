@@ -3,6 +3,8 @@ scripted connection (what it sends, what it makes of the answers)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +209,19 @@ def test_reference_desk_reply_outcomes(answer, sent):
 )
 def test_reference_desk_gone_is_the_gateways_word(answer, gone):
     assert ReferenceDesk(Scripted({"/agents/a": answer})).gone("a") is gone
+
+
+def test_locust_ends_cleanly_when_the_desk_does_not_load(tmp_path):
+    trace = tmp_path / "trace.jsonl"
+    assert run_cli("trace", SMALL, "--seed", "1", "--out", trace) == 0
+    locustfile = HERE.parents[1] / "sim" / "loadtest" / "locustfile.py"
+    command = [
+        sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "1",
+        "--host", "http://127.0.0.1:9", "--scenario", str(SMALL), "--trace", str(trace),
+        "--emulator-port", "0", "--agents", "nowhere:Desk",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "--agents: nowhere does not import: ModuleNotFoundError" in output
+    assert "Traceback" not in output
