@@ -219,7 +219,11 @@ def run_replay(
             "--loglevel", "WARNING",
         ]  # fmt: skip
         if processes > 1:
+            # A port of its own for the master: Locust's default (5557) is one per machine, and
+            # two distributed replays at once (CI jobs, test runs) would collide on it.
+            master = str(free_port())
             command += ["--processes", str(processes)]
+            command += ["--master-bind-port", master, "--master-port", master]
         started = time.monotonic()
         with (out / "locust.log").open("w") as log:
             process = subprocess.Popen(

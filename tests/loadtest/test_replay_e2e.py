@@ -146,6 +146,12 @@ def test_unreachable_gateway_is_an_invalid_run(tmp_path):
     assert "unreachable" in result.stderr and "Traceback" not in result.stderr
 
 
+SHARED_MACHINE = ("--max-lateness", "500")
+"""What the desk and bot tests allow the harness's dispatch lateness (p99, wall ms): they judge
+the desk and the bot, not the harness's schedule, which the tests above hold to the default
+bound; a machine busy with other work runs late by a few hundred ms."""
+
+
 def short_trace(tmp_path: Path, minutes: float, seed: int = 3) -> Path:
     """The first ``minutes`` of small.yaml's arrivals, drawn with ``seed``, as a trace file."""
     full = draw_trace(load_scenario(SMALL), seed)
@@ -161,7 +167,8 @@ def test_replay_through_the_desk_agents_names(tmp_path, monkeypatch):
     monkeypatch.setenv(COUNTING_LOG, str(log))
     out = tmp_path / "run"
     trace_path = short_trace(tmp_path, 60)
-    result = replay(out, "--trace", str(trace_path), "--agents", f"{COUNTING_DESK}:CountingDesk")
+    desk = f"{COUNTING_DESK}:CountingDesk"
+    result = replay(out, "--trace", str(trace_path), "--agents", desk, *SHARED_MACHINE)
     assert result.returncode == 0, result.stdout + result.stderr
     raw = check_agreement(out)
     calls = [line.split() for line in log.read_text().splitlines()]
@@ -206,7 +213,7 @@ def test_a_bot_responder_agrees_with_the_model(tmp_path, echo_bot):
     trace_path = short_trace(tmp_path, 90)
     result = replay(
         out, "--trace", str(trace_path), "--responder", "bot", "--gateway", url,
-        "--emulator-port", str(emulator_port),
+        "--emulator-port", str(emulator_port), *SHARED_MACHINE,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     raw = json.loads((out / "replay-raw.json").read_text())
