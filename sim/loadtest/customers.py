@@ -65,6 +65,8 @@ class CustomerContext:
     deadline: float
     run: int = 1
     """Which run of the Locust process plays (message ids differ per run: :mod:`.runs`)."""
+    worker: int = 0
+    """The Locust worker index (0 in a single process): Telegram update ids carry it."""
 
 
 def play(release: Release, context: CustomerContext, record: CustomerRecord) -> None:
@@ -93,6 +95,7 @@ def play(release: Release, context: CustomerContext, record: CustomerRecord) -> 
                 turn_number,
                 time.time(),
                 context.run,
+                context.worker,
             )
             sent = time.time()
             record.sent.append(sent)

@@ -12,6 +12,13 @@ an id of its own run (still valid for its protocol: digits stay digits, Viber id
 base64-encoded bytes, webchat sessions stay UUIDs) and :func:`message_serial` moves the message
 serials by the run. Run 1 is the trace as written, so a single run (``chatsim replay``) sends
 exactly what the trace says.
+
+Telegram's ``update_id`` is different: a bot may take the ids as a sequence (python-telegram-bot's
+polling asks for updates after the last id it saw, and some bots drop an id lower than one they
+have seen), so they must increase in the order the updates are sent, across every customer of
+the bot, whichever Locust worker sends them. A serial per conversation cannot do that: the
+conversations interleave. :class:`UpdateIds` derives them from the send's wall-clock time instead,
+which also keeps them distinct across runs.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import threading
 import uuid
 
 from sim.trace import Trace
@@ -71,3 +79,49 @@ def for_run(trace: Trace, protocols: dict[str, str], run: int) -> Trace:
             )
         conversations.append(conversation)
     return Trace(trace.header, conversations)
+
+
+UPDATE_ID_EPOCH = 1_577_836_800.0
+"""2020-01-01 UTC: Telegram ``update_id`` ticks count from here."""
+
+UPDATE_ID_TICK = 1e-5
+"""Seconds per ``update_id`` tick (10 µs)."""
+
+WORKER_SLOTS = 64
+"""Locust workers that can send Telegram updates at once without their ids colliding."""
+
+
+class UpdateIds:
+    """Telegram update ids of one Locust process: increasing with send time across the
+    bot, and unique across workers and runs.
+
+    An id is ``tick x WORKER_SLOTS + worker``: ``tick`` counts 10 µs steps of the send's wall
+    clock since :data:`UPDATE_ID_EPOCH`, and ``worker`` (the Locust worker index) is the low
+    digits, so two workers never give the same id and ids from different workers still sort by
+    send time (to the clocks' agreement). Within a process each id takes a tick after the last
+    one even if the clock has not moved (or went back), so no two updates share an id. The ids
+    stay below 2**53 (a double holds them exactly, as JavaScript and many JSON parsers need)
+    until about 2064.
+
+    An id is given when a webhook is built; a retry sends the built webhook again, with its id.
+    """
+
+    def __init__(self) -> None:
+        self._last_tick = -1
+        self._lock = threading.Lock()
+
+    def next(self, now: float, worker: int = 0) -> int:
+        """The id of an update sent at wall time ``now`` by Locust worker ``worker``."""
+        if not 0 <= worker < WORKER_SLOTS:
+            raise ValueError(
+                f"worker index {worker}: Telegram update ids have room for {WORKER_SLOTS} workers"
+            )
+        tick = max(0, int((now - UPDATE_ID_EPOCH) / UPDATE_ID_TICK))
+        with self._lock:
+            tick = max(tick, self._last_tick + 1)
+            self._last_tick = tick
+        return tick * WORKER_SLOTS + worker
+
+
+UPDATE_IDS = UpdateIds()
+"""This process's Telegram update ids (every customer of a Locust process shares them)."""

@@ -203,6 +203,7 @@ class Worker:
             report=self.live.record,
             deadline=plan.deadline,
             run=plan.run,
+            worker=worker,
         )
         records: list[CustomerRecord] = []
         greenlets = self.customers = []

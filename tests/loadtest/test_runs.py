@@ -4,6 +4,7 @@ their protocols, and run 1 is the trace exactly as written."""
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from sim.loadtest.payloads import customer_message
 from sim.loadtest.runs import (
     CONVERSATIONS_PER_RUN,
     TURNS_PER_CONVERSATION,
+    WORKER_SLOTS,
+    UpdateIds,
     customer_id,
     for_run,
     message_serial,
@@ -88,9 +91,54 @@ def test_message_serials_never_repeat_across_runs(i, t, j, u, r, s):
 
 
 def test_a_later_run_sends_other_message_ids():
+    customer = Customer("79161234567", "Анна Петрова")
+    credentials = PlatformCredentials.from_env()
+    first = customer_message(credentials, "whatsapp", "wa", customer, "hi", 7, 0, 1.0)
+    again = customer_message(credentials, "whatsapp", "wa", customer, "hi", 7, 0, 1.0, run=1)
+    later = customer_message(credentials, "whatsapp", "wa", customer, "hi", 7, 0, 1.0, run=2)
+    assert first.body == again.body and later.body != first.body
+
+
+def telegram_ids(body: bytes) -> tuple[int, int]:
+    update = json.loads(body)
+    return update["update_id"], update["message"]["message_id"]
+
+
+def test_telegram_update_ids_increase_in_send_order_across_conversations_and_runs():
+    """Conversations interleave: ids follow the send order, not the conversation's position."""
     customer = Customer("123456789", "Анна Петрова")
     credentials = PlatformCredentials.from_env()
-    first = customer_message(credentials, "telegram", "tg", customer, "hi", 7, 0, 1.0)
-    again = customer_message(credentials, "telegram", "tg", customer, "hi", 7, 0, 1.0, run=1)
-    later = customer_message(credentials, "telegram", "tg", customer, "hi", 7, 0, 1.0, run=2)
-    assert first.body == again.body and later.body != first.body
+    sends = [(9, 0, 1), (2, 0, 1), (9, 1, 1), (0, 0, 2), (2, 1, 2)]  # (conversation, turn, run)
+    hooks = [
+        customer_message(credentials, "telegram", "tg", customer, "hi", c, t, 1.7e9 + n, r)
+        for n, (c, t, r) in enumerate(sends)
+    ]
+    update_ids = [telegram_ids(hook.body)[0] for hook in hooks]
+    assert update_ids == sorted(update_ids) and len(set(update_ids)) == len(hooks)
+    # message ids still follow the conversation: a later turn of the same chat is a later id
+    assert telegram_ids(hooks[2].body)[1] > telegram_ids(hooks[0].body)[1]
+
+
+@given(
+    st.lists(
+        st.tuples(st.floats(1.6e9, 2.9e9), st.integers(0, WORKER_SLOTS - 1)), min_size=2, max_size=40
+    )
+)
+def test_update_ids_of_workers_never_collide_and_follow_the_clock(sends):
+    """Two Locust processes (each with its own UpdateIds) sending at any times: no id twice,
+    and an update sent a tick or more later by any worker has the larger id."""
+    processes = [UpdateIds() for _ in range(WORKER_SLOTS)]
+    ids = [processes[worker].next(now, worker) for now, worker in sorted(sends)]
+    assert len(set(ids)) == len(ids)
+    for (now_a, _), id_a in zip(sorted(sends), ids, strict=True):
+        for (now_b, _), id_b in zip(sorted(sends), ids, strict=True):
+            if now_b - now_a > 1e-4:  # well past the clock's tick, and any bump within a process
+                assert id_b > id_a
+    assert max(ids) < 2**53  # until 2064; 2.9e9 s is 2061
+
+
+def test_one_process_never_repeats_an_update_id_even_when_the_clock_stands_still_or_goes_back():
+    ids = UpdateIds()
+    issued = [ids.next(t, 3) for t in (1.7e9, 1.7e9, 1.7e9, 1.6e9, 0.0)]
+    assert issued == sorted(issued) and len(set(issued)) == 5
+    assert all(i % WORKER_SLOTS == 3 for i in issued)
