@@ -13,7 +13,7 @@ from typing import Any
 
 import uvicorn
 from sdkgw.app import create_app
-from sdkgw.config import Config, channels_of_scenario, parse_channel
+from sdkgw.config import Config, channels_of_scenario, parse_channel, parse_delays
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,7 +29,13 @@ def main(argv: list[str] | None = None) -> None:
         help="a channel to serve (repeatable); default: one per protocol",
     )
     parser.add_argument("--bot", action="store_true", help="echo bot answers, no agents")
-    parser.add_argument("--bot-delay", type=float, help="seconds before the bot answers")
+    parser.add_argument(
+        "--bot-delay",
+        action="append",
+        default=[],
+        metavar="[CHANNEL=]SECONDS",
+        help="seconds before the bot answers, on every channel or one (repeatable; default 0.5)",
+    )
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     overrides: dict[str, Any] = {}
@@ -39,8 +45,8 @@ def main(argv: list[str] | None = None) -> None:
         overrides["channels"] = tuple(parse_channel(text) for text in args.channel)
     if args.bot:
         overrides["bot"] = True
-    if args.bot_delay is not None:
-        overrides["bot_delay"] = args.bot_delay
+    if args.bot_delay:
+        overrides["bot_delay"], overrides["bot_delays"] = parse_delays(args.bot_delay)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     app = create_app(Config.from_env(None, **overrides))
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)

@@ -30,6 +30,7 @@ import pytest
 from sim.loadtest.desk import AgentProfile, Assigned, CustomerLeft, CustomerMessage, Sent
 from sim.loadtest.payloads import (
     Webhook,
+    business_scoped_user_id,
     telegram_message,
     viber_message,
     webchat_close,
@@ -231,22 +232,7 @@ def unique_digits(n: int = 11) -> str:
 
 
 def whatsapp_hook(customer: Customer, text: str, message_id: str) -> Webhook:
-    """The replay's WhatsApp notification, with ``contacts[].user_id`` (the business-scoped
-    user id pywa requires) when the replay's payload lacks it (branch i12-wire adds it)."""
-    hook = whatsapp_message(CREDENTIALS, customer, text, message_id, int(time.time()))
-    body = json.loads(hook.body)
-    contact = body["entry"][0]["changes"][0]["value"]["contacts"][0]
-    if "user_id" in contact:
-        return hook
-    contact["user_id"] = f"US.{customer.id}"
-    raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    from sim.protocols import whatsapp_signature
-
-    headers = {
-        **hook.headers,
-        "X-Hub-Signature-256": whatsapp_signature(CREDENTIALS.whatsapp_app_secret, raw),
-    }
-    return Webhook(hook.path, raw, headers)
+    return whatsapp_message(CREDENTIALS, customer, text, message_id, int(time.time()))
 
 
 def profile(agent_id: str, *channels: str, capacity: int = 2) -> AgentProfile:
@@ -410,7 +396,10 @@ def test_messengers_through_the_sdks(gateway: str, platforms: Platforms) -> None
     wa_call = by_path["whatsapp"]
     assert wa_call.path == "/v21.0/106540352242922/messages"
     assert wa_call.headers["Authorization"] == f"Bearer {CREDENTIALS.whatsapp_token}"
-    assert (wa_call.body["to"], wa_call.body["text"]["body"]) == (wa.id, "Ответ whatsapp")
+    # pywa replies to the business-scoped user id the webhook gave (``recipient``)
+    assert "to" not in wa_call.body
+    assert wa_call.body["recipient"] == business_scoped_user_id(wa.id)
+    assert wa_call.body["text"]["body"] == "Ответ whatsapp"
     vb_call = by_path["viber"]
     assert vb_call.path == "/pa/send_message"
     assert vb_call.body["auth_token"] == CREDENTIALS.viber_auth_token
@@ -506,3 +495,56 @@ def test_echo_bot(platforms: Platforms, tmp_path: Path) -> None:
         assert refused.status_code == 409
     finally:
         stop(process)
+
+
+def test_sends_reach_the_replays_provider_emulator(tmp_path: Path) -> None:
+    """The replay's own provider emulator (served here by wsgiref) takes every SDK's send and
+    hands it to the customer it is for."""
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    from sim.loadtest.emulator import Outbound, ProviderEmulator
+    from sim.loadtest.payloads import customer_key
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    class Threading(ThreadingHTTPServer, WSGIServer):
+        pass
+
+    delivered: list[Outbound] = []
+    emulator = ProviderEmulator(CREDENTIALS, delivered.append)
+    port = free_port()
+    server = make_server("127.0.0.1", port, emulator, Threading, Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    process, url = start_gateway(f"http://127.0.0.1:{port}", log=tmp_path / "gateway.log")
+    try:
+        desk = SdkDesk(Connection(url))
+        agent = profile("emu-1", "whatsapp", "telegram", "viber", capacity=3)
+        assert desk.login(agent)
+        wa = Customer("79161234567", "Анна")
+        tg = Customer("123456789", "Пётр")
+        vb = Customer("MTIzNDU2Nzg5MDEyMzQ1Ng==", "Иван")
+        assert post(url, whatsapp_hook(wa, "a", "wamid.emu.1")).status_code == 200
+        assert post(url, telegram_message(CREDENTIALS, tg, "b", 11, 11, 1)).status_code == 200
+        assert post(url, viber_message(CREDENTIALS, vb, "c", 12, 1000)).status_code == 200
+        events = drain(desk, agent.id, 3)
+        for event in events:
+            assert isinstance(event, Assigned)
+            assert desk.reply(agent.id, event.conversation_id, "Ответ", event.channel) is (
+                Sent.ACCEPTED
+            )
+        deadline = time.time() + 10
+        while len(delivered) < 3 and time.time() < deadline:
+            time.sleep(0.02)
+        assert sorted(m.key for m in delivered) == sorted(
+            [
+                customer_key("whatsapp", wa.id),
+                customer_key("telegram", tg.id),
+                customer_key("viber", vb.id),
+            ]
+        )
+        assert emulator.rejected == 0
+    finally:
+        stop(process)
+        server.shutdown()

@@ -24,7 +24,7 @@ session's token):
 * ``DELETE /desk/chats/{id}`` → 204
 
 In echo-bot mode (``Config.bot``) there is no queue and no desk: every customer message is
-answered ``bot_delay`` seconds later with ``Echo: <text>``.
+answered with ``Echo: <text>``, ``bot_delay`` seconds later (or the channel's own delay).
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ class Gateway:
         self.floor.customer_message(channel, customer, text, address)
 
     async def _echo(self, chat: Chat, text: str) -> None:
-        await asyncio.sleep(self.config.bot_delay)
+        await asyncio.sleep(self.config.delay_of(chat.channel.name))
         self.messengers.send(chat, f"Echo: {text}")
 
     async def _whatsapp_message(self, _: object, message: Message) -> None:
@@ -122,7 +122,7 @@ class Gateway:
             user.wa_id or user.bsuid,
             message.id,
             message.text or message.caption or f"[{message.type}]",
-            {"phone_id": message.metadata.phone_number_id},
+            {"phone_id": message.metadata.phone_number_id, "user_id": user.bsuid},
         )
 
 

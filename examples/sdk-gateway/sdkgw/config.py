@@ -53,6 +53,18 @@ def parse_channel(text: str) -> Channel:
     return Channel(parts[0], parts[1], int(parts[2]) if len(parts) == 3 else 0)
 
 
+def parse_delays(texts: list[str], default: float = 0.5) -> tuple[float, dict[str, float]]:
+    """``SECONDS`` (every channel) and ``CHANNEL=SECONDS`` items: (default, per channel)."""
+    per_channel: dict[str, float] = {}
+    for text in texts:
+        name, equals, seconds = text.strip().rpartition("=")
+        if equals:
+            per_channel[name] = float(seconds)
+        else:
+            default = float(seconds)
+    return default, per_channel
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     credentials: PlatformCredentials = field(default_factory=PlatformCredentials)
@@ -66,6 +78,8 @@ class Config:
     """Echo-bot mode: a bot answers every customer message, no agents, no queue."""
     bot_delay: float = 0.5
     """Wall seconds the echo bot waits before answering."""
+    bot_delays: Mapping[str, float] = field(default_factory=dict)
+    """Per channel name, the bot's delay where it differs from ``bot_delay``."""
     send_attempts: int = 4
     """Calls per outbound message before giving up (timeouts, connection errors, refusals)."""
 
@@ -89,9 +103,15 @@ class Config:
         if env.get("SDKGW_BOT", "") not in ("", "0", "false"):
             values["bot"] = True
         if env.get("SDKGW_BOT_DELAY"):
-            values["bot_delay"] = float(env["SDKGW_BOT_DELAY"])
+            values["bot_delay"], values["bot_delays"] = parse_delays(
+                env["SDKGW_BOT_DELAY"].split(",")
+            )
         values.update(overrides)
         return cls(**values)
+
+    def delay_of(self, channel: str) -> float:
+        """Seconds the echo bot waits before answering a message on ``channel``."""
+        return self.bot_delays.get(channel, self.bot_delay)
 
     def channel(self, name: str) -> Channel | None:
         return next((c for c in self.channels if c.name == name), None)

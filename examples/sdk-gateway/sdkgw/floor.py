@@ -222,6 +222,7 @@ class Floor:
                     "chat": chat.id,
                     "channel": chat.channel.name,
                     "customer": chat.customer,
+                    "assigned_at": time.time(),
                     "messages": [{"at": at, "text": text} for at, text in chat.messages],
                 },
             )

@@ -143,8 +143,12 @@ class Messengers:
         if protocol == "telegram":
             await self.telegram.send_message(chat_id=int(chat.customer), text=text)
         elif protocol == "whatsapp":
+            # To the business-scoped user id when the webhook gave one (pywa's preference: it
+            # sends it as ``recipient``), else to the number (``to``).
             await self.whatsapp.send_message(
-                to=chat.customer, text=text, sender=chat.address.get("phone_id")
+                to=chat.address.get("user_id") or chat.customer,
+                text=text,
+                sender=chat.address.get("phone_id"),
             )
         elif protocol == "viber":
             message = TextMessage(text=text)
