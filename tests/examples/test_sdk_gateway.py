@@ -548,3 +548,103 @@ def test_sends_reach_the_replays_provider_emulator(tmp_path: Path) -> None:
     finally:
         stop(process)
         server.shutdown()
+
+
+# -- end to end: chatsim replay against the SDK gateway ----------------------------------------
+
+SMALL = ROOT / "scenarios" / "small.yaml"
+SPEEDUP = 240
+DESK_SPEC = f"{EXAMPLE / 'desk.py'}:SdkDesk"
+
+
+def _replay_has_desks() -> bool:
+    import sim.loadtest.desk
+
+    return hasattr(sim.loadtest.desk, "load_desk")
+
+
+needs_desk = pytest.mark.skipif(
+    not _replay_has_desks(),
+    reason="chatsim replay --agents/--responder (branch i12-desk) has not been merged here",
+)
+
+
+def short_trace(tmp_path: Path, seconds: float = 2700.0) -> Path:
+    """The first 45 scenario minutes of small.yaml's seed-1 trace (about 11 wall seconds at
+    speedup 240): a short trace keeps three replays inside the test suite's time."""
+    from sim.scenario import load_scenario
+    from sim.trace import Trace, write_trace
+    from sim.traffic import draw_trace
+
+    full = draw_trace(load_scenario(SMALL), 1)
+    path = tmp_path / "trace.jsonl"
+    write_trace(Trace(full.header, [c for c in full if c.t < seconds]), path)
+    return path
+
+
+def run_replay(tmp_path: Path, gateway_args: list[str], *extra: str) -> Path:
+    """Start the SDK gateway (outbound at the replay's emulator port), replay the short trace
+    against it, check the run and ``chatsim compare``; returns the output directory."""
+    from sim.results import read_results
+
+    emulator = free_port()
+    process, url = start_gateway(
+        f"http://127.0.0.1:{emulator}",
+        "--scenario",
+        str(SMALL),
+        *gateway_args,
+        log=tmp_path / "gateway.log",
+    )
+    out = tmp_path / "run"
+    try:
+        command = [
+            sys.executable, "-m", "sim", "replay", str(SMALL), "--speedup", str(SPEEDUP),
+            "--trace", str(short_trace(tmp_path)), "--out", str(out), "--time-limit", "90",
+            "--gateway", url, "--emulator-port", str(emulator), *extra,
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=200, cwd=tmp_path)
+    finally:
+        stop(process)
+    log = (tmp_path / "gateway.log").read_text()
+    assert done.returncode in (0, 1), done.stdout + done.stderr + log
+    validity = read_results(out / "replay").extra["validity"]
+    assert validity["valid"], validity
+    assert validity["lost_inbound"] == 0 and validity["lost_replies"] == 0, validity
+    model, measured = read_results(out / "model"), read_results(out / "replay")
+    assert measured.mean("offered") == model.mean("offered") > 0
+    compare = subprocess.run(
+        [sys.executable, "-m", "sim", "compare", str(out / "model"), str(out / "replay")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert compare.returncode == 0, compare.stdout + compare.stderr
+    assert "gave up a reply" not in log, log
+    return out
+
+
+@pytest.mark.slow
+@needs_desk
+def test_replay_through_the_sdk_gateway(tmp_path: Path) -> None:
+    run_replay(tmp_path, [], "--agents", DESK_SPEC)
+
+
+@pytest.mark.slow
+@needs_desk
+def test_replay_through_the_sdk_gateway_two_processes(tmp_path: Path) -> None:
+    run_replay(tmp_path, [], "--agents", DESK_SPEC, "--processes", "2")
+
+
+@pytest.mark.slow
+@needs_desk
+def test_replay_of_the_echo_bot(tmp_path: Path) -> None:
+    """``--responder bot``: the gateway's echo bot answers after each channel's bot time /
+    speedup, the delay the replay's model of a bot responder assumes."""
+    from sim.loadtest.bot import bot_time  # type: ignore[import-not-found,unused-ignore]
+
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(SMALL)
+    delays = [f"{name}={bot_time(c) / SPEEDUP:.4f}" for name, c in scenario.channels.items()]
+    args = ["--bot", *(item for d in delays for item in ("--bot-delay", d))]
+    run_replay(tmp_path, args, "--responder", "bot")
