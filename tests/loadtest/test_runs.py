@@ -121,7 +121,9 @@ def test_telegram_update_ids_increase_in_send_order_across_conversations_and_run
 
 @given(
     st.lists(
-        st.tuples(st.floats(1.6e9, 2.9e9), st.integers(0, WORKER_SLOTS - 1)), min_size=2, max_size=40
+        st.tuples(st.floats(1.6e9, 2.9e9), st.integers(0, WORKER_SLOTS - 1)),
+        min_size=2,
+        max_size=40,
     )
 )
 def test_update_ids_of_workers_never_collide_and_follow_the_clock(sends):
