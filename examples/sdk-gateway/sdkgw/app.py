@@ -43,7 +43,7 @@ from pydantic import BaseModel, Field
 from pywa.types.message import Message
 from pywa_async.handlers import MessageHandler
 from telegram import Update
-from viberbot.api.viber_requests import ViberMessageRequest
+from viberbot.api.viber_requests import ViberMessageRequest  # type: ignore[import-untyped]
 
 from .config import Channel, Config
 from .floor import Agent, Chat, Floor, Reply

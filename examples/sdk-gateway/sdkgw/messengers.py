@@ -29,9 +29,9 @@ from typing import Any
 import httpx
 from pywa_async.client import WhatsApp
 from telegram import Bot
-from viberbot import Api as ViberApi
-from viberbot.api.bot_configuration import BotConfiguration
-from viberbot.api.messages.text_message import TextMessage
+from viberbot import Api as ViberApi  # type: ignore[import-untyped]
+from viberbot.api.bot_configuration import BotConfiguration  # type: ignore[import-untyped]
+from viberbot.api.messages.text_message import TextMessage  # type: ignore[import-untyped]
 
 from .config import Config
 from .floor import Chat
