@@ -24,6 +24,8 @@ from sim.compare import judgeable, timing_resolution
 from sim.durations import format_clock
 from sim.errors import InputError, InvalidRunError
 from sim.loadtest.collect import MAX_LATENESS_MS
+from sim.loadtest.desk import REFERENCE_DESK, DeskError, load_desk
+from sim.loadtest.raw import RESPONDERS, Responder
 from sim.loadtest.run import run_replay
 from sim.loadtest.settings import OUTAGE_LIMIT
 from sim.protocols import DEFAULT_EMULATOR_PORT
@@ -74,6 +76,28 @@ def replay(
     processes: Annotated[
         int, typer.Option("--processes", help="Locust processes (distributed mode when above 1).")
     ] = 1,
+    agents: Annotated[
+        str | None,
+        typer.Option(
+            "--agents",
+            metavar="MODULE:CLASS",
+            help=(
+                "Your gateway's agent desk: an implementation of sim.loadtest.desk.AgentDesk, "
+                "as package.module:Class or path/to/file.py:Class (default: the reference "
+                "gateway's agent API)."
+            ),
+        ),
+    ] = None,
+    responder: Annotated[
+        str,
+        typer.Option(
+            "--responder",
+            help=(
+                "Who answers the customers: 'agents' (emulated through the desk) or 'bot' "
+                "(the gateway's own bot, no agents; needs --gateway)."
+            ),
+        ),
+    ] = "agents",
     out: Annotated[
         Path,
         typer.Option(
@@ -170,6 +194,13 @@ def replay(
         raise InputError("must be positive", key="--outage-limit")
     if time_limit is not None and time_limit <= 0:
         raise InputError("must be positive", key="--time-limit")
+    chosen = _responder(responder, agents, gateway)
+    desk = agents or REFERENCE_DESK
+    if chosen == "agents":
+        try:
+            load_desk(desk)  # here, so that a wrong name is exit 2 before anything starts
+        except DeskError as error:
+            raise InputError(str(error), key="--agents") from None
     scenario = scenario_from(scenario_path)
     thresholds: list[Threshold] = []
     for text in threshold or []:
@@ -213,7 +244,7 @@ def replay(
         outcome = run_replay(
             scenario, scenario_path, played, trace_path, speedup=speedup, out=out, gateway=gateway,
             processes=processes, emulator_port=emulator_port, max_lateness_ms=max_lateness,
-            limit=time_limit, outage_limit=outage_limit,
+            limit=time_limit, outage_limit=outage_limit, agents=desk, responder=chosen,
             on_tick=lambda elapsed: bar.update(task, completed=min(elapsed, expected)),
         )  # fmt: skip
     validity = outcome.validity
@@ -278,6 +309,24 @@ def replay(
     if not validity.valid:
         raise InvalidRunError(invalid)
     raise typer.Exit(verdict.exit_code if verdict is not None else 0)
+
+
+def _responder(given: str, agents: str | None, gateway: str | None) -> Responder:
+    """``--responder``, checked against the options it needs and excludes."""
+    for responder in RESPONDERS:
+        if given == responder:
+            break
+    else:
+        raise InputError(f"must be one of {', '.join(RESPONDERS)}", key="--responder")
+    if responder == "bot" and agents is not None:
+        raise InputError("a bot answers: no agents are emulated, so no desk", key="--agents")
+    if responder == "bot" and not gateway:
+        raise InputError(
+            "a bot responder replays against your gateway's bot: give --gateway URL "
+            "(the reference gateway has no bot)",
+            key="--responder",
+        )
+    return responder
 
 
 def _tolerances(texts: list[str], baseline: Path | None) -> dict[str, Tolerance]:

@@ -1,11 +1,14 @@
-"""Emulated agents: they log in through the gateway's agent API and answer like the model's.
+"""Emulated agents: they log in through the gateway's agent desk and answer like the model's.
 
-Each agent long-polls its events, keeps its conversations' messages in the order customers sent
-them, and types one reply at a time for ``reply x reply_factor x slowdown[k-1] / speedup``
-(``k`` its active chats when it starts), taking the work from the trace. After the last answer
-(or the one answer a silently departed customer gets) it closes the conversation
-``close_after / speedup`` later. Shifts and per-interval staffing log agents in and drain them
-on the schedule the model uses, with the same agent ids.
+The agents speak to the gateway only through an :class:`~sim.loadtest.desk.AgentDesk` (the
+reference gateway's, or the one ``--agents MODULE:CLASS`` names) and learn of conversations
+only through its events (:data:`~sim.loadtest.desk.DeskEvent`). Each agent long-polls them,
+keeps its conversations' messages in the order customers sent them, and types one reply at a
+time for ``reply x reply_factor x slowdown[k-1] / speedup`` (``k`` its active chats when it
+starts), taking the work from the trace. After the last answer (or the one answer a silently
+departed customer gets) it closes the conversation ``close_after / speedup`` later. Shifts and
+per-interval staffing log agents in and drain them on the schedule the model uses, with the
+same agent ids.
 """
 
 from __future__ import annotations
@@ -13,21 +16,28 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import gevent
 import gevent.event
 
+from sim.loadtest.desk import (
+    AgentDesk,
+    AgentProfile,
+    Assigned,
+    CustomerLeft,
+    CustomerMessage,
+    DeskEvent,
+    Sent,
+)
 from sim.loadtest.payloads import customer_key
 from sim.loadtest.raw import AgentLog, HandledConversation, OpenSpan
 from sim.scenario import AgentGroup, Scenario
 from sim.trace import Conversation, Trace
 
-Call = Callable[[str, str, dict[str, Any] | None, str, str], tuple[int, Any]]
-"""``call(method, path, json, name, credential) -> (status, body)``: the agent API over HTTP,
-with ``Authorization: Bearer <credential>`` (the desk key to log in, then the agent's token)."""
+POLL_TIMEOUT = 1.0
+"""Wall seconds an agent's events poll waits: short, so that a drained agent notices soon that
+it is gone."""
 
 
 @dataclass(slots=True)
@@ -53,7 +63,9 @@ class EmulatedAgent:
     def __init__(self, id: str, group: AgentGroup, floor: AgentFloor) -> None:
         self.id = id
         self.group = group
+        self.profile = AgentProfile(id, tuple(group.skills), group.max_chats)
         self.floor = floor
+        self.desk = floor.desk
         self.slowdown = group.slowdown_factors
         self.active: dict[str, _Chat] = {}
         self._work: list[tuple[float, int, str, int]] = []
@@ -63,28 +75,17 @@ class EmulatedAgent:
         self.log: AgentLog | None = None
         self.accepting = False
         self.gone = True
-        self._seq = 0
         self.closing = 0
         self._greenlets: list[gevent.Greenlet] = []
-        self.token = floor.desk_key
-        """The session token of its current login (:mod:`sim.gateway.auth`)."""
 
     # -- presence ----------------------------------------------------------------------------
 
     def login(self) -> None:
-        status, body = self.floor.call(
-            "POST",
-            "/agents/login",
-            {"agent_id": self.id, "skills": self.group.skills, "max_chats": self.group.max_chats},
-            "agent login",
-            self.floor.desk_key,
-        )
-        if status != 200:
-            self.floor.problems.append(f"agent {self.id}: login answered {status}")
+        """Log in, or come back after a drain (same agent, same log while it is not gone)."""
+        welcomed = self.desk.login(self.profile) if self.gone else self.desk.back(self.profile)
+        if not welcomed:
+            self.floor.problems.append(f"agent {self.id}: the desk refused its login")
             return
-        # A gateway without sessions answers no token: the desk key then goes on every call.
-        token = body.get("token") if isinstance(body, dict) else None
-        self.token = token if isinstance(token, str) else self.floor.desk_key
         now = time.time()
         if self.log is None or self.gone:
             self.log = AgentLog(self.id, self.group.group, self.group.max_chats, now)
@@ -103,7 +104,7 @@ class EmulatedAgent:
         spans = self.floor.accepting_spans.get(self.id)
         if spans and spans[-1][1] is None:
             spans[-1] = (spans[-1][0], time.time())
-        self.floor.call("POST", f"/agents/{self.id}/logout", None, "agent logout", self.token)
+        self.desk.away(self.id)
         self._maybe_gone()
 
     def _maybe_gone(self) -> None:
@@ -111,8 +112,7 @@ class EmulatedAgent:
         is gone counts, since an assignment may be on its way in a poll not yet read."""
         if self.accepting or self.active or self.gone or self.closing:
             return
-        status, body = self.floor.call("GET", f"/agents/{self.id}", None, "", self.token)
-        if status == 200 and isinstance(body, dict) and body.get("state") != "gone":
+        if not self.desk.gone(self.id):
             return
         self.gone = True
         if self.log is not None:
@@ -123,57 +123,46 @@ class EmulatedAgent:
 
     def _poll(self) -> None:
         while not self.gone and not self.floor.stopping:
-            status, events = self.floor.call(
-                "GET", f"/agents/{self.id}/events?timeout=1&after={self._seq}", None, "", self.token
-            )
-            if status != 200 or not isinstance(events, list):
+            events = self.desk.events(self.id, POLL_TIMEOUT)
+            if events is None:
                 gevent.sleep(0.05)
                 continue
             for event in events:
-                self._seq = max(self._seq, int(event["seq"]))
                 self._on_event(event)
             if not events:
                 self._maybe_gone()
 
-    def _on_event(self, event: dict[str, Any]) -> None:
-        kind, cid = event["type"], event["conversation_id"]
-        if kind == "assigned":
-            customer = event["customer"]["id"]
-            key = customer_key(self.floor.protocols[event["channel"]], customer)
+    def _on_event(self, event: DeskEvent) -> None:
+        cid = event.conversation_id
+        if isinstance(event, Assigned):
+            protocol = self.floor.protocols.get(event.channel)
+            key = customer_key(protocol, event.customer_id) if protocol else event.customer_id
             conversation = self.floor.conversations.get(key)
             if conversation is None:
                 if key in self.floor.earlier:
                     # A customer of an earlier run of this process who left silently while
                     # queued: not this run's; close it so that it holds no slot.
                     self.floor.leftovers += 1
-                    self.floor.call(
-                        "POST",
-                        f"/conversations/{cid}/close",
-                        {"agent_id": self.id},
-                        "agent close",
-                        self.token,
-                    )
+                    self.desk.close(self.id, cid)
                     return
                 self.floor.problems.append(
                     f"agent {self.id}: assigned {cid} of unknown customer {key}"
                 )
                 return
-            chat = _Chat(
-                HandledConversation(cid, conversation.id, key, self.id, float(event["ts"]))
-            )
+            assigned = event.assigned_at if event.assigned_at is not None else time.time()
+            chat = _Chat(HandledConversation(cid, conversation.id, key, self.id, assigned))
             self.floor.handled.append(chat.handled)
             self.floor.by_key[key] = chat
             self.active[cid] = chat
             if key in self.floor.left_silently:
                 chat.handled.left = "silent"
-            for message in event["messages"]:
-                if message["sender"] == "customer":
-                    self._queue(chat, float(message["ts"]))
-        elif kind == "message":
+            for sent_at in event.messages:
+                self._queue(chat, sent_at)
+        elif isinstance(event, CustomerMessage):
             held = self.active.get(cid)
-            if held is not None and event["message"]["sender"] == "customer":
-                self._queue(held, float(event["message"]["ts"]))
-        elif kind == "left":
+            if held is not None:
+                self._queue(held, event.sent_at)
+        elif isinstance(event, CustomerLeft):
             held = self.active.pop(cid, None)
             if held is not None:
                 held.handled.left = "visible"
@@ -223,16 +212,12 @@ class EmulatedAgent:
 
     def _send(self, chat: _Chat, conversation: Conversation, turn: int, typed: float) -> None:
         cid = chat.id
-        status, _ = self.floor.call(
-            "POST",
-            f"/conversations/{cid}/reply",
-            {"agent_id": self.id, "text": f"Ответ {turn + 1}", "id": f"{cid}-{turn}"},
-            "agent reply",
-            self.token,
-        )
-        if status not in (200, 202):
-            if status != 409:
-                self.floor.problems.append(f"agent {self.id}: reply to {cid} answered {status}")
+        sent = self.desk.reply(self.id, cid, f"Ответ {turn + 1}", f"{cid}-{turn}")
+        if sent is not Sent.ACCEPTED:
+            if sent is Sent.FAILED:
+                self.floor.problems.append(
+                    f"agent {self.id}: reply to {cid} failed (Locust's failures say how)"
+                )
             return
         chat.handled.replies += 1
         chat.handled.accepted.append(time.time())
@@ -253,13 +238,7 @@ class EmulatedAgent:
         self.closing += 1
         try:
             chat.handled.closed = time.time()
-            self.floor.call(
-                "POST",
-                f"/conversations/{chat.id}/close",
-                {"agent_id": self.id},
-                "agent close",
-                self.token,
-            )
+            self.desk.close(self.id, chat.id)
             # Only now is the slot free at the gateway, and the chat no longer counts here.
             self.active.pop(chat.id, None)
         finally:
@@ -281,15 +260,12 @@ class AgentFloor:
         scenario: Scenario,
         trace: Trace,
         speedup: float,
-        call: Call,
+        desk: AgentDesk | None,
         earlier: set[str] | None = None,
-        desk_key: str = "",
     ) -> None:
         self.scenario = scenario
-        self.desk_key = desk_key
-        """What agents log in with (``PlatformCredentials.desk_key``)."""
+        self._desk = desk
         self.speedup = speedup
-        self.call = call
         self.protocols = {name: channel.protocol for name, channel in scenario.channels.items()}
         self.conversations: dict[str, Conversation] = {}
         for conversation in trace:
@@ -316,9 +292,19 @@ class AgentFloor:
         self._numbers: dict[str, itertools.count[int]] = {}
         self._schedule: list[gevent.Greenlet] = []
 
+    @property
+    def desk(self) -> AgentDesk:
+        """The gateway's agent side (a floor without one, a bot responder's, has no agents)."""
+        if self._desk is None:
+            raise RuntimeError("a replay with a bot as the responder has no agents")
+        return self._desk
+
     def start(self, t0: float) -> list[gevent.Greenlet]:
-        """Schedule every login and drain relative to ``t0`` (wall time of scenario time 0)."""
+        """Schedule every login and drain relative to ``t0`` (wall time of scenario time 0);
+        nothing without a desk (a bot answers: no agents are emulated)."""
         greenlets = self._schedule
+        if self._desk is None:
+            return greenlets
         for group in self.scenario.agents:
             for shift in group.shifts or ():
                 begin, end = self.scenario.shift_window(shift)
@@ -370,13 +356,7 @@ class AgentFloor:
         gevent.killall(self._schedule)
         for agent in self.agents.values():
             for chat in list(agent.active.values()):
-                self.call(
-                    "POST",
-                    f"/conversations/{chat.id}/close",
-                    {"agent_id": agent.id},
-                    "agent close",
-                    agent.token,
-                )
+                self.desk.close(agent.id, chat.id)
                 chat.handled.closed = chat.handled.closed or time.time()
                 agent.active.pop(chat.id, None)
             if agent.accepting:

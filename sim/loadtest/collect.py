@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.kpi import measure
+from sim.loadtest.bot import bot_view
 from sim.loadtest.delivery import delivery_ms
 from sim.loadtest.raw import Percentiles, RawReplay, Span
 from sim.records import AgentRecord, ConversationRecord, Run
@@ -84,8 +85,15 @@ class Validity:
 
 
 def to_run(raw: RawReplay, scenario: Scenario, trace: Trace) -> Run:
-    """The replay's conversations and agents as model records, in scenario seconds."""
+    """The replay's conversations and agents as model records, in scenario seconds.
+
+    With a bot as the responder (``raw.responder``) every conversation reached the gateway at
+    its arrival and none waited in a queue (:mod:`sim.loadtest.bot`), and there are no agents.
+    """
     t0, speedup = raw.t0, raw.speedup
+    bot = raw.responder == "bot"
+    if bot:
+        trace = bot_view(trace)
 
     def at(wall: float | None) -> float | None:
         return None if wall is None else (wall - t0) * speedup
@@ -107,7 +115,9 @@ def to_run(raw: RawReplay, scenario: Scenario, trace: Trace) -> Run:
         if replies:
             record.first_reply_at = at(replies[0])
         served = handled.get(conversation.id)
-        if served is not None:
+        if bot:
+            record.left_queue_at = record.queued_at
+        elif served is not None:
             record.assigned_at = record.left_queue_at = at(served.assigned)
             record.closed_at = at(served.closed)
             record.agent_id = served.agent
@@ -339,5 +349,7 @@ def replay_results(
     """The replay's results file (the same KPIs as the model's) and its records."""
     run = to_run(raw, scenario, trace)
     header = ResultsHeader.of(scenario, "replay", trace=trace)
-    extra = {"speedup": raw.speedup, "validity": validity.to_dict()}
+    extra: dict[str, Any] = {"speedup": raw.speedup, "validity": validity.to_dict()}
+    if raw.responder == "bot":
+        extra["responder"] = "bot"
     return aggregate([measure(run, scenario)], header, extra), run

@@ -3,8 +3,9 @@
 Every gateway has its own agent API (or its own agent desktop's API); the replay's emulated
 agents (:mod:`sim.loadtest.agents`) only ever go through an :class:`AgentDesk`, and
 ``chatsim replay --agents MODULE:CLASS`` picks the implementation. The reference gateway's agent
-API is :class:`sim.loadtest.reference_desk.ReferenceDesk`; README's "Replaying against your
-gateway" is the guide to writing another.
+API is :class:`sim.loadtest.reference_desk.ReferenceDesk`; README's "Implementing a desk for
+your gateway" is the guide to writing another, and :func:`load_desk` is how ``MODULE:CLASS`` is
+found.
 
 The calls are blocking from the caller's point of view and run inside Locust's gevent loop, so
 an implementation makes its HTTP calls through the :class:`DeskConnection` it is given (Locust's
@@ -20,9 +21,14 @@ and when a customer left. Everything else about a gateway's events stays inside 
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import inspect
+import sys
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, cast
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +51,9 @@ class Assigned:
     channel: str
     customer_id: str
     messages: tuple[float, ...] = ()
+    assigned_at: float | None = None
+    """When the gateway assigned it (wall seconds, its timestamp); None: when the agent learned
+    of it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +115,10 @@ class DeskConnection(Protocol):
 class AgentDesk(Protocol):
     """One gateway's agent side. Built once per replay run with ``cls(connection)``."""
 
+    def __init__(self, connection: DeskConnection) -> None:
+        """Built once per replay run, with the connection all its calls go through."""
+        ...
+
     def login(self, agent: AgentProfile) -> bool:
         """Start the agent's session and its taking of chats; False if refused."""
         ...
@@ -137,3 +150,70 @@ class AgentDesk(Protocol):
     def close(self, agent_id: str, conversation_id: str) -> None:
         """End the conversation and free the agent's slot."""
         ...
+
+
+REFERENCE_DESK = "sim.loadtest.reference_desk:ReferenceDesk"
+"""The desk of ``--agents`` when none is named: the reference gateway's agent API."""
+
+
+class DeskError(Exception):
+    """``--agents MODULE:CLASS`` names nothing that loads, or something that is not a desk."""
+
+
+def desk_methods() -> tuple[str, ...]:
+    """The calls every desk has: those :class:`AgentDesk` declares."""
+    return tuple(
+        name
+        for name, value in vars(AgentDesk).items()
+        if not name.startswith("_") and inspect.isfunction(value)
+    )
+
+
+def load_desk(spec: str) -> type[AgentDesk]:
+    """The desk class ``spec`` names: ``package.module:Class`` (importable from ``sys.path``)
+    or ``path/to/file.py:Class`` (loaded from that file). :class:`DeskError` says what is
+    wrong: no ``:``, a module that does not import (with its error), no such class, or a class
+    without the calls of :class:`AgentDesk`."""
+    module_name, colon, class_name = spec.rpartition(":")
+    if not colon or not module_name or not class_name:
+        raise DeskError(f"{spec!r} is not MODULE:CLASS (e.g. {REFERENCE_DESK})")
+    try:
+        module = _import(module_name)
+    except DeskError:
+        raise
+    except Exception as error:  # whatever the module raises while it loads
+        raise DeskError(f"{module_name} does not import: {type(error).__name__}: {error}") from None
+    found = getattr(module, class_name, None)
+    if not inspect.isclass(found):
+        raise DeskError(f"{module_name} has no class {class_name}")
+    missing = [name for name in desk_methods() if not callable(getattr(found, name, None))]
+    if missing:
+        raise DeskError(
+            f"{spec} is not an agent desk: it lacks {', '.join(missing)} "
+            "(see sim.loadtest.desk.AgentDesk)"
+        )
+    return cast("type[AgentDesk]", found)
+
+
+def _import(name: str) -> Any:
+    """A module by dotted name, or from a file when ``name`` is a path to one."""
+    if not name.endswith(".py") and "/" not in name and "\\" not in name:
+        return importlib.import_module(name)
+    path = Path(name).resolve()
+    if not path.is_file():
+        raise DeskError(f"no file {name}")
+    # A name of its own, so that a file desk never shadows an installed module.
+    unique = f"chatsim_desk_{path.stem}_{abs(hash(str(path)))}"
+    if unique in sys.modules:
+        return sys.modules[unique]
+    spec = importlib.util.spec_from_file_location(unique, path)
+    if spec is None or spec.loader is None:
+        raise DeskError(f"{name} cannot be loaded as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[unique] = module  # dataclasses and pickling look their module up here
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[unique]
+        raise
+    return module

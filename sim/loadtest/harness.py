@@ -27,6 +27,7 @@ from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from sim.loadtest.customers import key_of
+from sim.loadtest.desk import REFERENCE_DESK
 from sim.loadtest.master import Master
 from sim.loadtest.messages import (
     Halt,
@@ -38,6 +39,7 @@ from sim.loadtest.messages import (
     ToMaster,
     ToWorker,
 )
+from sim.loadtest.raw import RESPONDERS
 from sim.loadtest.runs import for_run
 from sim.loadtest.schedule import owner, releases
 from sim.loadtest.settings import GATEWAY_DIED, OUTAGE_LIMIT, ReplaySettings
@@ -77,7 +79,7 @@ class RemoteWorkers:
         if isinstance(message, Plan):
             self.plan = message
             settings = self.settings
-            trace = for_run(settings.trace, settings.protocols, message.run)
+            trace = for_run(settings.played, settings.protocols, message.run)
             self.index_of = {key_of(r, settings.protocols): r.index for r in releases(trace)}
             for client in self.ready:
                 self._send(message, client)
@@ -255,6 +257,23 @@ def _arguments(parser: Any) -> None:
         include_in_web_ui=False,
         help="wall seconds the gateway may fail /healthz in a row before the run ends "
         "(customers redeliver unacknowledged webhooks for as long)",
+    )
+    group.add_argument(
+        "--agents",
+        type=str,
+        default=REFERENCE_DESK,
+        include_in_web_ui=False,
+        help="the gateway's agent desk, MODULE:CLASS or path/to/file.py:CLASS "
+        "(an implementation of sim.loadtest.desk.AgentDesk)",
+    )
+    group.add_argument(
+        "--responder",
+        type=str,
+        choices=list(RESPONDERS),
+        default="agents",
+        include_in_web_ui=False,
+        help="who answers the customers: emulated agents (through --agents) or the gateway's "
+        "own bot (no agents)",
     )
     group.add_argument(
         "--replay-limit",

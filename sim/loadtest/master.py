@@ -2,10 +2,12 @@
 
 The master runs the provider emulator (the platforms' send APIs the gateway answers customers
 through) and forwards each reply to the worker that plays its customer, runs the emulated agents
-(:class:`~sim.loadtest.agents.AgentFloor`), sends the workers the plan at test start, and
-collects their reports. When every worker has reported and no agent holds a conversation any
-more, it writes the raw file (:mod:`sim.loadtest.raw`) and stops Locust: the run ends by itself.
-In a single-process run the same process is the (one) worker too.
+(:class:`~sim.loadtest.agents.AgentFloor`) through the gateway's agent desk over a
+:class:`LocustConnection`, sends the workers the plan at test start, and collects their
+reports. When every worker has reported and no agent holds a conversation any more, it writes
+the raw file (:mod:`sim.loadtest.raw`) and stops Locust: the run ends by itself. With a bot as
+the responder there are no agents: the run ends when every customer is done. In a
+single-process run the same process is the (one) worker too.
 
 Each test start begins a new run (:mod:`sim.loadtest.runs`): new agents, new bookkeeping, new
 live KPIs, and a plan with the run's number, so that a second test from the web UI replays the
@@ -14,6 +16,7 @@ trace from its start and is measured on its own.
 
 from __future__ import annotations
 
+import json as json_module
 import logging
 import time
 from pathlib import Path
@@ -26,8 +29,8 @@ from locust.env import Environment
 from locust.event import EventHook
 
 from sim.durations import format_clock
-from sim.experiment import run_experiment
-from sim.loadtest.agents import AgentFloor, Call
+from sim.loadtest.agents import AgentFloor
+from sim.loadtest.bot import model_results
 from sim.loadtest.collect import ENDED_BY_OUTAGE, MAX_LATENESS_MS, judge, replay_results
 from sim.loadtest.delivery import delivery_ms
 from sim.loadtest.emulator import Outbound, ProviderEmulator
@@ -93,29 +96,29 @@ class Master:
         )
         server.start()
 
-    def _agent_api(self) -> Call:
-        """The agents' HTTP calls to the gateway (the host may have been changed in the web UI
+    def _connection(self) -> LocustConnection:
+        """The agent desk's HTTP to the gateway (the host may have been changed in the web UI
         since the last run)."""
         host = self.environment.host
-        actions = FastHttpSession(
-            host,
-            request_event=self.environment.events.request,
-            user=None,
-            concurrency=400,
-            network_timeout=30.0,
-            connection_timeout=5.0,
-        )
+
+        def session(request_event: EventHook) -> FastHttpSession:
+            return FastHttpSession(
+                host,
+                request_event=request_event,
+                user=None,
+                concurrency=400,
+                network_timeout=30.0,
+                connection_timeout=5.0,
+            )
+
         # Long-polls stay out of Locust's statistics: their duration is the poll timeout.
         unrecorded = EventHook()  # type: ignore[no-untyped-call]
-        polls = FastHttpSession(
-            host,
-            request_event=unrecorded,
-            user=None,
-            concurrency=400,
-            network_timeout=30.0,
-            connection_timeout=5.0,
+        return LocustConnection(
+            session(self.environment.events.request),
+            session(unrecorded),
+            self.settings.credentials.desk_key,
+            self.settings.outage_limit,
         )
-        return _caller(actions, polls, self.settings.outage_limit)
 
     def on_test_start(self) -> None:
         """Begin the next run: fresh agents and bookkeeping, scenario time 0 a second from now,
@@ -128,15 +131,9 @@ class Master:
                 gevent.spawn(self.floor.finish).join(timeout=10)
             earlier = self.floor.earlier | set(self.floor.conversations)
         self.run += 1
-        trace = for_run(settings.trace, settings.protocols, self.run)
-        self.floor = AgentFloor(
-            settings.scenario,
-            trace,
-            settings.speedup,
-            self._agent_api(),
-            earlier,
-            settings.credentials.desk_key,
-        )
+        trace = for_run(settings.played, settings.protocols, self.run)
+        desk = settings.desk(self._connection()) if settings.desk is not None else None
+        self.floor = AgentFloor(settings.scenario, trace, settings.speedup, desk, earlier)
         self.reports, self.delivered, self.outbound = [], {}, {}
         self.outages, self.halted = [], False
         self._emulator_before = EmulatorCounts(self.emulator.received, self.emulator.rejected)
@@ -278,6 +275,7 @@ class Master:
             outages=list(self.outages),
             problems=self.floor.problems + [p for report in self.reports for p in report.problems],
             finished=time.time(),
+            responder=self.settings.responder,
         )
         if self.settings.out is not None:
             write_raw(raw, self.settings.out)
@@ -297,48 +295,80 @@ class Master:
         validity = judge(raw, MAX_LATENESS_MS, scenario)
         replay, run = replay_results(raw, scenario, trace, validity)
         write_results(replay, directory / "replay", run.conversations)
-        model = run_experiment(scenario, trace=trace)
-        write_results(model.results, directory / "model", model.first_run.conversations)
+        model, records = model_results(scenario, trace, self.settings.responder)
+        write_results(model, directory / "model", records)
         log.info("wrote %s and %s", directory / "replay", directory / "model")
 
 
-def _caller(actions: FastHttpSession, polls: FastHttpSession, patience: float) -> Call:
-    """The agents' :data:`~sim.loadtest.agents.Call` over Locust's HTTP sessions. An action
-    (a POST) the gateway did not answer, or answered with 408, 429 or 5xx, is sent again with
-    backoff for up to ``patience`` seconds, as an agent desktop would: replies carry their
-    idempotency key, and closing or logging out twice does no harm. Polls are repeated by
-    their loops anyway."""
+class LocustConnection:
+    """The :class:`~sim.loadtest.desk.DeskConnection` a desk gets: Locust's HTTP sessions.
 
-    def once(
-        method: str, path: str, body: dict[str, Any] | None, name: str, headers: dict[str, str]
-    ) -> tuple[int, Any]:
-        try:
-            if method == "GET":
-                response = polls.get(path, headers=headers)
-            else:
-                with actions.request(
-                    method, path, json=body, name=name, catch_response=True, headers=headers
-                ) as response:
-                    if response.status_code == 409:
-                        response.success()  # the customer left meanwhile: expected, not an error
-            payload = response.json() if response.text else None
-            return response.status_code, payload
-        except Exception:
-            return 0, None
+    ``request`` goes through a session whose requests show in Locust's statistics (a 409, the
+    usual answer to acting on a conversation that has ended, is not counted as a failure);
+    ``poll`` through one whose requests do not. A request the gateway did not answer, or
+    answered with 408, 429 or 5xx, is sent again with backoff for up to ``patience`` seconds,
+    as an agent desktop would: a reply carries its idempotency key, and closing or logging out
+    twice does no harm. Polls are repeated by their loops anyway.
+    """
 
-    def call(
-        method: str, path: str, body: dict[str, Any] | None, name: str, credential: str
+    def __init__(
+        self,
+        actions: FastHttpSession,
+        polls: FastHttpSession,
+        desk_key: str,
+        patience: float,
+    ) -> None:
+        self.actions = actions
+        self.polls = polls
+        self.desk_key = desk_key
+        self.patience = patience
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        name: str,
+        *,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {credential}"}
-        give_up = time.time() + patience
+        give_up = time.time() + self.patience
         pause = 0.1
         while True:
-            status, payload = once(method, path, body, name, headers)
-            if method == "GET" or (status and status not in RETRIED):
+            status, payload = self._once(method, path, name, json, headers)
+            if status and status not in RETRIED:
                 return status, payload
             if time.time() + pause > give_up:
                 return status, payload
             gevent.sleep(pause)
             pause = min(2.0, 2 * pause)
 
-    return call
+    def _once(
+        self, method: str, path: str, name: str, json: Any, headers: dict[str, str] | None
+    ) -> tuple[int, Any]:
+        try:
+            with self.actions.request(
+                method, path, json=json, name=name, catch_response=True, headers=headers
+            ) as response:
+                if response.status_code == 409:
+                    response.success()  # the customer left meanwhile: expected, not an error
+            return response.status_code, _body(response.text)
+        except Exception:
+            return 0, None
+
+    def poll(self, path: str, *, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        try:
+            response = self.polls.get(path, headers=headers)
+            return response.status_code, _body(response.text)
+        except Exception:
+            return 0, None
+
+
+def _body(text: str | None) -> Any:
+    """A response's JSON, None when it has none (or is not JSON)."""
+    if not text:
+        return None
+    try:
+        return json_module.loads(text)
+    except ValueError:
+        return None

@@ -15,7 +15,7 @@ with pydantic (:func:`read_plain`), as the worker-master messages are. The file 
      "delivered": {customer key: count}, "outbound": {customer key: [wall time...]},
      "emulator": {"received": n, "rejected": n}, "lateness": Percentiles (seconds),
      "ack_ms": Percentiles (milliseconds), "delivery_ms": Percentiles (milliseconds),
-     "problems": [text...], "finished": wall time}
+     "problems": [text...], "finished": wall time, "responder": "agents" or "bot"}
 
 Reply delivery latency is the wall time from the gateway accepting an agent's reply (the agent's
 ``POST /conversations/{cid}/reply`` returned 2xx: ``HandledConversation.accepted``) to the
@@ -44,6 +44,12 @@ VERSION = 1
 Departure = Literal["visible", "silent"]
 """How a customer left a conversation an agent held: ``visible`` the gateway told the agent (a
 webchat close), ``silent`` the harness told it out of band (a messenger customer who gave up)."""
+
+Responder = Literal["agents", "bot"]
+"""Who answers the customers in a replay: the emulated ``agents`` (through the gateway's agent
+desk), or the gateway's own ``bot`` (no agents; :mod:`sim.loadtest.bot`)."""
+
+RESPONDERS: tuple[Responder, ...] = get_args(Responder)
 
 Span = tuple[float, float]
 """``(begin, end)``, wall seconds."""
@@ -241,6 +247,8 @@ class RawReplay(Plain):
     outages: list[OpenSpan] = field(default_factory=list)
     """When the gateway's ``/healthz`` did not answer 200, wall times (an end of None: it was
     still down when the run ended)."""
+    responder: Responder = "agents"
+    """Who answered: emulated agents, or the gateway's bot (files without it: agents)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = {"format": FORMAT, "version": VERSION, **asdict(self)}
@@ -254,6 +262,7 @@ class RawReplay(Plain):
             "outages",
             "problems",
             "finished",
+            "responder",
         ):
             data[key] = data.pop(key)  # after "accepting", as files have always had them
         return data

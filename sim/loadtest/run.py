@@ -21,9 +21,10 @@ from pathlib import Path
 import httpx
 
 from sim.errors import InvalidRunError
-from sim.experiment import run_experiment
+from sim.loadtest.bot import model_results
 from sim.loadtest.collect import MAX_LATENESS_MS, Validity, judge, replay_results
-from sim.loadtest.raw import read_raw
+from sim.loadtest.desk import REFERENCE_DESK
+from sim.loadtest.raw import Responder, read_raw
 from sim.loadtest.settings import GATEWAY_DIED, OUTAGE_LIMIT
 from sim.protocols import DEFAULT_EMULATOR_PORT
 from sim.results import Results, write_results
@@ -184,9 +185,18 @@ def run_replay(
     limit: float | None = None,
     outage_limit: float = OUTAGE_LIMIT,
     on_tick: Callable[[float], None] | None = None,
+    agents: str = REFERENCE_DESK,
+    responder: Responder = "agents",
 ) -> ReplayOutcome:
     """Replay ``trace`` with Locust against ``gateway`` (or a fresh reference gateway, whose
-    death ends the run within a second or so: the run is then invalid and says so)."""
+    death ends the run within a second or so: the run is then invalid and says so).
+
+    ``agents`` names the gateway's agent desk (``MODULE:CLASS``, :func:`~.desk.load_desk`);
+    with ``responder="bot"`` the gateway's bot answers instead, no agents are emulated, and the
+    model side is :func:`~.bot.bot_model` (a bot needs ``gateway``: the reference has none).
+    """
+    if responder == "bot" and gateway is None:
+        raise ValueError("a bot responder needs a gateway whose bot answers (not the reference)")
     out.mkdir(parents=True, exist_ok=True)
     emulator_port = emulator_port or (DEFAULT_EMULATOR_PORT if gateway else free_port())
     expected = scenario.duration / speedup
@@ -204,6 +214,7 @@ def run_replay(
             "--speedup", f"{speedup:g}",
             "--emulator-port", str(emulator_port), "--replay-out", str(raw_path),
             "--replay-limit", f"{limit:g}", "--replay-outage-limit", f"{outage_limit:g}",
+            "--agents", agents, "--responder", responder,
             "--csv", str(out / "locust"), "--html", str(out / "locust.html"),
             "--loglevel", "WARNING",
         ]  # fmt: skip
@@ -245,9 +256,9 @@ def run_replay(
         validity.reasons.insert(0, died)
     replay, run = replay_results(raw, scenario, trace, validity)
     write_results(replay, out / "replay", run.conversations)
-    model = run_experiment(scenario, trace=trace)
-    write_results(model.results, out / "model", model.first_run.conversations)
-    return ReplayOutcome(replay, model.results, validity)
+    model, records = model_results(scenario, trace, responder)
+    write_results(model, out / "model", records)
+    return ReplayOutcome(replay, model, validity)
 
 
 @contextmanager

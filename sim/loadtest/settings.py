@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.loadtest.bot import bot_view
+from sim.loadtest.desk import AgentDesk, DeskError, load_desk
+from sim.loadtest.raw import RESPONDERS, Responder
 from sim.protocols import PlatformCredentials
 from sim.scenario import Scenario, load_scenario
 from sim.trace import Trace, read_trace
@@ -46,6 +49,13 @@ class ReplaySettings:
     redeliver unacknowledged webhooks for as long."""
     headless: bool
     """Whether Locust runs without its web UI (then the end of the replay quits Locust)."""
+    responder: Responder = "agents"
+    """Who answers: the emulated agents through ``desk``, or the gateway's bot."""
+    desk: type[AgentDesk] | None = None
+    """The agent desk class (``--agents``); None for a bot responder (no agents)."""
+    played: Trace = field(init=False)
+    """The trace as the customers play it: ``trace``, or its :func:`~sim.loadtest.bot.bot_view`
+    for a bot responder (every conversation arrives at ``t``)."""
     protocols: dict[str, str] = field(init=False)
     """Channel name: its wire protocol."""
     silent: dict[str, bool] = field(init=False)
@@ -53,6 +63,8 @@ class ReplaySettings:
 
     def __post_init__(self) -> None:
         channels = self.scenario.channels
+        played = bot_view(self.trace) if self.responder == "bot" else self.trace
+        object.__setattr__(self, "played", played)
         object.__setattr__(
             self, "protocols", {name: channel.protocol for name, channel in channels.items()}
         )
@@ -66,6 +78,16 @@ class ReplaySettings:
         ``CHATSIM_*`` environment, as the gateway reads them."""
         if not options.scenario or not options.trace:
             raise SystemExit("chatsim replay needs --scenario FILE and --trace FILE")
+        responder = options.responder
+        if responder not in RESPONDERS:
+            choices = ", ".join(RESPONDERS)
+            raise SystemExit(f"--responder must be one of {choices}, not {responder!r}")
+        desk = None
+        if responder == "agents":
+            try:
+                desk = load_desk(options.agents)
+            except DeskError as error:
+                raise SystemExit(f"--agents: {error}") from None
         return cls(
             scenario=load_scenario(options.scenario),
             trace=read_trace(options.trace),
@@ -78,4 +100,6 @@ class ReplaySettings:
             emulator_port=int(options.emulator_port),
             outage_limit=float(options.replay_outage_limit),
             headless=bool(options.headless),
+            responder=responder,
+            desk=desk,
         )

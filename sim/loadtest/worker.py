@@ -107,7 +107,7 @@ class Worker:
             self.master.send(Records(problems=["no plan came from the master"], run=run))
             return
         self.played = plan.run
-        trace = for_run(settings.trace, settings.protocols, plan.run)
+        trace = for_run(settings.played, settings.protocols, plan.run)
         mine = releases(trace, worker, plan.workers)
         problems: list[str] = []
         jitter = random.Random()  # spreads redeliveries; never part of what is measured

@@ -98,8 +98,12 @@ def test_a_raw_file_reads_back_as_written(tmp_path):
         "outages",
         "problems",
         "finished",
+        "responder",
     ]
     assert data["format"] == "chatsim-replay-raw" and data["version"] == 1
+    assert data["responder"] == "agents"
+    del data["responder"]  # files written before bots could answer: agents did
+    assert RawReplay.from_dict(data) == raw
     assert data["accepting"]["a-0001"] == [[1000.0, 1000.9], [1001.0, None]]
     assert data["agents"][0]["busy"] == [[1000.02, 1000.18], [1000.3, 1000.55]]
     assert RawReplay.from_dict(raw.to_dict()) == raw

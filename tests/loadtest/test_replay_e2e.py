@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -25,13 +26,19 @@ from pathlib import Path
 import pytest
 
 from sim.compare import timing_resolution
+from sim.loadtest.bot import bot_time
+from sim.loadtest.run import free_port, interrupt, wait_healthy
 from sim.results import read_results
 from sim.scenario import load_scenario
-from sim.trace import Trace, write_trace
+from sim.trace import Trace, read_trace, write_trace
 from sim.traffic import draw_trace
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ROOT / "scenarios" / "small.yaml"
+HERE = Path(__file__).resolve().parent
+COUNTING_DESK = HERE / "counting_desk.py"
+COUNTING_LOG = "CHATSIM_TEST_DESK_LOG"
+ECHO_BOT = HERE / "echo_bot_gateway.py"
 SPEEDUP = 240
 
 
@@ -137,3 +144,102 @@ def test_unreachable_gateway_is_an_invalid_run(tmp_path):
     result = replay(out, "--gateway", "http://127.0.0.1:9", "--seed", "1")
     assert result.returncode == 3
     assert "unreachable" in result.stderr and "Traceback" not in result.stderr
+
+
+def short_trace(tmp_path: Path, minutes: float, seed: int = 3) -> Path:
+    """The first ``minutes`` of small.yaml's arrivals, drawn with ``seed``, as a trace file."""
+    full = draw_trace(load_scenario(SMALL), seed)
+    part = Trace(full.header, [c for c in full if c.t < minutes * 60])
+    path = tmp_path / "short.jsonl"
+    write_trace(part, path)
+    return path
+
+
+@pytest.mark.slow
+def test_replay_through_the_desk_agents_names(tmp_path, monkeypatch):
+    log = tmp_path / "desk-calls.txt"
+    monkeypatch.setenv(COUNTING_LOG, str(log))
+    out = tmp_path / "run"
+    trace_path = short_trace(tmp_path, 60)
+    result = replay(out, "--trace", str(trace_path), "--agents", f"{COUNTING_DESK}:CountingDesk")
+    assert result.returncode == 0, result.stdout + result.stderr
+    raw = check_agreement(out)
+    calls = [line.split() for line in log.read_text().splitlines()]
+    kinds = {kind for kind, _ in calls}
+    # Every agent logged in and out through the named desk, and every reply went through it.
+    logged_in = {agent for kind, agent in calls if kind == "login"}
+    assert logged_in == {agent["id"] for agent in raw["agents"]} and len(logged_in) >= 3
+    assert {"Assigned", "reply", "close", "away"} <= kinds
+    replies = sum(1 for kind, _ in calls if kind == "reply")
+    assert replies >= sum(h["replies"] for h in raw["handled"]) > 0
+
+
+@pytest.fixture
+def echo_bot(tmp_path):
+    """The echo-bot gateway (``echo_bot_gateway.py``) on loopback, answering at ``SPEEDUP``
+    through a provider emulator on a port of its own; yields ``(url, emulator_port)``."""
+    port, emulator_port = free_port(), free_port()
+    base = f"http://127.0.0.1:{emulator_port}"
+    env = {
+        **os.environ,
+        "CHATSIM_WHATSAPP_API_BASE": base,
+        "CHATSIM_TELEGRAM_API_BASE": base,
+        "CHATSIM_VIBER_API_BASE": base,
+    }
+    command = [sys.executable, str(ECHO_BOT), "--port", str(port), "--scenario", str(SMALL)]
+    with (tmp_path / "echo-bot.log").open("w") as log:
+        process = subprocess.Popen(
+            [*command, "--speedup", str(SPEEDUP)], stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_healthy(url, timeout=30.0, process=process)
+            yield url, emulator_port
+        finally:
+            interrupt(process, timeout=10)
+
+
+@pytest.mark.slow
+def test_a_bot_responder_agrees_with_the_model(tmp_path, echo_bot):
+    url, emulator_port = echo_bot
+    out = tmp_path / "run"
+    trace_path = short_trace(tmp_path, 90)
+    result = replay(
+        out, "--trace", str(trace_path), "--responder", "bot", "--gateway", url,
+        "--emulator-port", str(emulator_port),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    raw = json.loads((out / "replay-raw.json").read_text())
+    assert raw["responder"] == "bot" and raw["agents"] == [] and raw["handled"] == []
+    measured = read_results(out / "replay")
+    assert measured.extra["validity"]["valid"] and measured.mean("occupancy") is None
+    # Every conversation reached the bot (the scenario's containment plays no part) and ended:
+    # answered, or its customer gave up before the bot's first answer, as the model says.
+    trace = {c.id: c for c in read_trace(trace_path)}
+    scenario = load_scenario(SMALL)
+    assert measured.mean("offered") == len(trace) and measured.mean("bot_contained") == 0
+    model = {r["id"]: r for r in conversation_records(out / "model")}
+    replayed = {r["id"]: r for r in conversation_records(out / "replay")}
+    assert replayed.keys() == model.keys() == trace.keys()
+    resolution = timing_resolution(measured)
+    for cid, record in replayed.items():
+        conversation = trace[cid]
+        if record["missed"]:
+            assert not record["reply_delays"]
+        else:
+            assert len(record["reply_delays"]) == len(conversation.turns), cid
+        margin = conversation.patience - bot_time(scenario.channels[conversation.channel])
+        if abs(margin) > resolution + 1.0:  # a patience race the harness cannot time is free
+            assert record["missed"] == model[cid]["missed"], (cid, margin)
+    verdict = subprocess.run(
+        [sys.executable, "-m", "sim", "compare", str(out / "model"), str(out / "replay")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert verdict.returncode == 0, verdict.stdout + verdict.stderr
+
+
+def conversation_records(directory: Path) -> list[dict]:
+    lines = (directory / "conversations.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
