@@ -138,6 +138,7 @@ def _event(item: dict[str, Any]) -> DeskEvent | None:
             str(item["channel"]),
             str(item["customer"]),
             tuple(float(m["at"]) for m in item.get("messages", ())),
+            float(item["assigned_at"]) if "assigned_at" in item else None,
         )
     if kind == "message":
         return CustomerMessage(chat, float(item["at"]))
