@@ -23,8 +23,8 @@ demo: $(STAMP)
 	@echo "open reports/demo/index.html (model vs replay) and reports/demo/tele2.html (a full day)"
 
 test: $(STAMP)
-	$(BIN)/ruff check sim tests locustfiles scripts
-	$(BIN)/ruff format --check sim tests locustfiles scripts
+	$(BIN)/ruff check sim tests locustfiles scripts examples
+	$(BIN)/ruff format --check sim tests locustfiles scripts examples
 	$(BIN)/mypy sim
 	$(BIN)/lint-imports
 	$(BIN)/pytest
