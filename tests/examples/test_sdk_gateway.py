@@ -557,21 +557,9 @@ SPEEDUP = 120
 DESK_SPEC = f"{EXAMPLE / 'desk.py'}:SdkDesk"
 
 
-def _replay_has_desks() -> bool:
-    import sim.loadtest.desk
-
-    return hasattr(sim.loadtest.desk, "load_desk")
-
-
-needs_desk = pytest.mark.skipif(
-    not _replay_has_desks(),
-    reason="chatsim replay --agents/--responder (branch i12-desk) has not been merged here",
-)
-
-
 def short_trace(tmp_path: Path, seconds: float = 2700.0) -> Path:
     """The first 45 scenario minutes of small.yaml's seed-1 trace (about 23 wall seconds at
-    speedup 120): a short trace keeps three replays inside the test suite's time."""
+    speedup 120): a short trace keeps the replays inside the test suite's time."""
     from sim.scenario import load_scenario
     from sim.trace import Trace, write_trace
     from sim.traffic import draw_trace
@@ -632,23 +620,17 @@ def run_replay(tmp_path: Path, gateway_args: list[str], *extra: str) -> Path:
 
 
 @pytest.mark.slow
-@needs_desk
-def test_replay_through_the_sdk_gateway(tmp_path: Path) -> None:
-    run_replay(tmp_path, [], "--agents", DESK_SPEC)
-
-
-@pytest.mark.slow
-@needs_desk
 def test_replay_through_the_sdk_gateway_two_processes(tmp_path: Path) -> None:
+    """The replay drives the SDK gateway's own agent API through its desk, in distributed mode
+    (the single-process path is the same desk and the same customers, so it is not run again)."""
     run_replay(tmp_path, [], "--agents", DESK_SPEC, "--processes", "2")
 
 
 @pytest.mark.slow
-@needs_desk
 def test_replay_of_the_echo_bot(tmp_path: Path) -> None:
     """``--responder bot``: the gateway's echo bot answers after each channel's bot time /
     speedup, the delay the replay's model of a bot responder assumes."""
-    from sim.loadtest.bot import bot_time  # type: ignore[import-not-found,unused-ignore]
+    from sim.loadtest.bot import bot_time
     from sim.scenario import load_scenario
 
     scenario = load_scenario(SMALL)

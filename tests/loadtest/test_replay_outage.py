@@ -29,7 +29,7 @@ SMALL = ROOT / "scenarios" / "small.yaml"
 SPEEDUP = 240
 
 
-def short_trace(tmp_path: Path, seconds: float = 2700.0) -> Path:
+def short_trace(tmp_path: Path, seconds: float = 1800.0) -> Path:
     """The first ``seconds`` of small.yaml's seed-1 trace (``seconds / 240`` wall seconds)."""
     scenario = load_scenario(SMALL)
     full = draw_trace(scenario, 1)
