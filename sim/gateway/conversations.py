@@ -172,21 +172,15 @@ class ConversationService:
         ids: list[str] = []
         duplicates = 0
         for message in inbound.messages:
-            if message.key is not None:
-                key = f"in:{channel}:{message.idempotency_key}"
-                if self.store.claim_key(key) is not None:
-                    duplicates += 1
-                    self.metrics.duplicates.labels(channel).inc()
-                    continue
+            if self._seen(channel, message.idempotency_key):
+                duplicates += 1
+                continue
             ids.append(self._customer_message(channel, protocol, message))
         ignored = inbound.ignored
         for change in inbound.changes:
-            if change.key is not None:
-                key = f"in:{channel}:{change.idempotency_key}"
-                if self.store.claim_key(key) is not None:
-                    duplicates += 1
-                    self.metrics.duplicates.labels(channel).inc()
-                    continue
+            if self._seen(channel, change.idempotency_key):
+                duplicates += 1
+                continue
             if not self._customer_changed(channel, change):
                 ignored += 1
         statuses = 0
@@ -215,6 +209,17 @@ class ConversationService:
             closed=closed,
             conversation_ids=ids,
         )
+
+    def _seen(self, channel: str, idempotency_key: str | None) -> bool:
+        """Whether a platform already delivered this (a retry); claims the key if not. Without
+        a key (the platform gave no id) nothing can be recognised again."""
+        if (
+            idempotency_key is None
+            or self.store.claim_key(f"in:{channel}:{idempotency_key}") is None
+        ):
+            return False
+        self.metrics.duplicates.labels(channel).inc()
+        return True
 
     def _customer_message(self, channel: str, protocol: str, inbound: InboundMessage) -> str:
         now = self._wall()
