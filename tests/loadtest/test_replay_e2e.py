@@ -125,20 +125,6 @@ def test_replay_agrees_with_the_model(tmp_path):
     assert verdict.returncode == 0, verdict.stdout + verdict.stderr
 
 
-@pytest.mark.slow
-def test_replay_with_two_locust_processes(tmp_path):
-    scenario = load_scenario(SMALL)
-    full = draw_trace(scenario, 2)
-    half = Trace(full.header, [c for c in full if c.t < scenario.duration / 2])
-    trace_path = tmp_path / "half.jsonl"
-    write_trace(half, trace_path)
-    out = tmp_path / "run"
-    result = replay(out, "--trace", str(trace_path), "--processes", "2")
-    assert result.returncode == 0, result.stdout + result.stderr
-    raw = check_agreement(out)
-    assert raw["workers"] == 2
-
-
 def test_unreachable_gateway_is_an_invalid_run(tmp_path):
     out = tmp_path / "run"
     result = replay(out, "--gateway", "http://127.0.0.1:9", "--seed", "1")
