@@ -47,29 +47,19 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from rawhttp import ERRORS, RawConnection, Request  # noqa: E402
 
+from sim.loadtest.payloads import whatsapp_message  # noqa: E402
 from sim.loadtest.run import free_port, gateway_command  # noqa: E402
 from sim.protocols import PROTOCOLS, PlatformCredentials, viber_signature, whatsapp_signature  # noqa: E402
+from sim.texts import Customer  # noqa: E402
 
 
 def whatsapp_body(n: int) -> bytes:
-    wa_id = f"7900{n:07d}"
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550000000", "phone_number_id": "106540352242922"},
-        "contacts": [{"profile": {"name": "Load Test"}, "wa_id": wa_id}],
-        "messages": [
-            {
-                "from": wa_id,
-                "id": f"wamid.load{n}",
-                "timestamp": "1700000000",
-                "type": "text",
-                "text": {"body": f"message {n}"},
-            }
-        ],
-    }
-    change = {"field": "messages", "value": value}
-    entry = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [change]}]}
-    return json.dumps(entry).encode()
+    """The ``n``-th customer's message as a WhatsApp Cloud API notification (the replay's own
+    builder; the signature is made by the caller)."""
+    customer = Customer(f"7900{n:07d}", "Load Test")
+    return whatsapp_message(
+        PlatformCredentials(), customer, f"message {n}", f"wamid.load{n}", 0
+    ).body
 
 
 def build_request(credentials: PlatformCredentials, n: int) -> Request:

@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
-import json
 import multiprocessing
 import os
 import queue
@@ -69,8 +68,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from rawhttp import ERRORS, RawPool, Request, Response  # noqa: E402
 
+from sim.loadtest.payloads import whatsapp_message  # noqa: E402
 from sim.loadtest.run import free_port, gateway_command, wait_healthy  # noqa: E402
 from sim.protocols import PlatformCredentials, whatsapp_signature  # noqa: E402
+from sim.texts import Customer  # noqa: E402
 
 CREDENTIALS = PlatformCredentials()
 SECRET = CREDENTIALS.whatsapp_app_secret
@@ -94,25 +95,10 @@ def run(main: Coroutine[Any, Any, T]) -> T:
 
 
 def webhook(n: int, run: int) -> bytes:
-    """The ``n``-th customer's first message, as a WhatsApp Cloud API notification."""
-    wa_id = f"7{run % 100:02d}{n:09d}"
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550000000", "phone_number_id": "106540352242922"},
-        "contacts": [{"profile": {"name": "Soak"}, "wa_id": wa_id}],
-        "messages": [
-            {
-                "from": wa_id,
-                "id": f"wamid.soak{run}.{n}",
-                "timestamp": "1700000000",
-                "type": "text",
-                "text": {"body": f"hello {n}"},
-            }
-        ],
-    }
-    change = {"field": "messages", "value": value}
-    entry = {"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [change]}]}
-    return json.dumps(entry).encode()
+    """The ``n``-th customer's first message, as a WhatsApp Cloud API notification (the
+    replay's own builder; the signature is made by the caller)."""
+    customer = Customer(f"7{run % 100:02d}{n:09d}", "Soak")
+    return whatsapp_message(CREDENTIALS, customer, f"hello {n}", f"wamid.soak{run}.{n}", 0).body
 
 
 def p99(values: list[float]) -> float:
