@@ -33,6 +33,8 @@ class Unit(Enum):
     """Chat-slot time, shown in slot-hours: ``3.50 slot-h``."""
     MILLISECONDS = "milliseconds"
     """A wall-clock latency of the gateway or the harness: ``12.3 ms``."""
+    HOURS = "hours"
+    """Agent time, in agent-hours: ``312.5 h``."""
 
 
 HIGHER, LOWER, NEITHER = 1, -1, 0
@@ -115,6 +117,8 @@ class Kpi:
             return f"{value:.1f} s"
         if self.unit is Unit.MILLISECONDS:
             return f"{value:.1f} ms"
+        if self.unit is Unit.HOURS:
+            return f"{value:,.1f} h"
         if self.unit is Unit.SLOT_SECONDS:
             hours = value / 3600
             return f"{hours:.2f} slot-h" if abs(hours) < 10 else f"{hours:.1f} slot-h"
@@ -174,9 +178,15 @@ CATALOGUE: tuple[Kpi, ...] = (
     Kpi("insession_replies", "in-session replies", "replies", Unit.COUNT,
         description="customer messages 2..n answered (the count behind the in-session mean)"),
     Kpi("occupancy", "occupancy", "occupancy", Unit.RATE, agents=True,
-        description="agents' hands busy / logged-in time", tolerance=Tolerance(0.03)),
+        description="agents' hands busy / productive time", tolerance=Tolerance(0.03)),
     Kpi("slot_utilisation", "slot utilisation", "slots", Unit.RATE, agents=True,
-        description="active chats / (logged-in agents x max_chats)", tolerance=Tolerance(0.03)),
+        description="active chats / (productive agents x max_chats)", tolerance=Tolerance(0.03)),
+    Kpi("paid_hours", "paid agent-hours", "paid h", Unit.HOURS, agents=True,
+        description="rostered shifts less unpaid breaks, of the agents who came"),
+    Kpi("logged_in_hours", "logged-in agent-hours", "logged-in h", Unit.HOURS, agents=True,
+        description="agents logged in, breaks and shrinkage included"),
+    Kpi("productive_hours", "productive agent-hours", "productive h", Unit.HOURS, agents=True,
+        description="logged in and not away (break, meeting, training)"),
     Kpi("bot_contained", "contained by a bot", "bot", Unit.COUNT,
         description="ended by the bot, never offered"),
     Kpi("wasted_slot_seconds", "wasted slot time", "wasted", Unit.SLOT_SECONDS, better=LOWER,
@@ -283,6 +293,10 @@ DIFFERENCES = (
     "max_queue",
 )
 """Rows of the report's table of predicted versus measured."""
+
+AGENT_HOURS = ("paid_hours", "logged_in_hours", "productive_hours")
+"""Agent time from rostered to productive: the gaps are unpaid breaks and absence (paid to
+logged in: paid breaks and drains), breaks and shrinkage (logged in to productive)."""
 
 CHANNEL_BARS = ("service_level", "missed_rate", "frt_mean", "insession_mean")
 """Panels of the report's predicted-versus-measured bars per channel."""

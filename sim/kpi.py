@@ -9,9 +9,12 @@ Definitions: ``offered`` entered the agent queue; ``answered`` got a first reply
 customer left; ``missed = offered - answered``; ``service_level`` = answered within the
 channel's ``first_response_target`` / offered; first response (``frt_*``) over answered
 conversations; in-session response (``insession_*``) over replies to messages 2..n;
-``occupancy`` = hands busy / logged-in time; ``slot_utilisation`` = active chats /
-(logged-in agents x max_chats); ``wasted_slot_seconds`` = slot time held by silently abandoned
-conversations after their customer left; ``max_queue`` = most conversations waiting at once.
+``occupancy`` = hands busy / productive time (logged in and not away on a break or a
+shrinkage activity); ``slot_utilisation`` = active chats / (productive agents x max_chats);
+``paid_hours``, ``logged_in_hours``, ``productive_hours``: agent-hours rostered and paid (the
+shifts less unpaid breaks, absent agents not counted), logged in, and logged in less away;
+``wasted_slot_seconds`` = slot time held by silently abandoned conversations after their
+customer left; ``max_queue`` = most conversations waiting at once.
 An undefined KPI (a mean over nothing) is ``None``.
 """
 
@@ -206,8 +209,8 @@ def measure(
         return _queue_max(times[finite], deltas[finite], bins)
 
     whole_run = np.array([0.0, max(run.end, scenario.duration)])
-    occupancy_bins, slot_bins = _agent_time(run, cols, edges)
-    occupancy_total, slot_total = _agent_time(run, cols, whole_run)
+    agent_bins = _agent_time(run, cols, edges)
+    (agent_total,) = _agent_time(run, cols, whole_run)
 
     scope = (
         np.ones(len(cols.channel), dtype=bool)
@@ -216,7 +219,7 @@ def measure(
     )
     total = conversation_kpis(scope, scope)
     total["max_queue"] = float(queue_max_over(scope, whole_run)[0])
-    total["occupancy"], total["slot_utilisation"] = occupancy_total[0], slot_total[0]
+    total.update(agent_total)
 
     per_channel: dict[str, KpiValues] = {}
     per_channel_queue: dict[str, np.ndarray] = {}
@@ -225,7 +228,7 @@ def measure(
         kpis = conversation_kpis(mine, mine)
         kpis["max_queue"] = float(queue_max_over(mine, whole_run)[0])
         per_channel_queue[name] = queue_max_over(mine, edges)
-        kpis["occupancy"] = kpis["slot_utilisation"] = None
+        kpis.update(dict.fromkeys(_AGENT_KEYS))
         per_channel[name] = {key: kpis[key] for key in KEYS}
 
     all_queue = queue_max_over(scope, edges)
@@ -235,13 +238,13 @@ def measure(
         arrived_in_bin = bin_of_arrival == j
         row = conversation_kpis(in_bin & scope, arrived_in_bin & scope)
         row["max_queue"] = float(all_queue[j])
-        row["occupancy"], row["slot_utilisation"] = occupancy_bins[j], slot_bins[j]
+        row.update(agent_bins[j])
         intervals.append({"index": j, "channel": ALL, **{key: row[key] for key in KEYS}})
         for name in names:
             mine = of_channel[name]
             row = conversation_kpis(in_bin & mine, arrived_in_bin & mine)
             row["max_queue"] = float(per_channel_queue[name][j])
-            row["occupancy"] = row["slot_utilisation"] = None
+            row.update(dict.fromkeys(_AGENT_KEYS))
             intervals.append({"index": j, "channel": name, **{key: row[key] for key in KEYS}})
     return {
         "total": {key: total[key] for key in KEYS},
@@ -250,29 +253,68 @@ def measure(
     }
 
 
-def _agent_time(
-    run: Run, cols: _Columns, edges: np.ndarray
-) -> tuple[list[float | None], list[float | None]]:
-    """Occupancy and slot utilisation in each bin of ``edges``."""
+_AGENT_KEYS = (
+    "occupancy",
+    "slot_utilisation",
+    "paid_hours",
+    "logged_in_hours",
+    "productive_hours",
+)
+"""The KPIs :func:`_agent_time` measures (they belong to agents, not channels)."""
+
+
+def _agent_time(run: Run, cols: _Columns, edges: np.ndarray) -> list[dict[str, float | None]]:
+    """Agent KPIs in each bin of ``edges``: occupancy and slot utilisation over productive time
+    (logged in and not away), and the paid, logged-in and productive agent-hours."""
     agents = run.agents
     login = np.array([a.login_at for a in agents], dtype=float)
     logout = np.array(
         [run.end if a.logout_at is None else a.logout_at for a in agents], dtype=float
     )
     slots = np.array([a.max_chats for a in agents], dtype=float)
+    away = [(span, a.max_chats) for a in agents for span in a.away]
+    away_start = np.array([s for (s, _), _ in away], dtype=float)
+    away_end = np.array([e for (_, e), _ in away], dtype=float)
+    away_slots = np.array([m for _, m in away], dtype=float)
     spans = [span for a in agents for span in a.busy]
     busy_start = np.array([s for s, _ in spans], dtype=float)
     busy_end = np.array([e for _, e in spans], dtype=float)
     logged = time_in_bins(login, logout, edges)
-    slot_capacity = time_in_bins(login, logout, edges, slots)
+    productive = logged - time_in_bins(away_start, away_end, edges)
+    slot_capacity = time_in_bins(login, logout, edges, slots) - time_in_bins(
+        away_start, away_end, edges, away_slots
+    )
     busy = time_in_bins(busy_start, busy_end, edges)
     held = ~np.isnan(cols.assigned)
     slot_held = time_in_bins(cols.assigned[held], cols.closed[held], edges)
-    occupancy = [float(b / t) if t > 0 else None for b, t in zip(busy, logged, strict=True)]
-    utilisation = [
-        float(h / c) if c > 0 else None for h, c in zip(slot_held, slot_capacity, strict=True)
-    ]
-    return occupancy, utilisation
+    paid = _paid_time(run, edges, logged)
+    rows: list[dict[str, float | None]] = []
+    for j in range(len(edges) - 1):
+        rows.append(
+            {
+                "occupancy": float(busy[j] / productive[j]) if productive[j] > 1e-9 else None,
+                "slot_utilisation": (
+                    float(slot_held[j] / slot_capacity[j]) if slot_capacity[j] > 1e-9 else None
+                ),
+                "paid_hours": float(paid[j]) / 3600.0,
+                "logged_in_hours": float(logged[j]) / 3600.0,
+                "productive_hours": float(productive[j]) / 3600.0,
+            }
+        )
+    return rows
+
+
+def _paid_time(run: Run, edges: np.ndarray, logged: np.ndarray) -> np.ndarray:
+    """Paid agent time per bin: the rostered shifts less unpaid breaks of the agents who came,
+    plus the logged-in time of agents staffed per interval (they have no roster)."""
+    if run.roster is None:
+        return logged
+    rostered = {agent.id for agent in run.roster.agents}
+    spans = [span for agent in run.roster.present for span in agent.paid_spans]
+    others = [a for a in run.agents if a.id not in rostered]
+    starts = [s for s, _ in spans] + [a.login_at for a in others]
+    ends = [e for _, e in spans] + [run.end if a.logout_at is None else a.logout_at for a in others]
+    return time_in_bins(np.array(starts, dtype=float), np.array(ends, dtype=float), edges)
 
 
 def interval_rows(

@@ -22,6 +22,7 @@ from itertools import count
 import simpy
 
 from sim.records import AgentRecord, ConversationRecord, Run
+from sim.roster import Roster, RosterPlayer, draw_roster
 from sim.routing import RoutedAgent, Router
 from sim.scenario import AgentGroup, Scenario
 from sim.trace import Trace
@@ -47,10 +48,13 @@ class Agent(RoutedAgent):
     waiting for an answer, ordered by when they arrived."""
 
     __slots__ = (
+        "away_since",
         "busy",
         "inbox",
+        "leaving",
         "record",
         "reply_factor",
+        "resting",
         "slowdown",
         "token",
         "typing",
@@ -68,13 +72,18 @@ class Agent(RoutedAgent):
         self.typing_turn = 0
         self.typing_since = 0.0
         self.token = 0
+        self.leaving = False
+        """Drained to log out (end of shift, staffing going down), not for a pause."""
+        self.resting = False
+        """In a pause: away as soon as it holds nothing."""
+        self.away_since: float | None = None
         self.record = AgentRecord(id, group.group, group.max_chats, now)
 
 
 class Model:
     """One run of a scenario on one trace. Create, then :meth:`run` once."""
 
-    def __init__(self, scenario: Scenario, trace: Trace) -> None:
+    def __init__(self, scenario: Scenario, trace: Trace, roster: Roster | None = None) -> None:
         unknown = {c.channel for c in trace} - set(scenario.channels)
         if unknown:
             raise ValueError(
@@ -90,7 +99,8 @@ class Model:
         self.agents: list[Agent] = []
         self._silent = {name: channel.silent for name, channel in scenario.channels.items()}
         self._seq = count()
-        self._numbers: dict[str, count[int]] = {}
+        self.roster = roster or draw_roster(scenario, trace.header.seed, trace.header.replication)
+        self.player: RosterPlayer[Agent] = RosterPlayer(scenario, self.roster, self)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -101,11 +111,7 @@ class Model:
         """
         env = self.env
         env.process(self._arrivals())
-        for group in self.scenario.agents:
-            for shift in group.shifts or ():
-                env.process(self._shift(group, *self.scenario.shift_window(shift), shift.count))
-            if group.staffing is not None:
-                env.process(self._staffing(group))
+        env.process(self._roster())
         if progress is None:
             env.run()
         else:
@@ -116,7 +122,7 @@ class Model:
                 progress(checkpoint / horizon)
                 checkpoint += step
             env.run()
-        return Run(self.records, [agent.record for agent in self.agents], env.now)
+        return Run(self.records, [agent.record for agent in self.agents], env.now, self.roster)
 
     # -- conversations ---------------------------------------------------------------------
 
@@ -251,75 +257,69 @@ class Model:
         for chat in self.router.release(agent, now):
             self._assign(agent, chat, now)
         if agent.active == 0 and not agent.accepting:
-            agent.record.logout_at = now
+            self._idle(agent)
 
-    # -- agents ----------------------------------------------------------------------------
+    # -- agents: the roster's floor (sim.roster.Floor) --------------------------------------
 
-    def _new_agent(self, group: AgentGroup) -> Agent:
-        numbers = self._numbers.setdefault(group.group, count(1))
-        agent = Agent(f"{group.group}-{next(numbers):04d}", group, self.env.now)
+    def _roster(self) -> simpy.events.ProcessGenerator:
+        env = self.env
+        apply = self.player.apply
+        for step in self.player.steps:
+            delay = step.at - env.now
+            if delay > 0:
+                yield env.timeout(delay)
+            apply(step)
+
+    def hire(self, group: AgentGroup, id: str) -> Agent:
+        agent = Agent(id, group, self.env.now)
         self.agents.append(agent)
         return agent
 
-    def _login(self, agent: Agent) -> None:
+    def login(self, agent: Agent) -> None:
         now = self.env.now
+        if agent.away_since is not None:
+            agent.record.away.append((agent.away_since, now))
+            agent.away_since = None
+        agent.resting = agent.leaving = False
+        agent.record.logout_at = None
         for chat in self.router.login(agent, now):
             self._assign(agent, chat, now)
 
-    def _drain(self, agent: Agent) -> None:
+    def drain(self, agent: Agent, *, leaving: bool) -> None:
         self.router.drain(agent)
+        agent.leaving = leaving
         if agent.active == 0:
-            agent.record.logout_at = self.env.now
+            self._idle(agent)
 
-    def _shift(
-        self, group: AgentGroup, begin: float, end: float, size: int
-    ) -> simpy.events.ProcessGenerator:
-        yield self.env.timeout(begin)
-        team = [self._new_agent(group) for _ in range(size)]
-        for agent in team:
-            self._login(agent)
-        yield self.env.timeout(end - begin)
-        for agent in team:
-            self._drain(agent)
+    def rest(self, agent: Agent) -> None:
+        agent.resting = True
+        if agent.active == 0:
+            self._idle(agent)
 
-    def _staffing(self, group: AgentGroup) -> simpy.events.ProcessGenerator:
-        """Per-interval staffing: at each interval edge, log agents in or drain them.
+    def held(self, agent: Agent) -> int:
+        return agent.active
 
-        Draining agents are asked back first (they are still there); agents to drain are those
-        with the fewest active chats, newest first, so that they leave soonest.
-        """
-        env = self.env
-        on: list[Agent] = []
-        interval = self.scenario.interval
-        for index, wanted in enumerate([*(group.staffing or ()), 0]):
-            delay = index * interval - env.now
-            if delay > 0:
-                yield env.timeout(delay)
-            if len(on) > wanted:
-                # Draining changes no other agent's chats, so one stable sort orders them all:
-                # fewest active chats first, newest first among equals.
-                order = sorted(range(len(on)), key=lambda i: (on[i].active, -i))
-                leaving = set(order[: len(on) - wanted])
-                for i in order[: len(on) - wanted]:
-                    self._drain(on[i])
-                on = [agent for i, agent in enumerate(on) if i not in leaving]
-            if len(on) < wanted:
-                # Logging one in assigns chats to it alone, so the draining agents to ask back
-                # are found once, the latest first.
-                back = [
-                    a
-                    for a in self.agents
-                    if a.record.group == group.group and not a.accepting and a.active > 0
-                ]
-                while len(on) < wanted:
-                    agent = back.pop() if back else self._new_agent(group)
-                    agent.record.logout_at = None
-                    on.append(agent)
-                    self._login(agent)
+    def present(self, agent: Agent) -> bool:
+        return agent.record.logout_at is None
+
+    def _idle(self, agent: Agent) -> None:
+        """A drained agent's last chat closed: it logs out, or its pause begins."""
+        now = self.env.now
+        if agent.leaving:
+            if agent.away_since is not None:
+                agent.record.away.append((agent.away_since, now))
+                agent.away_since = None
+            agent.record.logout_at = now
+        elif agent.resting and agent.away_since is None:
+            agent.away_since = now
 
 
 def simulate_trace(
-    scenario: Scenario, trace: Trace, progress: Callable[[float], None] | None = None
+    scenario: Scenario,
+    trace: Trace,
+    progress: Callable[[float], None] | None = None,
+    roster: Roster | None = None,
 ) -> Run:
-    """Play ``trace`` on ``scenario``'s agents; deterministic for a given trace."""
-    return Model(scenario, trace).run(progress)
+    """Play ``trace`` on ``scenario``'s agents; deterministic for a given trace. The roster is
+    drawn from the trace's seed and replication unless given."""
+    return Model(scenario, trace, roster).run(progress)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.roster import Roster
 from sim.trace import Conversation
 
 
@@ -106,7 +107,7 @@ class ConversationRecord:
 @dataclass(slots=True)
 class AgentRecord:
     """One agent's presence and work: logged in ``[login_at, logout_at)``, typing in
-    ``busy`` spans (start, end)."""
+    ``busy`` spans (start, end), away from chats (a break, a meeting) in ``away`` spans."""
 
     id: str
     group: str
@@ -114,6 +115,7 @@ class AgentRecord:
     login_at: float
     logout_at: float | None = None
     busy: list[tuple[float, float]] = field(default_factory=list)
+    away: list[tuple[float, float]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -123,3 +125,5 @@ class Run:
     conversations: list[ConversationRecord]
     agents: list[AgentRecord]
     end: float
+    roster: Roster | None = None
+    """Who was rostered (paid hours, absences); None where no roster was played."""

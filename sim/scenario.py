@@ -88,12 +88,55 @@ class Channel(_Model):
         return self.protocol != "webchat"
 
 
+class Break(_Model):
+    """A pause every agent of a shift takes: away from chats for ``length``.
+
+    It is placed by exactly one of ``after`` (that long after the shift starts), ``at`` (a
+    clock time) or ``window`` (the shift's agents are spread evenly over it, so that they do
+    not all leave at once). ``paid`` breaks count as paid time; unpaid ones (a lunch) do not.
+    The agent stops taking new chats its group's ``wind_down`` before the break (see
+    :mod:`sim.roster` for what happens to chats still open when it starts).
+    """
+
+    length: Annotated[Seconds, Field(gt=0)]
+    after: Seconds | None = None
+    at: Clock | None = None
+    window: tuple[Clock, Clock] | None = None
+    paid: bool = True
+
+    @model_validator(mode="after")
+    def _one_placement(self) -> Break:
+        given = [key for key in ("after", "at", "window") if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise PydanticCustomError(
+                "break_placement",
+                "give exactly one of 'after', 'at' or 'window' to place the break, got {given}",
+                {"given": ", ".join(given) or "none"},
+            )
+        return self
+
+
 class Shift(_Model):
-    """``count`` agents log in at ``start`` and stop taking chats at ``end``."""
+    """``count`` agents log in at ``start`` and stop taking chats at ``end``, taking their
+    ``breaks`` in between."""
 
     start: Clock
     end: Clock
     count: Annotated[int, Field(ge=0)]
+    breaks: list[Break] = []
+
+    def break_starts(self, pause: Break) -> tuple[float, float]:
+        """Earliest and latest start of ``pause``, in seconds after this shift starts (equal
+        unless the break has a window). Clock times count forward from the shift's start, so
+        a break after midnight in a night shift is on the next day."""
+        if pause.after is not None:
+            return pause.after, pause.after
+        if pause.at is not None:
+            offset = (pause.at - self.start) % 86400.0
+            return offset, offset
+        opens, closes = pause.window  # type: ignore[misc]  # one placement is given
+        first = (opens - self.start) % 86400.0
+        return first, first + (closes - opens) % 86400.0 - pause.length
 
 
 class AgentGroup(_Model):
@@ -106,6 +149,14 @@ class AgentGroup(_Model):
     reply_factor: Annotated[float, Field(gt=0)] = 1.0
     cost: Annotated[float, Field(gt=0)] = 1.0
     """What an agent-hour of this group costs, in any unit (the planner minimises the sum)."""
+    shrinkage: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    """Share of an agent's working time (its shift less its breaks) lost to meetings, training
+    and coaching: played as away spans inside each shift (:mod:`sim.roster`)."""
+    absence: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    """Probability that an agent of a shift does not show up at all (drawn per replication)."""
+    wind_down: Seconds = 300.0
+    """How long before a break or a shrinkage activity the agent stops taking new chats, so
+    that it can finish the ones it holds."""
     shifts: list[Shift] | None = None
     staffing: list[Annotated[int, Field(ge=0)]] | None = None
 
@@ -164,6 +215,16 @@ class Targets(_Model):
 
 
 Channel.model_rebuild()  # its targets are defined below it
+
+
+_LATER_DEFAULTS: dict[str, object] = {
+    "cost": 1.0,
+    "shrinkage": 0.0,
+    "absence": 0.0,
+    "wind_down": 300.0,
+}
+"""Agent-group keys added after scenarios were first hashed, at their defaults: left out of the
+hash, so that a scenario which does not use them keeps the hash it always had."""
 
 
 class Scenario(_Model):
@@ -226,9 +287,13 @@ class Scenario(_Model):
                 del channel["targets"]
             else:
                 channel["targets"][_OLD_INSESSION] = channel["targets"].pop("insession_mean")
-        for group in content["agents"]:  # so does a group's cost at its default
-            if group["cost"] == 1.0:
-                del group["cost"]
+        for group in content["agents"]:  # so do keys added later, at their defaults
+            for key, default in _LATER_DEFAULTS.items():
+                if group[key] == default:
+                    del group[key]
+            for shift in group["shifts"] or ():
+                if not shift["breaks"]:
+                    del shift["breaks"]
         canonical = json.dumps(content, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -557,6 +622,13 @@ def _check_consistency(scenario: Scenario, file: str | Path) -> None:
                     f"shift ends at {_clock_text(shift.end)}, after the horizon ends "
                     f"({format_clock(scenario.start + scenario.duration)}); split it",
                 )
+            _check_breaks(shift, end - begin, f"{where}.shifts[{k}]", fail)
+        if group.staffing is not None and (group.shrinkage or group.absence):
+            fail(
+                f"{where}.{'shrinkage' if group.shrinkage else 'absence'}",
+                "shrinkage and absence apply to shifts; per-interval staffing counts the agents "
+                "at work already (plan with shifts, or net them out of the counts)",
+            )
     staffed = {
         skill
         for group in scenario.agents
@@ -569,4 +641,23 @@ def _check_consistency(scenario: Scenario, file: str | Path) -> None:
                 f"channels.{name}",
                 f"every group with the skill {name!r} has 0 agents in all its shifts or staffing: "
                 "nobody would ever serve this channel",
+            )
+
+
+def _check_breaks(shift: Shift, length: float, where: str, fail: Any) -> None:
+    """Every break fits inside its shift, and a window is long enough for the break."""
+    for b, pause in enumerate(shift.breaks):
+        key = f"{where}.breaks[{b}]"
+        first, last = shift.break_starts(pause)
+        if pause.window is not None and last < first:
+            fail(
+                f"{key}.window",
+                f"the window is shorter than the break ({pause.length / 60:g} min)",
+            )
+        if last + pause.length > length + 1e-9 or first <= 0:
+            placement = "after" if pause.after is not None else "at" if pause.at else "window"
+            fail(
+                f"{key}.{placement}",
+                f"the break must start after the shift starts and end before it ends "
+                f"({_clock_text(shift.start)}–{_clock_text(shift.end)})",
             )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from sim.catalogue import BY_KEY
 from sim.kpi import ALL, measure
 from sim.model import simulate_trace
 from sim.runner import Runner, Traffic
@@ -31,7 +32,7 @@ def test_a_scope_of_one_channel_is_that_channel():
         mine = {
             k: v
             for k, v in whole["channels"][name].items()
-            if k not in ("occupancy", "slot_utilisation")
+            if not BY_KEY[k].agents
         }
         assert {k: v for k, v in scoped["total"].items() if k in mine} == mine
         assert set(scoped["channels"]) == {name}

@@ -18,7 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from sim.catalogue import SUMMARY, Unit
+from sim.catalogue import AGENT_HOURS, SUMMARY, Unit
 from sim.catalogue import kpi as kpi_of
 from sim.cli.app import console, err_console
 from sim.errors import InputError
@@ -153,7 +153,10 @@ def summary_table(results: Results, title: str) -> Table:
         f"{kpi_of(key).label} {_cell(results.total.get(key), key)}"
         for key in ("occupancy", "slot_utilisation", "wasted_slot_seconds")
     )
-    table.caption = f"{caption} (silent abandonment)"
+    hours = " · ".join(
+        f"{kpi_of(key).label} {_cell(results.total.get(key), key)}" for key in AGENT_HOURS
+    )
+    table.caption = f"{caption} (silent abandonment)\n{hours}"
     table.caption_justify = "left"
     return table
 
