@@ -27,9 +27,17 @@ silent abandonment holding slots), so the planner asks the model, in five steps:
    and only a few still move. Every candidate runs on the same traffic, so nothing
    ratchets on noise: no interval keeps an agent its own estimate did not ask for. Isolated
    peaks whose one-agent-fewer estimate missed only within noise are smoothed away.
-5. **Shifts**: per group, the cheapest shifts of the allowed lengths covering the requirement
-   (:func:`sim.shifts.cover`), verified by one more model run; where the verification shows a
-   target missed, the requirement grows and the cover is solved again.
+5. **Shifts**: the search finds the agents each group needs *at work* (net). A group's shifts
+   lose ``shrinkage`` of their working time and ``absence`` of their agents, so the cover
+   rosters the gross requirement, ``ceil(required / ((1 - shrinkage) (1 - absence)))`` agents at
+   work (on shift and not on a break) per interval: the expected agents at work and productive
+   then meet the requirement (for a whole number of agents this is the same constraint as
+   ``(1 - shrinkage) (1 - absence) x >= required``, so the rounding costs nothing). A group with
+   ``templates`` gets the cheapest roster of them, breaks placed (:func:`sim.templates.
+   cover_templates`); one without, the cheapest shifts of the allowed lengths
+   (:func:`sim.shifts.cover`). One more model run verifies the shifts with their breaks,
+   shrinkage and absence; where it shows a target missed, the requirement grows (one agent more
+   than the shifts give, net) and the cover is solved again.
 
 The planner does no I/O; :mod:`sim.cli.staff` prints and writes.
 """
@@ -57,11 +65,14 @@ from sim.shifts import (
     ShiftBlock,
     cover,
     head_count,
+    paid_intervals,
     scheduled_agents,
     shift_intervals,
     with_shifts,
     with_staffing,
 )
+from sim.templates import check as check_templates
+from sim.templates import cover_templates
 from sim.traffic import draw_trace
 
 __all__ = [
@@ -174,9 +185,12 @@ class Covered:
     scenario: Scenario
     whole: list[Measurement]
     first: list[ConversationRecord]
+    rostered: Staffing = field(default_factory=dict)
+    """The requirement the shifts cover: ``required`` grossed up for shrinkage and absence."""
 
     def agent_hours(self, interval: float) -> float:
-        return sum(sum(v) for v in self.on_shift.values()) * interval / 3600.0
+        """Paid agent-hours of the shifts."""
+        return sum(paid_intervals(blocks) for blocks in self.shifts.values()) * interval / 3600.0
 
 
 @dataclass(slots=True)
@@ -193,8 +207,11 @@ class Plan:
     load: dict[str, list[float]]
     """Fluid need per group and interval (agents, before safety staffing)."""
     required: Staffing
+    """Agents at work (net of shrinkage and absence) per interval that meet the targets."""
     shifts: dict[str, list[ShiftBlock]]
     on_shift: Staffing
+    """Agents the shifts have at work (on shift and not on a break) per interval, as rostered
+    (before shrinkage and absence)."""
     verified: Evaluation
     results: Results
     """The verification run with the planned shifts, every channel (as ``simulate`` writes it)."""
@@ -209,6 +226,9 @@ class Plan:
     original: Scenario
     records: list[ConversationRecord] = field(default_factory=list)
     """The verification's records on the first trace (for reports, as ``simulate`` keeps)."""
+    rostered: Staffing = field(default_factory=dict)
+    """Agents at work the shifts must roster per interval: ``required`` grossed up for the
+    group's shrinkage and absence (equal to it without them); ``on_shift`` covers it."""
 
     @property
     def short(self) -> list[tuple[str, str]]:
@@ -236,12 +256,14 @@ class Plan:
         return found
 
     def agent_hours(self, group: str, staffing: Staffing | None = None) -> float:
-        """Agent-hours of ``group`` on shift (or in ``staffing``)."""
-        counts = (staffing or self.on_shift)[group]
-        return sum(counts) * self.scenario.interval / 3600.0
+        """Paid agent-hours of ``group``'s shifts: whole shifts (also where cut at the horizon)
+        less unpaid breaks; or the agent-hours in ``staffing``."""
+        if staffing is not None:
+            return sum(staffing[group]) * self.scenario.interval / 3600.0
+        return paid_intervals(self.shifts[group]) * self.scenario.interval / 3600.0
 
     def cost(self, staffing: Staffing | None = None) -> float:
-        """What the planned groups' agent-hours cost."""
+        """What the planned groups' paid agent-hours cost."""
         costs = {g.group: g.cost for g in self.scenario.agents}
         return sum(self.agent_hours(g, staffing) * costs[g] for g in self.groups)
 
@@ -278,7 +300,11 @@ def planned_groups(scenario: Scenario, groups: Sequence[str] | None) -> list[Age
             raise PlanningError(
                 f"no agent group {name!r} (groups: {', '.join(names)})", parameter="group"
             )
-    return [g for g in scenario.agents if not groups or g.group in groups]
+    chosen = [g for g in scenario.agents if not groups or g.group in groups]
+    for group in chosen:
+        if group.templates:
+            check_templates(scenario, group)
+    return chosen
 
 
 def parse_floor(text: str) -> tuple[str, float]:
@@ -351,6 +377,7 @@ class Planner:
         self.runner = Runner(traffic, jobs=jobs, keep_traces=True)
         self.tradeoff: list[TradeoffPoint] = []
         self.schedule = scheduled_agents(scenario).groups
+        self._covers: dict[tuple[str, tuple[int, ...], tuple[int, ...]], list[ShiftBlock]] = {}
         kpis = list(
             dict.fromkeys([k for limits in self.goals.values() for k in limits] + [*self.floors])
         )
@@ -577,16 +604,17 @@ class Planner:
         first = batch.first_run.conversations if batch.first_run is not None else []
         return evaluation, whole, first
 
-    def _record(self, staffing: Staffing, evaluation: Evaluation) -> None:
-        """Keep a tried staffing's agent-hours, cost and day estimates (the trade-off)."""
-        hours = sum(sum(v) for v in staffing.values()) * self.scenario.interval / 3600.0
+    def _record(self, hours: dict[str, float], evaluation: Evaluation) -> None:
+        """Keep a tried staffing's agent-hours (per group), cost and day estimates (the
+        trade-off)."""
         costs = {g.group: g.cost for g in self.groups}
-        cost = sum(sum(v) * costs[g] for g, v in staffing.items()) * self.scenario.interval / 3600
-        self.tradeoff.append(TradeoffPoint(hours, cost, evaluation.day))
+        cost = sum(h * costs[g] for g, h in hours.items())
+        self.tradeoff.append(TradeoffPoint(sum(hours.values()), cost, evaluation.day))
 
     def _try(self, staffing: Staffing, on_step: Callable[[int, float], None] | None) -> Evaluation:
         evaluation, *_ = self.evaluate(self.with_staffing(staffing))
-        self._record(staffing, evaluation)
+        hours = {g: sum(v) * self.scenario.interval / 3600.0 for g, v in staffing.items()}
+        self._record(hours, evaluation)
         if on_step is not None:
             on_step(self.evaluations, self.tradeoff[-1].agent_hours)
         return evaluation
@@ -653,20 +681,55 @@ class Planner:
             return None
         return max(candidates, key=lambda g: (g.cost, staffing[g.group][j])).group
 
+    def rostered(self, required: Staffing) -> Staffing:
+        """``required`` (agents at work, net) grossed up for each group's shrinkage and absence:
+        the agents at work its shifts must roster per interval."""
+        out: Staffing = {}
+        for group in self.groups:
+            kept = (1.0 - group.shrinkage) * (1.0 - group.absence)
+            out[group.group] = [math.ceil(r / kept - 1e-9) for r in required[group.group]]
+        return out
+
+    def net(self, on_shift: Staffing) -> Staffing:
+        """Agents at work that rostered ``on_shift`` are expected to give, net of shrinkage and
+        absence (rounded down): what the repair grows from."""
+        out: Staffing = {}
+        for group in self.groups:
+            kept = (1.0 - group.shrinkage) * (1.0 - group.absence)
+            out[group.group] = [math.floor(x * kept + 1e-9) for x in on_shift[group.group]]
+        return out
+
+    def cover(
+        self, group: AgentGroup, gross: Sequence[int], lengths: Sequence[int]
+    ) -> list[ShiftBlock]:
+        """The cheapest shifts of ``group`` with ``gross`` agents at work per interval: of its
+        templates, breaks placed, or else any block of ``lengths``."""
+        key = (group.group, tuple(gross), tuple(lengths))
+        if key not in self._covers:
+            if group.templates:
+                self._covers[key] = cover_templates(gross, self.scenario, group)
+            else:
+                self._covers[key] = cover(gross, lengths)
+        return self._covers[key]
+
     def covered(
         self, required: Staffing, lengths: Sequence[int], *, keep: bool = False
     ) -> tuple[Covered, Evaluation]:
-        """The cheapest shifts covering ``required`` for each group, and what the model says
-        of them."""
+        """The cheapest shifts covering ``required`` (net) for each group, grossed up for
+        shrinkage and absence, and what the model says of them (breaks, shrinkage and absence
+        played)."""
         n = self.scenario.n_intervals
-        shifts = {g: cover(required[g], lengths) for g in self.names}
+        gross = self.rostered(required)
+        shifts = {g.group: self.cover(g, gross[g.group], lengths) for g in self.groups}
         planned = self.scenario
         for g, blocks in shifts.items():
             planned = with_shifts(planned, g, blocks)
         evaluation, whole, first = self.evaluate(planned, keep=keep)
         on_shift = {g: head_count(shifts[g], n) for g in self.names}
-        self._record(on_shift, evaluation)
-        return Covered(dict(required), shifts, on_shift, planned, whole, first), evaluation
+        interval_hours = self.scenario.interval / 3600.0
+        self._record({g: paid_intervals(b) * interval_hours for g, b in shifts.items()}, evaluation)
+        found = Covered(dict(required), shifts, on_shift, planned, whole, first, gross)
+        return found, evaluation
 
     def search_day(
         self,
@@ -713,7 +776,7 @@ class Planner:
             if not short or self.evaluations >= max_evaluations:
                 break
             required = _grown(
-                self, plan.required, plan.on_shift, short, evaluation, self.floor_goals
+                self, plan.required, self.net(plan.on_shift), short, evaluation, self.floor_goals
             )
             plan, evaluation = attempt_required(self, required, lengths, on_step)
         return plan, evaluation
@@ -910,7 +973,8 @@ def _grown(
     limits: Limits,
 ) -> Staffing:
     """``required`` raised in the ``short`` intervals to one agent more than the shifts gave
-    them (of the group :meth:`Planner._grow` picks); the other intervals keep their need."""
+    them (``on_shift``, net of shrinkage and absence; of the group :meth:`Planner._grow` picks);
+    the other intervals keep their need."""
     grown = {g: list(v) for g, v in on_shift.items()}
     out = {g: list(v) for g, v in required.items()}
     for j in short:
@@ -937,7 +1001,9 @@ def _repair(
         ]
         if not slipped:
             break
-        required = _grown(planner, required, covered.on_shift, slipped, verified, planner.goals)
+        required = _grown(
+            planner, required, planner.net(covered.on_shift), slipped, verified, planner.goals
+        )
         covered, verified = attempt_required(planner, required, lengths, on_step)
     return covered, verified
 
@@ -967,4 +1033,5 @@ def _plan(planner: Planner, covered: Covered, verified: Evaluation) -> Plan:
         scenario=covered.scenario,
         original=scenario,
         records=covered.first,
+        rostered=covered.rostered,
     )

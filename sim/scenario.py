@@ -32,7 +32,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from sim.distributions import COUNT_DISTS, DURATION_DISTS, Constant, ConstantCount, Count, Duration
-from sim.durations import format_clock, parse_clock, parse_duration
+from sim.durations import format_clock, format_duration, parse_clock, parse_duration
 from sim.errors import InputError
 from sim.protocols import Protocol
 
@@ -139,6 +139,69 @@ class Shift(_Model):
         return first, first + (closes - opens) % 86400.0 - pause.length
 
 
+class BreakRule(_Model):
+    """A break of a shift template, placed by the planner: ``length`` away, starting between
+    ``earliest`` and ``latest`` after the shift starts (both durations). ``paid`` breaks count
+    as paid time; unpaid ones (a lunch) are not paid."""
+
+    length: Annotated[Seconds, Field(gt=0)]
+    earliest: Seconds
+    latest: Seconds
+    paid: bool = True
+
+    @model_validator(mode="after")
+    def _window(self) -> BreakRule:
+        if self.latest < self.earliest:
+            raise PydanticCustomError(
+                "break_window",
+                "the latest start ({latest} after the shift starts) is before the earliest "
+                "({earliest})",
+                {
+                    "latest": format_duration(self.latest),
+                    "earliest": format_duration(self.earliest),
+                },
+            )
+        return self
+
+
+class Template(_Model):
+    """A kind of shift the planner may roster for a group (``chatsim staff``).
+
+    A shift of the template lasts one of its ``lengths`` and starts at a clock time from
+    ``earliest`` to ``latest`` every ``step`` (default: the scenario's interval), on every day of
+    the horizon; its ``breaks`` are placed by the planner within their windows. ``min`` and
+    ``max`` bound how many shifts of the template (agents) the plan has over the horizon. A
+    start late in the day makes a night shift that runs past midnight (see
+    :mod:`sim.templates` for how a shift past the horizon's end is counted).
+    """
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    lengths: Annotated[list[Annotated[Seconds, Field(gt=0)]], Field(min_length=1)]
+    earliest: Clock
+    latest: Clock
+    step: Annotated[Seconds, Field(gt=0)] | None = None
+    breaks: list[BreakRule] = []
+    min: Annotated[int, Field(ge=0)] = 0
+    max: Annotated[int, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Template:
+        if self.latest < self.earliest:
+            raise PydanticCustomError(
+                "template_window",
+                "the latest start ({latest}) is before the earliest ({earliest}): a start "
+                "window across midnight is two templates",
+                {"latest": format_clock(self.latest), "earliest": format_clock(self.earliest)},
+            )
+        if self.max is not None and self.min > self.max:
+            raise PydanticCustomError(
+                "template_bounds",
+                "min ({min}) is above max ({max})",
+                {"min": self.min, "max": self.max},
+            )
+        return self
+
+
 class AgentGroup(_Model):
     """Agents with the same skills, concurrency and speed."""
 
@@ -159,6 +222,13 @@ class AgentGroup(_Model):
     that it can finish the ones it holds."""
     shifts: list[Shift] | None = None
     staffing: list[Annotated[int, Field(ge=0)]] | None = None
+    templates: Annotated[list[Template], Field(min_length=1)] | None = None
+    """The shifts the planner may roster for this group (``shifts`` or ``staffing`` stay what is
+    rostered now); without templates it rosters any block of ``--shift-length``."""
+    min_agents: Annotated[int, Field(ge=0)] | None = None
+    """The fewest shifts (agents) the planner rosters for this group over all its templates."""
+    max_agents: Annotated[int, Field(ge=0)] | None = None
+    """The most shifts (agents) the planner rosters for this group over all its templates."""
 
     @property
     def slowdown_factors(self) -> tuple[float, ...]:
@@ -222,6 +292,9 @@ _LATER_DEFAULTS: dict[str, object] = {
     "shrinkage": 0.0,
     "absence": 0.0,
     "wind_down": 300.0,
+    "templates": None,
+    "min_agents": None,
+    "max_agents": None,
 }
 """Agent-group keys added after scenarios were first hashed, at their defaults: left out of the
 hash, so that a scenario which does not use them keeps the hash it always had."""
@@ -623,6 +696,7 @@ def _check_consistency(scenario: Scenario, file: str | Path) -> None:
                     f"({format_clock(scenario.start + scenario.duration)}); split it",
                 )
             _check_breaks(shift, end - begin, f"{where}.shifts[{k}]", fail)
+        _check_templates(scenario, group, where, fail)
         if group.staffing is not None and (group.shrinkage or group.absence):
             fail(
                 f"{where}.{'shrinkage' if group.shrinkage else 'absence'}",
@@ -660,4 +734,99 @@ def _check_breaks(shift: Shift, length: float, where: str, fail: Any) -> None:
                 f"{key}.{placement}",
                 f"the break must start after the shift starts and end before it ends "
                 f"({_clock_text(shift.start)}–{_clock_text(shift.end)})",
+            )
+
+
+def _whole(seconds: float, interval: float) -> bool:
+    """Whether ``seconds`` is a whole number of intervals."""
+    ratio = seconds / interval
+    return abs(ratio - round(ratio)) <= 1e-9
+
+
+def _check_templates(scenario: Scenario, group: AgentGroup, where: str, fail: Any) -> None:
+    """A group's shift templates fit the scenario's intervals: lengths, starts, steps and break
+    windows are whole intervals, every break fits inside the shortest shift after the breaks
+    before it, and the head-count bounds can all hold together."""
+    interval = scenario.interval
+    every = f"a whole number of intervals ({format_duration(interval)})"
+    templates = group.templates or []
+    if not templates:
+        for key in ("min_agents", "max_agents"):
+            if getattr(group, key) is not None:
+                fail(f"{where}.{key}", "bounds the shifts of the group's templates: give templates")
+        return
+    if (
+        group.min_agents is not None
+        and group.max_agents is not None
+        and group.min_agents > group.max_agents
+    ):
+        fail(f"{where}.max_agents", f"below min_agents ({group.min_agents})")
+    names: set[str] = set()
+    for k, template in enumerate(templates):
+        key = f"{where}.templates[{k}]"
+        if template.name in names:
+            fail(f"{key}.name", f"duplicate template name {template.name!r}")
+        names.add(template.name)
+        for i, length in enumerate(template.lengths):
+            if not _whole(length, interval):
+                fail(f"{key}.lengths[{i}]", f"{format_duration(length)} is not {every}")
+            if length > 86400.0 + 1e-9:
+                fail(
+                    f"{key}.lengths[{i}]",
+                    f"a shift lasts at most 24h, got {format_duration(length)}",
+                )
+        step = template.step if template.step is not None else interval
+        if not _whole(step, interval):
+            fail(f"{key}.step", f"{format_duration(step)} is not {every}")
+        if not _whole(scenario.offset(template.earliest), interval):
+            fail(
+                f"{key}.earliest",
+                f"{format_clock(template.earliest)} is not on an interval boundary (intervals of "
+                f"{format_duration(interval)} from {format_clock(scenario.start)})",
+            )
+        if not _whole(template.latest - template.earliest, step):
+            fail(
+                f"{key}.latest",
+                f"{_clock_text(template.latest)} is not the earliest start "
+                f"({format_clock(template.earliest)}) plus a whole number of steps "
+                f"({format_duration(step)})",
+            )
+        shortest = min(template.lengths)
+        ends = 0.0  # the earliest the breaks before this one can have ended
+        for b, pause in enumerate(template.breaks):
+            at = f"{key}.breaks[{b}]"
+            for name in ("length", "earliest", "latest"):
+                value = getattr(pause, name)
+                if not _whole(value, interval):
+                    fail(f"{at}.{name}", f"{format_duration(value)} is not {every}")
+            if pause.earliest <= 0:
+                fail(f"{at}.earliest", "a break starts after the shift starts")
+            if pause.latest + pause.length >= shortest - 1e-9:
+                fail(
+                    f"{at}.latest",
+                    f"a break starting {format_duration(pause.latest)} after the shift starts "
+                    f"ends at {format_duration(pause.latest + pause.length)}, not before the "
+                    f"shortest shift ({format_duration(shortest)}) ends",
+                )
+            if pause.latest < ends - 1e-9:
+                fail(
+                    f"{at}.latest",
+                    f"starts at the latest {format_duration(pause.latest)} after the shift starts, "
+                    f"before the breaks listed before it can have ended ({format_duration(ends)}): "
+                    "breaks are taken in the order listed, one after another",
+                )
+            ends = max(ends, pause.earliest) + pause.length
+    least = sum(t.min for t in templates)
+    if group.max_agents is not None and least > group.max_agents:
+        fail(
+            f"{where}.max_agents",
+            f"below the templates' minimum head counts together ({least})",
+        )
+    most = [t.max for t in templates]
+    if group.min_agents is not None and None not in most:
+        total = sum(m for m in most if m is not None)
+        if group.min_agents > total:
+            fail(
+                f"{where}.min_agents",
+                f"above the templates' maximum head counts together ({total})",
             )

@@ -5,6 +5,11 @@ A scenario staffs a group with ``shifts`` (clock times) or ``staffing`` (a head 
 interval). The planner thinks in :class:`ShiftBlock`\ s of whole intervals and writes them back
 as clock-time shifts; :func:`scheduled_agents` reads either form back as agents per interval
 (the schedule, not the drain: agents finishing chats after their shift are not counted).
+
+A block rostered from a shift template (:mod:`sim.templates`) also names its ``template`` and
+carries its :class:`BreakBlock`\ s; one that runs past the end of a horizon of whole days
+(a night shift) wraps to its start, as a roster repeated every day does, and is written as two
+scenario shifts.
 """
 
 from __future__ import annotations
@@ -22,12 +27,41 @@ from sim.scenario import Scenario, Shift
 
 
 @dataclass(frozen=True, slots=True)
+class BreakBlock:
+    """A break of a shift: intervals ``[first, first + length)`` (absolute interval indices
+    of the horizon; at or past its end for a shift that wraps past it), ``paid`` or not."""
+
+    first: int
+    length: int
+    paid: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class ShiftBlock:
-    """``count`` agents working intervals ``[first, first + length)``."""
+    """``count`` agents on shift over intervals ``[first, first + length)``, away on their
+    ``breaks``. ``first + length`` past the horizon's ``n`` intervals means the shift wraps to
+    the horizon's start (:func:`head_count`); a shift cut at the horizon has ``length`` up to it
+    and ``paid_length`` its whole length. ``template`` names the shift template it follows."""
 
     first: int
     length: int
     count: int
+    template: str | None = None
+    breaks: tuple[BreakBlock, ...] = ()
+    paid_length: int | None = None
+    """Paid intervals of one agent's shift, when not ``length``: the whole shift even where it
+    is cut at the horizon, less its unpaid breaks."""
+
+    @property
+    def paid(self) -> int:
+        """Paid intervals of one agent of the block."""
+        return self.length if self.paid_length is None else self.paid_length
+
+    def at_work(self) -> list[int]:
+        """The intervals (unwrapped: ``first`` up to ``first + length``) in which the block's
+        agents are on shift and not on a break."""
+        away = {j for pause in self.breaks for j in range(pause.first, pause.first + pause.length)}
+        return [j for j in range(self.first, self.first + self.length) if j not in away]
 
 
 def cover(required: Sequence[int], lengths: Sequence[int]) -> list[ShiftBlock]:
@@ -74,12 +108,19 @@ def cover(required: Sequence[int], lengths: Sequence[int]) -> list[ShiftBlock]:
 
 
 def head_count(shifts: Sequence[ShiftBlock], n: int) -> list[int]:
-    """Agents on shift in each of ``n`` intervals."""
+    """Agents at work (on shift and not on a break) in each of ``n`` intervals; a block past
+    the horizon's end wraps to its start."""
     counts = [0] * n
     for block in shifts:
-        for j in range(block.first, block.first + block.length):
-            counts[j] += block.count
+        for j in block.at_work():
+            counts[j % n] += block.count
     return counts
+
+
+def paid_intervals(shifts: Sequence[ShiftBlock]) -> int:
+    """Paid agent-intervals of ``shifts``: whole shifts (also where cut at the horizon) less
+    unpaid breaks."""
+    return sum(block.count * block.paid for block in shifts)
 
 
 def with_staffing(scenario: Scenario, group: str, staffing: Sequence[int]) -> Scenario:
@@ -88,18 +129,49 @@ def with_staffing(scenario: Scenario, group: str, staffing: Sequence[int]) -> Sc
 
 
 def with_shifts(scenario: Scenario, group: str, shifts: Sequence[ShiftBlock]) -> Scenario:
-    """``scenario`` with ``group`` working ``shifts`` (its staffing replaced)."""
-    clock = [
-        format_clock(scenario.start + j * scenario.interval)
-        for j in range(scenario.n_intervals + 1)
-    ]
-    blocks = [
-        Shift.model_validate(
-            {"start": clock[b.first], "end": clock[b.first + b.length], "count": b.count}
-        )
-        for b in shifts
-    ]
+    """``scenario`` with ``group`` working ``shifts`` (its staffing replaced), breaks included,
+    so that a model run plays them (with the group's shrinkage and absence)."""
+    blocks = [shift for block in shifts for shift in scenario_shifts(scenario, block)]
     return _replace_group(scenario, group, {"shifts": blocks, "staffing": None})
+
+
+def _clock(scenario: Scenario, index: int) -> str:
+    """The clock time at which interval ``index`` of the horizon starts, as a scenario writes
+    it (``index`` may be the horizon's end)."""
+    return format_clock(scenario.start + index * scenario.interval)
+
+
+def scenario_shifts(scenario: Scenario, block: ShiftBlock) -> list[Shift]:
+    """A block as the scenario's shifts: one, or two where it wraps past the horizon's end (the
+    part up to the end, and the rest from the start). Breaks are written at their clock times
+    (``at``); a part begins after, or ends at, a break that its edge cuts (the agent is away
+    then anyway), since a scenario's break lies inside its shift."""
+    n = scenario.n_intervals
+    end = block.first + block.length
+    parts = [(block.first, min(end, n))] + ([(n, end)] if end > n else [])
+    work = set(block.at_work())
+    shifts = []
+    for begin, stop in parts:
+        inside = [j for j in range(begin, stop) if j in work]
+        if not inside:
+            continue
+        first, last = inside[0], inside[-1] + 1
+        offset = n if begin >= n else 0  # the part after the horizon's end wraps to its start
+        pauses = [
+            {"length": p.length * scenario.interval, "at": _clock(scenario, p.first - offset),
+             "paid": p.paid}
+            for p in block.breaks
+            if first < p.first and p.first + p.length < last
+        ]  # fmt: skip
+        data: dict[str, object] = {
+            "start": _clock(scenario, first - offset),
+            "end": _clock(scenario, last - offset),
+            "count": block.count,
+        }
+        if pauses:
+            data["breaks"] = pauses
+        shifts.append(Shift.model_validate(data))
+    return shifts
 
 
 def _replace_group(scenario: Scenario, group: str, update: dict[str, object]) -> Scenario:

@@ -39,7 +39,7 @@ from sim.planner import (
 )
 from sim.results import write_results
 from sim.scenario import Scenario
-from sim.shifts import scheduled_agents
+from sim.shifts import scenario_shifts, scheduled_agents
 
 FLAGS = {
     "group": "--group",
@@ -121,15 +121,29 @@ def reach_table(plan: Plan) -> Table:
 
 
 def shift_rows(plan: Plan, group: str) -> list[dict[str, object]]:
-    scenario = plan.scenario
-    clock = [
-        format_clock(scenario.start + j * scenario.interval)
-        for j in range(scenario.n_intervals + 1)
-    ]
-    return [
-        {"start": clock[b.first], "end": clock[b.first + b.length], "count": b.count}
-        for b in plan.shifts[group]
-    ]
+    """The group's planned shifts as a scenario writes them, breaks included (a shift past the
+    end of a horizon of whole days is its two parts)."""
+    return [row for row, _ in _shift_rows(plan, group)]
+
+
+def _shift_rows(plan: Plan, group: str) -> list[tuple[dict[str, object], str | None]]:
+    """Each planned shift as a scenario's row, with the template it follows."""
+    rows: list[tuple[dict[str, object], str | None]] = []
+    for block in plan.shifts[group]:
+        for shift in scenario_shifts(plan.scenario, block):
+            row: dict[str, object] = {
+                "start": format_clock(shift.start),
+                "end": format_clock(shift.end),
+                "count": shift.count,
+            }
+            if shift.breaks:
+                row["breaks"] = [
+                    {"length": format_duration(pause.length),
+                     "at": format_clock(pause.at or 0.0), "paid": pause.paid}
+                    for pause in shift.breaks
+                ]  # fmt: skip
+            rows.append((row, getattr(block, "template", None)))
+    return rows
 
 
 def _own_hours(scenario: Scenario, group: str) -> float:
@@ -145,31 +159,39 @@ def _input_error(error: PlanningError, scenario_path: Path) -> InputError:
 
 
 def write_plan(plan: Plan, scenario_path: Path, out: Path) -> None:
-    """``plan.csv`` (per interval and group), ``shifts.yaml`` and the verification results."""
+    """``plan.csv`` (per interval and group), ``shifts.yaml`` and the verification results.
+
+    ``plan.csv``: ``required`` agents at work (net), ``scheduled`` agents the shifts have at work
+    (on shift and not on a break, as rostered), ``over_under`` their difference, the verified
+    KPIs, and last ``rostered`` (the requirement grossed up for shrinkage and absence, which
+    ``scheduled`` covers). ``shifts.yaml``: each group's ``shifts:`` with their breaks, to paste
+    into the scenario, each marked with its template.
+    """
     with (out / "plan.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(
-            ["interval", "group", "offered", "load", "required", "scheduled", "over_under", *KPIS]
-        )
+            ["interval", "group", "offered", "load", "required", "scheduled", "over_under", *KPIS,
+             "rostered"]
+        )  # fmt: skip
         for j, label in enumerate(plan.labels):
             estimates = plan.verified.intervals[j]
             kpis = [estimates[k].value if k in estimates else None for k in KPIS]
             for group in plan.groups:
                 required, scheduled = plan.required[group][j], plan.on_shift[group][j]
+                rostered = plan.rostered.get(group, plan.required[group])[j]
                 writer.writerow(
                     [label, group, round(plan.verified.offered[j], 3),
                      round(plan.load[group][j], 3), required, scheduled, scheduled - required,
-                     *(None if v is None else round(v, 6) for v in kpis)]
+                     *(None if v is None else round(v, 6) for v in kpis), rostered]
                 )  # fmt: skip
     lines = [f"# chatsim staff {scenario_path.name}: shifts of the planned groups, for agents[]"]
     for group in plan.groups:
-        lines.append(
-            yaml.safe_dump(
-                [{"group": group, "shifts": shift_rows(plan, group)}],
-                sort_keys=False,
-                allow_unicode=True,
-            ).rstrip()
-        )
+        rows = _shift_rows(plan, group)
+        name = yaml.safe_dump({"group": group}, allow_unicode=True).strip()
+        lines += [f"- {name}", "  shifts:" if rows else "  shifts: []"]
+        for row, template in rows:
+            flow = yaml.safe_dump(row, default_flow_style=True, sort_keys=False, width=10_000)
+            lines.append(f"  - {flow.strip()}" + (f"  # {template}" if template else ""))
     (out / "shifts.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     write_results(plan.results, out / "verified")
 
@@ -208,7 +230,9 @@ def staff(
     shift_length: Annotated[
         list[str] | None,
         typer.Option(
-            "--shift-length", help="Allowed shift length, a duration (repeatable; default 8h)."
+            "--shift-length",
+            help="Allowed shift length, a duration (repeatable; default 8h), for the groups "
+            "without shift templates (those with templates are rostered from them).",
         ),
     ] = None,
     replications: Annotated[
