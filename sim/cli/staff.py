@@ -20,7 +20,6 @@ from sim.cli.options import (
     replications_option,
     scenario_from,
     seed_option,
-    write_html_report,
 )
 from sim.cli.outputs import ReportOption
 from sim.durations import format_clock, format_duration, parse_duration
@@ -285,13 +284,10 @@ def staff(
             f"wrote {out / 'plan.csv'}, {out / 'shifts.yaml'} and "
             f"{out / 'verified' / 'results.json'}"
         )
-    if report is not None:
-        from sim.report.tradeoff import tradeoff_section  # matplotlib only when asked for
+    if report is not None:  # the planner's page (issue 13): matplotlib only when asked for
+        from sim.report.plan import write_plan_report
 
-        points = [(p.agent_hours, {k: e.value for k, e in p.day.items()}) for p in plan.tradeoff]
-        reach = {k: e.value for k, e in plan.reach.day.items()}
-        section = tradeoff_section(points, plan.targets, reach)
-        write_html_report(report, [plan.results], plan.scenario, [plan.records], [section])
+        console.print(f"wrote {write_plan_report(plan, report)}")
     problems = [f"{u.name} ({u.where}) is out of staffing's reach" for u in plan.unreachable]
     problems += [f"{kpi} still short at {where}" for where, kpi in plan.short]
     if problems:
