@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import LinearConstraint, milp
 
-from sim.durations import format_clock
 from sim.errors import PlanningError
 from sim.kpi import time_in_bins
 from sim.scenario import Scenario, Shift
@@ -88,11 +87,9 @@ def with_staffing(scenario: Scenario, group: str, staffing: Sequence[int]) -> Sc
 
 
 def with_shifts(scenario: Scenario, group: str, shifts: Sequence[ShiftBlock]) -> Scenario:
-    """``scenario`` with ``group`` working ``shifts`` (its staffing replaced)."""
-    clock = [
-        format_clock(scenario.start + j * scenario.interval)
-        for j in range(scenario.n_intervals + 1)
-    ]
+    """``scenario`` with ``group`` working ``shifts`` (its staffing replaced); their clocks are
+    written as the scenario's start is, with a day (``"Tue 07:00"``) or without."""
+    clock = [scenario.clock(j * scenario.interval) for j in range(scenario.n_intervals + 1)]
     blocks = [
         Shift.model_validate(
             {"start": clock[b.first], "end": clock[b.first + b.length], "count": b.count}

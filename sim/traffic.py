@@ -19,7 +19,6 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from sim.durations import format_clock
 from sim.scenario import Channel, Scenario
 from sim.texts import TextSource
 from sim.trace import BotOutcome, Conversation, Trace, TraceHeader, Turn
@@ -150,7 +149,7 @@ def draw_trace(
         scenario=scenario.name,
         scenario_sha256=scenario.sha256,
         seed=seed,
-        start=format_clock(scenario.start),
+        start=scenario.clock(0.0),
         duration=scenario.duration,
         locale=locale,
         replication=replication,

@@ -22,7 +22,7 @@ from sim.cli.options import (
     seed_option,
 )
 from sim.cli.outputs import ReportOption
-from sim.durations import format_clock, format_duration, parse_duration
+from sim.durations import format_duration, parse_duration
 from sim.errors import InputError
 from sim.evidence import Z_95
 from sim.kpi import ALL
@@ -121,10 +121,7 @@ def reach_table(plan: Plan) -> Table:
 
 def shift_rows(plan: Plan, group: str) -> list[dict[str, object]]:
     scenario = plan.scenario
-    clock = [
-        format_clock(scenario.start + j * scenario.interval)
-        for j in range(scenario.n_intervals + 1)
-    ]
+    clock = [scenario.clock(j * scenario.interval) for j in range(scenario.n_intervals + 1)]
     return [
         {"start": clock[b.first], "end": clock[b.first + b.length], "count": b.count}
         for b in plan.shifts[group]
