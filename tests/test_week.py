@@ -392,7 +392,8 @@ def test_with_shifts_keeps_clocks_without_a_day_in_a_day() -> None:
     planned = with_shifts(scenario, "experts", [ShiftBlock(2, 10, 3)])
     (shift,) = planned.agents[0].shifts or []
     assert not isinstance(shift.start, WeekTime)
-    assert shift.model_dump(mode="json") == {"start": 34_200.0, "end": 43_200.0, "count": 3}
+    dumped = shift.model_dump(mode="json")
+    assert dumped == {"start": 34_200.0, "end": 43_200.0, "count": 3, "breaks": []}
 
 
 def test_results_labels_of_a_week_wrap_past_sunday() -> None:
