@@ -143,6 +143,15 @@ class Bot(_Model):
     time: Duration = Constant(dist="constant", value=0.0)
 
 
+class Volume(_Model):
+    """A volume with its uncertainty (a forecast's): each replication draws its own level,
+    lognormal with mean ``mean`` and coefficient of variation ``cv`` (see
+    :func:`sim.traffic.volume_level`)."""
+
+    mean: Annotated[float, Field(ge=0)]
+    cv: Annotated[float, Field(ge=0, le=2)] = 0.0
+
+
 class Channel(_Model):
     """One way customers reach the operator (a messenger, site chat, in-app chat, …).
 
@@ -152,7 +161,9 @@ class Channel(_Model):
     """
 
     protocol: Protocol
-    volume: Annotated[float, Field(ge=0)]
+    volume: Annotated[float, Field(ge=0)] | Volume
+    """Expected conversations over the horizon, before bots; or ``{mean, cv}`` with the
+    uncertainty of a forecast."""
     profile: Profile | None = None
     day_weights: DayWeights | None = None
     """How the days of a profile by weekday (or of a flat profile) weigh against each other,
@@ -170,6 +181,16 @@ class Channel(_Model):
     targets: Targets | None = None
     """This channel's own targets: its conversations are held to these instead of the
     scenario's (which then cover the other channels, pooled)."""
+
+    @property
+    def mean_volume(self) -> float:
+        """Expected conversations over the horizon (the mean of an uncertain volume)."""
+        return self.volume.mean if isinstance(self.volume, Volume) else self.volume
+
+    @property
+    def volume_cv(self) -> float:
+        """Coefficient of variation of the horizon's volume between replications (0: known)."""
+        return self.volume.cv if isinstance(self.volume, Volume) else 0.0
 
     @property
     def silent(self) -> bool:
@@ -511,8 +532,10 @@ _UNION_FIELDS = {
     "close_after",
     "time",
     "profile",
+    "volume",
 }
-_TAGS = {*DURATION_DISTS, *COUNT_DISTS, "str"}
+_TAGS = {*DURATION_DISTS, *COUNT_DISTS, "str", "constrained-float", "float", "Volume"}
+_SCALAR_TAGS = {"constrained-float", "float"}
 
 
 def _is_union_tag(part: str) -> bool:
@@ -530,6 +553,13 @@ def _reported(errors: Sequence[Any]) -> Any:
     that tells what to fix.
     """
     first = errors[0]
+    if first["loc"] and first["loc"][-1] in _SCALAR_TAGS and isinstance(first["input"], dict):
+        # A mapping given where a number or a mapping may stand (``volume: {mean, cv}``): the
+        # mapping's own error tells what to fix, not that it is not a number.
+        prefix = tuple(first["loc"][:-1])
+        for error in errors[1:]:
+            if tuple(error["loc"][: len(prefix)]) == prefix:
+                return error
     if first["type"] == "missing":
         for error in errors:
             if (
@@ -809,7 +839,7 @@ def _check_consistency(scenario: Scenario, file: str | Path) -> None:
                 f"got {len(channel.profile)}",
             )
         _check_profile(scenario, name, fail)
-        if channel.volume > 0 and not any(scenario.weights(name)):
+        if channel.mean_volume > 0 and not any(scenario.weights(name)):
             where = "profile" if channel.profile is not None else "day_weights"
             fail(f"channels.{name}.{where}", "all weights are zero but volume is positive")
         if name not in skills:
@@ -876,7 +906,7 @@ def _check_consistency(scenario: Scenario, file: str | Path) -> None:
         for skill in group.skills
     }
     for name, channel in scenario.channels.items():
-        if name not in staffed and channel.volume > 0:
+        if name not in staffed and channel.mean_volume > 0:
             fail(
                 f"channels.{name}",
                 f"every group with the skill {name!r} has 0 agents in all its shifts or staffing: "
