@@ -7,7 +7,7 @@ from typing import NoReturn
 
 from sim.errors import ChatsimError, InputError
 
-from . import check, compare, erlang, fit, gateway, replay, report, simulate, staff, trace  # noqa: F401  (commands register on import)
+from . import check, compare, erlang, fit, forecast, gateway, replay, report, simulate, staff, trace  # noqa: F401  (commands register on import)
 from .app import app, err_console
 
 

@@ -23,13 +23,15 @@ _EXAMPLES = 3
 """Rows shown per kind of problem (all of them are counted)."""
 
 
-def _pairs(values: list[str], option: str, what: str) -> dict[str, str]:
+def parse_pairs(values: list[str], option: str, what: str) -> dict[str, str]:
     """``NAME=VALUE`` options as a mapping; a malformed one is bad input naming the option."""
     pairs: dict[str, str] = {}
     for value in values:
         name, sep, given = value.partition("=")
         if not sep or not name.strip() or not given.strip():
             raise InputError(f"expected {what}, got {value!r}", key=option)
+        if name.strip() in pairs:
+            raise InputError(f"{name.strip()!r} is given twice", key=option)
         pairs[name.strip()] = given.strip()
     return pairs
 
@@ -37,7 +39,7 @@ def _pairs(values: list[str], option: str, what: str) -> dict[str, str]:
 def _targets(values: list[str]) -> dict[str, float]:
     targets: dict[str, float] = {}
     known = list(Targets.model_fields)
-    for name, text in _pairs(values, "--target", "KPI=VALUE (service_level=0.9)").items():
+    for name, text in parse_pairs(values, "--target", "KPI=VALUE (service_level=0.9)").items():
         if name not in known:
             raise InputError(
                 f"unknown target {name!r} (targets: {', '.join(known)})", key="--target"
@@ -53,7 +55,7 @@ def _targets(values: list[str]) -> dict[str, float]:
 
 
 def _protocols(values: list[str]) -> dict[str, str]:
-    protocols = _pairs(values, "--protocol", "CHANNEL=PROTOCOL (app=webchat)")
+    protocols = parse_pairs(values, "--protocol", "CHANNEL=PROTOCOL (app=webchat)")
     for channel, protocol in protocols.items():
         if protocol not in PROTOCOLS:
             raise InputError(
@@ -203,7 +205,7 @@ def fit(
         targets=_targets(target or []),
         command="chatsim " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["fit"] else "",
     )
-    columns = _pairs(mapping or [], "--map", "OUR_NAME=THEIR_COLUMN (created_at=Started)")
+    columns = parse_pairs(mapping or [], "--map", "OUR_NAME=THEIR_COLUMN (created_at=Started)")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
