@@ -44,9 +44,10 @@ def horizon_start(forecast: Forecast) -> str:
 
 
 def channel_keys(forecast: Forecast, name: str) -> dict[str, Any]:
-    """The keys a channel takes from the forecast: ``volume``, ``profile`` (the covered weekdays'
-    shapes in percent of the day, in the horizon's order) and ``day_weights`` (each weekday's
-    expected conversations)."""
+    """The keys a channel takes from the forecast: ``volume`` (``{mean, cv}``: the horizon's
+    expected conversations and the forecast's uncertainty of them), ``profile`` (the covered
+    weekdays' shapes in percent of the day, in the horizon's order) and ``day_weights`` (each
+    weekday's expected conversations)."""
     channel = forecast.channels[name]
     weekdays = [
         d % 7 for d in range(forecast.start_weekday, forecast.start_weekday + forecast.days)
@@ -59,8 +60,12 @@ def channel_keys(forecast: Forecast, name: str) -> dict[str, Any]:
         WEEKDAYS[w]: round(day.mean, 1)
         for w, day in zip(weekdays, channel.series.days, strict=True)
     }
+    total = round(sum(day_weights.values()), 1)
+    # The forecast's uncertainty travels with the volume: each replication of the scenario
+    # draws its own level, so simulate shows the spread and staff can plan at a quantile.
+    volume = {"mean": total, "cv": round(channel.cv, 4)} if channel.cv > 0 else total
     return {
-        "volume": round(sum(day_weights.values()), 1),
+        "volume": volume,
         "profile": profile,
         "day_weights": day_weights,
     }
@@ -290,10 +295,6 @@ def channel_comment(forecast: Forecast, name: str) -> list[str]:
     rows.append(
         f"  {'total':<15} {_count(total.mean):>7}   {_interval(total.lo80, total.hi80)}   "
         f"{_interval(total.lo95, total.hi95)}   cv {channel.cv:.3f}"
-    )
-    rows.append(
-        f"  the volume's own uncertainty, once volume takes it: "
-        f"{{mean: {total.mean:.0f}, cv: {channel.cv:.3f}}}"
     )
     if forecast.origins > 0:
         rows.extend(f"  {row}" for row in backtest_lines(channel, forecast.days))

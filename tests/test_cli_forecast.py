@@ -114,8 +114,9 @@ def test_forecast_writes_a_week_scenario_that_simulates(tmp_path, capsys, reader
     assert scenario.interval == 900.0
     for name, channel in scenario.channels.items():
         assert channel.day_weights is not None and next(iter(channel.day_weights)) == "Mon"
-        assert channel.volume == pytest.approx(sum(channel.day_weights.values()), abs=0.5)
-        assert 150 < channel.volume < 400, name  # about 40 a day, fewer at weekends
+        assert channel.mean_volume == pytest.approx(sum(channel.day_weights.values()), abs=0.5)
+        assert 150 < channel.mean_volume < 400, name  # about 40 a day, fewer at weekends
+        assert 0 < channel.volume_cv < 0.5, name  # the forecast's uncertainty travels with it
         weights = np.asarray(scenario.weights(name)).reshape(7, 96)
         assert weights[:, : 7 * 4].sum() < 0.02  # the logs had nobody before 07:00
     # The base's shifts (09:00-12:00 and 10:00-12:00) on every day.

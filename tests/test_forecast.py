@@ -300,7 +300,7 @@ def test_scenario_on_a_day_base_repeats_its_day():
     assert data["start"] == "Thu 00:00" and data["name"] == "desk-forecast"
     channel = scenario.channels["chat"]
     means = [day.mean for day in result.channels["chat"].series.days]
-    assert channel.volume == pytest.approx(sum(means), abs=0.5)
+    assert channel.mean_volume == pytest.approx(sum(means), abs=0.5)
     assert list(channel.day_weights) == ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]
     per_day = np.asarray(scenario.weights("chat")).reshape(7, 24).sum(axis=1)
     np.testing.assert_allclose(per_day, np.array(means) / sum(means), rtol=1e-3)
