@@ -34,9 +34,11 @@ FULL_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"
 
 # Scenario.sha256 of the bundled files as computed on main before clocks could carry a day
 # (5729679): day-less clocks and the new channel key must not change what was recorded.
+# tele2-weekday's content changed since (its reply, first reply and patience means calibrated,
+# issue 14): its hash is the one that commit's code gives the calibrated content.
 HASHES_BEFORE_WEEKS = {
     "small.yaml": "cb7d463eb756b7b575866cf67ee1682dc0a4797367cae090e2dd663d5235f3dc",
-    "tele2-weekday.yaml": "c14a9b237798ce3d600d4321024bcf3f9bce61a6e27109472447c1865a06a574",
+    "tele2-weekday.yaml": "a29c2cbcfd26f404135d5fab29faf2221a230cec4ec7e0baf75f0e27900b2791",
 }
 
 
