@@ -87,6 +87,7 @@ from scipy.optimize import least_squares
 from sim.catalogue import BY_KEY, KEYS, Unit
 from sim.distributions import Constant, Empirical, Exponential, Gamma, Lognormal, Uniform
 from sim.durations import format_clock, format_duration, parse_duration
+from sim.history import History, LoggedConversation
 from sim.kpi import ALL, Measurement
 from sim.results import Results, summarise
 from sim.runner import Runner, Traffic
@@ -533,6 +534,92 @@ def observations_from_results(
                     )
                 )
     return found
+
+
+def observations_from_history(
+    history: History,
+    scenario: Scenario,
+    kpis: Sequence[str] = DEFAULT_KPIS,
+    channels: Collection[str] | None = None,
+) -> list[Observation]:
+    """Observations from conversation logs themselves (:mod:`sim.history`), per channel, with
+    normal 95% half-widths over the conversations they count.
+
+    Offered: every conversation a bot did not contain. Answered: a first response before any
+    abandonment the logs saw. Service level: answered within the channel's
+    ``first_response_target`` of queue entry. First response: from queue entry, over the
+    answered. In-session response: the logged ``insession_responses``, or from the message log
+    each later customer message's wait for the next agent message. On a channel whose customers
+    leave silently (a messenger) the logs cannot tell a late answer to someone who had left from
+    an answer, so its missed rate and service level would be biased; they are not observed
+    there (``chatsim fit`` estimates those customers' patience from the turns instead).
+    """
+    known = [_kpi(k, "observe_kpi") for k in kpis]
+    by_channel: dict[str, list[LoggedConversation]] = {}
+    for conversation in history.conversations:
+        by_channel.setdefault(conversation.channel, []).append(conversation)
+    chosen = [name for name in scenario.channels if (channels is None or name in channels)]
+    found: list[Observation] = []
+    for name in chosen:
+        logged = [c for c in by_channel.get(name, []) if not c.bot_contained]
+        if not logged:
+            continue
+        channel = scenario.channels[name]
+        entries = [c.queue_entry for c in logged]
+        responded = [
+            (c.first_response_at - entry)  # type: ignore[operator]  # not bot-contained
+            if c.first_response_at is not None
+            and (c.abandoned_at is None or c.abandoned_at >= c.first_response_at)
+            else None
+            for c, entry in zip(logged, entries, strict=True)
+        ]
+        answered = np.array([r for r in responded if r is not None], dtype=float)
+        offered = len(logged)
+        values: dict[str, tuple[float, float]] = {}
+        if not channel.silent:
+            missed = 1.0 - answered.size / offered
+            on_time = float((answered <= channel.first_response_target).sum()) / offered
+            values["missed_rate"] = (missed, _binomial_half_width(missed, offered))
+            values["service_level"] = (on_time, _binomial_half_width(on_time, offered))
+        if answered.size:
+            values["frt_mean"] = (float(answered.mean()), _mean_half_width(answered))
+        insession = np.array(_insession(logged, history), dtype=float)
+        if insession.size:
+            values["insession_mean"] = (float(insession.mean()), _mean_half_width(insession))
+        for key in known:
+            if key in values:
+                value, half = values[key]
+                found.append(Observation(key, value, name, half_width=half or None))
+    return found
+
+
+def _binomial_half_width(p: float, n: int) -> float:
+    return 1.96 * math.sqrt(max(p * (1 - p), 0.25 / n) / n)
+
+
+def _mean_half_width(values: np.ndarray) -> float:
+    return 1.96 * float(values.std(ddof=1)) / math.sqrt(values.size) if values.size > 1 else 0.0
+
+
+def _insession(logged: Sequence[LoggedConversation], history: History) -> list[float]:
+    """Each later customer message's wait for the next agent message."""
+    waits: list[float] = []
+    for conversation in logged:
+        if conversation.insession_responses is not None:
+            waits.extend(conversation.insession_responses)
+            continue
+        thread = sorted(history.messages.get(conversation.id, ()), key=lambda m: m.at)
+        answered_once = False
+        waiting_since: float | None = None
+        for message in thread:
+            if message.sender == "agent":
+                if waiting_since is not None and answered_once:
+                    waits.append(message.at - waiting_since)
+                waiting_since = None
+                answered_once = True
+            elif message.sender == "customer" and waiting_since is None:
+                waiting_since = message.at
+    return waits
 
 
 def check_observations(

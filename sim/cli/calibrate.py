@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import shlex
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +29,7 @@ from sim.calibrate import (
     check_parameters,
     edits,
     fresh_scenario,
+    observations_from_history,
     observations_from_results,
     parse_observation,
     parse_vary,
@@ -36,6 +38,7 @@ from sim.calibrate import (
 from sim.calibrate import calibrate as run_calibration
 from sim.catalogue import kpi as kpi_of
 from sim.cli.app import app, console, err_console
+from sim.cli.fit import parse_pairs, report_problems
 from sim.cli.options import (
     jobs_option,
     output_directory,
@@ -46,6 +49,7 @@ from sim.cli.options import (
 )
 from sim.cli.outputs import ReportOption
 from sim.errors import InputError
+from sim.history import read_history
 from sim.results import read_results
 from sim.scenario import Scenario, parse_scenario
 
@@ -73,12 +77,27 @@ def _observations(
     kpis: list[str],
     channels: list[str] | None,
     per_interval: bool,
+    logs: Sequence[Path] = (),
+    messages: Sequence[Path] = (),
+    mapping: Sequence[str] = (),
 ) -> list[Observation]:
-    """``--observe-results`` first, then ``--observe`` (which replaces the same KPI)."""
-    if results_path is None and (kpis or per_interval):
-        flag = "--observe-kpi" if kpis else "--per-interval"
-        raise InputError("applies to --observe-results: give a results file", key=flag)
+    """``--observe-logs`` and ``--observe-results`` first, then ``--observe`` (which replaces
+    the same KPI)."""
+    if results_path is None and per_interval:
+        raise InputError("applies to --observe-results: give a results file", key="--per-interval")
+    if results_path is None and not logs and kpis:
+        raise InputError(
+            "applies to --observe-results or --observe-logs: give one", key="--observe-kpi"
+        )
     found: dict[tuple[str, str | None, int | None], Observation] = {}
+    if logs:
+        columns = parse_pairs(list(mapping), "--map", "OUR_NAME=THEIR_COLUMN (created_at=Started)")
+        history = read_history(list(logs), mapping=columns, messages=list(messages))
+        report_problems(history.problems)
+        for observation in observations_from_history(
+            history, scenario, kpis or DEFAULT_KPIS, channels
+        ):
+            found[(observation.kpi, observation.channel, observation.interval)] = observation
     if results_path is not None:
         results = read_results(results_path)
         try:
@@ -98,8 +117,8 @@ def _observations(
         found[(observation.kpi, observation.channel, None)] = observation
     if not found:
         raise InputError(
-            "nothing observed: give --observe KPI=VALUE (such as service_level=0.936) or "
-            "--observe-results FILE",
+            "nothing observed: give --observe KPI=VALUE (such as service_level=0.936), "
+            "--observe-results FILE or --observe-logs LOGS",
             key="--observe",
         )
     return list(found.values())
@@ -116,6 +135,9 @@ def command_line(
     replications: int,
     seed: int,
     step: float,
+    logs: Sequence[Path] = (),
+    messages: Sequence[Path] = (),
+    mapping: Sequence[str] = (),
 ) -> str:
     """The command that reproduces a calibration (what the written scenario's header says)."""
     words = ["chatsim", "calibrate", str(scenario_path)]
@@ -123,6 +145,9 @@ def command_line(
     words += [w for o in observe for w in ("--observe", o)]
     if results_path is not None:
         words += ["--observe-results", str(results_path)]
+    words += [w for f in logs for w in ("--observe-logs", str(f))]
+    words += [w for f in messages for w in ("--messages", str(f))]
+    words += [w for m in mapping for w in ("--map", m)]
     words += [w for k in kpis for w in ("--observe-kpi", k)]
     words += ["--per-interval"] if per_interval else []
     words += [w for c in channels for w in ("--channel", c)]
@@ -288,6 +313,25 @@ def calibrate(
             "service_level, missed_rate, frt_mean, insession_mean).",
         ),
     ] = None,
+    observe_logs: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--observe-logs",
+            help="Observe conversation logs themselves (the CSV or conversations.jsonl that "
+            "chatsim fit reads; repeatable): service level, missed rate, first and in-session "
+            "response per channel.",
+        ),
+    ] = None,
+    observe_messages: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--messages", help="With --observe-logs: the message CSV (in-session responses)."
+        ),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="With --observe-logs: OUR_NAME=THEIR_COLUMN (repeatable)."),
+    ] = None,
     per_interval: Annotated[
         bool,
         typer.Option(
@@ -338,14 +382,16 @@ def calibrate(
         parameters = [parse_vary(scenario, text) for text in vary]
         check_parameters(parameters)
         observations = _observations(
-            scenario, observe or [], observe_results, observe_kpi or [], channel, per_interval
-        )
+            scenario, observe or [], observe_results, observe_kpi or [], channel, per_interval,
+            observe_logs or [], observe_messages or [], mapping or [],
+        )  # fmt: skip
         check_observations(scenario, observations, parameters, channel)
     except CalibrationError as error:
         raise _input_error(error) from None
     command = command_line(
         scenario_path, vary, observe or [], observe_results, observe_kpi or [], per_interval,
-        channel or [], replications, seed, step,
+        channel or [], replications, seed, step, observe_logs or [], observe_messages or [],
+        mapping or [],
     )  # fmt: skip
     with progress_bar(f"calibrating {scenario.name}", max_evaluations) as bar:
         task = bar.task_ids[0]
