@@ -24,8 +24,8 @@ from sim.trace import Trace
 from sim.traffic import draw_trace
 
 AGENTS = 50
-HANDLE = 300.0  # mean service time, seconds
-PATIENCE = 120.0  # mean patience, seconds
+HANDLE = 100.0  # mean service time, seconds (short, so that the customers fit in a week)
+PATIENCE = 40.0  # mean patience, seconds
 LOAD = 0.95  # offered load per agent
 
 
@@ -56,9 +56,10 @@ def bare_simpy(customers: int, seed: int) -> int:
 
 
 def equivalent_scenario(customers: int) -> Scenario:
-    """chatsim's configuration of the same M/M/n+M queue, sized for ``customers`` arrivals."""
+    """chatsim's configuration of the same M/M/n+M queue, sized for ``customers`` arrivals
+    (within a scenario's longest horizon, 7 days: about 280,000 of them)."""
     rate = AGENTS * LOAD / HANDLE
-    days = int(customers / rate / 86400) + 2
+    days = min(int(customers / rate / 86400) + 2, 7)
     return queue_scenario(
         AGENTS, rate, HANDLE, PATIENCE, intervals=days, name="bench-mmn+m", group="agents"
     )

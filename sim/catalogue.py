@@ -146,7 +146,8 @@ class Kpi:
         if text == "–" or ci is None or not math.isfinite(ci) or (compact and ci == 0):
             return text
         if compact:
-            number = ci * 100 if self.unit is Unit.RATE else ci
+            scale = {Unit.RATE: 100.0, Unit.SLOT_SECONDS: 1 / 3600}.get(self.unit, 1.0)
+            number = ci * scale
             return f"{text} ±{number:.1f}"
         return f"{text} ± {self.spread(ci)}"
 

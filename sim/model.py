@@ -280,6 +280,9 @@ class Model:
         if agent.away_since is not None:
             agent.record.away.append((agent.away_since, now))
             agent.away_since = None
+            # Away, it held nothing and was gone at a gateway; back, it starts a new session
+            # there, idle since this login (the routing tie-break), as the gateway counts it.
+            agent.last_assigned = now
         agent.resting = agent.leaving = False
         agent.record.logout_at = None
         for chat in self.router.login(agent, now):

@@ -284,9 +284,12 @@ def planned_groups(scenario: Scenario, groups: Sequence[str] | None) -> list[Age
                 "must be below 1: no finite staff answers every chat in time",
                 key=f"{key}.service_level",
             )
-    if scenario.duration > 86400 + 1e-9:
+    if scenario.duration > 86400 + 1e-9 and (
+        scenario.weekday is None or scenario.duration > 7 * 86400 + 1e-9
+    ):
         raise PlanningError(
-            "the planner writes shifts as clock times, so it plans horizons of up to 24 hours",
+            "the planner writes shifts as clock times, so it plans horizons of up to 24 hours, "
+            'or up to 7 days from a start with a weekday ("Mon 00:00")',
             key="duration",
         )
     if scenario.interval % 60:

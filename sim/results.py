@@ -27,7 +27,7 @@ from pydantic import (
 from scipy import stats
 
 from sim.catalogue import KEYS
-from sim.durations import format_clock, parse_clock
+from sim.durations import WEEK, WeekTime, format_clock, format_day_clock, parse_day_clock
 from sim.errors import InputError
 from sim.kpi import KpiValues, Measurement
 from sim.records import ConversationRecord
@@ -59,9 +59,10 @@ def summarise(values: Sequence[float | None]) -> Stat:
 class ResultsHeader:
     """What a results file is about: where its numbers come from and on what they were run.
 
-    ``source`` is ``model`` or ``replay``; ``start`` (``"HH:MM"``) and ``interval`` (seconds)
-    place the per-interval rows on the clock; ``trace_sha256`` names the trace when the run
-    played one given trace, ``seed`` the random streams it was drawn from.
+    ``source`` is ``model`` or ``replay``; ``start`` (``"HH:MM"``, or ``"Mon 08:00"`` when the
+    scenario's start has a day) and ``interval`` (seconds) place the per-interval rows on the
+    clock; ``trace_sha256`` names the trace when the run played one given trace, ``seed`` the
+    random streams it was drawn from.
     """
 
     source: str
@@ -86,15 +87,19 @@ class ResultsHeader:
             source=source,
             scenario=scenario.name,
             scenario_sha256=scenario.sha256,
-            start=format_clock(scenario.start),
+            start=scenario.clock(0.0),
             interval=scenario.interval,
             trace_sha256=trace.sha256() if trace is not None else None,
             seed=trace.header.seed if trace is not None else seed,
         )
 
     def interval_label(self, index: int) -> str:
-        """Clock time at which interval ``index`` starts, ``"HH:MM"``."""
-        return format_clock(parse_clock(self.start) + index * self.interval)
+        """Clock time at which interval ``index`` starts, ``"HH:MM"`` (``"Mon 08:00"`` when the
+        start has a day)."""
+        start = parse_day_clock(self.start)
+        if isinstance(start, WeekTime):
+            return format_day_clock((start + index * self.interval) % WEEK)
+        return format_clock(start + index * self.interval)
 
 
 @dataclass(slots=True, kw_only=True)

@@ -10,7 +10,10 @@ random numbers).
 A :class:`Runner` plays a scenario on each replication of its traffic and measures every run
 (:func:`sim.kpi.measure`), in this process or in a pool of worker processes it keeps for its
 life. Each worker draws a trace itself (drawing is deterministic, and cheaper than shipping
-the trace); with ``keep_traces`` it keeps them for the next scenario.
+the trace); with ``keep_traces`` it keeps them for the next scenario. A run may also
+``adjust`` each drawn trace before playing it (a deterministic rewrite, such as the calibrator's
+scaling of reply work: :mod:`sim.calibrate`), so that candidates which differ in the customers'
+side are still judged on the same draws.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from sim.traffic import draw_trace
 
 Scope = Collection[str] | None
 """The channels a measurement covers in its total and ``"all"`` rows (None: every channel)."""
+
+Adjust = Callable[[Trace], Trace] | None
+"""A deterministic rewrite of a drawn trace before it is played (picklable when the runner has
+worker processes); it returns a new trace and leaves the kept one as it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +92,15 @@ class _Worker:
 
 
 def _play(
-    scenario: Scenario, replication: int, scopes: Sequence[Scope], keep_run: bool, quantiles: bool
+    scenario: Scenario,
+    replication: int,
+    scopes: Sequence[Scope],
+    keep_run: bool,
+    quantiles: bool,
+    adjust: Adjust = None,
 ) -> tuple[int, list[Measurement], Run | None]:
-    run = simulate_trace(scenario, _Worker.trace(replication))
+    trace = _Worker.trace(replication)
+    run = simulate_trace(scenario, trace if adjust is None else adjust(trace))
     return (
         replication,
         [measure(run, scenario, scope, quantiles=quantiles) for scope in scopes],
@@ -151,19 +164,22 @@ class Runner:
         keep_first: bool = False,
         quantiles: bool = True,
         on_replication: Callable[[int], None] | None = None,
+        adjust: Adjust = None,
     ) -> Batch:
         """Play ``scenario`` on every replication and measure each run once per scope
         (``quantiles=False``: without the percentile KPIs, see :func:`sim.kpi.measure`).
 
         ``keep_first`` keeps the records of replication 0 (for ``conversations.jsonl`` and the
-        report); ``on_replication`` is called with the number of replications done so far.
+        report); ``on_replication`` is called with the number of replications done so far;
+        ``adjust`` rewrites each trace before it is played (the kept traces stay as drawn).
         """
         n = self.replications
         measured: dict[int, list[Measurement]] = {}
         first: Run | None = None
         if self._pool is None:
             for r in range(n):
-                run = simulate_trace(scenario, self.trace(r))
+                trace = self.trace(r)
+                run = simulate_trace(scenario, trace if adjust is None else adjust(trace))
                 measured[r] = [measure(run, scenario, s, quantiles=quantiles) for s in scopes]
                 if r == 0 and keep_first:
                     first = run
@@ -172,7 +188,7 @@ class Runner:
         else:
             futures: list[Future[tuple[int, list[Measurement], Run | None]]] = [
                 self._pool.submit(
-                    _play, scenario, r, list(scopes), keep_first and r == 0, quantiles
+                    _play, scenario, r, list(scopes), keep_first and r == 0, quantiles, adjust
                 )
                 for r in range(n)
             ]

@@ -5,7 +5,10 @@ anything runs: every problem is reported as an :class:`~sim.errors.InputError` n
 the key path (``channels.whatsapp.patience.mean``) and what is wrong.
 
 Times inside a scenario are seconds after its ``start`` clock time; ``duration`` is the horizon
-and ``interval`` the reporting and staffing interval.
+(at most a week) and ``interval`` the reporting and staffing interval. A clock is ``"HH:MM"``,
+or ``"Mon 08:00"`` with its day (needed on the start and the shifts of a horizon longer than a
+day); :meth:`Scenario.offset` and :meth:`Scenario.clock` are the one place that turns clocks
+into scenario seconds and back.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import difflib
 import hashlib
 import json
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -24,7 +27,11 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    PlainSerializer,
+    PlainValidator,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -32,16 +39,100 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from sim.distributions import COUNT_DISTS, DURATION_DISTS, Constant, ConstantCount, Count, Duration
-from sim.durations import format_clock, format_duration, parse_clock, parse_duration
+from sim.durations import (
+    DAY,
+    WEEK,
+    WEEKDAYS,
+    WeekTime,
+    format_clock,
+    format_day_clock,
+    format_duration,
+    parse_day_clock,
+    parse_duration,
+    weekday,
+)
 from sim.errors import InputError
 from sim.protocols import Protocol
 
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
-Clock = Annotated[float, BeforeValidator(parse_clock)]
+
+
+def _dump_clock(clock: float) -> float | str:
+    """A clock with its day as the user writes it (``"Tue 07:00"``); one without as seconds
+    after midnight, as scenario hashes have always recorded it."""
+    return format_day_clock(clock) if isinstance(clock, WeekTime) else clock
+
+
+Clock = Annotated[
+    float,
+    PlainValidator(parse_day_clock, json_schema_input_type=str),
+    PlainSerializer(_dump_clock),
+]
+"""A clock time, ``"HH:MM"`` (a ``float``, seconds after midnight) or ``"Mon 08:00"`` (a
+:class:`~sim.durations.WeekTime`, seconds after Monday 00:00). :meth:`Scenario.offset` places
+either on the scenario's time line."""
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _weekday_name(value: object) -> str:
+    """``"Mon"`` for any spelling of a weekday (``"monday"``, ``"MON"``)."""
+    return WEEKDAYS[weekday(value)]
+
+
+def _profile_day(value: object) -> str:
+    """A key of a profile by weekday: a weekday, or ``default`` for the days not listed."""
+    if isinstance(value, str) and value.strip().lower() == "default":
+        return "default"
+    try:
+        return _weekday_name(value)
+    except ValueError as error:
+        raise ValueError(f"{error}, or 'default' for the days not listed") from None
+
+
+def _one_name_per_day(value: Any) -> Any:
+    """Refuses a day given twice under two spellings (``Mon`` and ``monday``)."""
+    if isinstance(value, dict):
+        seen: dict[str, Any] = {}
+        for key in value:
+            try:
+                name = _profile_day(key)
+            except ValueError:
+                continue  # reported on the key itself
+            if name in seen:
+                raise ValueError(f"{name} is given twice ({seen[name]!r} and {key!r})")
+            seen[name] = key
+    return value
+
+
+Weight = Annotated[float, Field(ge=0)]
+DayWeights = Annotated[
+    dict[Annotated[str, BeforeValidator(_weekday_name)], Weight],
+    BeforeValidator(_one_name_per_day),
+]
+ProfileByDay = Annotated[
+    dict[Annotated[str, BeforeValidator(_profile_day)], list[Weight]],
+    BeforeValidator(_one_name_per_day),
+]
+"""Intraday weights (one per interval of a day, from 00:00) per weekday, ``default`` for the
+days not listed; each day's weights give only its shape (they are normalised per day), and a
+channel's ``day_weights`` weigh the days against each other."""
+
+
+def _profile_form(value: Any) -> str:
+    if isinstance(value, dict):
+        return "dict[weekday]"
+    return "str" if isinstance(value, str) else "list[weight]"
+
+
+Profile = Annotated[
+    Annotated[list[Weight], Tag("list[weight]")]
+    | Annotated[ProfileByDay, Tag("dict[weekday]")]
+    | Annotated[str, Tag("str")],
+    Discriminator(_profile_form),
+]
 
 
 class Bot(_Model):
@@ -50,6 +141,15 @@ class Bot(_Model):
 
     containment: Annotated[float, Field(ge=0, le=1)]
     time: Duration = Constant(dist="constant", value=0.0)
+
+
+class Volume(_Model):
+    """A volume with its uncertainty (a forecast's): each replication draws its own level,
+    lognormal with mean ``mean`` and coefficient of variation ``cv`` (see
+    :func:`sim.traffic.volume_level`)."""
+
+    mean: Annotated[float, Field(ge=0)]
+    cv: Annotated[float, Field(ge=0, le=2)] = 0.0
 
 
 class Channel(_Model):
@@ -61,8 +161,13 @@ class Channel(_Model):
     """
 
     protocol: Protocol
-    volume: Annotated[float, Field(ge=0)]
-    profile: list[Annotated[float, Field(ge=0)]] | str | None = None
+    volume: Annotated[float, Field(ge=0)] | Volume
+    """Expected conversations over the horizon, before bots; or ``{mean, cv}`` with the
+    uncertainty of a forecast."""
+    profile: Profile | None = None
+    day_weights: DayWeights | None = None
+    """How the days of a profile by weekday (or of a flat profile) weigh against each other,
+    per weekday; 1 for a day not listed."""
     silent_abandon: bool | None = None
     patience: Duration
     turns: Count = ConstantCount(dist="constant", value=1)
@@ -76,6 +181,16 @@ class Channel(_Model):
     targets: Targets | None = None
     """This channel's own targets: its conversations are held to these instead of the
     scenario's (which then cover the other channels, pooled)."""
+
+    @property
+    def mean_volume(self) -> float:
+        """Expected conversations over the horizon (the mean of an uncertain volume)."""
+        return self.volume.mean if isinstance(self.volume, Volume) else self.volume
+
+    @property
+    def volume_cv(self) -> float:
+        """Coefficient of variation of the horizon's volume between replications (0: known)."""
+        return self.volume.cv if isinstance(self.volume, Volume) else 0.0
 
     @property
     def silent(self) -> bool:
@@ -323,29 +438,72 @@ class Scenario(_Model):
     def n_intervals(self) -> int:
         return round(self.duration / self.interval)
 
+    @property
+    def weekday(self) -> int | None:
+        """The weekday of the start, 0 (Monday) to 6; ``None`` when ``start`` has no day."""
+        if not isinstance(self.start, WeekTime):
+            return None
+        return int((self.start % WEEK) // DAY)
+
+    def clock(self, seconds: float) -> str:
+        """The clock time ``seconds`` after the start: ``"HH:MM"``, or ``"Mon 08:00"`` when the
+        start has a day (the inverse of :meth:`offset`)."""
+        if isinstance(self.start, WeekTime):
+            return format_day_clock((self.start + seconds) % WEEK)
+        return format_clock(self.start + seconds)
+
     def interval_label(self, index: int) -> str:
-        """Clock time at which interval ``index`` starts, ``"HH:MM"``."""
-        return format_clock(self.start + index * self.interval)
+        """Clock time at which interval ``index`` starts: ``"HH:MM"``, or ``"Mon 08:00"`` when
+        the start has a day."""
+        return self.clock(index * self.interval)
 
     def weights(self, channel: str) -> list[float]:
-        """The channel's arrival profile normalised to sum 1 over the intervals."""
+        """The channel's arrival profile normalised to sum 1 over the intervals (by weekday:
+        each day's shape normalised, times its day weight); arrivals are drawn from these."""
         profile = self.channels[channel].profile
-        if not isinstance(profile, list):
+        if isinstance(profile, dict) or self.channels[channel].day_weights is not None:
+            raw = self._by_weekday(channel)
+        elif isinstance(profile, list):
+            raw = profile
+        else:
             return [1.0 / self.n_intervals] * self.n_intervals
-        total = sum(profile)
-        return [w / total for w in profile] if total > 0 else [0.0] * len(profile)
+        total = sum(raw)
+        return [w / total for w in raw] if total > 0 else [0.0] * len(raw)
 
-    def offset(self, clock: float) -> float:
-        """Seconds after the scenario start of a clock time (seconds after midnight)."""
-        return (clock - self.start) % 86400.0
+    def _by_weekday(self, channel: str) -> list[float]:
+        """Per-interval weights of a profile by weekday (flat when absent): each day's shape
+        normalised to sum 1, times the day's weight."""
+        profile = self.channels[channel].profile
+        by_day = profile if isinstance(profile, dict) else {}
+        days = self.channels[channel].day_weights or {}
+        per_day = round(DAY / self.interval)
+        shapes: dict[str, list[float]] = {}
+        weights = []
+        for j in range(self.n_intervals):
+            at = (self.start + j * self.interval) % WEEK
+            name = WEEKDAYS[int(at // DAY)]
+            if name not in shapes:
+                shape = by_day.get(name, by_day.get("default", [1.0] * per_day))
+                total = sum(shape)
+                scale = days.get(name, 1.0) / total if total > 0 else 0.0
+                shapes[name] = [w * scale for w in shape]
+            weights.append(shapes[name][round((at % DAY) / self.interval) % per_day])
+        return weights
+
+    def offset(self, clock: float, after: float = 0.0) -> float:
+        """Seconds after the scenario start of a clock time: the first time at or after
+        ``after`` (scenario seconds) that the clock shows. A clock with a day (``"Tue 07:00"``)
+        comes once a week, one without (``"07:00"``) every day."""
+        period = WEEK if isinstance(clock, WeekTime) and isinstance(self.start, WeekTime) else DAY
+        return after + (clock - self.start - after) % period
 
     def shift_window(self, shift: Shift) -> tuple[float, float]:
-        """``(login, end)`` of a shift in scenario seconds; an end before the start is on the
-        next day."""
+        """``(login, end)`` of a shift in scenario seconds; an end at or before the start is the
+        next time the clock shows it (without a day: on the next day)."""
         begin = self.offset(shift.start)
-        end = self.offset(shift.end)
+        end = self.offset(shift.end, after=begin)
         if end <= begin:
-            end += 86400.0
+            end += WEEK if isinstance(shift.end, WeekTime) and self.weekday is not None else DAY
         return begin, end
 
     @property
@@ -356,6 +514,8 @@ class Scenario(_Model):
         # content, so the hash keeps the old name and what was recorded before still matches.
         content["targets"][_OLD_INSESSION] = content["targets"].pop("insession_mean")
         for channel in content["channels"].values():  # and a channel without targets of its own
+            if channel["day_weights"] is None:  # or day weights, which came later
+                del channel["day_weights"]
             if channel["targets"] is None:
                 del channel["targets"]
             else:
@@ -428,6 +588,8 @@ def _key_path(loc: Sequence[int | str]) -> str:
             parts[-1:] = [f"{parts[-1]}[{part}]"] if parts else [f"[{part}]"]
         elif previous in _UNION_FIELDS and _is_union_tag(part):
             pass  # pydantic names the union member it tried ("lognormal", "list[...]")
+        elif part == "[key]":
+            pass  # pydantic's mark of a mapping's key that is wrong, after the key itself
         else:
             parts.append(part)
         previous = part
@@ -443,12 +605,14 @@ _UNION_FIELDS = {
     "close_after",
     "time",
     "profile",
+    "volume",
 }
-_TAGS = {*DURATION_DISTS, *COUNT_DISTS, "str"}
+_TAGS = {*DURATION_DISTS, *COUNT_DISTS, "str", "constrained-float", "float", "Volume"}
+_SCALAR_TAGS = {"constrained-float", "float"}
 
 
 def _is_union_tag(part: str) -> bool:
-    return part in _TAGS or part.startswith(("list[", "function-"))
+    return part in _TAGS or part.startswith(("list[", "dict[", "function-"))
 
 
 _DISTRIBUTION_KEYS = _UNION_FIELDS - {"profile"}
@@ -462,6 +626,13 @@ def _reported(errors: Sequence[Any]) -> Any:
     that tells what to fix.
     """
     first = errors[0]
+    if first["loc"] and first["loc"][-1] in _SCALAR_TAGS and isinstance(first["input"], dict):
+        # A mapping given where a number or a mapping may stand (``volume: {mean, cv}``): the
+        # mapping's own error tells what to fix, not that it is not a number.
+        prefix = tuple(first["loc"][:-1])
+        for error in errors[1:]:
+            if tuple(error["loc"][: len(prefix)]) == prefix:
+                return error
     if first["type"] == "missing":
         for error in errors:
             if (
@@ -617,7 +788,103 @@ def _read_profile_csv(path: Path, key: str, scenario_file: Path) -> list[float]:
 
 
 def _clock_text(seconds: float) -> str:
+    if isinstance(seconds, WeekTime):
+        return format_day_clock(seconds)
     return "24:00" if seconds == 86400.0 else format_clock(seconds)
+
+
+def _day_clocks(node: Any, loc: tuple[int | str, ...] = ()) -> Iterator[tuple[str, WeekTime]]:
+    """Every clock with a day in a scenario (shifts, and whatever else takes a clock), with
+    its key path."""
+    if isinstance(node, WeekTime):
+        yield _key_path(loc), node
+    elif isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            yield from _day_clocks(getattr(node, name), (*loc, name))
+    elif isinstance(node, list | tuple):
+        for i, item in enumerate(node):
+            yield from _day_clocks(item, (*loc, i))
+    elif isinstance(node, dict):
+        for key, item in node.items():
+            yield from _day_clocks(item, (*loc, str(key)))
+
+
+def _check_days(scenario: Scenario, fail: Callable[[str, str], None]) -> None:
+    """The horizon (at most a week) and the days of its clocks: a horizon longer than a day
+    needs a weekday on its start and on every shift's clocks; a scenario whose start has no
+    day takes no clock with a day."""
+    if scenario.duration > WEEK + 1e-9:
+        fail(
+            "duration",
+            f"a horizon is at most 7 days (168h), got {format_duration(scenario.duration)} "
+            f"({scenario.duration / DAY:g} days)",
+        )
+    multi_day = scenario.duration > DAY + 1e-9
+    if scenario.weekday is None:
+        if multi_day:
+            fail(
+                "start",
+                "a horizon longer than 24 hours needs a weekday on its start: write start as "
+                f'"Mon {format_clock(scenario.start)}" (the day the horizon begins)',
+            )
+        for key, clock in _day_clocks(scenario):
+            fail(
+                key,
+                f'"{_clock_text(clock)}" has a day but the scenario\'s start has none: give '
+                f'start a day too ("Mon {format_clock(scenario.start)}") or drop it here',
+            )
+    if not multi_day or scenario.weekday is None:
+        return  # "HH:MM" is unambiguous within 24 hours
+    example = WEEKDAYS[scenario.weekday]
+    for i, group in enumerate(scenario.agents):
+        for k, shift in enumerate(group.shifts or []):
+            for end in ("start", "end"):
+                clock = getattr(shift, end)
+                if not isinstance(clock, WeekTime):
+                    fail(
+                        f"agents[{i}].shifts[{k}].{end}",
+                        f"in a horizon longer than 24 hours a shift's {end} needs its day: add "
+                        f'it, as in "{example} {format_clock(clock)}" (got "{_clock_text(clock)}")',
+                    )
+
+
+def _check_profile(scenario: Scenario, name: str, fail: Callable[[str, str], None]) -> None:
+    """A profile by weekday (or day weights) against the scenario's start and interval."""
+    channel = scenario.channels[name]
+    key = f"channels.{name}.profile"
+    if isinstance(channel.profile, list) and channel.day_weights is not None:
+        fail(
+            f"channels.{name}.day_weights",
+            "a profile over the whole horizon already weighs its days: give the profile by "
+            "weekday ({Mon: [...], default: [...]}) or drop day_weights",
+        )
+    if not isinstance(channel.profile, dict) and channel.day_weights is None:
+        return
+    if not isinstance(channel.profile, dict):
+        key = f"channels.{name}.day_weights"
+    if scenario.weekday is None:
+        fail(key, 'weights by weekday need a weekday on the start (start: "Mon 00:00")')
+    per_day = DAY / scenario.interval
+    if abs(per_day - round(per_day)) > 1e-9 or (scenario.start % DAY) % scenario.interval:
+        fail(
+            key,
+            f"weights by weekday need intervals ({scenario.interval:g}s) that divide a day and "
+            f"a start on one of their boundaries (start: {scenario.clock(0)})",
+        )
+    if not isinstance(channel.profile, dict):
+        return
+    for day, weights in channel.profile.items():
+        if len(weights) != round(per_day):
+            fail(
+                f"{key}.{day}",
+                f"expected {round(per_day)} weights (one per interval of {scenario.interval:g}s "
+                f"of a day, from 00:00), got {len(weights)}",
+            )
+    if "default" not in channel.profile:
+        for j in range(scenario.n_intervals):
+            day = WEEKDAYS[int(((scenario.start + j * scenario.interval) % WEEK) // DAY)]
+            if day not in channel.profile:
+                fail(key, f"no weights for {day}, which the horizon covers: add {day} or default")
 
 
 def _check_consistency(scenario: Scenario, file: str | Path) -> None:
@@ -626,6 +893,7 @@ def _check_consistency(scenario: Scenario, file: str | Path) -> None:
     def fail(key: str, problem: str) -> None:
         raise InputError(problem, file=file, key=key)
 
+    _check_days(scenario, fail)
     ratio = scenario.duration / scenario.interval
     if abs(ratio - round(ratio)) > 1e-9:
         fail(
@@ -636,15 +904,17 @@ def _check_consistency(scenario: Scenario, file: str | Path) -> None:
     n = scenario.n_intervals
     skills = {skill for group in scenario.agents for skill in group.skills}
     for name, channel in scenario.channels.items():
-        if isinstance(channel.profile, list):
-            if len(channel.profile) != n:
-                fail(
-                    f"channels.{name}.profile",
-                    f"expected {n} weights (one per interval of {scenario.interval:g}s), "
-                    f"got {len(channel.profile)}",
-                )
-            if channel.volume > 0 and sum(channel.profile) <= 0:
-                fail(f"channels.{name}.profile", "all weights are zero but volume is positive")
+        if isinstance(channel.profile, list) and len(channel.profile) != n:
+            by_day = ", or weights by weekday" if scenario.duration > DAY + 1e-9 else ""
+            fail(
+                f"channels.{name}.profile",
+                f"expected {n} weights (one per interval of {scenario.interval:g}s{by_day}), "
+                f"got {len(channel.profile)}",
+            )
+        _check_profile(scenario, name, fail)
+        if channel.mean_volume > 0 and not any(scenario.weights(name)):
+            where = "profile" if channel.profile is not None else "day_weights"
+            fail(f"channels.{name}.{where}", "all weights are zero but volume is positive")
         if name not in skills:
             fail(
                 f"channels.{name}",
@@ -693,7 +963,7 @@ def _check_consistency(scenario: Scenario, file: str | Path) -> None:
                 fail(
                     f"{where}.shifts[{k}].end",
                     f"shift ends at {_clock_text(shift.end)}, after the horizon ends "
-                    f"({format_clock(scenario.start + scenario.duration)}); split it",
+                    f"({scenario.clock(scenario.duration)}); split it",
                 )
             _check_breaks(shift, end - begin, f"{where}.shifts[{k}]", fail)
         _check_templates(scenario, group, where, fail)
@@ -710,7 +980,7 @@ def _check_consistency(scenario: Scenario, file: str | Path) -> None:
         for skill in group.skills
     }
     for name, channel in scenario.channels.items():
-        if name not in staffed and channel.volume > 0:
+        if name not in staffed and channel.mean_volume > 0:
             fail(
                 f"channels.{name}",
                 f"every group with the skill {name!r} has 0 agents in all its shifts or staffing: "
@@ -767,6 +1037,13 @@ def _check_templates(scenario: Scenario, group: AgentGroup, where: str, fail: An
         if template.name in names:
             fail(f"{key}.name", f"duplicate template name {template.name!r}")
         names.add(template.name)
+        for end in ("earliest", "latest"):
+            if isinstance(getattr(template, end), WeekTime):
+                fail(
+                    f"{key}.{end}",
+                    "a template's starts are times of day, repeated on every day of the horizon: "
+                    f'drop the day ("{format_clock(getattr(template, end))}")',
+                )
         for i, length in enumerate(template.lengths):
             if not _whole(length, interval):
                 fail(f"{key}.lengths[{i}]", f"{format_duration(length)} is not {every}")

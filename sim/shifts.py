@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import LinearConstraint, milp
 
-from sim.durations import format_clock
 from sim.errors import PlanningError
 from sim.kpi import time_in_bins
 from sim.scenario import Scenario, Shift
@@ -137,8 +136,9 @@ def with_shifts(scenario: Scenario, group: str, shifts: Sequence[ShiftBlock]) ->
 
 def _clock(scenario: Scenario, index: int) -> str:
     """The clock time at which interval ``index`` of the horizon starts, as a scenario writes
-    it (``index`` may be the horizon's end)."""
-    return format_clock(scenario.start + index * scenario.interval)
+    it, with a day (``"Tue 07:00"``) or without as its start is (``index`` may be the horizon's
+    end)."""
+    return scenario.clock(index * scenario.interval)
 
 
 def scenario_shifts(scenario: Scenario, block: ShiftBlock) -> list[Shift]:

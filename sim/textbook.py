@@ -57,6 +57,8 @@ def queue_data(
             }
         ],
     }
+    if parse_duration(interval) * intervals > 86400:
+        data["start"] = "Mon 00:00"  # a horizon longer than a day begins on a weekday
     if targets is not None:
         data["targets"] = targets
     return data

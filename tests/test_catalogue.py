@@ -94,6 +94,7 @@ def test_values_are_written_in_their_unit():
     assert kpi("frt_mean").delta(0.5) == "+0.5 s"
     assert kpi("service_level").with_ci(0.941, 0.004) == "94.1% ± 0.4 pp"
     assert kpi("service_level").with_ci(0.941, 0.004, compact=True) == "94.1% ±0.4"
+    assert kpi("wasted_slot_seconds").with_ci(1944.0, 1080.0, compact=True) == "0.54 slot-h ±0.3"
     assert kpi("not_a_kpi").label == "not a kpi"  # a foreign results file can still be shown
 
 

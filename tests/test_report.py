@@ -18,7 +18,7 @@ from sim.cli import main
 from sim.experiment import run_experiment
 from sim.report import FIGURES, build_report, write_report
 from sim.report.conversations import first_responses
-from sim.report.staffing import required_agents
+from sim.report.staffing import estimated_agents
 from sim.results import read_results, write_results
 from sim.scenario import Targets, load_scenario
 from sim.shifts import scheduled_agents
@@ -123,6 +123,8 @@ def test_report_is_self_contained_with_every_figure(model_report):
             assert not link.startswith(("http:", "https:", "//", "file:")), (tag, link)
             assert name not in attrs or name == "src" or link.startswith("#"), link
     assert "url(" not in "".join(page.styles) and "@import" not in "".join(page.styles)
+    # An analytic line is the estimate it is: the requirement is the planner's (staff --report).
+    assert "Erlang C estimate" in text and "required (Erlang" not in text
 
 
 def test_headline_cards_follow_the_targets(model_dir, scenario):
@@ -169,9 +171,9 @@ def test_scheduled_agents_follow_the_shifts(scenario):
     assert schedule.slots_per_agent == 3.0
 
 
-def test_required_agents_grow_with_traffic():
+def test_erlang_estimate_grows_with_traffic():
     offered = np.array([0.0, 10.0, 40.0, 160.0, np.nan])
-    required = required_agents(
+    required = estimated_agents(
         offered,
         900.0,
         holding=300.0,

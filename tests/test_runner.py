@@ -29,11 +29,7 @@ def test_a_scope_of_one_channel_is_that_channel():
     whole = measure(run, SMALL)
     for name in SMALL.channels:
         scoped = measure(run, SMALL, {name})
-        mine = {
-            k: v
-            for k, v in whole["channels"][name].items()
-            if not BY_KEY[k].agents
-        }
+        mine = {k: v for k, v in whole["channels"][name].items() if not BY_KEY[k].agents}
         assert {k: v for k, v in scoped["total"].items() if k in mine} == mine
         assert set(scoped["channels"]) == {name}
         for row in scoped["intervals"]:

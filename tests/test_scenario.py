@@ -311,6 +311,18 @@ INVALID: list[tuple[str, Callable[[dict[str, Any]], Any], str, str]] = [
         "distribution",
     ),
     ("max_chats zero", lambda d: d["agents"][0].update(max_chats=0), "agents[0].max_chats", "1"),
+    (
+        "volume cv too large",
+        lambda d: d["channels"]["whatsapp"].update(volume={"mean": 100, "cv": 5}),
+        "channels.whatsapp.volume.cv",
+        "less than or equal to 2",
+    ),
+    (
+        "negative volume",
+        lambda d: d["channels"]["whatsapp"].update(volume=-3),
+        "channels.whatsapp.volume",
+        "greater than or equal to 0",
+    ),
 ]
 
 

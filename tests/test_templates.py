@@ -344,11 +344,35 @@ def test_breaks_inside_a_shift_are_written_at_their_clock_times():
 
 def test_starts_repeat_on_every_day_of_the_horizon():
     day = {"name": "d", "lengths": ["8h"], "earliest": "07:00", "latest": "08:00", "step": "30m"}
-    s = scenario([day], start="06:00", duration="48h", interval="30m")
+    s = scenario([day], start="Mon 06:00", duration="48h", interval="30m")
     assert template_starts(s, s.agents[0].templates[0]) == [2, 3, 4, 50, 51, 52]
     night = scenario([NIGHT], start="00:00", duration="24h")
     assert template_starts(night, night.agents[0].templates[0]) == [88]
     assert template_starts(scenario([NIGHT]), scenario([NIGHT]).agents[0].templates[0]) == []
+
+
+def test_a_week_repeats_the_templates_every_day_and_sundays_night_covers_monday_morning():
+    """scenarios/week.yaml rostered from a day and a night template: shifts every day, written
+    with their days; the last night wraps to the week's first hours, and the model plays it."""
+    data = yaml.safe_load((ROOT / "scenarios" / "week.yaml").read_text())
+    data["agents"][0]["templates"] = [
+        {"name": "day", "lengths": ["8h"], "earliest": "06:00", "latest": "14:00", "step": "2h",
+         "breaks": [{"length": "1h", "earliest": "3h", "latest": "5h", "paid": False}]},
+        {"name": "night", "lengths": ["8h"], "earliest": "22:00", "latest": "22:00"},
+    ]  # fmt: skip
+    s = parse_scenario(data)
+    required = [1] * 168
+    blocks = cover_templates(required, s, s.agents[0])
+    check_roster(s, blocks, required)
+    nights = sorted(b.first for b in blocks if b.template == "night")
+    assert nights == [22 + 24 * d for d in range(7)]  # one a day, Sunday's past the end
+    planned = with_shifts(s, "desk", blocks)
+    windows = sorted(s.shift_window(x) for x in planned.agents[0].shifts or [])
+    assert windows[0] == (0.0, 6 * 3600.0) and windows[-1] == (166 * 3600.0, 168 * 3600.0)
+    assert {x.start.day for x in planned.agents[0].shifts or []} == set(range(7))  # "Tue 06:00"
+    roster = draw_roster(planned, seed=1)
+    assert min(a.login for a in roster.agents) == 0.0
+    assert max(a.logout for a in roster.agents) == 168 * 3600.0
 
 
 def test_a_day_of_two_templates_two_lengths_two_breaks_is_a_sane_program():
@@ -423,15 +447,18 @@ def test_head_count_bounds_of_the_group_are_checked():
     assert error([GOOD], min_agents=3, max_agents=2).key == "agents[0].max_agents"
 
 
+BUNDLED = {  # as the code before templates hashed them
+    "small.yaml": "cb7d463eb756b7b575866cf67ee1682dc0a4797367cae090e2dd663d5235f3dc",
+    "tele2-weekday.yaml": "a29c2cbcfd26f404135d5fab29faf2221a230cec4ec7e0baf75f0e27900b2791",
+    "week.yaml": "691033ab7495c9ee4d92beb9235e4db4565b89725dc0f2198002d8bc2e3ee85b",
+}
+
+
 def test_the_bundled_scenarios_keep_their_hashes_and_templates_are_content():
     """Baselines, traces and results record these hashes: the new keys, at their defaults, are
     left out of them."""
-    assert load_scenario(ROOT / "scenarios" / "small.yaml").sha256 == (
-        "cb7d463eb756b7b575866cf67ee1682dc0a4797367cae090e2dd663d5235f3dc"
-    )
-    assert load_scenario(ROOT / "scenarios" / "tele2-weekday.yaml").sha256 == (
-        "c14a9b237798ce3d600d4321024bcf3f9bce61a6e27109472447c1865a06a574"
-    )
+    for name, sha256 in BUNDLED.items():
+        assert load_scenario(ROOT / "scenarios" / name).sha256 == sha256, name
     assert scenario([GOOD]).sha256 != scenario([GOOD | {"max": 3}]).sha256
 
 

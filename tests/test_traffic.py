@@ -16,7 +16,7 @@ import pytest
 from sim.durations import parse_duration
 from sim.scenario import Scenario, load_scenario, parse_scenario
 from sim.trace import Conversation, Trace
-from sim.traffic import draw_arrivals, draw_trace, stream
+from sim.traffic import at_volume_quantile, draw_arrivals, draw_trace, stream, volume_level
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -361,3 +361,62 @@ def test_texts_are_deterministic(small: Scenario) -> None:
     assert a == b
     c = draw_trace(small, seed=4)
     assert [x.customer for x in a][:20] != [x.customer for x in c][:20]
+
+
+def test_an_uncertain_volume_spreads_the_replications_by_its_cv() -> None:
+    """Counts of a Poisson process whose mean is lognormal (mean m, cv c): mean m, variance
+    m + (c m)^2. 200 replications at m = 400, c = 0.3: the sample mean is within 4 standard
+    errors (sd about 122 / sqrt(200) = 8.6), the sample sd within 25% of 122 (the lognormal's
+    skew makes the sd's standard error about 7% at 200 draws)."""
+    sc = scenario(
+        {"whatsapp": channel(volume={"mean": 400, "cv": 0.3}), "webchat": channel("webchat", 5)},
+        duration="15m",
+    )
+    counts = np.array(
+        [
+            sum(c.channel == "whatsapp" for c in draw_trace(sc, 4, r, texts=False))
+            for r in range(200)
+        ]
+    )
+    sd = math.sqrt(400 + (0.3 * 400) ** 2)
+    assert abs(counts.mean() - 400) <= 4 * sd / math.sqrt(200)
+    assert counts.std(ddof=1) == pytest.approx(sd, rel=0.25)
+
+
+def test_the_channels_share_the_replications_level() -> None:
+    sc = scenario(
+        {
+            "whatsapp": channel(volume={"mean": 800, "cv": 0.3}),
+            "webchat": channel("webchat", {"mean": 800, "cv": 0.3}),
+        },
+        duration="15m",
+    )
+    pairs = [Counter(c.channel for c in draw_trace(sc, 2, r, texts=False)) for r in range(40)]
+    wa = [p["whatsapp"] for p in pairs]
+    web = [p["webchat"] for p in pairs]
+    # One level per replication: the two channels' counts move together (independent levels
+    # would give a correlation near 0; Poisson noise alone keeps it below 1).
+    assert np.corrcoef(wa, web)[0, 1] > 0.9
+
+
+def test_a_known_volume_draws_what_it_always_drew() -> None:
+    plain = scenario({"whatsapp": channel(volume=500)})
+    written = scenario({"whatsapp": channel(volume={"mean": 500, "cv": 0})})
+    assert [numbers(c) for c in draw_trace(plain, 3, texts=False)] == [
+        numbers(c) for c in draw_trace(written, 3, texts=False)
+    ]
+
+
+def test_volume_quantiles_are_the_lognormal_levels() -> None:
+    sc = scenario({"whatsapp": channel(volume={"mean": 1000, "cv": 0.2})})
+    sigma = math.sqrt(math.log1p(0.04))
+    median = at_volume_quantile(sc, 0.5).channels["whatsapp"]
+    assert median.mean_volume == pytest.approx(1000 * math.exp(-sigma * sigma / 2))
+    assert median.volume_cv == 0
+    high = at_volume_quantile(sc, 0.9).channels["whatsapp"].mean_volume
+    assert high == pytest.approx(1000 * math.exp(1.2815516 * sigma - sigma * sigma / 2))
+    levels = [volume_level(0.2, float(z)) for z in np.random.default_rng(1).standard_normal(20000)]
+    assert np.mean(levels) == pytest.approx(1.0, abs=0.01)  # se 0.0014
+    assert np.std(levels) == pytest.approx(0.2, rel=0.05)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        at_volume_quantile(sc, 1.0)

@@ -16,6 +16,10 @@ API. It needs nothing of the gateway's code: only HTTP, through the replay's con
                          (202/200 taken, 410 ended)
 ``close``                ``DELETE /desk/chats/{id}``
 =======================  =========================================================
+
+``away`` and ``back`` serve every pause of the replay's roster (breaks, shrinkage: away, then
+back on the same session, its inbox cursor kept) as well as the end of a shift and per-interval
+staffing; an agent away with no chat is not ``present``, which is what ``gone`` asks.
 """
 
 from __future__ import annotations

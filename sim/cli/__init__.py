@@ -5,9 +5,24 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
+from rich.markup import escape
+
 from sim.errors import ChatsimError, InputError
 
-from . import check, compare, erlang, gateway, replay, report, simulate, staff, trace  # noqa: F401  (commands register on import)
+from . import (  # noqa: F401  (commands register on import)
+    calibrate,
+    check,
+    compare,
+    erlang,
+    fit,
+    forecast,
+    gateway,
+    replay,
+    report,
+    simulate,
+    staff,
+    trace,
+)
 from .app import app, err_console
 
 
@@ -27,5 +42,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def fail(error: ChatsimError) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    # Escaped: a message may quote input that looks like markup (frt_mean[whatsapp]).
+    err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
     sys.exit(error.exit_code)

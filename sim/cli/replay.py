@@ -21,7 +21,6 @@ from sim.cli.options import (
 )
 from sim.cli.outputs import JsonOption, JunitOption, MarkdownOption, ReportOption, emit
 from sim.compare import judgeable, timing_resolution
-from sim.durations import format_clock
 from sim.errors import InputError, InvalidRunError
 from sim.loadtest.collect import MAX_LATENESS_MS
 from sim.loadtest.desk import REFERENCE_DESK, DeskError, load_desk
@@ -348,8 +347,8 @@ def _tolerances(texts: list[str], baseline: Path | None) -> dict[str, Tolerance]
 def describe_outage(outage: dict[str, float | int | None], scenario: Scenario) -> str:
     """One outage of the validity block in words, on the scenario's clock."""
     start, end = outage.get("start"), outage.get("end")
-    clock = format_clock(scenario.start + float(start or 0.0))
-    until = "the end of the run" if end is None else format_clock(scenario.start + float(end))
+    clock = scenario.clock(float(start or 0.0))
+    until = "the end of the run" if end is None else scenario.clock(float(end))
     return (
         f"/healthz failed from {clock} to {until} (scenario time; "
         f"{float(outage.get('wall_seconds') or 0.0):.1f} wall s): "

@@ -20,10 +20,9 @@ from sim.cli.options import (
     replications_option,
     scenario_from,
     seed_option,
-    write_html_report,
 )
 from sim.cli.outputs import ReportOption
-from sim.durations import format_clock, format_duration, parse_duration
+from sim.durations import WeekTime, format_clock, format_day_clock, format_duration, parse_duration
 from sim.errors import InputError
 from sim.evidence import Z_95
 from sim.kpi import ALL
@@ -132,18 +131,23 @@ def _shift_rows(plan: Plan, group: str) -> list[tuple[dict[str, object], str | N
     for block in plan.shifts[group]:
         for shift in scenario_shifts(plan.scenario, block):
             row: dict[str, object] = {
-                "start": format_clock(shift.start),
-                "end": format_clock(shift.end),
+                "start": _clock(shift.start),
+                "end": _clock(shift.end),
                 "count": shift.count,
             }
             if shift.breaks:
                 row["breaks"] = [
                     {"length": format_duration(pause.length),
-                     "at": format_clock(pause.at or 0.0), "paid": pause.paid}
+                     "at": _clock(pause.at or 0.0), "paid": pause.paid}
                     for pause in shift.breaks
                 ]  # fmt: skip
             rows.append((row, getattr(block, "template", None)))
     return rows
+
+
+def _clock(value: float) -> str:
+    """A scenario's clock as it is written: with its day (``"Tue 07:00"``) or without."""
+    return format_day_clock(value) if isinstance(value, WeekTime) else format_clock(value)
 
 
 def _own_hours(scenario: Scenario, group: str) -> float:
@@ -309,13 +313,10 @@ def staff(
             f"wrote {out / 'plan.csv'}, {out / 'shifts.yaml'} and "
             f"{out / 'verified' / 'results.json'}"
         )
-    if report is not None:
-        from sim.report.tradeoff import tradeoff_section  # matplotlib only when asked for
+    if report is not None:  # the planner's page (issue 13): matplotlib only when asked for
+        from sim.report.plan import write_plan_report
 
-        points = [(p.agent_hours, {k: e.value for k, e in p.day.items()}) for p in plan.tradeoff]
-        reach = {k: e.value for k, e in plan.reach.day.items()}
-        section = tradeoff_section(points, plan.targets, reach)
-        write_html_report(report, [plan.results], plan.scenario, [plan.records], [section])
+        console.print(f"wrote {write_plan_report(plan, report)}")
     problems = [f"{u.name} ({u.where}) is out of staffing's reach" for u in plan.unreachable]
     problems += [f"{kpi} still short at {where}" for where, kpi in plan.short]
     if problems:

@@ -6,9 +6,24 @@ only through its events (:data:`~sim.loadtest.desk.DeskEvent`). Each agent long-
 keeps its conversations' messages in the order customers sent them, and types one reply at a
 time for ``reply x reply_factor x slowdown[k-1] / speedup`` (``k`` its active chats when it
 starts), taking the work from the trace. After the last answer (or the one answer a silently
-departed customer gets) it closes the conversation ``close_after / speedup`` later. Shifts and
-per-interval staffing log agents in and drain them on the schedule the model uses, with the
-same agent ids.
+departed customer gets) it closes the conversation ``close_after / speedup`` later.
+
+Who works when is the scenario's roster (:mod:`sim.roster`), the very one the model plays for
+the trace's seed and replication: :class:`AgentFloor` is its :class:`~sim.roster.Floor`, and
+one greenlet walks the :class:`~sim.roster.RosterPlayer`'s steps on the wall clock
+(``t0 + at / speedup``), so that agent ids, logins, breaks, shrinkage, drains and who is asked
+back are the model's. Through the desk, a step means:
+
+- **login**: :meth:`~sim.loadtest.desk.AgentDesk.login` the first time, and
+  :meth:`~sim.loadtest.desk.AgentDesk.back` after a drain (back from a pause, or asked back);
+- **drain**: :meth:`~sim.loadtest.desk.AgentDesk.away`: no new chats, the agent finishes those
+  it holds;
+- **rest** (a pause begins): the agent is away from the moment the gateway says it holds
+  nothing (:meth:`~sim.loadtest.desk.AgentDesk.gone`) until it is back, an ``away`` span of its
+  log. It never leaves while typing or holding a chat, and it stays logged in in the records,
+  whatever the gateway calls it meanwhile;
+- **leave** (end of shift, staffing going down): drained, and logged out once the gateway says
+  it holds nothing.
 """
 
 from __future__ import annotations
@@ -32,12 +47,13 @@ from sim.loadtest.desk import (
 )
 from sim.loadtest.payloads import customer_key
 from sim.loadtest.raw import AgentLog, HandledConversation, OpenSpan
+from sim.roster import Roster, RosterPlayer, draw_roster
 from sim.scenario import AgentGroup, Scenario
 from sim.trace import Conversation, Trace
 
 POLL_TIMEOUT = 1.0
 """Wall seconds an agent's events poll waits: short, so that a drained agent notices soon that
-it is gone."""
+the gateway holds nothing more for it."""
 
 
 @dataclass(slots=True)
@@ -58,7 +74,14 @@ class _Chat:
 
 
 class EmulatedAgent:
-    """One agent: a poller greenlet (events) and a hands greenlet (typing, one at a time)."""
+    """One agent: a poller greenlet (events) and a hands greenlet (typing, one at a time).
+
+    Its presence, as the roster's steps leave it: ``accepting`` (taking new chats), ``leaving``
+    (drained to log out), ``resting`` (on a pause: away once it holds nothing), ``out`` (the
+    gateway holds nothing for it: before its first login, and from the gateway's word after a
+    drain until it is back) and ``gone`` (logged out for good). Its greenlets run while it is
+    not ``out``.
+    """
 
     def __init__(self, id: str, group: AgentGroup, floor: AgentFloor) -> None:
         self.id = id
@@ -74,55 +97,106 @@ class EmulatedAgent:
         self._typing: str | None = None
         self.log: AgentLog | None = None
         self.accepting = False
-        self.gone = True
+        self.leaving = False
+        self.resting = False
+        self.away_since: float | None = None
+        """Wall time its current pause began (it held nothing any more), None when not away."""
+        self.out = True
+        self.gone = False
         self.closing = 0
-        self._greenlets: list[gevent.Greenlet] = []
+        self._joining = False
+        """A login or back is under way: what the gateway said before it no longer holds."""
+        self._epoch = 0
+        """Counts logins, so that an answer of :meth:`AgentDesk.gone` asked before one is
+        dropped."""
+        self._poller: gevent.Greenlet | None = None
+        self._hands_at_work: gevent.Greenlet | None = None
 
-    # -- presence ----------------------------------------------------------------------------
+    # -- presence (the roster's steps, through AgentFloor) -----------------------------------
 
     def login(self) -> None:
-        """Log in, or come back after a drain (same agent, same log while it is not gone)."""
-        welcomed = self.desk.login(self.profile) if self.gone else self.desk.back(self.profile)
+        """Take new chats: log in the first time (or after logging out), come back after a
+        pause or a drain otherwise (same log: a pause ends its away span)."""
+        fresh = self.log is None or self.gone
+        self._epoch += 1
+        self._joining = True
+        try:
+            welcomed = self.desk.login(self.profile) if fresh else self.desk.back(self.profile)
+        finally:
+            self._joining = False
         if not welcomed:
             self.floor.problems.append(f"agent {self.id}: the desk refused its login")
             return
         now = time.time()
-        if self.log is None or self.gone:
+        if fresh or self.log is None:
             self.log = AgentLog(self.id, self.group.group, self.group.max_chats, now)
             self.floor.logs.append(self.log)
+        self._end_away(now)
         self.log.logout_at = None
-        self.accepting = True
+        self.accepting, self.leaving, self.resting, self.gone = True, False, False, False
         spans = self.floor.accepting_spans.setdefault(self.id, [])
         if not spans or spans[-1][1] is not None:
             spans.append((now, None))
-        if self.gone:
-            self.gone = False
-            self._greenlets = [gevent.spawn(self._poll), gevent.spawn(self._hands)]
+        self.out = False
+        # Greenlets that stopped while the gateway held nothing for the agent start again; one
+        # still running sees ``out`` cleared and carries on.
+        if self._poller is None or self._poller.dead:
+            self._poller = gevent.spawn(self._poll)
+        if self._hands_at_work is None or self._hands_at_work.dead:
+            self._hands_at_work = gevent.spawn(self._hands)
 
-    def drain(self) -> None:
-        self.accepting = False
-        spans = self.floor.accepting_spans.get(self.id)
-        if spans and spans[-1][1] is None:
-            spans[-1] = (spans[-1][0], time.time())
-        self.desk.away(self.id)
+    def drain(self, *, leaving: bool) -> None:
+        """No new chats; finish those held. ``leaving``: log out once the gateway holds nothing
+        for the agent (otherwise a pause follows)."""
+        self.leaving = leaving
+        if self.accepting:
+            self.accepting = False
+            spans = self.floor.accepting_spans.get(self.id)
+            if spans and spans[-1][1] is None:
+                spans[-1] = (spans[-1][0], time.time())
+            self.desk.away(self.id)
+        self._maybe_gone()
+
+    def rest(self) -> None:
+        """The pause begins: away as soon as the agent holds nothing."""
+        self.resting = True
         self._maybe_gone()
 
     def _maybe_gone(self) -> None:
-        """After a drain with nothing left locally, ask the gateway: only its word that the agent
-        is gone counts, since an assignment may be on its way in a poll not yet read."""
-        if self.accepting or self.active or self.gone or self.closing:
+        """After a drain with nothing left locally, ask the gateway: only its word that it holds
+        nothing for the agent counts, since an assignment may be on its way in a poll not yet
+        read. Then a leaving agent logs out, and a resting one is away."""
+        if self.accepting or self._joining or self.active or self.closing or self.gone:
             return
-        if not self.desk.gone(self.id):
-            return
-        self.gone = True
-        if self.log is not None:
-            self.log.logout_at = time.time()
-        self._wake.set()
+        if not self.out:
+            epoch = self._epoch
+            if not self.desk.gone(self.id):
+                return
+            if epoch != self._epoch or self.accepting or self._joining or self.active:
+                return  # back meanwhile, or a chat came: the answer is stale
+            if self.closing or self.gone or self.out:
+                return
+            self.out = True
+            self._wake.set()
+        now = time.time()
+        if self.leaving:
+            self.gone = True
+            self._end_away(now)
+            if self.log is not None:
+                self.log.logout_at = now
+        elif self.resting and self.away_since is None:
+            self.away_since = now
+
+    def _end_away(self, now: float) -> None:
+        if self.away_since is not None:
+            if self.log is not None:
+                self.log.away.append((self.away_since, now))
+            self.away_since = None
 
     # -- events ------------------------------------------------------------------------------
 
     def _poll(self) -> None:
-        while not self.gone and not self.floor.stopping:
+        while not self.out and not self.floor.stopping:
             events = self.desk.events(self.id, POLL_TIMEOUT)
             if events is None:
                 gevent.sleep(0.05)
@@ -180,7 +254,7 @@ class EmulatedAgent:
     # -- hands -------------------------------------------------------------------------------
 
     def _hands(self) -> None:
-        while not self.gone and not self.floor.stopping:
+        while not self.out and not self.floor.stopping:
             if not self._work:
                 self._wake.clear()
                 self._wake.wait(timeout=1.0)
@@ -253,7 +327,9 @@ class EmulatedAgent:
 
 
 class AgentFloor:
-    """All emulated agents of a replay, following the scenario's shifts and staffing."""
+    """All emulated agents of a replay, playing the scenario's roster (:mod:`sim.roster`) for
+    the trace's seed and replication: the :class:`~sim.roster.Floor` of its
+    :class:`~sim.roster.RosterPlayer`."""
 
     def __init__(
         self,
@@ -274,7 +350,9 @@ class AgentFloor:
                     customer_key(self.protocols[conversation.channel], conversation.customer.id)
                 ] = conversation
         self.trace_by_id = {c.id: c for c in trace}
-        self.agents: dict[str, EmulatedAgent] = {}
+        self.roster: Roster = draw_roster(scenario, trace.header.seed, trace.header.replication)
+        """Who works when: the model's roster of the same trace."""
+        self.player: RosterPlayer[EmulatedAgent] = RosterPlayer(scenario, self.roster, self)
         self.logs: list[AgentLog] = []
         self.accepting_spans: dict[
             str, list[OpenSpan]
@@ -289,7 +367,6 @@ class AgentFloor:
         """Customer keys of earlier runs of this Locust process (:mod:`sim.loadtest.runs`)."""
         self.leftovers = 0
         """Conversations of earlier runs the gateway still assigned, closed at once."""
-        self._numbers: dict[str, itertools.count[int]] = {}
         self._schedule: list[gevent.Greenlet] = []
 
     @property
@@ -299,68 +376,59 @@ class AgentFloor:
             raise RuntimeError("a replay with a bot as the responder has no agents")
         return self._desk
 
+    @property
+    def agents(self) -> dict[str, EmulatedAgent]:
+        """Every agent that came to work so far, by id."""
+        return self.player.agents
+
     def start(self, t0: float) -> list[gevent.Greenlet]:
-        """Schedule every login and drain relative to ``t0`` (wall time of scenario time 0);
-        nothing without a desk (a bot answers: no agents are emulated)."""
-        greenlets = self._schedule
-        if self._desk is None:
-            return greenlets
-        for group in self.scenario.agents:
-            for shift in group.shifts or ():
-                begin, end = self.scenario.shift_window(shift)
-                greenlets.append(gevent.spawn(self._shift, group, t0, begin, end, shift.count))
-            if group.staffing is not None:
-                greenlets.append(gevent.spawn(self._staffing, group, t0))
-        return greenlets
+        """Play the roster relative to ``t0`` (wall time of scenario time 0); nothing without a
+        desk (a bot answers: no agents are emulated)."""
+        if self._desk is not None:
+            self._schedule.append(gevent.spawn(self._play, t0))
+        return self._schedule
 
-    def _new(self, group: AgentGroup) -> EmulatedAgent:
-        numbers = self._numbers.setdefault(group.group, itertools.count(1))
-        agent = EmulatedAgent(f"{group.group}-{next(numbers):04d}", group, self)
-        self.agents[agent.id] = agent
-        return agent
+    def _play(self, t0: float) -> None:
+        """Each step of the roster at its time on the wall clock, in the player's order."""
+        for step in self.player.steps:
+            gevent.sleep(max(0.0, t0 + step.at / self.speedup - time.time()))
+            self.player.apply(step)
 
-    def _sleep_until(self, t0: float, at: float) -> None:
-        gevent.sleep(max(0.0, t0 + at / self.speedup - time.time()))
+    # -- the roster's floor (sim.roster.Floor) ---------------------------------------------
 
-    def _shift(self, group: AgentGroup, t0: float, begin: float, end: float, size: int) -> None:
-        self._sleep_until(t0, begin)
-        team = [self._new(group) for _ in range(size)]
-        for agent in team:
-            agent.login()
-        self._sleep_until(t0, end)
-        for agent in team:
-            agent.drain()
+    def hire(self, group: AgentGroup, id: str) -> EmulatedAgent:
+        return EmulatedAgent(id, group, self)
 
-    def _staffing(self, group: AgentGroup, t0: float) -> None:
-        on: list[EmulatedAgent] = []
-        for index, wanted in enumerate([*(group.staffing or ()), 0]):
-            self._sleep_until(t0, index * self.scenario.interval)
-            while len(on) > wanted:
-                leaving = min(reversed(on), key=lambda a: len(a.active))
-                on.remove(leaving)
-                leaving.drain()
-            while len(on) < wanted:
-                back = [
-                    a
-                    for a in self.agents.values()
-                    if a.group.group == group.group and not a.accepting and not a.gone
-                ]
-                agent = back[-1] if back else self._new(group)
-                on.append(agent)
-                agent.login()
+    def login(self, agent: EmulatedAgent) -> None:
+        agent.login()
+
+    def drain(self, agent: EmulatedAgent, *, leaving: bool) -> None:
+        agent.drain(leaving=leaving)
+
+    def rest(self, agent: EmulatedAgent) -> None:
+        agent.rest()
+
+    def held(self, agent: EmulatedAgent) -> int:
+        return len(agent.active)
+
+    def present(self, agent: EmulatedAgent) -> bool:
+        return not agent.gone
+
+    # -- the end of a run --------------------------------------------------------------------
 
     def finish(self) -> None:
-        """End the run at the gateway: no more logins, every agent still logged in logs out and
-        any conversation still held is closed, so that the gateway is left as it was found (a
-        later run, or another replay against the same gateway, meets no agent of this one)."""
+        """End the run at the gateway: no more roster steps, every agent still logged in logs
+        out (one on a pause too: its away span ends) and any conversation still held is closed,
+        so that the gateway is left as it was found (a later run, or another replay against the
+        same gateway, meets no agent of this one)."""
         gevent.killall(self._schedule)
-        for agent in self.agents.values():
+        for agent in list(self.agents.values()):
             for chat in list(agent.active.values()):
                 self.desk.close(agent.id, chat.id)
                 chat.handled.closed = chat.handled.closed or time.time()
                 agent.active.pop(chat.id, None)
-            if agent.accepting:
-                agent.drain()
+            if agent.log is not None and not agent.gone:
+                agent.drain(leaving=True)
         self.stopping = True
 
     def customer_left(self, key: str) -> None:
@@ -374,9 +442,9 @@ class AgentFloor:
 
     @property
     def busy(self) -> bool:
-        """Whether any agent still holds a conversation, or is draining and not yet gone (an
-        assignment may still reach it)."""
+        """Whether any agent still holds a conversation, or is drained and the gateway has not
+        yet said it holds nothing for it (an assignment may still reach it)."""
         return any(
-            agent.active or agent.closing or (not agent.accepting and not agent.gone)
+            agent.active or agent.closing or (not agent.accepting and not agent.out)
             for agent in self.agents.values()
         )

@@ -20,6 +20,7 @@ from sim.loadtest.delivery import delivery_ms
 from sim.loadtest.raw import Percentiles, RawReplay, Span
 from sim.records import AgentRecord, ConversationRecord, Run
 from sim.results import Results, ResultsHeader, aggregate
+from sim.roster import draw_roster
 from sim.scenario import Scenario
 from sim.trace import Trace
 
@@ -85,7 +86,8 @@ class Validity:
 
 
 def to_run(raw: RawReplay, scenario: Scenario, trace: Trace) -> Run:
-    """The replay's conversations and agents as model records, in scenario seconds.
+    """The replay's conversations and agents as model records, in scenario seconds, with the
+    roster the agents played (their paid hours).
 
     With a bot as the responder (``raw.responder``) every conversation reached the gateway at
     its arrival and none waited in a queue (:mod:`sim.loadtest.bot`), and there are no agents.
@@ -97,6 +99,9 @@ def to_run(raw: RawReplay, scenario: Scenario, trace: Trace) -> Run:
 
     def at(wall: float | None) -> float | None:
         return None if wall is None else (wall - t0) * speedup
+
+    def spans(walls: list[Span]) -> list[tuple[float, float]]:
+        return [((s - t0) * speedup, (e - t0) * speedup) for s, e in walls]
 
     customers = {c.id: c for c in raw.customers}
     handled = {h.trace_id: h for h in raw.handled}
@@ -130,12 +135,15 @@ def to_run(raw: RawReplay, scenario: Scenario, trace: Trace) -> Run:
             a.max_chats,
             at(a.login_at) or 0.0,
             at(a.logout_at),
-            [((s - t0) * speedup, (e - t0) * speedup) for s, e in a.busy],
+            spans(a.busy),
+            spans(a.away),
         )
         for a in raw.agents
     ]
     end = max([scenario.duration] + [r.closed_at for r in records if r.closed_at is not None])
-    return Run(records, agent_records, end)
+    # The emulated agents played the model's roster of this trace (sim.roster): its paid hours.
+    roster = None if bot else draw_roster(scenario, trace.header.seed, trace.header.replication)
+    return Run(records, agent_records, end, roster)
 
 
 ROUTING_GRACE = 1.0

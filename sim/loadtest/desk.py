@@ -124,12 +124,13 @@ class AgentDesk(Protocol):
         ...
 
     def away(self, agent_id: str) -> None:
-        """Stop giving the agent new chats; it keeps and finishes the ones it holds (a break,
-        the end of a shift)."""
+        """Stop giving the agent new chats; it keeps and finishes the ones it holds (a break or
+        shrinkage, after which :meth:`back` comes; the end of a shift)."""
         ...
 
     def back(self, agent: AgentProfile) -> bool:
-        """Take new chats again after :meth:`away` (same session where the API allows)."""
+        """Take new chats again after :meth:`away`, also once :meth:`gone` said yes (the end of
+        a pause); the same session where the API allows."""
         ...
 
     def gone(self, agent_id: str) -> bool:

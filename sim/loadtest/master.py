@@ -28,7 +28,6 @@ from locust.contrib.fasthttp import FastHttpSession
 from locust.env import Environment
 from locust.event import EventHook
 
-from sim.durations import format_clock
 from sim.loadtest.agents import AgentFloor
 from sim.loadtest.bot import model_results
 from sim.loadtest.collect import ENDED_BY_OUTAGE, MAX_LATENESS_MS, judge, replay_results
@@ -190,7 +189,7 @@ class Master:
                 log.warning("the gateway answers /healthz again")
             elif not healthy and now - self.outages[-1][0] > limit:
                 began = (self.outages[-1][0] - self.t0) * self.settings.speedup
-                clock = format_clock(self.settings.scenario.start + max(0.0, began))
+                clock = self.settings.scenario.clock(max(0.0, began))
                 self.halt(
                     f"{ENDED_BY_OUTAGE} /healthz for {limit:g} wall seconds from {clock} "
                     "(scenario time): the run ended there"

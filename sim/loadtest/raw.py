@@ -21,6 +21,10 @@ Reply delivery latency is the wall time from the gateway accepting an agent's re
 ``POST /conversations/{cid}/reply`` returned 2xx: ``HandledConversation.accepted``) to the
 provider emulator receiving it (``outbound``), matched per customer key in order; see
 :mod:`sim.loadtest.delivery`. Files written before it have neither, and read as empty.
+
+An agent's ``away`` spans are its pauses (breaks, shrinkage) as the gateway saw them: from when
+it held nothing more for the resting agent to its return; files written before agents took
+breaks have none.
 """
 
 from __future__ import annotations
@@ -198,7 +202,8 @@ class HandledConversation(Plain):
 @dataclass(slots=True)
 class AgentLog(Plain):
     """One emulated agent's presence and work: logged in ``[login_at, logout_at)``, typing in
-    the ``busy`` spans."""
+    the ``busy`` spans, away on a pause of its roster (a break, shrinkage) in the ``away``
+    spans: from when the gateway held nothing more for it to when it was back."""
 
     id: str
     group: str
@@ -206,6 +211,8 @@ class AgentLog(Plain):
     login_at: float
     logout_at: float | None = None
     busy: list[Span] = field(default_factory=list)
+    away: list[Span] = field(default_factory=list)
+    """Files written before agents took breaks have none."""
 
 
 @dataclass(frozen=True, slots=True)

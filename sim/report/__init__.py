@@ -7,10 +7,13 @@ and the ``conversations.jsonl`` next to each, and writes the page.
 
 Sections (each with a stable ``id`` and ``data-figure``): ``headline`` KPI cards against the
 scenario's targets, ``validity`` of a replay, ``comparison`` of predicted vs measured,
-``arrivals``, ``staffing`` (agents logged in vs required), ``service`` (service level, missed
-rate, first response per interval), ``frt-cdf`` (first-response distribution per channel),
-``utilisation`` (occupancy, slot utilisation), ``wasted`` (capacity held by customers who left
-silently), ``channels`` (table) and ``inputs``.
+``arrivals``, ``staffing`` (agents logged in vs an Erlang C estimate), ``service`` (service
+level, missed rate, first response per interval), ``frt-cdf`` (first-response distribution per
+channel), ``utilisation`` (occupancy, slot utilisation), ``wasted`` (capacity held by customers
+who left silently), ``channels`` (table) and ``inputs``.
+
+A planner's page (``chatsim staff --report``) is :mod:`sim.report.plan`: there the requirement
+is the planner's, and an Erlang C estimate is only ever drawn as the estimate it is.
 """
 
 from __future__ import annotations
@@ -107,12 +110,14 @@ def _figure_sections(context: Context) -> list[Section]:
         ),
         Section(
             "staffing",
-            "Agents logged in vs required",
+            "Agents logged in vs an Erlang C estimate",
             figure(
                 capacity.staffing(context),
-                "agents logged in versus required",
-                "Logged-in agents come from the scenario's shifts (results do not record them); "
-                "the requirement is an Erlang C approximation, stated in the figure. "
+                "agents logged in versus an Erlang C estimate",
+                "Logged-in agents come from the scenario's shifts (results do not record them). "
+                "The dashed line is an Erlang C estimate of the agents needed, an analytic "
+                "approximation (its assumptions are stated in the figure), not a requirement: "
+                "<code>chatsim staff</code> finds the requirement with the model. "
                 "Without a scenario the figure shows the agents seen holding chats, "
                 "with occupancy and slot utilisation.",
             ),

@@ -1,10 +1,13 @@
-"""The capacity figure: agents logged in per interval against an estimate of those required.
+"""The capacity figure: agents logged in per interval against an Erlang C estimate of the agents
+needed.
 
 With a scenario, agents logged in come from its shifts or staffing (:mod:`sim.report.staffing`),
-hands busy from the results' occupancy, and the requirement from an Erlang C approximation
-when the conversations tell how long a chat holds a slot. Without a scenario, the figure falls
-back to the agents seen holding chats in the conversations (a lower bound of those logged in)
-with occupancy and slot utilisation on a second axis.
+hands busy from the results' occupancy, and an Erlang C estimate of the agents needed when the
+conversations tell how long a chat holds a slot. The estimate is an analytic approximation and is
+labelled as one, never as "required": the requirement is what the planner (``chatsim staff``)
+finds with the model, and its page (:mod:`sim.report.plan`) draws that. Without a scenario, the
+figure falls back to the agents seen holding chats in the conversations (a lower bound of those
+logged in) with occupancy and slot utilisation on a second axis.
 """
 
 from __future__ import annotations
@@ -13,26 +16,36 @@ import textwrap
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from sim.report import style
 from sim.report.conversations import agents_seen, mean_slot_holding
 from sim.report.runs import Context, interval_series
 from sim.report.staffing import (
     DEFAULT_SERVICE_LEVEL,
-    Required,
-    required_agents,
+    ErlangEstimate,
+    estimated_agents,
     weighted_target,
     work_per_conversation,
 )
 from sim.report.style import new_figure, render
 from sim.scenario import Scenario
-from sim.shifts import scheduled_agents
+from sim.shifts import Schedule, scheduled_agents
 
 GROUP_COLOURS = ("#a5d8ff", "#d0bfff", "#b2f2bb", "#ffd8a8", "#ced4da", "#99e9f2")
 
+ESTIMATE_LABEL = "Erlang C estimate (an approximation, not a plan)"
+"""How the analytic line is called in every legend: an estimate, never "required"."""
+
 
 def staffing(context: Context) -> str:
-    """Agents logged in versus required (with ``--scenario``), else agents seen at work."""
+    """Agents logged in versus an Erlang C estimate (with ``--scenario``), else agents seen at
+    work; a PNG data URI."""
+    return render(staffing_figure(context))
+
+
+def staffing_figure(context: Context) -> Figure:
+    """The figure of :func:`staffing`, not yet rendered."""
     figure = new_figure(5.0)
     ax = figure.subplots()
     style.style_axes(ax)
@@ -47,7 +60,7 @@ def staffing(context: Context) -> str:
             "next to the results file.",
         )
         ax.set_title("Agents logged in: not available", loc="left")
-        return render(figure)
+        return figure
     style.shade_misses(ax, context.missed_spans())
     style.clock_axis(ax, *context.span)
     ax.set_xlabel("interval (clock time)")
@@ -64,7 +77,7 @@ def staffing(context: Context) -> str:
             frameon=False,
         )
     ax.set_ylim(0, ax.get_ylim()[1] * 1.25)
-    return render(figure)
+    return figure
 
 
 def _scheduled(ax: Axes, context: Context, scenario: Scenario) -> None:
@@ -85,7 +98,6 @@ def _scheduled(ax: Axes, context: Context, scenario: Scenario) -> None:
             label=f"logged in: {group} (scheduled)",
         )
         bottom = bottom + agents
-    work: float | None = None
     for run in context.runs:
         occupancy = interval_series(run, "occupancy", context.origin)
         if occupancy.x.size == 0:
@@ -101,18 +113,13 @@ def _scheduled(ax: Axes, context: Context, scenario: Scenario) -> None:
             linewidth=1.5,
             label=f"hands busy = occupancy × logged in, {run.label}",
         )
-        if run.index == 0:
-            offered = interval_series(run, "offered", context.origin).mean
-            work = work_per_conversation(
-                occupancy.mean, schedule.agents[positions], offered, run.results.interval
-            )
-    required = _required(context, scenario, schedule.slots_per_agent, work)
+    estimate = erlang_estimate(context, scenario, schedule)
     lines = [
         "logged in: scheduled from the scenario's shifts (agents finishing chats after their shift "
         "are not shown)"
     ]
-    if required is not None:
-        xs, ys = style.steps(x, width, required.agents[: x.size])
+    if estimate is not None:
+        xs, ys = style.steps(x, width, estimate.agents[: x.size])
         ax.step(
             xs,
             ys,
@@ -120,30 +127,63 @@ def _scheduled(ax: Axes, context: Context, scenario: Scenario) -> None:
             color=style.BAD,
             linestyle="--",
             linewidth=1.6,
-            label="required (Erlang C approximation)",
+            label=ESTIMATE_LABEL,
         )
-        hands = (
-            f"hands: {required.work:.0f} s of typing per chat, 1 server per agent; "
-            if required.work
-            else ""
-        )
-        lines.append(
-            f"required ≈ Erlang C for {required.service_level:.0%} of chats waiting ≤ "
-            f"{required.target:.0f} s, the larger of {hands}slots: "
-            f"held {required.holding / 60:.1f} min per chat, "
-            f"{required.slots_per_agent:.1f} slots per agent. An approximation."
-        )
+        lines.append(estimate_note(estimate))
     ax.set_ylabel("agents")
     ax.figure.suptitle(
-        f"Agents logged in vs required ({scenario.name})", x=0.01, ha="left", fontsize=12
+        f"Agents logged in vs an Erlang C estimate ({scenario.name})",
+        x=0.01,
+        ha="left",
+        fontsize=12,
     )
     wrapped = [part for line in lines for part in textwrap.wrap(line, 150)]
     ax.set_title("\n".join(wrapped), loc="left", fontsize=9, color="#495057")
 
 
-def _required(
+def estimate_note(estimate: ErlangEstimate) -> str:
+    """What the Erlang C estimate assumes, in one sentence (for captions and subtitles)."""
+    hands = (
+        f"hands: {estimate.work:.0f} s of typing per chat, 1 server per agent; "
+        if estimate.work
+        else ""
+    )
+    return (
+        f"Erlang C estimate: agents for {estimate.service_level:.0%} of chats waiting ≤ "
+        f"{estimate.target:.0f} s, the larger of {hands}slots: "
+        f"held {estimate.holding / 60:.1f} min per chat, "
+        f"{estimate.slots_per_agent:.1f} slots per agent. An approximation, not a requirement."
+    )
+
+
+def erlang_estimate(
+    context: Context, scenario: Scenario, schedule: Schedule | None = None
+) -> ErlangEstimate | None:
+    """The Erlang C estimate of the agents needed per interval for the primary run (None when
+    its conversations do not tell how long a chat holds a slot).
+
+    The hands' work per conversation comes from the run's occupancy times the agents the
+    scenario logs in (``schedule``, default its own), over the conversations offered.
+    """
+    schedule = schedule or scheduled_agents(scenario)
+    run = context.primary
+    width = scenario.interval / 3600.0
+    begin = context.origin + (scenario.start / 3600.0 - context.origin) % 24.0
+    occupancy = interval_series(run, "occupancy", context.origin)
+    work: float | None = None
+    if occupancy.x.size:
+        size = schedule.agents.size
+        positions = np.clip(np.round((occupancy.x - begin) / width).astype(int), 0, size - 1)
+        offered = interval_series(run, "offered", context.origin).mean
+        work = work_per_conversation(
+            occupancy.mean, schedule.agents[positions], offered, run.results.interval
+        )
+    return _estimate(context, scenario, schedule.slots_per_agent, work)
+
+
+def _estimate(
     context: Context, scenario: Scenario, slots_per_agent: float, work: float | None
-) -> Required | None:
+) -> ErlangEstimate | None:
     run = context.primary
     holding = mean_slot_holding(run.conversations) if run.conversations else None
     if holding is None or holding <= 0:
@@ -156,7 +196,7 @@ def _required(
     target = weighted_target(scenario, by_channel)
     level = min(scenario.targets.service_level or DEFAULT_SERVICE_LEVEL, 0.999)
     try:
-        return required_agents(
+        return estimated_agents(
             offered.mean,
             run.results.interval,
             holding=holding,

@@ -86,6 +86,8 @@ th:first-child, td:first-child {{ text-align: left; }}
 th {{ background: #f8f9fa; font-weight: 600; }}
 td.pass {{ background: #ebfbee; color: var(--good); }}
 td.fail {{ background: #fff5f5; color: var(--bad); }}
+td.over {{ background: #fff9db; color: #8a6d00; }}
+td.near {{ background: #fff4e6; color: #d9480f; }}
 .swatch {{ display: inline-block; width: 10px; height: 10px; border-radius: 2px;
   margin-right: 6px; }}
 .badge {{ display: inline-block; padding: 2px 10px; border-radius: 12px; color: #fff;

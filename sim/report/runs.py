@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from sim.capacity import IntervalMiss, interval_misses
-from sim.durations import parse_clock
+from sim.durations import DAY, parse_day_clock
 from sim.kpi import ALL
 from sim.report.style import channel_colours
 from sim.results import Results
@@ -83,7 +83,7 @@ def channel_names(runs: Sequence[Run]) -> list[str]:
 def start_hours(results: Results) -> float:
     """Clock time of the run's first interval, in hours after midnight."""
     try:
-        return parse_clock(results.start) / 3600.0
+        return parse_day_clock(results.start) % DAY / 3600.0
     except ValueError:
         return 0.0
 

@@ -1,8 +1,9 @@
-"""Agents required per interval: an Erlang C estimate of the need, drawn in the report beside
+"""An Erlang C estimate of the agents needed per interval, drawn in the simulate report beside
 the agents the scenario schedules (:func:`sim.shifts.scheduled_agents`).
 
-The *required* agents are an approximation, the larger of two Erlang C estimates with the
-channels' first-response target as the waiting target:
+It is an estimate, not a requirement (the requirement is what the planner finds with the model,
+:mod:`sim.planner`), and every figure labels it so. It is the larger of two Erlang C estimates
+with the channels' first-response target as the waiting target:
 
 * hands: every agent is one server and a conversation needs ``work`` seconds of typing in all
   (hands-busy time per conversation, from the results' occupancy);
@@ -27,7 +28,7 @@ DEFAULT_SERVICE_LEVEL = 0.8
 
 
 @dataclass(frozen=True, slots=True)
-class Required:
+class ErlangEstimate:
     """Erlang C estimate of the agents needed per interval, and the assumptions behind it."""
 
     agents: np.ndarray
@@ -38,7 +39,7 @@ class Required:
     slots_per_agent: float
 
 
-def required_agents(
+def estimated_agents(
     offered: np.ndarray,
     interval: float,
     *,
@@ -47,8 +48,8 @@ def required_agents(
     target: float,
     service_level: float,
     slots_per_agent: float,
-) -> Required:
-    """Agents needed per interval so that ``service_level`` of conversations wait at most
+) -> ErlangEstimate:
+    """Erlang C's agents per interval for ``service_level`` of conversations to wait at most
     ``target`` seconds, the larger of the hands and slots estimates (see the module docstring).
 
     ``offered`` is conversations entering the queue per interval (NaN counts as none).
@@ -64,7 +65,7 @@ def required_agents(
             needed[j] = max(
                 needed[j], agents_for_service_level(rate, work, target, service_level).agents
             )
-    return Required(needed, holding, work, target, service_level, slots_per_agent)
+    return ErlangEstimate(needed, holding, work, target, service_level, slots_per_agent)
 
 
 def work_per_conversation(

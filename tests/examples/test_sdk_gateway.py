@@ -466,6 +466,32 @@ def test_webchat_and_the_desk_lifecycle(gateway: str) -> None:
     assert {"desk sign in", "desk status", "desk reply", "desk close"} <= set(connection.names)
 
 
+def test_pauses_are_away_then_back_on_the_same_session(gateway: str) -> None:
+    """The replay's breaks and shrinkage through this desk: ``away`` (gone once nothing is
+    held), nothing assigned meanwhile, ``back`` on the same session with the waiting chat coming
+    in through the same inbox; then a pause that begins with that chat still held."""
+    desk = SdkDesk(Connection(gateway))
+    agent = profile(f"pause-{uuid.uuid4().hex[:6]}", "webchat", capacity=1)
+    assert desk.login(agent)
+    token = desk.tokens[agent.id]
+    desk.away(agent.id)
+    assert desk.gone(agent.id)
+    session = str(uuid.uuid4())
+    hook = webchat_message(Customer(session, "P"), "есть кто?", "webchat", "p1")
+    assert post(gateway, hook).status_code == 200
+    assert desk.events(agent.id, 0.2) == []  # on a pause: nothing assigned
+    assert desk.back(agent)
+    assert not desk.gone(agent.id) and desk.tokens[agent.id] == token
+    (event,) = drain(desk, agent.id, 1)
+    assert isinstance(event, Assigned) and event.customer_id == session
+    desk.away(agent.id)  # the next pause begins with the chat still held
+    assert not desk.gone(agent.id)
+    desk.close(agent.id, event.conversation_id)
+    assert desk.gone(agent.id)
+    assert desk.back(agent) and not desk.gone(agent.id)
+    desk.away(agent.id)
+
+
 def test_echo_bot(platforms: Platforms, tmp_path: Path) -> None:
     process, url = start_gateway(
         platforms.url, "--bot", "--bot-delay", "0.3", log=tmp_path / "bot.log"

@@ -67,6 +67,35 @@ def test_wall_times_become_scenario_times():
     assert run.agents[0].busy[1] == pytest.approx((16.0, 36.0))
 
 
+def test_away_spans_and_the_roster_give_productive_and_paid_hours():
+    """An agent on a shift with a 10-minute break: its away span in the raw file (wall time)
+    becomes the record's away span (scenario time), productive time leaves it out, and paid
+    hours come from the roster the replay played."""
+    shift = {"start": "00:00", "end": "01:00", "count": 1}
+    shift["breaks"] = [{"length": "10m", "after": "20m"}]
+    s = scenario(agents=[{"group": "a", "skills": ["chat"], "wind_down": "1m", "shifts": [shift]}])
+    _, tr, raw = setup()
+    raw["agents"][0]["away"] = [[wall(1220), wall(1800)]]  # finishing a chat until 20:20
+    run = to_run(typed(raw), s, tr)
+    assert run.agents[0].away == [pytest.approx((1220.0, 1800.0))]
+    assert run.roster is not None and [a.id for a in run.roster.agents] == ["a-0001"]
+    validity = judge(typed(raw), max_lateness_ms=50, scenario=s)
+    results, _ = replay_results(typed(raw), s, tr, validity)
+    assert results.total["paid_hours"]["mean"] == pytest.approx(1.0)
+    assert results.total["logged_in_hours"]["mean"] == pytest.approx(1.0)
+    assert results.total["productive_hours"]["mean"] == pytest.approx(1.0 - 580 / 3600)
+    busy = 10.0 + 20.0
+    assert results.total["occupancy"]["mean"] == pytest.approx(busy / (3600 - 580))
+    del raw["agents"][0]["away"]  # a file written before breaks
+    assert to_run(typed(raw), s, tr).agents[0].away == []
+
+
+def test_a_bot_responder_has_no_roster():
+    s, tr, raw = setup()
+    raw.update(responder="bot", agents=[], handled=[])
+    assert to_run(typed(raw), s, tr).roster is None
+
+
 def test_results_are_the_model_schema():
     s, tr, raw = setup()
     validity = judge(typed(raw), max_lateness_ms=50, scenario=s)

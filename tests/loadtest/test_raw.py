@@ -60,7 +60,17 @@ def measured() -> RawReplay:
                 "cv-2", "c2", "whatsapp:7916", "a-0001", 1001.1, None, 1, 0, "silent"
             ),
         ],
-        agents=[AgentLog("a-0001", "a", 2, 1000.0, None, [(1000.02, 1000.18), (1000.3, 1000.55)])],
+        agents=[
+            AgentLog(
+                "a-0001",
+                "a",
+                2,
+                1000.0,
+                None,
+                [(1000.02, 1000.18), (1000.3, 1000.55)],
+                [(1000.6, 1000.8)],
+            )
+        ],
         accepting={"a-0001": [(1000.0, 1000.9), (1001.0, None)]},
         delivered={"whatsapp:7916": 1},
         outbound={"whatsapp:7916": [1001.3]},
@@ -106,6 +116,7 @@ def test_a_raw_file_reads_back_as_written(tmp_path):
     assert RawReplay.from_dict(data) == raw
     assert data["accepting"]["a-0001"] == [[1000.0, 1000.9], [1001.0, None]]
     assert data["agents"][0]["busy"] == [[1000.02, 1000.18], [1000.3, 1000.55]]
+    assert data["agents"][0]["away"] == [[1000.6, 1000.8]]
     assert RawReplay.from_dict(raw.to_dict()) == raw
 
 
@@ -131,7 +142,10 @@ def test_optional_parts_of_older_files():
         del data[key]
     for handled in data["handled"]:
         del handled["accepted"]
+    for agent in data["agents"]:
+        del agent["away"]  # written before agents took breaks
     raw = RawReplay.from_dict(data)
+    assert all(agent.away == [] for agent in raw.agents)
     assert raw.accepting is None and raw.finished is None
     assert raw.outbound == {} and raw.delivery_ms is None
     assert all(handled.accepted == [] for handled in raw.handled)
