@@ -21,6 +21,7 @@ from . import (  # noqa: F401  (commands register on import)
     report,
     simulate,
     staff,
+    sweep,
     trace,
 )
 from .app import app, err_console
