@@ -37,8 +37,9 @@ from sim.planner import (
     shift_intervals,
 )
 from sim.results import write_results
-from sim.scenario import Scenario
+from sim.scenario import AgentGroup, Scenario
 from sim.shifts import scenario_shifts, scheduled_agents
+from sim.traffic import at_volume_quantile
 
 FLAGS = {
     "group": "--group",
@@ -261,6 +262,16 @@ def staff(
             "--out", help="Write plan.csv, shifts.yaml and the verification results.json here."
         ),
     ] = None,
+    volume_quantile: Annotated[
+        float | None,
+        typer.Option(
+            "--volume-quantile",
+            min=0.0,
+            max=1.0,
+            help="Plan for this quantile of each uncertain volume ({mean, cv}): 0.9 is a "
+            "volume exceeded on one day in ten (default: draw the volume per replication).",
+        ),
+    ] = None,
     report: ReportOption = None,
 ) -> None:
     """Size agent groups per interval against the scenario's targets, then cover them with shifts.
@@ -268,6 +279,18 @@ def staff(
     Exit 1 when a target is out of staffing's reach or the planned shifts still miss one.
     """
     scenario = scenario_from(scenario_path)
+    if volume_quantile is not None:
+        if not 0 < volume_quantile < 1:
+            raise InputError(
+                f"a quantile is between 0 and 1, got {volume_quantile:g}", key="--volume-quantile"
+            )
+        if not any(c.volume_cv > 0 for c in scenario.channels.values()):
+            raise InputError(
+                "no channel's volume is uncertain: give a channel volume: {mean, cv} (a "
+                "forecast writes one)",
+                key="--volume-quantile",
+            )
+        scenario = at_volume_quantile(scenario, volume_quantile)
     output_directory(out)
     output_directory(report.parent if report is not None else None, key="--report")
     if scope not in ("day", "interval"):
@@ -348,10 +371,23 @@ def _show(plan: Plan, lengths: list[float]) -> None:
     console.print(plan_table(plan))
     for group in plan.groups:
         table = Table(title=f"{group}: shifts", title_justify="left")
-        for column in ("start", "end", "agents"):
-            table.add_column(column, justify="right")
-        for row in shift_rows(plan, group):
-            table.add_row(str(row["start"]), str(row["end"]), str(row["count"]))
+        for column in ("template", "start", "end", "agents", "breaks"):
+            table.add_column(
+                column, justify="left" if column in ("template", "breaks") else "right"
+            )
+        for row, template in _shift_rows(plan, group):
+            breaks = row.get("breaks") or []
+            pauses = ", ".join(
+                f"{b['at']} {b['length']}{'' if b['paid'] else ' unpaid'}"
+                for b in breaks  # type: ignore[attr-defined]
+            )
+            table.add_row(
+                template or "–",
+                str(row["start"]),
+                str(row["end"]),
+                str(row["count"]),
+                pauses or "–",
+            )
         console.print(table)
     costs = {g.group: g.cost for g in plan.scenario.agents}
     own = {g: _own_hours(plan.original, g) for g in plan.groups}
@@ -374,8 +410,12 @@ def _show(plan: Plan, lengths: list[float]) -> None:
         f"{sum(own.values()):,.1f}",
         f"{plan.cost():,.1f}",
     )
+    templated = [g for g in plan.groups if _group(plan, g).templates]
+    shifts_from = [f"templates of {', '.join(templated)}"] if templated else []
+    if len(templated) < len(plan.groups):
+        shifts_from.append(f"shift lengths {', '.join(format_duration(x) for x in lengths)}")
     summary.caption = (
-        f"scope {plan.scope}; shift lengths {', '.join(format_duration(x) for x in lengths)}; "
+        f"scope {plan.scope}; {'; '.join(shifts_from)}; "
         f"{plan.evaluations} model evaluations on {plan.replications} traces"
     )
     summary.caption_justify = "left"
@@ -387,6 +427,10 @@ def _show(plan: Plan, lengths: list[float]) -> None:
     console.print(f"with these shifts, over the day: {day}")
     if plan.near or any(u.where == "day" for u in plan.unreachable):
         console.print(tradeoff_table(plan))
+
+
+def _group(plan: Plan, name: str) -> AgentGroup:
+    return next(g for g in plan.scenario.agents if g.group == name)
 
 
 def tradeoff_table(plan: Plan) -> Table:

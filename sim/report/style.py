@@ -19,6 +19,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
+from sim.durations import WEEKDAYS
+
 #: Colours of the channels chatsim knows, close to each brand; other channels get ``_SPARE``.
 CHANNEL_COLOURS: dict[str, str] = {
     "whatsapp": "#25a244",
@@ -88,9 +90,21 @@ def _clock(hours: float, _position: Any = None) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+def _weekday(hours: float, _position: Any = None) -> str:
+    return WEEKDAYS[int(round(hours) // 24) % 7]
+
+
 def clock_axis(ax: Axes, first: float, last: float) -> None:
-    """Label an x axis in hours as clock times ``HH:MM`` (wrapping past midnight)."""
+    """Label an x axis in hours as clock times ``HH:MM`` (wrapping past midnight); a horizon of
+    days (hours counted from Monday 00:00, as multi-day scenarios count them) is labelled by
+    day, with a minor tick every 6 hours."""
     span = max(last - first, 1e-9)
+    if span > 48:
+        ax.xaxis.set_major_locator(MultipleLocator(24.0))
+        ax.xaxis.set_minor_locator(MultipleLocator(6.0))
+        ax.xaxis.set_major_formatter(FuncFormatter(_weekday))
+        ax.set_xlim(first, last)
+        return
     step = 0.5 if span <= 4 else 1.0 if span <= 9 else 2.0 if span <= 30 else 6.0
     ax.xaxis.set_major_locator(MultipleLocator(step))
     ax.xaxis.set_major_formatter(FuncFormatter(_clock))
