@@ -63,6 +63,10 @@ def test_a_week_simulates_plans_and_reports(tmp_path: Path, capsys) -> None:
     assert rows[-1]["interval"] == "Sun 23:00"
     page = (tmp_path / "plan.html").read_text(encoding="utf-8")
     assert "chatsim plan: tiny-week" in page and "Sun 23:00" in page
+    # With shrinkage the page draws and tabulates what must be rostered beside the
+    # requirement, and over/under is measured against it.
+    assert "desk<br>rostered" in page and "Rostered (with shrinkage or absence)" in page
+    assert any(int(r["rostered"]) > int(r["required"]) for r in rows)
 
 
 def test_a_volume_quantile_needs_an_uncertain_volume(capsys) -> None:

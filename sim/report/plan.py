@@ -43,6 +43,7 @@ from sim.report.plan_figures import (
     clock_at,
     estimate_panel,
     panels,
+    rostered_series,
     series,
     template_of,
 )
@@ -310,25 +311,32 @@ def interval_table(plan: Plan) -> str:
     planned) required, scheduled and over/under."""
     names = panels(plan)
     header = ["interval", "offered", "fluid load"]
-    for name in names:
-        header += [f"{esc(name)}<br>{what}" for what in ("required", "scheduled", "over/under")]
     columns = {name: series(plan, name) for name in names}
+    gross = {name: rostered_series(plan, name) for name in names}
+    for name in names:
+        whats = ["required", "rostered", "scheduled", "over/under"]
+        if gross[name] is None:
+            whats.remove("rostered")
+        header += [f"{esc(name)}<br>{what}" for what in whats]
     rows = []
     for j, label in enumerate(plan.labels):
         load = columns[names[-1]][2][j] if names[-1] == ALL_PLANNED else columns[names[0]][2][j]
         cells = [esc(label), f"{plan.verified.offered[j]:.1f}", f"{load:.1f}"]
         for name in names:
             required, scheduled, _ = columns[name]
-            cells += [
-                str(required[j]),
-                str(scheduled[j]),
-                _signed(scheduled[j] - required[j]),
-            ]
+            rostered = gross[name]
+            cells.append(str(required[j]))
+            if rostered is not None:
+                cells.append(str(rostered[j]))
+            needed = rostered[j] if rostered is not None else required[j]
+            cells += [str(scheduled[j]), _signed(scheduled[j] - needed)]
         rows.append(cells)
     note = (
         '<p class="note">Required: the planner\'s requirement, the fewest agents per interval '
-        "whose simulated KPIs meet the targets. Scheduled: agents on the planned shifts. "
-        "Over/under: scheduled minus required (a shift covers whole blocks, so it runs over "
+        "whose simulated KPIs meet the targets. Rostered (with shrinkage or absence): the "
+        "agents the shifts must have on for the required ones to be at work. Scheduled: agents "
+        "on the planned shifts, not on a break. Over/under: scheduled minus rostered (or "
+        "required) (a shift covers whole blocks, so it runs over "
         "where the requirement dips). Fluid load: agents the traffic needs with no safety margin. "
         "Offered: conversations of the planned channels per interval (mean over traces).</p>"
     )

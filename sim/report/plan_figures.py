@@ -141,6 +141,17 @@ def series(plan: Plan, panel: str) -> tuple[list[int], list[int], list[float]]:
     return required, scheduled, load
 
 
+def rostered_series(plan: Plan, panel: str) -> list[int] | None:
+    """Agents the shifts must have on per interval for the requirement to be at work, net of
+    shrinkage and absence; None where that is the requirement itself (no shrinkage, no
+    absence)."""
+    groups = plan.groups if panel == ALL_PLANNED else [panel]
+    n = plan.scenario.n_intervals
+    rostered = [sum(plan.rostered.get(g, plan.required[g])[j] for g in groups) for j in range(n)]
+    required = [sum(plan.required[g][j] for g in groups) for j in range(n)]
+    return None if rostered == required else rostered
+
+
 def estimate_panel(plan: Plan) -> str | None:
     """The panel an Erlang C estimate belongs on: the one holding every agent of the scenario
     (none when some group keeps its own schedule, as the estimate counts every agent)."""
@@ -187,6 +198,14 @@ def requirement(
             xs, ys, where="post", color=LOAD_COLOUR, linestyle=":", linewidth=1.4,
             label="fluid load: agents with no safety margin", gid=f"load:{name}",
         )  # fmt: skip
+        rostered = rostered_series(plan, name)
+        if rostered is not None:
+            xs, ys = style.steps(x, axis.width, np.array(rostered, dtype=float))
+            main.step(
+                xs, ys, where="post", color=REQUIRED_COLOUR, linestyle="--", linewidth=1.4,
+                label="rostered: required at work, grossed up for shrinkage and absence",
+                gid=f"rostered:{name}",
+            )  # fmt: skip
         if estimate is not None and name == on_estimate:
             xs, ys = style.steps(x, axis.width, estimate.agents[: x.size])
             main.step(
@@ -201,12 +220,13 @@ def requirement(
             fontsize=11,
         )
         main.set_ylabel("agents")
-        top = max([*required, *scheduled, *load, 1])
+        top = max([*required, *scheduled, *load, *(rostered or []), 1])
         main.set_ylim(0, top * 1.3)
         main.yaxis.set_major_locator(MaxNLocator(integer=True))
         style.shade_misses(main, axis.spans(misses))
         style.legend(main, ncol=2, loc="upper left")
-        _over_under(diff, axis, name, required, scheduled)
+        # Over/under against what must be rostered: the gross-up is needed, not spare.
+        _over_under(diff, axis, name, rostered or required, scheduled)
     style.clock_axis(axes[-1], *axis.span)
     axes[-1].set_xlabel("interval (clock time)")
     return figure
