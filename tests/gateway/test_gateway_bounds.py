@@ -183,8 +183,9 @@ async def test_an_agent_that_stops_polling_loses_its_chats_to_the_front_of_the_q
         assert reply.status_code == 403
         await client.login("a2", ["webchat"], max_chats=3)
         assert await client.assigned("a2") == [ids[0], ids[2], ids[3]]
-        # An open long-poll counts as polling: a2 waits through the timeout and stays.
-        waiting = asyncio.ensure_future(client.events("a2", timeout=2, after=10**6))
+        # An open long-poll counts as polling: a2 waits through the timeout and stays. (The poll
+        # is open within the 0.05 s below; its 1 s, waited out in full, is ample margin.)
+        waiting = asyncio.ensure_future(client.events("a2", timeout=1, after=10**6))
         await asyncio.sleep(0.05)
         clock.tick(31)
         service.sweep()

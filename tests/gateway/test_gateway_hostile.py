@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from gateway_helpers import CONFIG, Client, dumps, gateway, vb_message, wa_message
-from live_gateway import LiveGateway, live_gateway
+from livekit import LiveProcess, chatsim_gateway
 from test_gateway_inbound import snapshot
 
 from sim.protocols import viber_signature, whatsapp_signature
@@ -158,20 +158,20 @@ async def test_a_whatsapp_message_id_is_scoped_to_its_sender_too():
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveProcess]:
     log = tmp_path_factory.mktemp("hostile") / "gateway.log"
     options = ("--header-timeout", str(HEADER_TIMEOUT), "--body-timeout", str(BODY_TIMEOUT))
-    with live_gateway(log, *options) as process:
+    with chatsim_gateway(log, *options) as process:
         yield process
         assert "Traceback" not in process.log_text()
 
 
-def state(live: LiveGateway) -> dict[str, Any]:
+def state(live: LiveProcess) -> dict[str, Any]:
     """What a refused request must leave as it was (queue, agents, outbound)."""
     return dict(httpx.get(f"{live.url}/healthz").json())
 
 
-def connect(live: LiveGateway) -> socket.socket:
+def connect(live: LiveProcess) -> socket.socket:
     sock = socket.create_connection((live.host, live.port), timeout=10)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
@@ -206,7 +206,7 @@ def status_and_body(raw: bytes) -> tuple[int, dict[str, Any]]:
     ],
 )
 def test_a_non_ascii_signature_byte_is_403_from_the_server_too(
-    live: LiveGateway, path: str, header: str
+    live: LiveProcess, path: str, header: str
 ):
     before = state(live)
     response = httpx.post(
@@ -222,7 +222,7 @@ FIFTY_MB = 50 * 1000 * 1000
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
-def test_urllib_sending_50_mb_reads_the_413(live: LiveGateway):
+def test_urllib_sending_50_mb_reads_the_413(live: LiveProcess):
     before = state(live)
     request = urllib.request.Request(
         f"{live.url}/webhooks/webchat",
@@ -239,7 +239,7 @@ def test_urllib_sending_50_mb_reads_the_413(live: LiveGateway):
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
-def test_httpx_sending_50_mb_reads_the_413_with_or_without_a_length(live: LiveGateway):
+def test_httpx_sending_50_mb_reads_the_413_with_or_without_a_length(live: LiveProcess):
     before = state(live)
     with httpx.Client(base_url=live.url, timeout=30) as http:
         response = http.post("/webhooks/whatsapp", content=b"x" * FIFTY_MB)
@@ -260,7 +260,7 @@ def test_httpx_sending_50_mb_reads_the_413_with_or_without_a_length(live: LiveGa
 
 @pytest.mark.slow
 @pytest.mark.timeout(30)
-def test_a_body_past_the_drain_bound_is_refused_before_it_is_sent(live: LiveGateway):
+def test_a_body_past_the_drain_bound_is_refused_before_it_is_sent(live: LiveProcess):
     sock = connect(live)
     sock.sendall(
         b"POST /webhooks/webchat HTTP/1.1\r\nHost: gateway\r\n"
@@ -274,7 +274,7 @@ def test_a_body_past_the_drain_bound_is_refused_before_it_is_sent(live: LiveGate
 
 @pytest.mark.slow
 @pytest.mark.timeout(30)
-def test_expect_100_continue_is_refused_without_asking_for_the_body(live: LiveGateway):
+def test_expect_100_continue_is_refused_without_asking_for_the_body(live: LiveProcess):
     sock = connect(live)
     sock.sendall(
         b"POST /webhooks/webchat HTTP/1.1\r\nHost: gateway\r\nExpect: 100-continue\r\n"
@@ -287,7 +287,7 @@ def test_expect_100_continue_is_refused_without_asking_for_the_body(live: LiveGa
 
 @pytest.mark.slow
 @pytest.mark.timeout(30)
-def test_a_slow_body_gets_408(live: LiveGateway):
+def test_a_slow_body_gets_408(live: LiveProcess):
     before = state(live)
     sock = connect(live)
     started = time.monotonic()
@@ -305,7 +305,7 @@ def test_a_slow_body_gets_408(live: LiveGateway):
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
-def test_trickling_headers_are_cut_off_at_the_header_timeout(live: LiveGateway):
+def test_trickling_headers_are_cut_off_at_the_header_timeout(live: LiveProcess):
     """Many clients, each sending one header byte every quarter second, never finishing."""
     clients = [connect(live) for _ in range(50)]
     idle = connect(live)  # connects and never sends a byte
@@ -351,7 +351,7 @@ def test_trickling_headers_are_cut_off_at_the_header_timeout(live: LiveGateway):
 
 @pytest.mark.slow
 @pytest.mark.timeout(30)
-def test_headers_within_the_bound_and_kept_alive_connections_are_served(live: LiveGateway):
+def test_headers_within_the_bound_and_kept_alive_connections_are_served(live: LiveProcess):
     sock = connect(live)
     request = b"GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n"
     for _ in range(2):  # two requests on one connection, each header slow but in time

@@ -10,129 +10,40 @@ reply to an old id reaches that conversation's customer and nobody else).
 from __future__ import annotations
 
 import itertools
-import json
-import os
 import signal
-import subprocess
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from gateway_helpers import CallerAuth, dumps, tg_update, vb_message, wa_message
+from livekit import LiveProcess, StubPlatform, chatsim_gateway, serve
 
-from sim.loadtest.run import free_port, gateway_command
 from sim.protocols import PlatformCredentials, viber_signature, whatsapp_signature
 
-ROOT = Path(__file__).resolve().parents[2]
 CREDENTIALS = PlatformCredentials()
 N = 60  # customers, 15 per protocol
 MESSAGE_IDS = itertools.count(1)
 
 
-@dataclass
-class StubPlatform:
-    """The three send APIs on loopback; answers 503 until ``up`` is set, records every call."""
-
-    up: bool = False
-    calls: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    lock: threading.Condition = field(default_factory=threading.Condition)
-
-    def delivered(self) -> list[dict[str, Any]]:
-        with self.lock:
-            return [body for status, body in self.calls if status == 200]
-
-    def wait_delivered(self, count: int, timeout: float) -> list[dict[str, Any]]:
-        with self.lock:
-            self.lock.wait_for(
-                lambda: sum(status == 200 for status, _ in self.calls) >= count, timeout
-            )
-        return self.delivered()
-
-
 @pytest.fixture
 def platform() -> Iterator[tuple[StubPlatform, str]]:
-    stub = StubPlatform()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
-            status = 200 if stub.up else 503
-            with stub.lock:
-                stub.calls.append((status, body))
-                stub.lock.notify_all()
-            data = json.dumps({"messages": [{"id": "wamid.out"}]}).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield stub, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    """The three send APIs on loopback, down (503) until ``up`` is set, recording every call."""
+    stub = StubPlatform(up=False)
+    with serve(stub) as base:
+        yield stub, base
 
 
-@dataclass
-class Gateway:
-    process: subprocess.Popen[bytes]
-    url: str
-
-
-def start(store: Path, base: str, log: Path) -> Gateway:
-    port = free_port()
+def gateway(store: Path, base: str, log: Path) -> AbstractContextManager[LiveProcess]:
+    """``chatsim gateway`` on ``store``, sending to ``base``, its log appended to ``log``."""
     env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
         "CHATSIM_GATEWAY_STORE": str(store),
-        "CHATSIM_WHATSAPP_API_BASE": base,
-        "CHATSIM_TELEGRAM_API_BASE": base,
-        "CHATSIM_VIBER_API_BASE": base,
         # Keep failing sends pending (retrying) until the kill.
         "CHATSIM_OUTBOUND_ATTEMPTS": "1000",
         "CHATSIM_OUTBOUND_BACKOFF": "0.05",
     }
-    with log.open("a") as handle:
-        process = subprocess.Popen(
-            gateway_command(port, "--log-level", "info"),
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=handle,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        assert process.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return Gateway(process, url)
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "gateway did not start"
-        time.sleep(0.1)
-
-
-@pytest.fixture
-def processes() -> Iterator[list[Gateway]]:
-    started: list[Gateway] = []
-    yield started
-    for gateway in started:
-        if gateway.process.poll() is None:
-            gateway.process.kill()
-        gateway.process.wait(timeout=10)
+    return chatsim_gateway(log, env=env, platform=base, log_level="info", append=True)
 
 
 def webhook(http: httpx.Client, n: int, text: str) -> httpx.Response:
@@ -163,15 +74,16 @@ def number(cid: str) -> int:
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-def test_sigkill_loses_nothing_acknowledged(tmp_path, platform, processes):
+def test_sigkill_loses_nothing_acknowledged(tmp_path, platform):
     stub, base = platform
     store, log = tmp_path / "gateway.db", tmp_path / "gateway.log"
-    first = start(store, base, log)
-    processes.append(first)
     texts: dict[str, list[str]] = {}
     # One caller across the restart: the agent's token (signed, never stored) stays valid.
     auth = CallerAuth(CREDENTIALS.desk_key)
-    with httpx.Client(base_url=first.url, timeout=10, auth=auth) as http:
+    with (
+        gateway(store, base, log) as first,
+        httpx.Client(base_url=first.url, timeout=10, auth=auth) as http,
+    ):
         login = {"agent_id": "a1", "skills": ["whatsapp", "telegram"], "max_chats": 3}
         assert http.post("/agents/login", json=login).status_code == 200
         customer_of: dict[str, int] = {}
@@ -204,12 +116,13 @@ def test_sigkill_loses_nothing_acknowledged(tmp_path, platform, processes):
             customer_of[cid] = n
         first.process.send_signal(signal.SIGKILL)
         first.process.wait(timeout=10)
-    assert stub.delivered() == [] and stub.calls, "the reply must have been tried and refused"
+    assert stub.acknowledged() == [] and stub.calls, "the reply must have been tried and refused"
 
     stub.up = True
-    second = start(store, base, log)
-    processes.append(second)
-    with httpx.Client(base_url=second.url, timeout=10, auth=auth) as http:
+    with (
+        gateway(store, base, log) as second,
+        httpx.Client(base_url=second.url, timeout=10, auth=auth) as http,
+    ):
         # Every acknowledged message is there.
         for cid, sent in texts.items():
             view = http.get(f"/conversations/{cid}").json()
@@ -224,14 +137,14 @@ def test_sigkill_loses_nothing_acknowledged(tmp_path, platform, processes):
             ("message", held[0], last + 1)
         ]
         # The unconfirmed reply goes out again, to its own customer.
-        (delivered,) = stub.wait_delivered(1, timeout=15)
-        assert delivered["text"]["body"] == "pending reply"
-        assert delivered["to"] == f"7916{customer_of[wa_held]:07d}"
+        (delivered,) = stub.acknowledged(1, timeout=15)
+        assert delivered.body["text"]["body"] == "pending reply"
+        assert delivered.body["to"] == f"7916{customer_of[wa_held]:07d}"
         # A reply to an old id reaches that conversation's customer, not a new one.
         reply = {"agent_id": "a1", "text": "after the restart"}
         assert http.post(f"/conversations/{wa_held}/reply", json=reply).status_code == 202
-        second_delivery = stub.wait_delivered(2, timeout=15)[1]
-        assert second_delivery["to"] == f"7916{customer_of[wa_held]:07d}"
+        second_delivery = stub.acknowledged(2, timeout=15)[1]
+        assert second_delivery.body["to"] == f"7916{customer_of[wa_held]:07d}"
         # New conversations continue past the old ids.
         response = webhook(http, N + 100, "new after restart")
         (new_cid,) = response.json()["conversation_ids"]

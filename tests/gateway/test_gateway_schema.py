@@ -19,7 +19,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from live_gateway import LiveGateway, live_gateway
+from livekit import LiveProcess, chatsim_gateway
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -40,9 +40,9 @@ LONGEST_POLL = 0.05
 
 
 @pytest.fixture(scope="module")
-def gateway_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+def gateway_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveProcess]:
     log = tmp_path_factory.mktemp("schema") / "gateway.log"
-    with live_gateway(log) as live:
+    with chatsim_gateway(log) as live:
         yield live
 
 
@@ -51,7 +51,7 @@ schema = schemathesis.openapi.from_dict(OPENAPI)
 
 
 @pytest.mark.slow
-def test_the_process_serves_the_schema_that_is_fuzzed(gateway_process: LiveGateway):
+def test_the_process_serves_the_schema_that_is_fuzzed(gateway_process: LiveProcess):
     assert httpx.get(f"{gateway_process.url}/openapi.json").json() == OPENAPI
 
 
@@ -64,7 +64,7 @@ def test_the_process_serves_the_schema_that_is_fuzzed(gateway_process: LiveGatew
     suppress_health_check=list(HealthCheck),
     database=None,
 )
-def test_every_answer_matches_the_schema(case: schemathesis.Case, gateway_process: LiveGateway):
+def test_every_answer_matches_the_schema(case: schemathesis.Case, gateway_process: LiveProcess):
     timeout = case.query.get("timeout") if case.query else None
     if isinstance(timeout, int | float) and not isinstance(timeout, bool) and timeout > 0:
         case.query["timeout"] = min(timeout, LONGEST_POLL)

@@ -1,19 +1,10 @@
-"""What the SDK tests share: every webhook the replay builds, and the emulator on a real port.
-
-The SDKs' own HTTP clients (httpx, requests) call the provider emulator over loopback, so it
-runs in a thread under :mod:`wsgiref` (no gevent in the pytest process).
-"""
+"""What the SDK tests share: every webhook the replay builds. The SDKs' own HTTP clients (httpx,
+requests) call the provider emulator over loopback: :func:`livekit.serve_emulator`."""
 
 from __future__ import annotations
 
-import threading
-import wsgiref.simple_server
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
-from sim.loadtest.emulator import Outbound, ProviderEmulator
 from sim.loadtest.payloads import Webhook, customer_message
 from sim.loadtest.runs import customer_id, message_serial
 from sim.protocols import PlatformCredentials
@@ -65,24 +56,3 @@ def replayed(protocol: str, conversations: int = 5, turns: int = 3) -> list[Sent
                 sent.append(Sent(moved, texts[turn], message_serial(index, turn, run), hook))
                 now += 0.25
     return sent
-
-
-class _QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextmanager
-def serve_emulator() -> Iterator[tuple[str, ProviderEmulator, list[Outbound]]]:
-    """The provider emulator on a free loopback port: (base URL, app, what it delivered)."""
-    delivered: list[Outbound] = []
-    app = ProviderEmulator(CREDENTIALS, delivered.append)
-    server = wsgiref.simple_server.make_server("127.0.0.1", 0, app, handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", app, delivered
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

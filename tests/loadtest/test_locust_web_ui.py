@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from livekit import chatsim
 
 from sim.loadtest.run import free_port, interrupt, reference_gateway
 from sim.scenario import load_scenario
@@ -30,7 +31,10 @@ from sim.traffic import draw_trace
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ROOT / "scenarios" / "small.yaml"
 LOCUSTFILE = ROOT / "locustfiles" / "chat.py"
-SPEEDUP = 240
+SPEEDUP = 480
+"""Twice the end-to-end replays' speedup: this test judges no response time (its verdict need
+only be judged, pass or fail), so its two runs take half the wall time; the dispatch lateness
+of this speed stays far under the replays' 100 ms bound."""
 
 
 def wait_for(predicate, timeout: float, what: str):
@@ -86,7 +90,7 @@ def test_web_ui_runs_a_distributed_replay_to_its_end(tmp_path):
     scenario_path = staffed_variant(tmp_path)
     scenario = load_scenario(scenario_path)
     full = draw_trace(scenario, 3)
-    trace = Trace(full.header, [c for c in full if c.t < 1800.0])  # 7.5 wall seconds of arrivals
+    trace = Trace(full.header, [c for c in full if c.t < 1800.0])  # 3.75 wall seconds of arrivals
     trace_path = tmp_path / "trace.jsonl"
     write_trace(trace, trace_path)
     raw_path = tmp_path / "raw.json"
@@ -185,17 +189,10 @@ def test_web_ui_runs_a_distributed_replay_to_its_end(tmp_path):
     # The UI path ends in a verdict: what it wrote is what `chatsim compare` and `report` read,
     # here for the second run.
     verdict = tmp_path / "verdict-2"
-    compared = subprocess.run(
-        [sys.executable, "-m", "sim", "compare", str(verdict / "model"), str(verdict / "replay")],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    compared = chatsim("compare", verdict / "model", verdict / "replay")
     assert compared.returncode in (0, 1), compared.stderr  # judged, not refused
     assert "replay vs model" in compared.stdout
     replay = json.loads((verdict / "replay" / "results.json").read_text())
     assert replay["source"] == "replay" and replay["validity"]["lost_inbound"] == 0
-    report = subprocess.run(
-        [sys.executable, "-m", "sim", "report", str(verdict / "model"), str(verdict / "replay"),
-         "--out", str(tmp_path / "ui.html")],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    report = chatsim("report", verdict / "model", verdict / "replay", "--out", tmp_path / "ui.html")
     assert report.returncode == 0, report.stderr

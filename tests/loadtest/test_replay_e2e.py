@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
+import signal
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from livekit import Ran, chatsim, free_port, live_process, platform_env
 
 from sim.compare import timing_resolution
 from sim.loadtest.bot import bot_time
-from sim.loadtest.run import free_port, interrupt, wait_healthy
 from sim.results import read_results
 from sim.scenario import load_scenario
 from sim.trace import Trace, read_trace, write_trace
@@ -42,24 +41,14 @@ ECHO_BOT = HERE / "echo_bot_gateway.py"
 SPEEDUP = 240
 
 
-def replay(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    # The run's own safety net (--time-limit, then a kill 60 s later) ends a stuck run with exit 3
-    # and its logs before the subprocess timeout would.
-    command = [
-        sys.executable,
-        "-m",
-        "sim",
-        "replay",
-        str(SMALL),
-        "--speedup",
-        str(SPEEDUP),
-        "--out",
-        str(out),
-        "--time-limit",
-        "100",
-        *extra,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=230, cwd=out.parent)
+def replay(out: Path, *extra: str) -> Ran:
+    """``chatsim replay`` of small.yaml at ``SPEEDUP`` (in this process; the gateway and Locust
+    are processes of their own). The run's own safety net (--time-limit, then a kill 60 s later)
+    ends a stuck run with exit 3 and its logs, well within the test's timeout."""
+    return chatsim(
+        "replay", SMALL, "--speedup", SPEEDUP, "--out", out, "--time-limit", 100, *extra,
+        cwd=out.parent,
+    )  # fmt: skip
 
 
 def check_agreement(out: Path) -> dict:
@@ -116,12 +105,7 @@ def test_replay_agrees_with_the_model(tmp_path):
         conversations[0]
     )
     # What a user runs next: `chatsim compare` with its default tolerances, per channel too.
-    verdict = subprocess.run(
-        [sys.executable, "-m", "sim", "compare", str(out / "model"), str(out / "replay")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    verdict = chatsim("compare", out / "model", out / "replay")
     assert verdict.returncode == 0, verdict.stdout + verdict.stderr
 
 
@@ -152,7 +136,9 @@ def test_replay_through_the_desk_agents_names(tmp_path, monkeypatch):
     log = tmp_path / "desk-calls.txt"
     monkeypatch.setenv(COUNTING_LOG, str(log))
     out = tmp_path / "run"
-    trace_path = short_trace(tmp_path, 60)
+    # 20 minutes (5 wall seconds, about 35 conversations) keep the three agents of the first
+    # shift busy with every kind of desk call; the assertions below need no more.
+    trace_path = short_trace(tmp_path, 20)
     desk = f"{COUNTING_DESK}:CountingDesk"
     result = replay(out, "--trace", str(trace_path), "--agents", desk, *SHARED_MACHINE)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -178,31 +164,25 @@ def echo_bot(tmp_path):
     """The echo-bot gateway (``echo_bot_gateway.py``) on loopback, answering at ``SPEEDUP``
     through a provider emulator on a port of its own; yields ``(url, emulator_port)``."""
     port, emulator_port = free_port(), free_port()
-    base = f"http://127.0.0.1:{emulator_port}"
-    env = {
-        **os.environ,
-        "CHATSIM_WHATSAPP_API_BASE": base,
-        "CHATSIM_TELEGRAM_API_BASE": base,
-        "CHATSIM_VIBER_API_BASE": base,
-    }
     command = [sys.executable, str(ECHO_BOT), "--port", str(port), "--scenario", str(SMALL)]
-    with (tmp_path / "echo-bot.log").open("w") as log:
-        process = subprocess.Popen(
-            [*command, "--speedup", str(SPEEDUP)], stdout=log, stderr=subprocess.STDOUT, env=env
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_healthy(url, timeout=30.0, process=process)
-            yield url, emulator_port
-        finally:
-            interrupt(process, timeout=10)
+    with live_process(
+        [*command, "--speedup", str(SPEEDUP)],
+        port,
+        log=tmp_path / "echo-bot.log",
+        env=platform_env(f"http://127.0.0.1:{emulator_port}"),
+        stdout_to_log=True,
+        stop_with=signal.SIGINT,
+    ) as bot:
+        yield bot.url, emulator_port
 
 
 @pytest.mark.slow
 def test_a_bot_responder_agrees_with_the_model(tmp_path, echo_bot):
     url, emulator_port = echo_bot
     out = tmp_path / "run"
-    trace_path = short_trace(tmp_path, 90)
+    # 45 minutes (11 wall seconds, about 90 conversations): each is checked on its own below,
+    # and `compare` widens its rates by their granularity (1/n and their standard error).
+    trace_path = short_trace(tmp_path, 45)
     result = replay(
         out, "--trace", str(trace_path), "--responder", "bot", "--gateway", url,
         "--emulator-port", str(emulator_port), *SHARED_MACHINE,
@@ -230,12 +210,7 @@ def test_a_bot_responder_agrees_with_the_model(tmp_path, echo_bot):
         margin = conversation.patience - bot_time(scenario.channels[conversation.channel])
         if abs(margin) > resolution + 1.0:  # a patience race the harness cannot time is free
             assert record["missed"] == model[cid]["missed"], (cid, margin)
-    verdict = subprocess.run(
-        [sys.executable, "-m", "sim", "compare", str(out / "model"), str(out / "replay")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    verdict = chatsim("compare", out / "model", out / "replay")
     assert verdict.returncode == 0, verdict.stdout + verdict.stderr
 
 

@@ -5,23 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 
 import httpx
 import pytest
-from sdk_support import CREDENTIALS, replayed, serve_emulator
+from livekit import free_port, serve_emulator
+from sdk_support import CREDENTIALS, replayed
 from telegram import Bot, Update
 from telegram.error import InvalidToken
 from telegram.ext import Updater
 
 from sim.loadtest.emulator import BOT_USERNAME
 from sim.loadtest.payloads import customer_key
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def bot(url: str, token: str = CREDENTIALS.telegram_bot_token) -> Bot:

@@ -4,7 +4,8 @@ its API client (token in the body, no Content-Type) works against the provider e
 from __future__ import annotations
 
 import pytest
-from sdk_support import CREDENTIALS, replayed, serve_emulator
+from livekit import serve_emulator
+from sdk_support import CREDENTIALS, replayed
 from viberbot import Api
 from viberbot.api.bot_configuration import BotConfiguration
 from viberbot.api.messages import TextMessage

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from livekit import serve_emulator
 from pywa import WhatsApp, types
 from pywa.errors import WhatsAppError
-from sdk_support import CREDENTIALS, replayed, serve_emulator
+from sdk_support import CREDENTIALS, replayed
 
 from sim.loadtest.payloads import (
     PHONE_NUMBER_ID,
