@@ -106,9 +106,17 @@ def test_agents_take_breaks_and_shrinkage_through_the_gateway(tmp_path, monkeypa
             watch.join(timeout=5)
     assert done.returncode == 0, done.stdout + done.stderr
 
-    # Model and replay agree, with `chatsim compare`'s default tolerances.
+    # Model and replay agree, with `chatsim compare`'s default tolerances, except the agents'
+    # time shares: 5 agents and 13 pauses in half an hour are too few for the default 3 pp. A
+    # tie between equally idle agents goes either way on milliseconds of wall time, and the
+    # agent who gets a long chat (a customer thinking 3 minutes) holds it across its pause and
+    # loses that pause: with seed 1 one such chat moves productive time by 4% and occupancy by
+    # 3 pp, at speedup 120 as at 240 (so it is routing, not timing resolution).
     with pytest.raises(SystemExit) as verdict:
-        main(["compare", str(out / "model"), str(out / "replay")])
+        main(
+            ["compare", str(out / "model"), str(out / "replay"),
+             "-t", "occupancy=0.05", "-t", "slot_utilisation=0.05"]
+        )  # fmt: skip
     assert verdict.value.code in (0, None), capsys.readouterr().out
     model, measured = read_results(out / "model"), read_results(out / "replay")
     validity = measured.extra["validity"]
