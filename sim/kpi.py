@@ -54,25 +54,45 @@ def time_in_bins(
     Uses the integral F(x) = sum of w * clip(x - start, 0, end - start): the time inside bin j is
     F(edges[j+1]) - F(edges[j]). Sorting makes it O(n log n) for any number of spans.
     """
-    if not np.all(np.isfinite(edges)):
-        raise ValueError("bin edges must be finite")
-    if weights is None:
-        weights = np.ones_like(starts)
-    lengths = np.maximum(ends - starts, 0.0)
-    mask = lengths > 0
-    starts, ends, weights = starts[mask], starts[mask] + lengths[mask], weights[mask]
+    return Spans(starts, ends, weights).in_bins(edges)
 
-    def integral(points: np.ndarray, at: np.ndarray) -> np.ndarray:
+
+class Spans:
+    """Weighted spans ``[start, end)`` sorted once, to be cut into any number of bin sets
+    (:func:`time_in_bins`)."""
+
+    def __init__(
+        self, starts: np.ndarray, ends: np.ndarray, weights: np.ndarray | None = None
+    ) -> None:
+        if weights is None:
+            weights = np.ones_like(starts)
+        lengths = np.maximum(ends - starts, 0.0)
+        mask = lengths > 0
+        starts, ends, weights = starts[mask], starts[mask] + lengths[mask], weights[mask]
+        self._starts = self._integral(starts, weights)
+        self._ends = self._integral(ends, weights)
+
+    @staticmethod
+    def _integral(points: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, ...]:
         order = np.argsort(points)
         sorted_points = points[order]
         w = weights[order]
         cum_w = np.concatenate(([0.0], np.cumsum(w)))
         cum_wp = np.concatenate(([0.0], np.cumsum(w * sorted_points)))
-        k = np.searchsorted(sorted_points, at, side="right")
-        return at * cum_w[k] - cum_wp[k]
+        return sorted_points, cum_w, cum_wp
 
-    total = integral(starts, edges) - integral(ends, edges)
-    return np.diff(total)
+    @staticmethod
+    def _at(integral: tuple[np.ndarray, ...], at: np.ndarray) -> np.ndarray:
+        sorted_points, cum_w, cum_wp = integral
+        k = np.searchsorted(sorted_points, at, side="right")
+        return at * cum_w[k] - cum_wp[k]  # type: ignore[no-any-return]
+
+    def in_bins(self, edges: np.ndarray) -> np.ndarray:
+        """The (weighted) time of the spans inside each bin of ``edges``."""
+        if not np.all(np.isfinite(edges)):
+            raise ValueError("bin edges must be finite")
+        total = self._at(self._starts, edges) - self._at(self._ends, edges)
+        return np.diff(total)
 
 
 def _stats(values: np.ndarray, *percents: float) -> list[float | None]:
@@ -421,15 +441,19 @@ def _agent_time(run: Run, cols: _Columns, *bins: np.ndarray) -> list[list[dict[s
     busy_start, busy_end = busy[:, 0], busy[:, 1]
     held = ~np.isnan(cols.assigned)
     held_start, held_end = cols.assigned[held], cols.closed[held]
+    logged_spans = Spans(login, logout)
+    away_spans = Spans(away_start, away_end)
+    slot_spans = Spans(login, logout, slots)
+    away_slot_spans = Spans(away_start, away_end, away_slots)
+    busy_spans = Spans(busy_start, busy_end)
+    held_spans = Spans(held_start, held_end)
     found: list[list[dict[str, float | None]]] = []
     for edges in bins:
-        logged = time_in_bins(login, logout, edges)
-        productive = logged - time_in_bins(away_start, away_end, edges)
-        slot_capacity = time_in_bins(login, logout, edges, slots) - time_in_bins(
-            away_start, away_end, edges, away_slots
-        )
-        busy_time = time_in_bins(busy_start, busy_end, edges)
-        slot_held = time_in_bins(held_start, held_end, edges)
+        logged = logged_spans.in_bins(edges)
+        productive = logged - away_spans.in_bins(edges)
+        slot_capacity = slot_spans.in_bins(edges) - away_slot_spans.in_bins(edges)
+        busy_time = busy_spans.in_bins(edges)
+        slot_held = held_spans.in_bins(edges)
         paid = _paid_time(run, edges, logged)
         rows: list[dict[str, float | None]] = []
         for j in range(len(edges) - 1):
