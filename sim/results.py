@@ -31,7 +31,7 @@ from scipy import stats
 from sim.catalogue import KEYS
 from sim.durations import WEEK, WeekTime, format_clock, format_day_clock, parse_day_clock
 from sim.errors import InputError
-from sim.kpi import KpiValues, Measurement
+from sim.kpi import KpiValues, Measurement, collector_paused
 from sim.records import ConversationRecord
 from sim.scenario import Scenario
 from sim.trace import Trace
@@ -178,6 +178,13 @@ def aggregate(
     measurements: Sequence[Measurement], header: ResultsHeader, extra: dict[str, Any] | None = None
 ) -> Results:
     """Combine the :func:`sim.kpi.measure` output of replications into Results."""
+    with collector_paused():
+        return _aggregate(measurements, header, extra)
+
+
+def _aggregate(
+    measurements: Sequence[Measurement], header: ResultsHeader, extra: dict[str, Any] | None
+) -> Results:
     first = measurements[0]
     names = list(first["channels"])
     scopes: list[list[KpiValues]] = [[m["total"] for m in measurements]]
@@ -237,8 +244,9 @@ def write_results(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "results.json"
-    path.write_text(dump_results(results.to_dict()) + "\n", encoding="utf-8")
-    write_records(directory / "conversations.jsonl", records)
+    with collector_paused():
+        path.write_text(dump_results(results.to_dict()) + "\n", encoding="utf-8")
+        write_records(directory / "conversations.jsonl", records)
     return path
 
 
