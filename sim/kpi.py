@@ -20,7 +20,11 @@ An undefined KPI (a mean over nothing) is ``None``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import gc
+import math
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from itertools import chain
 from typing import Any, TypedDict
 
 import numpy as np
@@ -52,25 +56,45 @@ def time_in_bins(
     Uses the integral F(x) = sum of w * clip(x - start, 0, end - start): the time inside bin j is
     F(edges[j+1]) - F(edges[j]). Sorting makes it O(n log n) for any number of spans.
     """
-    if not np.all(np.isfinite(edges)):
-        raise ValueError("bin edges must be finite")
-    if weights is None:
-        weights = np.ones_like(starts)
-    lengths = np.maximum(ends - starts, 0.0)
-    mask = lengths > 0
-    starts, ends, weights = starts[mask], starts[mask] + lengths[mask], weights[mask]
+    return Spans(starts, ends, weights).in_bins(edges)
 
-    def integral(points: np.ndarray, at: np.ndarray) -> np.ndarray:
+
+class Spans:
+    """Weighted spans ``[start, end)`` sorted once, to be cut into any number of bin sets
+    (:func:`time_in_bins`)."""
+
+    def __init__(
+        self, starts: np.ndarray, ends: np.ndarray, weights: np.ndarray | None = None
+    ) -> None:
+        if weights is None:
+            weights = np.ones_like(starts)
+        lengths = np.maximum(ends - starts, 0.0)
+        mask = lengths > 0
+        starts, ends, weights = starts[mask], starts[mask] + lengths[mask], weights[mask]
+        self._starts = self._integral(starts, weights)
+        self._ends = self._integral(ends, weights)
+
+    @staticmethod
+    def _integral(points: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, ...]:
         order = np.argsort(points)
         sorted_points = points[order]
         w = weights[order]
         cum_w = np.concatenate(([0.0], np.cumsum(w)))
         cum_wp = np.concatenate(([0.0], np.cumsum(w * sorted_points)))
-        k = np.searchsorted(sorted_points, at, side="right")
-        return at * cum_w[k] - cum_wp[k]
+        return sorted_points, cum_w, cum_wp
 
-    total = integral(starts, edges) - integral(ends, edges)
-    return np.diff(total)
+    @staticmethod
+    def _at(integral: tuple[np.ndarray, ...], at: np.ndarray) -> np.ndarray:
+        sorted_points, cum_w, cum_wp = integral
+        k = np.searchsorted(sorted_points, at, side="right")
+        return at * cum_w[k] - cum_wp[k]  # type: ignore[no-any-return]
+
+    def in_bins(self, edges: np.ndarray) -> np.ndarray:
+        """The (weighted) time of the spans inside each bin of ``edges``."""
+        if not np.all(np.isfinite(edges)):
+            raise ValueError("bin edges must be finite")
+        total = self._at(self._starts, edges) - self._at(self._ends, edges)
+        return np.diff(total)
 
 
 def _stats(values: np.ndarray, *percents: float) -> list[float | None]:
@@ -99,49 +123,220 @@ def _queue_max(times: np.ndarray, deltas: np.ndarray, edges: np.ndarray) -> np.n
     return result
 
 
+_COLUMNS = 11
+"""What :class:`_Columns` reads from each conversation record."""
+
+
 class _Columns:
-    """The records of a run as numpy columns, one row per conversation."""
+    """The records of a run as numpy columns, one row per conversation (one pass over them)."""
 
     def __init__(self, run: Run, scenario: Scenario) -> None:
         names = list(scenario.channels)
         index = {name: i for i, name in enumerate(names)}
         records = run.conversations
-        n = len(records)
-        nan = float("nan")
-        self.channel = np.fromiter(
-            (index[r.conversation.channel] for r in records), dtype=np.int64, count=n
+        nan = math.nan
+        rows = (
+            (
+                index[c.channel],
+                c.t,
+                c.bot is not None and c.bot.contained,
+                nan if r.queued_at is None else r.queued_at,
+                r.answered,
+                r.reply_delays[0] if r.answered else nan,
+                math.inf if r.left_queue_at is None else r.left_queue_at,
+                nan if r.assigned_at is None else r.assigned_at,
+                nan if r.closed_at is None else r.closed_at,
+                nan if r.left_at is None else r.left_at,
+                r.silent,
+            )
+            for r in records
+            for c in (r.conversation,)
         )
-        self.arrived = np.fromiter((r.conversation.t for r in records), dtype=float, count=n)
-        self.contained = np.fromiter((r.bot_contained for r in records), dtype=bool, count=n)
-        self.queued = np.fromiter(
-            (nan if r.queued_at is None else r.queued_at for r in records), dtype=float, count=n
-        )
+        table = np.fromiter(
+            chain.from_iterable(rows), dtype=float, count=_COLUMNS * len(records)
+        ).reshape(len(records), _COLUMNS)
+        columns = np.ascontiguousarray(table.T)
+        self.channel = columns[0].astype(np.int64)
+        self.arrived = columns[1]
+        self.contained = columns[2] != 0
+        self.queued = columns[3]
         self.offered = ~np.isnan(self.queued)
-        self.answered = np.fromiter((r.answered for r in records), dtype=bool, count=n)
-        self.frt = np.fromiter(
-            (r.reply_delays[0] if r.answered else nan for r in records), dtype=float, count=n
+        self.answered = columns[4] != 0
+        self.frt = columns[5]
+        self.left_queue = columns[6]
+        self.assigned = columns[7]
+        recorded_close = columns[8]
+        self.closed = np.where(np.isnan(recorded_close), run.end, recorded_close)
+        left = columns[9]
+        # ConversationRecord.wasted_slot_seconds, column-wise: slot time held for a customer
+        # who had already left without telling anyone.
+        silent_gone = (
+            (columns[10] != 0)
+            & ~np.isnan(left)
+            & ~np.isnan(self.assigned)
+            & ~np.isnan(recorded_close)
         )
-        self.left_queue = np.fromiter(
-            (np.inf if r.left_queue_at is None else r.left_queue_at for r in records),
-            dtype=float,
-            count=n,
+        self.wasted = np.zeros(len(records))
+        self.wasted[silent_gone] = recorded_close[silent_gone] - np.maximum(
+            self.assigned[silent_gone], left[silent_gone]
         )
-        self.assigned = np.fromiter(
-            (nan if r.assigned_at is None else r.assigned_at for r in records), dtype=float, count=n
-        )
-        self.closed = np.fromiter(
-            (run.end if r.closed_at is None else r.closed_at for r in records), dtype=float, count=n
-        )
-        self.wasted = np.fromiter((r.wasted_slot_seconds for r in records), dtype=float, count=n)
         targets = np.array([scenario.channels[name].first_response_target for name in names])
         self.on_time = self.answered & (self.frt <= targets[self.channel])
-        owners = [
-            (i, delay) for i, r in enumerate(records) if r.answered for delay in r.reply_delays[1:]
+        later = [
+            (i, r.reply_delays)
+            for i, r in enumerate(records)
+            if r.answered and len(r.reply_delays) > 1
         ]
-        self.insession_owner = np.fromiter(
-            (o for o, _ in owners), dtype=np.int64, count=len(owners)
+        counts = np.fromiter((len(d) - 1 for _, d in later), dtype=np.int64, count=len(later))
+        owners = np.fromiter((i for i, _ in later), dtype=np.int64, count=len(later))
+        self.insession_owner = np.repeat(owners, counts)
+        self.insession = np.fromiter(
+            chain.from_iterable(d[1:] for _, d in later), dtype=float, count=int(counts.sum())
         )
-        self.insession = np.fromiter((d for _, d in owners), dtype=float, count=len(owners))
+
+
+class _Groups:
+    """The conversation KPIs of many groups of conversations at once.
+
+    ``group[i]`` is the group of conversation ``i`` (``-1``: in none) for every KPI but bot
+    containment, which counts by ``arrival_group``. Sums, means and percentiles are taken over
+    each group's values in record order, exactly as over a boolean selection of them, so the
+    figures are those of measuring each group on its own.
+    """
+
+    def __init__(
+        self, cols: _Columns, percents: tuple[tuple[float, ...], tuple[float, ...]]
+    ) -> None:
+        self.cols = cols
+        self.percents = percents
+
+    def kpis(self, group: np.ndarray, arrival_group: np.ndarray, n: int) -> list[KpiValues]:
+        cols = self.cols
+        inside = group >= 0
+
+        def count(mask: np.ndarray, by: np.ndarray = group) -> list[int]:
+            return np.bincount(by[mask], minlength=n).tolist()  # type: ignore[no-any-return]
+
+        offered = count(inside & cols.offered)
+        answered = count(inside & cols.answered)
+        on_time = count(inside & cols.on_time)
+        contained = count((arrival_group >= 0) & cols.contained, arrival_group)
+        frt_mask = inside & cols.answered
+        frt = _grouped_stats(cols.frt[frt_mask], group[frt_mask], n, self.percents[0])
+        reply_group = group[cols.insession_owner]
+        reply_mask = reply_group >= 0
+        insession = _grouped_stats(
+            cols.insession[reply_mask], reply_group[reply_mask], n, self.percents[1]
+        )
+        replies = count(reply_mask, reply_group)
+        wasted = _grouped_sums(cols.wasted[inside], group[inside], n)
+        rows: list[KpiValues] = []
+        for g in range(n):
+            o, a = offered[g], answered[g]
+            frt_mean, *frt_q = frt[g]
+            insession_mean, *insession_q = insession[g]
+            frt_p50, frt_p90, frt_p95 = frt_q or (None, None, None)
+            (insession_p90,) = insession_q or (None,)
+            rows.append(
+                {
+                    "offered": float(o),
+                    "answered": float(a),
+                    "missed": float(o - a),
+                    "missed_rate": (o - a) / o if o else None,
+                    "service_level": float(on_time[g]) / o if o else None,
+                    "frt_mean": frt_mean,
+                    "frt_p50": frt_p50,
+                    "frt_p90": frt_p90,
+                    "frt_p95": frt_p95,
+                    "insession_mean": insession_mean,
+                    "insession_p90": insession_p90,
+                    "insession_replies": float(replies[g]),
+                    "bot_contained": float(contained[g]),
+                    "wasted_slot_seconds": wasted[g],
+                }
+            )
+        return rows
+
+
+def _slices(group: np.ndarray, n: int) -> tuple[np.ndarray, list[int]]:
+    """The stable order that lays ``group``'s members out group by group (record order kept
+    within each), and where each group's run starts (``n + 1`` bounds)."""
+    order = np.argsort(group, kind="stable")
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(group, minlength=n))))
+    return order, bounds.tolist()
+
+
+def _grouped_stats(
+    values: np.ndarray, group: np.ndarray, n: int, percents: tuple[float, ...]
+) -> list[list[float | None]]:
+    """:func:`_stats` of each group's values: means over record order, percentiles of every
+    group at once (:func:`grouped_percentiles`)."""
+    order, bounds = _slices(group, n)
+    ordered = values[order]
+    means = [
+        float(ordered[bounds[g] : bounds[g + 1]].mean()) if bounds[g + 1] > bounds[g] else None
+        for g in range(n)
+    ]
+    found = [[mean] for mean in means]
+    if percents:
+        at = grouped_percentiles(values, group, n, percents)
+        for g in range(n):
+            if means[g] is not None:
+                found[g].extend(at[g])
+            else:
+                found[g].extend([None] * len(percents))
+    return found
+
+
+def grouped_percentiles(
+    values: np.ndarray, group: np.ndarray, n: int, percents: Sequence[float]
+) -> list[list[float]]:
+    """``np.percentile(values[group == g], percents)`` for each group ``g`` in ``range(n)``
+    (empty groups: NaN), to the bit: numpy's linear method (Hyndman and Fan's 7th) with its
+    own arithmetic, on one sort of all the values instead of a call per group."""
+    counts = np.bincount(group, minlength=n)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    ordered = values[np.lexsort((values, group))]
+    quantiles = np.true_divide(np.asarray(percents, dtype=float), 100)
+    present = counts > 0
+    result = np.full((n, len(percents)), np.nan)
+    last = (starts + counts - 1)[present]
+    for k, q in enumerate(quantiles):
+        virtual = (counts[present] - 1) * q
+        previous = np.floor(virtual)
+        above = virtual >= counts[present] - 1
+        previous[above] = -1.0
+        gamma = virtual - previous
+        lo = np.where(above, last, starts[present] + previous.astype(np.intp))
+        hi = np.where(above, last, lo + 1)
+        a, b = ordered[lo], ordered[hi]
+        diff = b - a
+        value = a + diff * gamma
+        upper = gamma >= 0.5
+        value[upper] = (b - diff * (1 - gamma))[upper]
+        result[present, k] = value
+    return result.tolist()
+
+
+def _grouped_sums(values: np.ndarray, group: np.ndarray, n: int) -> list[float]:
+    order, bounds = _slices(group, n)
+    ordered = values[order]
+    return [float(ordered[bounds[g] : bounds[g + 1]].sum()) for g in range(n)]
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a measurement, an aggregation or a writer
+    allocates many short-lived containers beside a run's hundreds of thousands of records: it
+    would rescan those records again and again (a third of a measurement's time inside a
+    command). Nothing these make has cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def measure(
@@ -158,48 +353,32 @@ def measure(
     agent KPIs still cover every agent. Without ``quantiles`` the percentile KPIs are None (the
     planner's search needs means and rates only, and percentiles are most of the cost).
     """
+    with collector_paused():
+        return _measure(run, scenario, channels, quantiles)
+
+
+def _measure(
+    run: Run, scenario: Scenario, channels: Collection[str] | None, quantiles: bool
+) -> Measurement:
     percents: tuple[tuple[float, ...], tuple[float, ...]] = (
         ((50, 90, 95), (90,)) if quantiles else ((), ())
     )
     names = [name for name in scenario.channels if channels is None or name in channels]
     cols = _Columns(run, scenario)
     n_int = scenario.n_intervals
+    n_names = len(names)
     edges = np.arange(n_int + 1) * scenario.interval
     bin_of_queue = np.clip(
         (np.nan_to_num(cols.queued) // scenario.interval).astype(np.int64), 0, n_int - 1
     )
     bin_of_arrival = np.clip((cols.arrived // scenario.interval).astype(np.int64), 0, n_int - 1)
-    index = {name: i for i, name in enumerate(scenario.channels)}
-    of_channel = {name: cols.channel == index[name] for name in names}
-
-    def conversation_kpis(select: np.ndarray, arrival_select: np.ndarray) -> KpiValues:
-        offered = int((select & cols.offered).sum())
-        answered_mask = select & cols.answered
-        answered = int(answered_mask.sum())
-        frt = cols.frt[answered_mask]
-        insession = (
-            cols.insession[select[cols.insession_owner]] if cols.insession.size else cols.insession
-        )
-        frt_mean, *frt_q = _stats(frt, *percents[0])
-        insession_mean, *insession_q = _stats(insession, *percents[1])
-        frt_p50, frt_p90, frt_p95 = frt_q or (None, None, None)
-        (insession_p90,) = insession_q or (None,)
-        return {
-            "offered": float(offered),
-            "answered": float(answered),
-            "missed": float(offered - answered),
-            "missed_rate": (offered - answered) / offered if offered else None,
-            "service_level": float((select & cols.on_time).sum()) / offered if offered else None,
-            "frt_mean": frt_mean,
-            "frt_p50": frt_p50,
-            "frt_p90": frt_p90,
-            "frt_p95": frt_p95,
-            "insession_mean": insession_mean,
-            "insession_p90": insession_p90,
-            "insession_replies": float(insession.size),
-            "bot_contained": float((arrival_select & cols.contained).sum()),
-            "wasted_slot_seconds": float(cols.wasted[select].sum()),
-        }
+    position = np.full(len(scenario.channels), -1, dtype=np.int64)
+    for i, name in enumerate(scenario.channels):
+        if name in names:
+            position[i] = names.index(name)
+    mine = position[cols.channel]  # the measured channel of each conversation, -1 if none
+    scope = mine >= 0
+    groups = _Groups(cols, percents)
 
     def queue_max_over(select: np.ndarray, bins: np.ndarray) -> np.ndarray:
         waiting = select & cols.offered & (cols.left_queue > cols.queued)
@@ -209,42 +388,45 @@ def measure(
         return _queue_max(times[finite], deltas[finite], bins)
 
     whole_run = np.array([0.0, max(run.end, scenario.duration)])
-    agent_bins = _agent_time(run, cols, edges)
-    (agent_total,) = _agent_time(run, cols, whole_run)
+    agent_bins, (agent_total,) = _agent_time(run, cols, edges, whole_run)
 
-    scope = (
-        np.ones(len(cols.channel), dtype=bool)
-        if channels is None
-        else np.isin(cols.channel, [index[n] for n in names])
-    )
-    total = conversation_kpis(scope, scope)
+    in_scope = np.where(scope, 0, -1)
+    (total,) = groups.kpis(in_scope, in_scope, 1)
     total["max_queue"] = float(queue_max_over(scope, whole_run)[0])
     total.update(agent_total)
 
+    by_channel = groups.kpis(mine, mine, n_names)
     per_channel: dict[str, KpiValues] = {}
-    per_channel_queue: dict[str, np.ndarray] = {}
-    for name in names:
-        mine = of_channel[name]
-        kpis = conversation_kpis(mine, mine)
-        kpis["max_queue"] = float(queue_max_over(mine, whole_run)[0])
-        per_channel_queue[name] = queue_max_over(mine, edges)
+    per_channel_queue: list[np.ndarray] = []
+    for c, name in enumerate(names):
+        kpis = by_channel[c]
+        of_channel = mine == c
+        kpis["max_queue"] = float(queue_max_over(of_channel, whole_run)[0])
+        per_channel_queue.append(queue_max_over(of_channel, edges))
         kpis.update(dict.fromkeys(_AGENT_KEYS))
         per_channel[name] = {key: kpis[key] for key in KEYS}
 
-    all_queue = queue_max_over(scope, edges)
+    all_rows = groups.kpis(
+        np.where(scope, bin_of_queue, -1), np.where(scope, bin_of_arrival, -1), n_int
+    )
+    channel_rows = groups.kpis(
+        np.where(scope, bin_of_queue * n_names + mine, -1),
+        np.where(scope, bin_of_arrival * n_names + mine, -1),
+        n_int * n_names,
+    )
+    all_queue = queue_max_over(scope, edges).tolist()
+    channel_queue = [q.tolist() for q in per_channel_queue]
+    no_agent = dict.fromkeys(_AGENT_KEYS)
     intervals: list[dict[str, Any]] = []
     for j in range(n_int):
-        in_bin = bin_of_queue == j
-        arrived_in_bin = bin_of_arrival == j
-        row = conversation_kpis(in_bin & scope, arrived_in_bin & scope)
+        row = all_rows[j]
         row["max_queue"] = float(all_queue[j])
         row.update(agent_bins[j])
         intervals.append({"index": j, "channel": ALL, **{key: row[key] for key in KEYS}})
-        for name in names:
-            mine = of_channel[name]
-            row = conversation_kpis(in_bin & mine, arrived_in_bin & mine)
-            row["max_queue"] = float(per_channel_queue[name][j])
-            row.update(dict.fromkeys(_AGENT_KEYS))
+        for c, name in enumerate(names):
+            row = channel_rows[j * n_names + c]
+            row["max_queue"] = float(channel_queue[c][j])
+            row.update(no_agent)
             intervals.append({"index": j, "channel": name, **{key: row[key] for key in KEYS}})
     return {
         "total": {key: total[key] for key in KEYS},
@@ -263,45 +445,57 @@ _AGENT_KEYS = (
 """The KPIs :func:`_agent_time` measures (they belong to agents, not channels)."""
 
 
-def _agent_time(run: Run, cols: _Columns, edges: np.ndarray) -> list[dict[str, float | None]]:
-    """Agent KPIs in each bin of ``edges``: occupancy and slot utilisation over productive time
-    (logged in and not away), and the paid, logged-in and productive agent-hours."""
+def _agent_time(run: Run, cols: _Columns, *bins: np.ndarray) -> list[list[dict[str, float | None]]]:
+    """Agent KPIs in each bin of each ``bins`` edges: occupancy and slot utilisation over
+    productive time (logged in and not away), and the paid, logged-in and productive
+    agent-hours. The spans are gathered once for every set of bins."""
     agents = run.agents
     login = np.array([a.login_at for a in agents], dtype=float)
     logout = np.array(
         [run.end if a.logout_at is None else a.logout_at for a in agents], dtype=float
     )
     slots = np.array([a.max_chats for a in agents], dtype=float)
-    away = [(span, a.max_chats) for a in agents for span in a.away]
-    away_start = np.array([s for (s, _), _ in away], dtype=float)
-    away_end = np.array([e for (_, e), _ in away], dtype=float)
-    away_slots = np.array([m for _, m in away], dtype=float)
-    spans = [span for a in agents for span in a.busy]
-    busy_start = np.array([s for s, _ in spans], dtype=float)
-    busy_end = np.array([e for _, e in spans], dtype=float)
-    logged = time_in_bins(login, logout, edges)
-    productive = logged - time_in_bins(away_start, away_end, edges)
-    slot_capacity = time_in_bins(login, logout, edges, slots) - time_in_bins(
-        away_start, away_end, edges, away_slots
-    )
-    busy = time_in_bins(busy_start, busy_end, edges)
+    away = np.fromiter(
+        chain.from_iterable((s, e, a.max_chats) for a in agents for s, e in a.away), dtype=float
+    ).reshape(-1, 3)
+    away_start, away_end, away_slots = away[:, 0], away[:, 1], away[:, 2]
+    busy = np.fromiter(
+        chain.from_iterable(chain.from_iterable(a.busy for a in agents)), dtype=float
+    ).reshape(-1, 2)
+    busy_start, busy_end = busy[:, 0], busy[:, 1]
     held = ~np.isnan(cols.assigned)
-    slot_held = time_in_bins(cols.assigned[held], cols.closed[held], edges)
-    paid = _paid_time(run, edges, logged)
-    rows: list[dict[str, float | None]] = []
-    for j in range(len(edges) - 1):
-        rows.append(
-            {
-                "occupancy": float(busy[j] / productive[j]) if productive[j] > 1e-9 else None,
-                "slot_utilisation": (
-                    float(slot_held[j] / slot_capacity[j]) if slot_capacity[j] > 1e-9 else None
-                ),
-                "paid_hours": float(paid[j]) / 3600.0,
-                "logged_in_hours": float(logged[j]) / 3600.0,
-                "productive_hours": float(productive[j]) / 3600.0,
-            }
-        )
-    return rows
+    held_start, held_end = cols.assigned[held], cols.closed[held]
+    logged_spans = Spans(login, logout)
+    away_spans = Spans(away_start, away_end)
+    slot_spans = Spans(login, logout, slots)
+    away_slot_spans = Spans(away_start, away_end, away_slots)
+    busy_spans = Spans(busy_start, busy_end)
+    held_spans = Spans(held_start, held_end)
+    found: list[list[dict[str, float | None]]] = []
+    for edges in bins:
+        logged = logged_spans.in_bins(edges)
+        productive = logged - away_spans.in_bins(edges)
+        slot_capacity = slot_spans.in_bins(edges) - away_slot_spans.in_bins(edges)
+        busy_time = busy_spans.in_bins(edges)
+        slot_held = held_spans.in_bins(edges)
+        paid = _paid_time(run, edges, logged)
+        rows: list[dict[str, float | None]] = []
+        for j in range(len(edges) - 1):
+            rows.append(
+                {
+                    "occupancy": float(busy_time[j] / productive[j])
+                    if productive[j] > 1e-9
+                    else None,
+                    "slot_utilisation": (
+                        float(slot_held[j] / slot_capacity[j]) if slot_capacity[j] > 1e-9 else None
+                    ),
+                    "paid_hours": float(paid[j]) / 3600.0,
+                    "logged_in_hours": float(logged[j]) / 3600.0,
+                    "productive_hours": float(productive[j]) / 3600.0,
+                }
+            )
+        found.append(rows)
+    return found
 
 
 def _paid_time(run: Run, edges: np.ndarray, logged: np.ndarray) -> np.ndarray:

@@ -7,10 +7,12 @@ and a KPI undefined in every replication has mean ``null``.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ from scipy import stats
 from sim.catalogue import KEYS
 from sim.durations import WEEK, WeekTime, format_clock, format_day_clock, parse_day_clock
 from sim.errors import InputError
-from sim.kpi import KpiValues, Measurement
+from sim.kpi import KpiValues, Measurement, collector_paused
 from sim.records import ConversationRecord
 from sim.scenario import Scenario
 from sim.trace import Trace
@@ -38,6 +40,12 @@ FORMAT = "chatsim-results"
 VERSION = 1
 
 Stat = dict[str, float | None]
+
+
+@functools.cache
+def t_quantile(dof: int) -> float:
+    """The 97.5% quantile of Student's t with ``dof`` degrees of freedom (computed once each)."""
+    return float(stats.t.ppf(0.975, dof))
 
 
 def summarise(values: Sequence[float | None]) -> Stat:
@@ -49,10 +57,42 @@ def summarise(values: Sequence[float | None]) -> Stat:
     if len(values) > 1:
         if present.size > 1:
             sem = float(present.std(ddof=1)) / math.sqrt(present.size)
-            result["ci95"] = float(stats.t.ppf(0.975, present.size - 1)) * sem
+            result["ci95"] = t_quantile(present.size - 1) * sem
         else:
             result["ci95"] = None
     return result
+
+
+def summarise_rows(table: np.ndarray) -> list[Stat]:
+    """:func:`summarise` of each row of ``table`` (replications along the columns, NaN for
+    null), in one pass over the rows without nulls: numpy reduces each row of a C-contiguous
+    table exactly as it reduces that row alone, so the figures are the same to the bit."""
+    table = np.ascontiguousarray(table, dtype=float)
+    rows, n = table.shape
+    if n == 0:
+        return [{"mean": None} for _ in range(rows)]
+    present = ~np.isnan(table)
+    full = present.all(axis=1)
+    means = np.full(rows, np.nan)
+    means[full] = table[full].mean(axis=1)
+    means_list: list[float] = means.tolist()
+    half: list[float] = []
+    if n > 1:
+        sem = table[full].std(axis=1, ddof=1) / math.sqrt(n)
+        widths = np.full(rows, np.nan)
+        widths[full] = t_quantile(n - 1) * sem
+        half = widths.tolist()
+    full_list: list[bool] = full.tolist()
+    out: list[Stat] = []
+    for i in range(rows):
+        if full_list[i]:
+            out.append(
+                {"mean": means_list[i], "ci95": half[i]} if n > 1 else {"mean": means_list[i]}
+            )
+        else:
+            row = table[i]
+            out.append(summarise([None if math.isnan(v) else v for v in row.tolist()]))
+    return out
 
 
 @dataclass(slots=True, kw_only=True)
@@ -138,31 +178,49 @@ def aggregate(
     measurements: Sequence[Measurement], header: ResultsHeader, extra: dict[str, Any] | None = None
 ) -> Results:
     """Combine the :func:`sim.kpi.measure` output of replications into Results."""
+    with collector_paused():
+        return _aggregate(measurements, header, extra)
+
+
+def _aggregate(
+    measurements: Sequence[Measurement], header: ResultsHeader, extra: dict[str, Any] | None
+) -> Results:
     first = measurements[0]
-
-    def combine(tables: Iterable[KpiValues]) -> dict[str, Stat]:
-        tables = list(tables)
-        return {kpi: summarise([t[kpi] for t in tables]) for kpi in KEYS}
-
-    channels = {
-        name: combine(m["channels"][name] for m in measurements) for name in first["channels"]
-    }
-    intervals = []
-    for position, row in enumerate(first["intervals"]):
-        rows = [m["intervals"][position] for m in measurements]
-        intervals.append(
-            {
-                "start": header.interval_label(row["index"]),
-                "index": row["index"],
-                "channel": row["channel"],
-                **combine(rows),
-            }
-        )
+    names = list(first["channels"])
+    scopes: list[list[KpiValues]] = [[m["total"] for m in measurements]]
+    scopes.extend([m["channels"][name] for m in measurements] for name in names)
+    scopes.extend(
+        [m["intervals"][position] for m in measurements]
+        for position in range(len(first["intervals"]))
+    )
+    nan = math.nan
+    table = np.array(
+        [
+            [nan if (v := t[kpi]) is None else v for t in tables]
+            for tables in scopes
+            for kpi in KEYS
+        ],
+        dtype=float,
+    ).reshape(len(scopes) * len(KEYS), len(measurements))
+    stats_of = summarise_rows(table)
+    k = len(KEYS)
+    combined = [
+        dict(zip(KEYS, stats_of[g * k : (g + 1) * k], strict=True)) for g in range(len(scopes))
+    ]
+    intervals = [
+        {
+            "start": header.interval_label(row["index"]),
+            "index": row["index"],
+            "channel": row["channel"],
+            **combined[1 + len(names) + position],
+        }
+        for position, row in enumerate(first["intervals"])
+    ]
     return Results(
         **{f.name: getattr(header, f.name) for f in fields(ResultsHeader)},
         replications=len(measurements),
-        total=combine(m["total"] for m in measurements),
-        channels=channels,
+        total=combined[0],
+        channels={name: combined[1 + i] for i, name in enumerate(names)},
         intervals=intervals,
         extra=dict(extra or {}),
     )
@@ -182,17 +240,75 @@ def write_results(
     results: Results, directory: str | Path, records: Iterable[ConversationRecord] = ()
 ) -> Path:
     """Write ``results.json`` and ``conversations.jsonl`` into ``directory``; returns the
-    JSON path."""
+    JSON path. The records are encoded one at a time as they come (a generator streams)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "results.json"
-    path.write_text(
-        json.dumps(_clean(results.to_dict()), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
-    )
-    with (directory / "conversations.jsonl").open("w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(_round_record(record.to_dict()), ensure_ascii=False) + "\n")
+    with collector_paused():
+        path.write_text(dump_results(results.to_dict()) + "\n", encoding="utf-8")
+        write_records(directory / "conversations.jsonl", records)
     return path
+
+
+def write_records(path: Path, records: Iterable[ConversationRecord]) -> None:
+    """``conversations.jsonl``: one record a line, times rounded to milliseconds."""
+    encode = _LINE.encode
+    with path.open("w", encoding="utf-8") as handle:
+        handle.writelines(encode(_round_record(record.to_dict())) + "\n" for record in records)
+
+
+_LINE = json.JSONEncoder(ensure_ascii=False)
+"""The encoder of ``json.dumps(..., ensure_ascii=False)``, built once."""
+
+
+def dump_results(data: Any) -> str:
+    """``json.dumps(_clean(data), ensure_ascii=False, indent=1)``, byte for byte, in one pass
+    (the standard library's indenting encoder is pure Python and walks the data twice)."""
+    parts: list[str] = []
+    _dump_into(data, parts, "\n")
+    return "".join(parts)
+
+
+def _dump_into(value: Any, parts: list[str], newline: str) -> None:
+    if isinstance(value, float):
+        parts.append("null" if math.isnan(value) or math.isinf(value) else repr(round(value, 6)))
+    elif isinstance(value, str):
+        parts.append(encode_basestring(value))
+    elif value is None:
+        parts.append("null")
+    elif value is True:
+        parts.append("true")
+    elif value is False:
+        parts.append("false")
+    elif isinstance(value, int):
+        parts.append(int.__repr__(value))
+    elif isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        if not value:
+            parts.append("{}")
+            return
+        inner = newline + " "
+        separator = "{" + inner
+        for key, item in value.items():
+            parts.append(separator)
+            parts.append(encode_basestring(key))
+            parts.append(": ")
+            _dump_into(item, parts, inner)
+            separator = "," + inner
+        parts.append(newline + "}")
+    elif isinstance(value, list):
+        if not value:
+            parts.append("[]")
+            return
+        inner = newline + " "
+        separator = "[" + inner
+        for item in value:
+            parts.append(separator)
+            _dump_into(item, parts, inner)
+            separator = "," + inner
+        parts.append(newline + "]")
+    else:  # anything else as the standard library writes it, indented where it stands
+        text = json.dumps(_clean(value), ensure_ascii=False, indent=1)
+        parts.append(text.replace("\n", newline))
 
 
 def _round_record(data: dict[str, Any]) -> dict[str, Any]:

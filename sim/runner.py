@@ -186,15 +186,21 @@ class Runner:
                 if on_replication is not None:
                     on_replication(r + 1)
         else:
+            # The records of replication 0 are played here, beside the workers, rather than
+            # pickled back from one of them: the same numbers, without the copy.
+            local = keep_first
             futures: list[Future[tuple[int, list[Measurement], Run | None]]] = [
-                self._pool.submit(
-                    _play, scenario, r, list(scopes), keep_first and r == 0, quantiles, adjust
-                )
-                for r in range(n)
+                self._pool.submit(_play, scenario, r, list(scopes), False, quantiles, adjust)
+                for r in range(1 if local else 0, n)
             ]
+            if local:
+                trace = self.trace(0)
+                first = simulate_trace(scenario, trace if adjust is None else adjust(trace))
+                measured[0] = [measure(first, scenario, s, quantiles=quantiles) for s in scopes]
+                if on_replication is not None:
+                    on_replication(len(measured))
             for future in as_completed(futures):
-                r, measured[r], run_or_none = future.result()
-                first = first or run_or_none
+                r, measured[r], _ = future.result()
                 if on_replication is not None:
                     on_replication(len(measured))
         return Batch([[measured[r][s] for r in range(n)] for s in range(len(scopes))], first)

@@ -1,0 +1,179 @@
+"""What a ``chatsim simulate`` costs beyond the model: tele2-weekday, in one process.
+
+    python scripts/run_cost.py [--repeat 3] [--replications 3]
+
+Prints (best of ``--repeat``; machines here are shared and noisy, so read ratios):
+
+* the share of ``chatsim simulate SCENARIO -n 3 --out DIR`` spent outside the model: the
+  command's body (draw, model, measure, aggregate, table, write) timed in this process, the
+  model timed around each ``simulate_trace`` call (imports are not counted: they are paid once
+  per process whatever the run);
+* the ``-j 2`` speedup of the same command on 10 replications (``-j 1`` time / ``-j 2`` time);
+* the peak resident memory of a process that ran one replication with ``--out`` (VmHWM),
+  and of one that only imported chatsim; with ``--big N`` also of one replication of
+  tele2-weekday at N times its volume (the same agents: most customers leave unanswered, but
+  every conversation is drawn, recorded, measured and written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "tele2-weekday.yaml"
+
+
+def _simulate_command() -> Callable[..., None]:
+    from sim.cli.simulate import simulate
+
+    return simulate
+
+
+def timed_simulate(replications: int, jobs: int, out: Path) -> tuple[float, float]:
+    """Wall time of the simulate command's body and the part of it inside ``simulate_trace``
+    (in this process: with ``jobs > 1`` the model runs in the workers and is not counted)."""
+    import sim.runner
+
+    original = sim.runner.simulate_trace
+    model = 0.0
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal model
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            model += time.perf_counter() - start
+
+    simulate = _simulate_command()
+    sim.runner.simulate_trace = counting  # type: ignore[assignment]
+    try:
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            simulate(
+                SCENARIO,
+                trace=None,
+                replications=replications,
+                seed=1,
+                jobs=jobs,
+                out=out,
+                report=None,
+            )
+        total = time.perf_counter() - start
+    finally:
+        sim.runner.simulate_trace = original
+    return total, model
+
+
+def peak_rss(mode: str) -> float:
+    """Peak resident MiB of a child process running ``mode`` (``import`` or ``one``)."""
+    found = subprocess.run(
+        [sys.executable, __file__, "--child", mode], check=True, capture_output=True, text=True
+    )
+    return float(found.stdout.strip().splitlines()[-1])
+
+
+def child(mode: str) -> None:
+    simulate = _simulate_command()
+    if mode.startswith("big"):
+        from sim.experiment import run_experiment
+        from sim.results import write_results
+        from sim.scenario import load_scenario
+
+        scale = float(mode[3:])
+        scenario = load_scenario(SCENARIO)
+        channels = {
+            name: channel.model_copy(update={"volume": channel.mean_volume * scale})
+            for name, channel in scenario.channels.items()
+        }
+        scenario = scenario.model_copy(update={"channels": channels})
+        with tempfile.TemporaryDirectory() as out:
+            experiment = run_experiment(scenario, replications=1, seed=1)
+            write_results(experiment.results, out, experiment.first_run.conversations)
+            print(len(experiment.first_run.conversations))
+    if mode == "one":
+        with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
+            simulate(
+                SCENARIO, trace=None, replications=1, seed=1, jobs=1, out=Path(out), report=None
+            )
+    print(_peak_mib())
+
+
+def _peak_mib() -> float:
+    """This process's peak resident MiB: VmHWM where Linux has it (getrusage's ru_maxrss keeps
+    the parent's peak across fork and exec, so a child started by a large process reports at
+    least the parent's size), else ru_maxrss."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--replications", type=int, default=3)
+    parser.add_argument("--parallel-replications", type=int, default=10)
+    parser.add_argument("--big", type=float, help="also one replication at N times the volume")
+    parser.add_argument("--child")
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    _simulate_command()  # imports first, outside every timing
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        timed_simulate(1, 1, out)  # warm caches (scenario parsing, numpy, scipy)
+        best: tuple[float, float] | None = None
+        for _ in range(args.repeat):
+            total, model = timed_simulate(args.replications, 1, out)
+            if best is None or (total - model) / total < (best[0] - best[1]) / best[0]:
+                best = (total, model)
+        assert best is not None
+        total, model = best
+        print(
+            f"simulate tele2-weekday -n {args.replications}: {total:.2f} s, model {model:.2f} s, "
+            f"outside the model {total - model:.2f} s = {(total - model) / total:.1%} "
+            f"(best of {args.repeat})"
+        )
+        n = args.parallel_replications
+        serial, parallel = [], []
+        for _ in range(args.repeat):  # interleaved, best of each
+            serial.append(timed_simulate(n, 1, out)[0])
+            parallel.append(timed_simulate(n, 2, out)[0])
+        print(
+            f"simulate -n {n}: -j 1 {min(serial):.2f} s, -j 2 {min(parallel):.2f} s, "
+            f"speedup {min(serial) / min(parallel):.2f}x (best of {args.repeat} each)"
+        )
+    base, one = peak_rss("import"), peak_rss("one")
+    print(
+        f"peak RSS: one replication with --out {one:.0f} MiB "
+        f"(importing chatsim alone {base:.0f} MiB)"
+    )
+    if args.big:
+        found = subprocess.run(
+            [sys.executable, __file__, "--child", f"big{args.big:g}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        print(
+            f"peak RSS: one replication at {args.big:g}x the volume ({int(found[-2]):,} "
+            f"conversations) {float(found[-1]):.0f} MiB"
+        )
+
+
+if __name__ == "__main__":
+    main()
