@@ -187,6 +187,15 @@ class EmulatedAgent:
         elif self.resting and self.away_since is None:
             self.away_since = now
 
+    def abandon(self, now: float) -> None:
+        """The run ended with the gateway down: the agent holds nothing and is logged out, in
+        the records only."""
+        self.active.clear()
+        if self.log is not None and not self.gone:
+            self._end_away(now)
+            self.log.logout_at = self.log.logout_at or now
+            self.gone = True
+
     def _end_away(self, now: float) -> None:
         if self.away_since is not None:
             if self.log is not None:
@@ -430,6 +439,18 @@ class AgentFloor:
             if agent.log is not None and not agent.gone:
                 agent.drain(leaving=True)
         self.stopping = True
+
+    def abandon(self) -> None:
+        """End the run without the gateway (it is down): no more roster steps, and what the
+        agents still held or were logged in for ends now in the records only; nothing is sent,
+        since nothing would answer."""
+        gevent.killall(self._schedule)
+        now = time.time()
+        self.stopping = True
+        for agent in list(self.agents.values()):
+            for chat in list(agent.active.values()):
+                chat.handled.closed = chat.handled.closed or now
+            agent.abandon(now)
 
     def customer_left(self, key: str) -> None:
         """A messenger customer gave up silently (told by its worker, not by the gateway)."""

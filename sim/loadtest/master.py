@@ -238,13 +238,21 @@ class Master:
             self.floor.problems.append(
                 "the safety time limit ended the run before every conversation closed"
             )
-        # Logging out must not hang the end of a run on a gateway that stopped answering.
-        cleanup = gevent.spawn(self.floor.finish)
-        cleanup.join(timeout=HALT_GRACE)
-        if not cleanup.ready():
-            cleanup.kill(block=False)
-            self.floor.stopping = True
-            self.floor.problems.append("the agents could not log out: the gateway did not answer")
+        # Logging out must not hang the end of a run on a gateway that stopped answering; one
+        # known to be down (dead, or not answering /healthz right now) is not asked at all.
+        down = self.gateway_died or (bool(self.outages) and self.outages[-1][1] is None)
+        if down:
+            self.floor.abandon()
+            self.floor.problems.append("the agents were not logged out: the gateway was down")
+        else:
+            cleanup = gevent.spawn(self.floor.finish)
+            cleanup.join(timeout=HALT_GRACE)
+            if not cleanup.ready():
+                cleanup.kill(block=False)
+                self.floor.stopping = True
+                self.floor.problems.append(
+                    "the agents could not log out: the gateway did not answer"
+                )
         self._write()
         # The verdict judges the run, from the raw file: failed requests are in it already.
         self.environment.process_exit_code = 0
