@@ -594,11 +594,11 @@ def observations_from_history(
 
 
 def _binomial_half_width(p: float, n: int) -> float:
-    return 1.96 * math.sqrt(max(p * (1 - p), 0.25 / n) / n)
+    return Z_975 * math.sqrt(max(p * (1 - p), 0.25 / n) / n)
 
 
 def _mean_half_width(values: np.ndarray) -> float:
-    return 1.96 * float(values.std(ddof=1)) / math.sqrt(values.size) if values.size > 1 else 0.0
+    return Z_975 * float(values.std(ddof=1)) / math.sqrt(values.size) if values.size > 1 else 0.0
 
 
 def _insession(logged: Sequence[LoggedConversation], history: History) -> list[float]:

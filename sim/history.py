@@ -447,21 +447,32 @@ def _columns(
 def _read_csv(
     path: Path, mapping: Mapping[str, str], utc_offset: float | None
 ) -> Iterator[tuple[int, LoggedConversation | _Rejected, str | None]]:
+    for line, cells in _csv_cells(path, CONVERSATION_COLUMNS, REQUIRED_COLUMNS, mapping):
+        try:
+            yield line, _conversation(cells, utc_offset), cells.get("id")
+        except _Rejected as rejected:
+            yield line, rejected, cells.get("id")
+
+
+def _csv_cells(
+    path: Path, columns: Sequence[str], required: Sequence[str], mapping: Mapping[str, str]
+) -> Iterator[tuple[int, dict[str, str | None]]]:
+    """Each data row of a CSV as ``(line, {our column: stripped text or None})``, after its
+    header has been checked for the ``required`` columns."""
     with _open(path) as handle:
         rows = _csv_rows(handle, path)
         header = next(rows, None)
         if header is None:
             raise InputError("empty file: expected a header line", file=path)
-        positions = _columns(header[1], CONVERSATION_COLUMNS, REQUIRED_COLUMNS, mapping, path)
+        positions = _columns(header[1], columns, required, mapping, path)
         for line, row in rows:
-            cells = {
-                ours: row[i].strip() if i < len(row) and row[i].strip() else None
-                for ours, i in positions.items()
-            }
-            try:
-                yield line, _conversation(cells, utc_offset), cells.get("id")
-            except _Rejected as rejected:
-                yield line, rejected, cells.get("id")
+            yield (
+                line,
+                {
+                    ours: row[i].strip() if i < len(row) and row[i].strip() else None
+                    for ours, i in positions.items()
+                },
+            )
 
 
 def _conversation(cells: Mapping[str, str | None], utc_offset: float | None) -> LoggedConversation:
@@ -541,36 +552,24 @@ def _flag(text: str) -> bool:
 def _read_messages(
     path: Path, mapping: Mapping[str, str], utc_offset: float | None
 ) -> Iterator[tuple[int, LoggedMessage | _Rejected]]:
-    with _open(path) as handle:
-        rows = _csv_rows(handle, path)
-        header = next(rows, None)
-        if header is None:
-            raise InputError("empty file: expected a header line", file=path)
-        positions = _columns(header[1], MESSAGE_COLUMNS, MESSAGE_COLUMNS, mapping, path)
-        for line, row in rows:
-            cells = {
-                ours: row[i].strip() if i < len(row) and row[i].strip() else None
-                for ours, i in positions.items()
-            }
-            missing = [name for name in MESSAGE_COLUMNS if cells[name] is None]
-            if missing:
-                yield line, _Rejected(MISSING, f"no {missing[0]} (required)")
-                continue
-            sender = str(cells["sender"]).lower()
-            if sender not in SENDERS:
-                yield (
-                    line,
-                    _Rejected(
-                        BAD_VALUE, f"sender: {cells['sender']!r} is not customer, agent or bot"
-                    ),
-                )
-                continue
-            try:
-                at, _ = parse_timestamp(str(cells["at"]), utc_offset)
-            except ValueError as error:
-                yield line, _Rejected(UNPARSEABLE, f"at: {error}")
-                continue
-            yield line, LoggedMessage(str(cells["conversation_id"]), at, sender)
+    for line, cells in _csv_cells(path, MESSAGE_COLUMNS, MESSAGE_COLUMNS, mapping):
+        missing = [name for name in MESSAGE_COLUMNS if cells[name] is None]
+        if missing:
+            yield line, _Rejected(MISSING, f"no {missing[0]} (required)")
+            continue
+        sender = str(cells["sender"]).lower()
+        if sender not in SENDERS:
+            yield (
+                line,
+                _Rejected(BAD_VALUE, f"sender: {cells['sender']!r} is not customer, agent or bot"),
+            )
+            continue
+        try:
+            at, _ = parse_timestamp(str(cells["at"]), utc_offset)
+        except ValueError as error:
+            yield line, _Rejected(UNPARSEABLE, f"at: {error}")
+            continue
+        yield line, LoggedMessage(str(cells["conversation_id"]), at, sender)
 
 
 def _jsonl_origin(path: Path, position: int) -> tuple[float, float]:
