@@ -76,6 +76,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -889,6 +890,7 @@ def calibrate(
     replications: int = 3,
     seed: int = 1,
     jobs: int = 1,
+    executor: Executor | None = None,
     channels: Collection[str] | None = None,
     max_evaluations: int = 60,
     step: float = 0.05,
@@ -926,7 +928,8 @@ def calibrate(
     cache: dict[tuple[float, ...], Evaluation] = {}
     notes: list[str] = []
 
-    with Runner(Traffic(scenario, seed, replications), jobs=jobs, keep_traces=True) as runner:
+    traffic = Traffic(scenario, seed, replications)
+    with Runner(traffic, jobs=jobs, executor=executor, keep_traces=True) as runner:
 
         def evaluate(values: np.ndarray, rounded: bool = False) -> Evaluation:
             candidate, scale = apply(scenario, parameters, values.tolist(), rounded=rounded)

@@ -9,6 +9,7 @@ is one replication. The loop itself is :class:`sim.runner.Runner`'s.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from sim.kpi import Measurement
@@ -36,15 +37,17 @@ def run_experiment(
     seed: int = 1,
     trace: Trace | None = None,
     jobs: int = 1,
+    executor: Executor | None = None,
     on_replication: Callable[[int], None] | None = None,
 ) -> Experiment:
     """Run the model ``replications`` times (or once on ``trace``) and summarise the KPIs.
 
-    ``jobs > 1`` runs replications in that many worker processes. ``on_replication`` is called
+    ``jobs > 1`` runs replications in that many worker processes, an ``executor`` (such as a
+    Dask client's) on it; the results do not depend on either. ``on_replication`` is called
     with the number of replications finished so far (for progress bars).
     """
     traffic = Traffic(scenario, seed, 1 if trace is not None else replications, trace)
-    with Runner(traffic, jobs=jobs) as runner:
+    with Runner(traffic, jobs=jobs, executor=executor) as runner:
         batch = runner.run(scenario, keep_first=True, on_replication=on_replication)
     assert batch.first_run is not None
     header = ResultsHeader.of(scenario, seed=seed, trace=trace)

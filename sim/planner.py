@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -339,7 +340,8 @@ class Planner:
     """Sizes agent groups of a scenario against its targets on fixed traffic.
 
     With ``jobs > 1`` the traces of an evaluation run in that many worker processes, kept for
-    the planner's life (use it as a context manager, or call :meth:`close`).
+    the planner's life (use it as a context manager, or call :meth:`close`); with an
+    ``executor`` (such as a Dask client's) they run on it. The plan does not depend on either.
     """
 
     def __init__(
@@ -352,6 +354,7 @@ class Planner:
         replications: int = 10,
         seed: int = 1,
         jobs: int = 1,
+        executor: Executor | None = None,
     ) -> None:
         self.groups = planned_groups(scenario, groups)
         if replications < 1:
@@ -377,7 +380,7 @@ class Planner:
             self._replications(replications) if scope == "interval" else replications
         )
         traffic = Traffic(scenario, seed, self.replications)
-        self.runner = Runner(traffic, jobs=jobs, keep_traces=True)
+        self.runner = Runner(traffic, jobs=jobs, executor=executor, keep_traces=True)
         self.tradeoff: list[TradeoffPoint] = []
         self.schedule = scheduled_agents(scenario).groups
         self._covers: dict[tuple[str, tuple[int, ...], tuple[int, ...]], list[ShiftBlock]] = {}
@@ -943,6 +946,7 @@ def plan_staff(
     seed: int = 1,
     max_evaluations: int = 40,
     jobs: int = 1,
+    executor: Executor | None = None,
     on_step: Callable[[int, float], None] | None = None,
 ) -> Plan:
     """Agents per interval for ``groups`` (default all) that meet the scenario's targets over
@@ -956,6 +960,7 @@ def plan_staff(
         replications=replications,
         seed=seed,
         jobs=jobs,
+        executor=executor,
     ) as planner:
         if scope == "day":
             covered, verified = planner.search_day(

@@ -7,19 +7,24 @@ Traffic depends on the channels only, so the same traffic can be played on any s
 the scenario: the planner judges every candidate on the very same conversations (common
 random numbers).
 
-A :class:`Runner` plays a scenario on each replication of its traffic and measures every run
-(:func:`sim.kpi.measure`), in this process or in a pool of worker processes it keeps for its
-life. Each worker draws a trace itself (drawing is deterministic, and cheaper than shipping
-the trace); with ``keep_traces`` it keeps them for the next scenario. A run may also
-``adjust`` each drawn trace before playing it (a deterministic rewrite, such as the calibrator's
-scaling of reply work: :mod:`sim.calibrate`), so that candidates which differ in the customers'
-side are still judged on the same draws.
+A :class:`Runner` plays scenarios on each replication of its traffic and measures every run
+(:func:`sim.kpi.measure`): in this process, or as one task per replication on an
+:class:`~concurrent.futures.Executor`: a pool of worker processes the runner keeps for its life
+(``jobs``), or any executor it is given, such as a Dask client's (``Client.get_executor()``:
+the work then runs on a cluster, placed and balanced by Dask). A task carries the traffic and
+draws its replication's trace itself (drawing is deterministic, and cheaper than shipping the
+trace); with ``keep_traces`` the process keeps the traces of the last traffic it played for the
+next scenario. So a replication's numbers never depend on where it ran. A run may also
+``adjust`` each drawn trace before playing it (a deterministic rewrite, such as the
+calibrator's scaling of reply work: :mod:`sim.calibrate`), so that candidates which differ in
+the customers' side are still judged on the same draws.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from sim.kpi import Measurement, measure
@@ -34,7 +39,7 @@ Scope = Collection[str] | None
 
 Adjust = Callable[[Trace], Trace] | None
 """A deterministic rewrite of a drawn trace before it is played (picklable when the runner has
-worker processes); it returns a new trace and leaves the kept one as it is."""
+an executor); it returns a new trace and leaves the kept one as it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +65,14 @@ class Traffic:
         return draw_trace(self.scenario, self.seed, replication, texts=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Play:
+    """One scenario to play on every replication, each trace rewritten by ``adjust`` first."""
+
+    scenario: Scenario
+    adjust: Adjust = None
+
+
 @dataclass(slots=True)
 class Batch:
     """What one scenario produced on every replication: ``measurements[s][r]`` is scope ``s``
@@ -69,69 +82,84 @@ class Batch:
     first_run: Run | None
 
 
-class _Worker:
-    """The traffic a process plays and, when asked, the traces it has drawn."""
+class _Kept:
+    """The traces this process has drawn for the last traffic it played (with ``keep``)."""
 
-    traffic: Traffic | None = None
-    keep = False
-    traces: dict[int, Trace] = {}  # noqa: RUF012  (one per process, reset by ``setup``)
+    key = ""
+    traces: dict[int, Trace] = {}  # noqa: RUF012  (one per process, replaced per traffic)
 
-    @classmethod
-    def setup(cls, traffic: Traffic, keep: bool) -> None:
-        cls.traffic, cls.keep, cls.traces = traffic, keep, {}
 
-    @classmethod
-    def trace(cls, replication: int) -> Trace:
-        assert cls.traffic is not None, "the worker was not set up"
-        found = cls.traces.get(replication)
-        if found is None:
-            found = cls.traffic.draw(replication)
-            if cls.keep:
-                cls.traces[replication] = found
-        return found
+def _trace(traffic: Traffic, key: str, keep: bool, replication: int) -> Trace:
+    if not keep:
+        return traffic.draw(replication)
+    if _Kept.key != key:
+        _Kept.key, _Kept.traces = key, {}
+    found = _Kept.traces.get(replication)
+    if found is None:
+        found = _Kept.traces[replication] = traffic.draw(replication)
+    return found
 
 
 def _play(
-    scenario: Scenario,
+    traffic: Traffic,
+    key: str,
+    keep: bool,
+    play: Play,
     replication: int,
     scopes: Sequence[Scope],
-    keep_run: bool,
     quantiles: bool,
-    adjust: Adjust = None,
-) -> tuple[int, list[Measurement], Run | None]:
-    trace = _Worker.trace(replication)
-    run = simulate_trace(scenario, trace if adjust is None else adjust(trace))
-    return (
-        replication,
-        [measure(run, scenario, scope, quantiles=quantiles) for scope in scopes],
-        run if keep_run else None,
-    )
+    intervals: bool,
+) -> list[Measurement]:
+    """One task: replication ``replication`` of ``play``, measured once per scope."""
+    trace = _trace(traffic, key, keep, replication)
+    scenario = play.scenario
+    run = simulate_trace(scenario, trace if play.adjust is None else play.adjust(trace))
+    return _measured(run, scenario, scopes, quantiles, intervals)
+
+
+def _measured(
+    run: Run, scenario: Scenario, scopes: Sequence[Scope], quantiles: bool, intervals: bool
+) -> list[Measurement]:
+    measured = [measure(run, scenario, scope, quantiles=quantiles) for scope in scopes]
+    # Without intervals a result is a few hundred bytes to send back and keep, whatever the day.
+    return measured if intervals else [{**m, "intervals": []} for m in measured]
 
 
 class Runner:
     """Plays scenarios on fixed traffic and measures every run.
 
-    With ``jobs > 1`` replications run in that many worker processes, kept until :meth:`close`
-    (use the runner as a context manager). Results do not depend on ``jobs``.
+    With ``jobs > 1`` replications run in a pool of that many worker processes, kept until
+    :meth:`close` (use the runner as a context manager); with an ``executor`` they run on it
+    (the caller owns it). ``width`` is how many scenarios one :meth:`run_all` plays at once at
+    most, so that the pool is not wider than the work. Results do not depend on where
+    replications run.
     """
 
-    def __init__(self, traffic: Traffic, *, jobs: int = 1, keep_traces: bool = False) -> None:
+    def __init__(
+        self,
+        traffic: Traffic,
+        *,
+        jobs: int = 1,
+        executor: Executor | None = None,
+        keep_traces: bool = False,
+        width: int = 1,
+    ) -> None:
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
         self.traffic = traffic
         self.keep_traces = keep_traces
-        workers = min(jobs, traffic.replications)
-        self._pool = (
-            ProcessPoolExecutor(workers, initializer=_Worker.setup, initargs=(traffic, keep_traces))
-            if workers > 1
-            else None
+        self._key = uuid.uuid4().hex
+        self._own = executor is None and min(jobs, traffic.replications * width) > 1
+        self._executor = (
+            ProcessPoolExecutor(min(jobs, traffic.replications * width)) if self._own else executor
         )
         self._traces: dict[int, Trace] = {}
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+        """Shut the runner's own worker processes down (a given executor stays open)."""
+        if self._own and self._executor is not None:
+            self._executor.shutdown(cancel_futures=True)
+        self._executor = None
 
     def __enter__(self) -> Runner:
         return self
@@ -163,44 +191,83 @@ class Runner:
         *,
         keep_first: bool = False,
         quantiles: bool = True,
+        intervals: bool = True,
         on_replication: Callable[[int], None] | None = None,
         adjust: Adjust = None,
     ) -> Batch:
         """Play ``scenario`` on every replication and measure each run once per scope
-        (``quantiles=False``: without the percentile KPIs, see :func:`sim.kpi.measure`).
+        (``quantiles=False``: without the percentile KPIs, see :func:`sim.kpi.measure`;
+        ``intervals=False``: without the per-interval rows).
 
         ``keep_first`` keeps the records of replication 0 (for ``conversations.jsonl`` and the
         report); ``on_replication`` is called with the number of replications done so far;
         ``adjust`` rewrites each trace before it is played (the kept traces stay as drawn).
         """
+        play = Play(scenario, adjust)
+        batches = self.run_all(
+            [play],
+            scopes,
+            keep_first=keep_first,
+            quantiles=quantiles,
+            intervals=intervals,
+            on_replication=on_replication,
+        )
+        return batches[0]
+
+    def run_all(
+        self,
+        plays: Sequence[Play],
+        scopes: Sequence[Scope] = (None,),
+        *,
+        keep_first: bool = False,
+        quantiles: bool = True,
+        intervals: bool = True,
+        on_replication: Callable[[int], None] | None = None,
+    ) -> list[Batch]:
+        """:meth:`run` for several scenarios at once: with an executor every replication of
+        every play is submitted together, so that the workers are never idle between plays.
+        ``on_replication`` counts the replications done over all plays."""
         n = self.replications
-        measured: dict[int, list[Measurement]] = {}
-        first: Run | None = None
-        if self._pool is None:
-            for r in range(n):
-                trace = self.trace(r)
-                run = simulate_trace(scenario, trace if adjust is None else adjust(trace))
-                measured[r] = [measure(run, scenario, s, quantiles=quantiles) for s in scopes]
-                if r == 0 and keep_first:
-                    first = run
-                if on_replication is not None:
-                    on_replication(r + 1)
+        measured: dict[tuple[int, int], list[Measurement]] = {}
+        firsts: dict[int, Run] = {}
+        how = (list(scopes), quantiles, intervals)
+
+        def done(p: int, r: int, measurements: list[Measurement]) -> None:
+            measured[p, r] = measurements
+            if on_replication is not None:
+                on_replication(len(measured))
+
+        def here(p: int, r: int) -> None:
+            trace = self.trace(r)
+            play = plays[p]
+            run = simulate_trace(
+                play.scenario, trace if play.adjust is None else play.adjust(trace)
+            )
+            if r == 0 and keep_first:
+                firsts[p] = run
+            done(p, r, _measured(run, play.scenario, *how))
+
+        if self._executor is None:
+            for p in range(len(plays)):
+                for r in range(n):
+                    here(p, r)
         else:
-            # The records of replication 0 are played here, beside the workers, rather than
-            # pickled back from one of them: the same numbers, without the copy.
-            local = keep_first
-            futures: list[Future[tuple[int, list[Measurement], Run | None]]] = [
-                self._pool.submit(_play, scenario, r, list(scopes), False, quantiles, adjust)
-                for r in range(1 if local else 0, n)
-            ]
-            if local:
-                trace = self.trace(0)
-                first = simulate_trace(scenario, trace if adjust is None else adjust(trace))
-                measured[0] = [measure(first, scenario, s, quantiles=quantiles) for s in scopes]
-                if on_replication is not None:
-                    on_replication(len(measured))
+            futures: dict[Future[list[Measurement]], tuple[int, int]] = {}
+            for p, play in enumerate(plays):
+                for r in range(1 if keep_first else 0, n):
+                    task = (self.traffic, self._key, self.keep_traces, play, r, *how)
+                    futures[self._executor.submit(_play, *task)] = (p, r)
+            # The records kept are played here, beside the workers, rather than pickled back
+            # from one of them: the same numbers, without the copy.
+            if keep_first:
+                for p in range(len(plays)):
+                    here(p, 0)
             for future in as_completed(futures):
-                r, measured[r], _ = future.result()
-                if on_replication is not None:
-                    on_replication(len(measured))
-        return Batch([[measured[r][s] for r in range(n)] for s in range(len(scopes))], first)
+                done(*futures[future], future.result())
+        return [
+            Batch(
+                [[measured[p, r][s] for r in range(n)] for s in range(len(scopes))],
+                firsts.get(p),
+            )
+            for p in range(len(plays))
+        ]

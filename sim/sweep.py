@@ -52,6 +52,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -67,7 +68,7 @@ from sim.capacity import target_checks
 from sim.durations import parse_duration
 from sim.kpi import ALL, Measurement
 from sim.results import Results, ResultsHeader, aggregate
-from sim.runner import Runner, Traffic
+from sim.runner import Play, Runner, Traffic
 from sim.scenario import AgentGroup, Channel, Scenario, Volume
 from sim.shifts import scheduled_agents
 from sim.trace import Conversation, Trace
@@ -497,30 +498,37 @@ def run_sweep(
     replications: int = 3,
     seed: int = 1,
     jobs: int = 1,
-    on_point: Callable[[int], None] | None = None,
+    executor: Executor | None = None,
+    on_run: Callable[[int], None] | None = None,
 ) -> Sweep:
     """Simulate every point of the grid on the same ``replications`` traces (common random
-    numbers); ``jobs > 1`` plays each point's replications in that many processes (the results
-    do not depend on it). ``on_point`` is called with the number of points done."""
+    numbers). With ``jobs > 1`` every point's replications run in that many processes, with an
+    ``executor`` (such as a Dask client's) on it, all points at once; the results do not depend
+    on either. ``on_run`` is called with the number of runs (points times replications) done."""
     check_axes(axes)
     if replications < 1:
         raise SweepError("replications must be at least 1", parameter="replications")
     traffic = Traffic(drawn_scenario(scenario, axes), seed, replications)
+    values_of = grid(axes)
+    plays = []
+    for values in values_of:
+        candidate, rewrite = point_scenario(scenario, axes, values)
+        plays.append(Play(candidate, rewrite if rewrite else None))
+    with Runner(
+        traffic, jobs=jobs, executor=executor, keep_traces=True, width=len(plays)
+    ) as runner:
+        batches = runner.run_all(plays, quantiles=False, on_replication=on_run)
     points: list[Point] = []
-    with Runner(traffic, jobs=jobs, keep_traces=True) as runner:
-        for index, values in enumerate(grid(axes)):
-            candidate, rewrite = point_scenario(scenario, axes, values)
-            batch = runner.run(candidate, quantiles=False, adjust=rewrite if rewrite else None)
-            # The sweep reports the day, not its intervals: they are left out of the summary.
-            measured: list[Measurement] = [{**m, "intervals": []} for m in batch.measurements[0]]
-            results = aggregate(measured, ResultsHeader.of(candidate, seed=seed))
-            hours = agent_hours(candidate)
-            costs = {group.group: group.cost for group in candidate.agents}
-            cost = sum(h * costs[g] for g, h in hours.items())
-            checks = tuple(target_checks(results, candidate))
-            points.append(Point(index, tuple(values), results, hours, cost, checks))
-            if on_point is not None:
-                on_point(index + 1)
+    for index, (values, play, batch) in enumerate(zip(values_of, plays, batches, strict=True)):
+        candidate = play.scenario
+        # The sweep reports the day, not its intervals: they are left out of the summary.
+        measured: list[Measurement] = [{**m, "intervals": []} for m in batch.measurements[0]]
+        results = aggregate(measured, ResultsHeader.of(candidate, seed=seed))
+        hours = agent_hours(candidate)
+        costs = {group.group: group.cost for group in candidate.agents}
+        cost = sum(h * costs[g] for g, h in hours.items())
+        checks = tuple(target_checks(results, candidate))
+        points.append(Point(index, tuple(values), results, hours, cost, checks))
     return Sweep(scenario, tuple(axes), seed, replications, tuple(points))
 
 

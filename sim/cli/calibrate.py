@@ -38,6 +38,7 @@ from sim.calibrate import (
 from sim.calibrate import calibrate as run_calibration
 from sim.catalogue import kpi as kpi_of
 from sim.cli.app import app, console, err_console
+from sim.cli.cluster import executor_for, scheduler_option
 from sim.cli.fit import parse_pairs, report_problems
 from sim.cli.options import (
     jobs_option,
@@ -351,6 +352,7 @@ def calibrate(
     ] = 3,
     seed: Annotated[int, seed_option("Seed of the traces (common to every candidate).")] = 1,
     jobs: Annotated[int, jobs_option()] = 1,
+    scheduler: Annotated[str | None, scheduler_option()] = None,
     max_evaluations: Annotated[
         int,
         typer.Option("--max-evaluations", min=2, help="Model evaluations the search may spend."),
@@ -393,12 +395,16 @@ def calibrate(
         channel or [], replications, seed, step, observe_logs or [], observe_messages or [],
         mapping or [],
     )  # fmt: skip
-    with progress_bar(f"calibrating {scenario.name}", max_evaluations) as bar:
+    with (
+        executor_for(scheduler, jobs) as executor,
+        progress_bar(f"calibrating {scenario.name}", max_evaluations) as bar,
+    ):
         task = bar.task_ids[0]
         try:
             calibration = run_calibration(
                 scenario, parameters, observations, replications=replications, seed=seed,
-                jobs=jobs, channels=channel, max_evaluations=max_evaluations, step=step,
+                jobs=jobs, executor=executor, channels=channel, max_evaluations=max_evaluations,
+                step=step,
                 on_evaluation=lambda done, best: bar.update(
                     task, completed=done,
                     description=f"calibrating {scenario.name}: objective {best:.3g}",

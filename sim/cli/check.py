@@ -9,6 +9,7 @@ import typer
 
 from sim.capacity import capacity_verdict, read_baseline, samples_of, write_baseline
 from sim.cli.app import app, console
+from sim.cli.cluster import executor_for, scheduler_option
 from sim.cli.options import (
     AllowIntervalsOption,
     PerIntervalOption,
@@ -59,6 +60,7 @@ def check(
         seed_option("Seed of the random streams (default: the baseline's, else 1)."),
     ] = None,
     jobs: Annotated[int, jobs_option()] = 1,
+    scheduler: Annotated[str | None, scheduler_option()] = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Also write results.json and conversations.jsonl here."),
@@ -86,13 +88,17 @@ def check(
         seed = reference.seed if reference is not None and reference.seed is not None else 1
     if replications is None:
         replications = max(2, reference.replications) if reference is not None else 10
-    with progress_bar(f"checking {scenario.name}", replications) as bar:
+    with (
+        executor_for(scheduler, jobs) as executor,
+        progress_bar(f"checking {scenario.name}", replications) as bar,
+    ):
         task = bar.task_ids[0]
         experiment = run_experiment(
             scenario,
             replications=replications,
             seed=seed,
             jobs=jobs,
+            executor=executor,
             on_replication=lambda done: bar.update(task, completed=done),
         )
     results = experiment.results

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from sim.cli.app import app, console, err_console
+from sim.cli.cluster import executor_for, scheduler_option
 from sim.cli.options import (
     jobs_option,
     output_directory,
@@ -37,6 +38,7 @@ def simulate(
     replications: Annotated[int, replications_option()] = 10,
     seed: Annotated[int, seed_option()] = 1,
     jobs: Annotated[int, jobs_option()] = 1,
+    scheduler: Annotated[str | None, scheduler_option()] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write results.json and conversations.jsonl here.")
     ] = None,
@@ -53,7 +55,10 @@ def simulate(
             "running 1 replication"
         )
         replications = 1
-    with progress_bar(f"simulating {scenario.name}", replications) as bar:
+    with (
+        executor_for(scheduler, jobs) as executor,
+        progress_bar(f"simulating {scenario.name}", replications) as bar,
+    ):
         task = bar.task_ids[0]
         experiment = run_experiment(
             scenario,
@@ -61,6 +66,7 @@ def simulate(
             seed=seed,
             trace=played,
             jobs=jobs,
+            executor=executor,
             on_replication=lambda done: bar.update(task, completed=done),
         )
     results = experiment.results

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from sim.catalogue import kpi as kpi_of
 from sim.cli.app import app, console, err_console
+from sim.cli.cluster import executor_for, scheduler_option
 from sim.cli.options import (
     jobs_option,
     output_directory,
@@ -256,6 +257,7 @@ def staff(
         int,
         jobs_option("Processes that simulate the traces of each evaluation (default: every core)."),
     ] = CORES,
+    scheduler: Annotated[str | None, scheduler_option()] = None,
     out: Annotated[
         Path | None,
         typer.Option(
@@ -315,12 +317,16 @@ def staff(
     except PlanningError as error:
         raise _input_error(error, scenario_path) from None
     bar_total = max_evaluations + REPAIRS + 1
-    with progress_bar(f"planning {scenario.name}", bar_total) as bar:
+    with (
+        executor_for(scheduler, jobs) as executor,
+        progress_bar(f"planning {scenario.name}", bar_total) as bar,
+    ):
         task = bar.task_ids[0]
         try:
             plan = plan_staff(
                 scenario, group, scope=chosen, floors=floors, shift_lengths=lengths,
                 replications=replications, seed=seed, max_evaluations=max_evaluations, jobs=jobs,
+                executor=executor,
                 on_step=lambda evaluations, hours: bar.update(
                     task, completed=evaluations,
                     description=f"planning {scenario.name}: {hours:,.0f} agent-hours",

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from sim.catalogue import kpi as kpi_of
 from sim.cli.app import app, console, err_console
+from sim.cli.cluster import executor_for, scheduler_option
 from sim.cli.options import (
     jobs_option,
     output_directory,
@@ -45,7 +46,8 @@ def sweep(
     vary: Annotated[list[str] | None, typer.Option("--vary", help=VARY_HELP)] = None,
     replications: Annotated[int, replications_option()] = 3,
     seed: Annotated[int, seed_option()] = 1,
-    jobs: Annotated[int, jobs_option("Each point's replications run in this many processes.")] = 1,
+    jobs: Annotated[int, jobs_option("The grid's runs go to this many processes.")] = 1,
+    scheduler: Annotated[str | None, scheduler_option()] = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Write sweep.csv (and sweep.parquet with pyarrow) here."),
@@ -63,8 +65,11 @@ def sweep(
         raise _input_error(error) from None
     output_directory(out)
     output_directory(report.parent if report is not None else None, key="--report")
-    count = len(grid(axes))
-    with progress_bar(f"sweeping {scenario.name}", count) as bar:
+    runs = len(grid(axes)) * replications
+    with (
+        executor_for(scheduler, jobs) as executor,
+        progress_bar(f"sweeping {scenario.name} (runs)", runs) as bar,
+    ):
         task = bar.task_ids[0]
         try:
             result = run_sweep(
@@ -73,7 +78,8 @@ def sweep(
                 replications=replications,
                 seed=seed,
                 jobs=jobs,
-                on_point=lambda done: bar.update(task, completed=done),
+                executor=executor,
+                on_run=lambda done: bar.update(task, completed=done),
             )
         except SweepError as error:
             raise _input_error(error) from None
