@@ -39,16 +39,20 @@ def run_experiment(
     jobs: int = 1,
     executor: Executor | None = None,
     on_replication: Callable[[int], None] | None = None,
+    on_first: Callable[[Run], object] | None = None,
 ) -> Experiment:
     """Run the model ``replications`` times (or once on ``trace``) and summarise the KPIs.
 
     ``jobs > 1`` runs replications in that many worker processes, an ``executor`` (such as a
     Dask client's) on it; the results do not depend on either. ``on_replication`` is called
-    with the number of replications finished so far (for progress bars).
+    with the number of replications finished so far (for progress bars); ``on_first`` with the
+    first run as soon as it is played (its records can be written while the others run).
     """
     traffic = Traffic(scenario, seed, 1 if trace is not None else replications, trace)
     with Runner(traffic, jobs=jobs, executor=executor) as runner:
-        batch = runner.run(scenario, keep_first=True, on_replication=on_replication)
+        batch = runner.run(
+            scenario, keep_first=True, on_replication=on_replication, on_first=on_first
+        )
     assert batch.first_run is not None
     header = ResultsHeader.of(scenario, seed=seed, trace=trace)
     measured = batch.measurements[0]

@@ -237,24 +237,32 @@ def _clean(value: Any) -> Any:
 
 
 def write_results(
-    results: Results, directory: str | Path, records: Iterable[ConversationRecord] = ()
+    results: Results, directory: str | Path, records: Iterable[ConversationRecord] | None = ()
 ) -> Path:
     """Write ``results.json`` and ``conversations.jsonl`` into ``directory``; returns the
-    JSON path. The records are encoded one at a time as they come (a generator streams)."""
+    JSON path. The records are encoded one at a time as they come (a generator streams);
+    ``records=None`` leaves ``conversations.jsonl`` as it is (written already, by
+    :func:`write_records`, while the other replications ran)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "results.json"
     with collector_paused():
         path.write_text(dump_results(results.to_dict()) + "\n", encoding="utf-8")
-        write_records(directory / "conversations.jsonl", records)
+        if records is not None:
+            write_records(directory, records)
     return path
 
 
-def write_records(path: Path, records: Iterable[ConversationRecord]) -> None:
-    """``conversations.jsonl``: one record a line, times rounded to milliseconds."""
+def write_records(directory: str | Path, records: Iterable[ConversationRecord]) -> Path:
+    """``conversations.jsonl`` in ``directory``: one record a line, times rounded to
+    milliseconds; returns its path."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "conversations.jsonl"
     encode = _LINE.encode
-    with path.open("w", encoding="utf-8") as handle:
+    with collector_paused(), path.open("w", encoding="utf-8") as handle:
         handle.writelines(encode(_round_record(record.to_dict())) + "\n" for record in records)
+    return path
 
 
 _LINE = json.JSONEncoder(ensure_ascii=False)

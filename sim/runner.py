@@ -193,6 +193,7 @@ class Runner:
         quantiles: bool = True,
         intervals: bool = True,
         on_replication: Callable[[int], None] | None = None,
+        on_first: Callable[[Run], object] | None = None,
         adjust: Adjust = None,
     ) -> Batch:
         """Play ``scenario`` on every replication and measure each run once per scope
@@ -200,7 +201,9 @@ class Runner:
         ``intervals=False``: without the per-interval rows).
 
         ``keep_first`` keeps the records of replication 0 (for ``conversations.jsonl`` and the
-        report); ``on_replication`` is called with the number of replications done so far;
+        report) and hands them to ``on_first`` as soon as they exist (a writer then writes them
+        while the workers play the other replications); ``on_replication`` is called with the
+        number of replications done so far;
         ``adjust`` rewrites each trace before it is played (the kept traces stay as drawn).
         """
         play = Play(scenario, adjust)
@@ -211,6 +214,7 @@ class Runner:
             quantiles=quantiles,
             intervals=intervals,
             on_replication=on_replication,
+            on_first=None if on_first is None else lambda _, run: on_first(run),
         )
         return batches[0]
 
@@ -223,10 +227,12 @@ class Runner:
         quantiles: bool = True,
         intervals: bool = True,
         on_replication: Callable[[int], None] | None = None,
+        on_first: Callable[[int, Run], object] | None = None,
     ) -> list[Batch]:
         """:meth:`run` for several scenarios at once: with an executor every replication of
         every play is submitted together, so that the workers are never idle between plays.
-        ``on_replication`` counts the replications done over all plays."""
+        ``on_replication`` counts the replications done over all plays; ``on_first`` gets each
+        play's index and kept records."""
         n = self.replications
         measured: dict[tuple[int, int], list[Measurement]] = {}
         firsts: dict[int, Run] = {}
@@ -243,9 +249,12 @@ class Runner:
             run = simulate_trace(
                 play.scenario, trace if play.adjust is None else play.adjust(trace)
             )
+            measurements = _measured(run, play.scenario, *how)
             if r == 0 and keep_first:
                 firsts[p] = run
-            done(p, r, _measured(run, play.scenario, *how))
+                if on_first is not None:
+                    on_first(p, run)
+            done(p, r, measurements)
 
         if self._executor is None:
             for p in range(len(plays)):

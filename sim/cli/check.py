@@ -25,7 +25,7 @@ from sim.cli.options import (
 from sim.cli.outputs import JsonOption, JunitOption, MarkdownOption, ReportOption, emit
 from sim.errors import InputError
 from sim.experiment import run_experiment
-from sim.results import write_results
+from sim.results import write_records, write_results
 
 
 @app.command("check")
@@ -100,10 +100,11 @@ def check(
             jobs=jobs,
             executor=executor,
             on_replication=lambda done: bar.update(task, completed=done),
+            on_first=None if out is None else lambda run: write_records(out, run.conversations),
         )
     results = experiment.results
     if out is not None:
-        write_results(results, out, experiment.first_run.conversations)
+        write_results(results, out, None)
     if update_baseline:
         assert baseline is not None
         write_baseline(

@@ -22,7 +22,7 @@ from sim.cli.options import (
 )
 from sim.cli.outputs import ReportOption
 from sim.experiment import run_experiment
-from sim.results import write_results
+from sim.results import write_records, write_results
 
 
 @app.command("simulate")
@@ -68,6 +68,8 @@ def simulate(
             jobs=jobs,
             executor=executor,
             on_replication=lambda done: bar.update(task, completed=done),
+            # The records are written while the other replications run (in workers).
+            on_first=None if out is None else lambda run: write_records(out, run.conversations),
         )
     results = experiment.results
     what = (
@@ -77,7 +79,7 @@ def simulate(
     )
     console.print(summary_table(results, f"{scenario.name}: model, {what}"))
     if out is not None:
-        path = write_results(results, out, experiment.first_run.conversations)
+        path = write_results(results, out, None)
         console.print(f"wrote {path} and {path.parent / 'conversations.jsonl'}")
     if report is not None:
         write_html_report(report, [results], scenario, [experiment.first_run.conversations])
