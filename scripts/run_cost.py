@@ -8,7 +8,9 @@ Prints (best of ``--repeat``; machines here are shared and noisy, so read ratios
   command's body (draw, model, measure, aggregate, table, write) timed in this process, the
   model timed around each ``simulate_trace`` call (imports are not counted: they are paid once
   per process whatever the run);
-* the ``-j 2`` speedup of the same command on 10 replications (``-j 1`` time / ``-j 2`` time);
+* the ``-j 2`` speedup of the same command on 10 replications (``-j 1`` time / ``-j 2`` time),
+  and with ``--scheduler local -j 2`` (a Dask LocalCluster of 2 workers, its start included,
+  and the start of such a cluster alone);
 * the peak resident memory of a process that ran one replication with ``--out`` (VmHWM),
   and of one that only imported chatsim; with ``--big N`` also of one replication of
   tele2-weekday at N times its volume (the same agents: most customers leave unanswered, but
@@ -38,7 +40,9 @@ def _simulate_command() -> Callable[..., None]:
     return simulate
 
 
-def timed_simulate(replications: int, jobs: int, out: Path) -> tuple[float, float]:
+def timed_simulate(
+    replications: int, jobs: int, out: Path, scheduler: str | None = None
+) -> tuple[float, float]:
     """Wall time of the simulate command's body and the part of it inside ``simulate_trace``
     (in this process: with ``jobs > 1`` the model runs in the workers and is not counted)."""
     import sim.runner
@@ -58,13 +62,14 @@ def timed_simulate(replications: int, jobs: int, out: Path) -> tuple[float, floa
     sim.runner.simulate_trace = counting  # type: ignore[assignment]
     try:
         start = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             simulate(
                 SCENARIO,
                 trace=None,
                 replications=replications,
                 seed=1,
                 jobs=jobs,
+                scheduler=scheduler,
                 out=out,
                 report=None,
             )
@@ -72,6 +77,17 @@ def timed_simulate(replications: int, jobs: int, out: Path) -> tuple[float, floa
     finally:
         sim.runner.simulate_trace = original
     return total, model
+
+
+def cluster_start() -> float:
+    """Wall time to start and stop a LocalCluster of 2 workers with its client, as
+    ``--scheduler local -j 2`` does."""
+    from sim.cli.cluster import executor_for
+
+    start = time.perf_counter()
+    with contextlib.redirect_stderr(io.StringIO()), executor_for("local", 2):
+        pass
+    return time.perf_counter() - start
 
 
 def peak_rss(mode: str) -> float:
@@ -149,13 +165,20 @@ def main() -> None:
             f"(best of {args.repeat})"
         )
         n = args.parallel_replications
-        serial, parallel = [], []
+        serial, parallel, dask, start = [], [], [], []
         for _ in range(args.repeat):  # interleaved, best of each
             serial.append(timed_simulate(n, 1, out)[0])
             parallel.append(timed_simulate(n, 2, out)[0])
+            dask.append(timed_simulate(n, 2, out, scheduler="local")[0])
+            start.append(cluster_start())
         print(
             f"simulate -n {n}: -j 1 {min(serial):.2f} s, -j 2 {min(parallel):.2f} s, "
             f"speedup {min(serial) / min(parallel):.2f}x (best of {args.repeat} each)"
+        )
+        print(
+            f"simulate -n {n} --scheduler local -j 2: {min(dask):.2f} s, speedup "
+            f"{min(serial) / min(dask):.2f}x, of which starting and stopping the cluster "
+            f"{min(start):.2f} s"
         )
     base, one = peak_rss("import"), peak_rss("one")
     print(
