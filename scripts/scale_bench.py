@@ -282,6 +282,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=1, help="best of K processes per point")
     parser.add_argument("--point", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     if args.point:
         print(json.dumps(run_point(Point.parse(args.point))))
         return
@@ -303,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
         "per conversation: draw, model, measure, total (and gc, the part of it in the garbage "
         "collector) in µs, bytes of peak memory\n"
         "beyond the imports; x time, x mem: total time and memory per conversation over the "
-        "first row's."
+        "first row of the grid's."
     )
     for title, points in grids:
         print(f"\n{title}\n{HEADER}")
