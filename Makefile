@@ -32,6 +32,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m sim.bench
 	$(BIN)/python scripts/run_cost.py
+	$(BIN)/python scripts/scale_bench.py
 
 # Minutes of steady webhooks with agents answering, against a real gateway process and a
 # platform stub (not part of `make test`). SOAK_ARGS="--rate 600 --duration 60
