@@ -20,16 +20,15 @@ An undefined KPI (a mean over nothing) is ``None``.
 
 from __future__ import annotations
 
-import gc
 import math
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Sequence
 from itertools import chain
 from typing import Any, TypedDict
 
 import numpy as np
 
 from sim.catalogue import KEYS
+from sim.collector import collector_paused
 from sim.records import Run
 from sim.scenario import Scenario
 
@@ -322,21 +321,6 @@ def _grouped_sums(values: np.ndarray, group: np.ndarray, n: int) -> list[float]:
     order, bounds = _slices(group, n)
     ordered = values[order]
     return [float(ordered[bounds[g] : bounds[g + 1]].sum()) for g in range(n)]
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a measurement, an aggregation or a writer
-    allocates many short-lived containers beside a run's hundreds of thousands of records: it
-    would rescan those records again and again (a third of a measurement's time inside a
-    command). Nothing these make has cycles."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def measure(

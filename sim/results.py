@@ -29,9 +29,10 @@ from pydantic import (
 from scipy import stats
 
 from sim.catalogue import KEYS
+from sim.collector import collector_paused
 from sim.durations import WEEK, WeekTime, format_clock, format_day_clock, parse_day_clock
 from sim.errors import InputError
-from sim.kpi import KpiValues, Measurement, collector_paused
+from sim.kpi import KpiValues, Measurement
 from sim.records import ConversationRecord
 from sim.scenario import Scenario
 from sim.trace import Trace

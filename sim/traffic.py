@@ -14,15 +14,13 @@ the trace that was drawn.
 
 from __future__ import annotations
 
-import gc
 import math
 import statistics
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 
+from sim.collector import collector_paused
 from sim.scenario import Channel, Scenario
 from sim.texts import TextSource
 from sim.trace import BotOutcome, Conversation, Trace, TraceHeader, Turn
@@ -94,19 +92,6 @@ def _ms(values: np.ndarray) -> list[float]:
     return np.round(values, 3).tolist()  # type: ignore[no-any-return]
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # A trace is hundreds of thousands of small acyclic objects; the cyclic collector would
-    # rescan them over and over while they are built (it doubled the drawing time).
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 class _ChannelDraws:
     """The numbers of one channel's conversations, drawn column by column from its stream."""
 
@@ -166,7 +151,7 @@ def draw_trace(
         TextSource(seed * 1_000_003 + replication * 7919 + _TEXT_STREAM, locale) if texts else None
     )
     conversations = []
-    with _gc_paused():
+    with collector_paused():
         for number, (t, name, i, d) in enumerate(order, start=1):
             k, p = d.counts[i], d.offsets[i]
             customer = None
