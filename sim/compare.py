@@ -49,11 +49,16 @@ def parse_tolerance(text: str) -> tuple[str, Tolerance]:
 
 def timing_resolution(measured: Results) -> float:
     """Scenario seconds a replay cannot resolve: every reply crosses the gateway twice, each
-    round trip up to its p99 acknowledgement latency, multiplied by the speedup."""
+    round trip up to its p99 acknowledgement latency, plus the largest offset of a Locust
+    worker's clock from the master's (a response is timed on both), multiplied by the
+    speedup."""
     validity, speedup = measured.extra.get("validity"), measured.extra.get("speedup")
     if not isinstance(validity, dict) or not speedup:
         return 0.0
-    return 2 * float(validity.get("ack_p99_ms", 0.0)) / 1000.0 * float(speedup)
+    wall_ms = 2 * float(validity.get("ack_p99_ms", 0.0)) + abs(
+        float(validity.get("clock_offset_ms") or 0.0)
+    )
+    return wall_ms / 1000.0 * float(speedup)
 
 
 RESOLUTION_SHARE = 0.10

@@ -260,6 +260,12 @@ def replay(
         f"p99 {_ms(validity.delivery_p99_ms)} · "
         f"lost: {validity.lost_inbound} inbound, {validity.lost_replies} replies · "
         f"webhooks redelivered: {validity.retries}"
+        + (
+            f" · worker clocks within {abs(validity.clock_offset_ms):.2f} ms of the master's "
+            f"(±{(validity.clock_round_trip_ms or 0) / 2:.2f})"
+            if validity.clock_offset_ms is not None
+            else ""
+        )
     )
     for outage in validity.outages:
         err_console.print(f"[yellow]gateway outage:[/] {describe_outage(outage, scenario)}")

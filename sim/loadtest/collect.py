@@ -57,6 +57,12 @@ class Validity:
     conversations that arrived meanwhile."""
     retries: int = 0
     """Webhooks the customers had to send again (the gateway did not acknowledge the first)."""
+    clock_offset_ms: float | None = None
+    """The largest offset of a worker's wall clock from the master's (signed; None with one
+    Locust process): each response that worker timed is off by it (times the speedup, in
+    scenario time), and it released its conversations that much off schedule."""
+    clock_round_trip_ms: float | None = None
+    """The round trip of that reading: the offset is known to half of it."""
 
     @property
     def valid(self) -> bool:
@@ -81,6 +87,8 @@ class Validity:
             "lost_replies": self.lost_replies,
             "outages": self.outages,
             "retries": self.retries,
+            "clock_offset_ms": self.clock_offset_ms,
+            "clock_round_trip_ms": self.clock_round_trip_ms,
             "problems": self.problems[:20],
         }
 
@@ -315,6 +323,10 @@ def judge(raw: RawReplay, max_lateness_ms: float, scenario: Scenario | None = No
         outages=outages_of(raw),
         retries=sum(c.retries for c in raw.customers),
     )
+    if raw.clocks:
+        worst = max(raw.clocks.values(), key=lambda clock: abs(clock.offset_ms))
+        validity.clock_offset_ms = worst.offset_ms
+        validity.clock_round_trip_ms = worst.round_trip_ms
     overall = _percentile_fields("delivery", delivered)
     validity.delivery_p50_ms = overall["delivery_p50_ms"]
     validity.delivery_p99_ms = overall["delivery_p99_ms"]
@@ -323,6 +335,13 @@ def judge(raw: RawReplay, max_lateness_ms: float, scenario: Scenario | None = No
         validity.reasons.append(
             f"dispatch lateness p99 {validity.lateness_p99_ms:.1f} ms is above the bound of "
             f"{max_lateness_ms:g} ms: the harness could not keep the schedule"
+        )
+    offset, trip = validity.clock_offset_ms, validity.clock_round_trip_ms
+    if offset is not None and trip is not None and abs(offset) - trip / 2 > max_lateness_ms:
+        validity.reasons.append(
+            f"a Locust worker's clock is {offset:+.1f} ms (±{trip / 2:.1f}) off the master's, "
+            f"above the dispatch bound of {max_lateness_ms:g} ms: synchronise the machines' "
+            "clocks (NTP)"
         )
     failures = [f for c in raw.customers for f in c.failures]
     if failures:

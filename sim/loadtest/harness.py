@@ -17,6 +17,7 @@ Every test start is a new run (:mod:`sim.loadtest.runs`). The live KPIs
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,8 @@ from sim.loadtest.customers import key_of
 from sim.loadtest.desk import REFERENCE_DESK
 from sim.loadtest.master import GATEWAY_DIED_PROBLEM, Master
 from sim.loadtest.messages import (
+    ClockProbe,
+    ClockReading,
     Halt,
     Left,
     Plan,
@@ -40,7 +43,7 @@ from sim.loadtest.messages import (
     ToMaster,
     ToWorker,
 )
-from sim.loadtest.raw import RESPONDERS
+from sim.loadtest.raw import RESPONDERS, ClockOffset
 from sim.loadtest.runs import for_run
 from sim.loadtest.schedule import owner, releases
 from sim.loadtest.settings import GATEWAY_DIED, OUTAGE_LIMIT, ReplaySettings
@@ -50,6 +53,12 @@ from sim.protocols import DEFAULT_EMULATOR_PORT
 
 LIVE_KPIS = "chatsim_kpis"
 """Key of a worker's live KPIs in its stats report to the master."""
+
+
+CLOCK_PROBES = 8
+"""Clock probes sent to each worker as it gets ready (the one of least round trip counts)."""
+CLOCK_PROBE_GAP = 0.05
+"""Wall seconds between two probes."""
 
 
 class RemoteWorkers:
@@ -62,15 +71,34 @@ class RemoteWorkers:
         self.index_of: dict[str, int] = {}
         self.ready: list[str] = []
         self.plan: Plan | None = None
+        self.offsets: dict[str, ClockOffset] = {}
+        """Per worker (client id), the reading of least round trip so far."""
 
     def count(self) -> int:
         return int(self.runner.worker_count)
 
     def on_ready(self, client: str) -> None:
-        """A worker registered its handlers: it may now be sent the plan."""
+        """A worker registered its handlers: it may now be sent the plan, and its clock is
+        read against this one."""
         self.ready.append(client)
+        gevent.spawn(self._probe, client)
         if self.plan is not None:
             self._send(self.plan, client)
+
+    def _probe(self, client: str) -> None:
+        for _ in range(CLOCK_PROBES):
+            self._send(ClockProbe(time.time()), client)
+            gevent.sleep(CLOCK_PROBE_GAP)
+
+    def on_reading(self, client: str, reading: ClockReading) -> None:
+        found = ClockOffset.of(reading.sent, reading.clock, time.time())
+        best = self.offsets.get(client)
+        if best is None or found.round_trip_ms < best.round_trip_ms:
+            self.offsets[client] = found
+
+    def clocks(self) -> dict[str, ClockOffset]:
+        indexes = self.runner.worker_indexes
+        return {str(indexes[c]): o for c, o in self.offsets.items() if c in indexes}
 
     def send(self, message: ToWorker) -> None:
         if isinstance(message, Halt):
@@ -93,7 +121,7 @@ class RemoteWorkers:
         if owning is not None:
             self._send(message, owning)
 
-    def _send(self, message: ToWorker, client: str) -> None:
+    def _send(self, message: ToWorker | ClockProbe, client: str) -> None:
         self.runner.send_message(message.kind, message.to_dict(), client_id=client)
 
 
@@ -116,6 +144,9 @@ class InProcess:
 
     def count(self) -> int:
         return 1
+
+    def clocks(self) -> dict[str, ClockOffset]:
+        return {}
 
     def send(self, message: ToMaster | ToWorker) -> None:
         if isinstance(message, Plan | Reply | Halt):
@@ -154,6 +185,12 @@ def _wire(environment: Environment) -> Replay:
         runner.register_message(
             Ready.kind, lambda environment, msg, **kw: workers.on_ready(msg.node_id)
         )
+        runner.register_message(
+            ClockReading.kind,
+            lambda environment, msg, **kw: workers.on_reading(
+                msg.node_id, ClockReading.from_dict(msg.data)
+            ),
+        )
         environment.events.worker_report.add_listener(
             lambda client_id, data, **kw: master.live.merge(data.get(LIVE_KPIS))
         )
@@ -170,6 +207,13 @@ def _wire(environment: Environment) -> Replay:
         )
         runner.register_message(
             Halt.kind, lambda environment, msg, **kw: worker.receive(Halt.from_dict(msg.data))
+        )
+        # Answered at once, in the handler: any delay here would read as clock offset.
+        runner.register_message(
+            ClockProbe.kind,
+            lambda environment, msg, **kw: link.send(
+                ClockReading(ClockProbe.from_dict(msg.data).sent, time.time())
+            ),
         )
         environment.events.report_to_master.add_listener(
             lambda client_id, data, **kw: data.__setitem__(LIVE_KPIS, worker.live.take())

@@ -35,7 +35,14 @@ from sim.loadtest.delivery import delivery_ms
 from sim.loadtest.emulator import Outbound, ProviderEmulator
 from sim.loadtest.live import LiveKpis
 from sim.loadtest.messages import Halt, Left, Plan, Records, Reply, ToWorker
-from sim.loadtest.raw import EmulatorCounts, OpenSpan, Percentiles, RawReplay, write_raw
+from sim.loadtest.raw import (
+    ClockOffset,
+    EmulatorCounts,
+    OpenSpan,
+    Percentiles,
+    RawReplay,
+    write_raw,
+)
 from sim.loadtest.runs import for_run
 from sim.loadtest.settings import RETRIED, ReplaySettings
 from sim.results import write_results
@@ -58,6 +65,10 @@ class WorkerLink(Protocol):
 
     def send(self, message: ToWorker) -> None:
         """A plan to every worker, a reply to the worker playing its customer."""
+        ...
+
+    def clocks(self) -> dict[str, ClockOffset]:
+        """Per worker index, its clock's offset from this process's (none in one process)."""
         ...
 
 
@@ -290,6 +301,7 @@ class Master:
             problems=self.floor.problems + [p for report in self.reports for p in report.problems],
             finished=time.time(),
             responder=self.settings.responder,
+            clocks=self.workers.clocks(),
         )
         if self.settings.out is not None:
             write_raw(raw, self.settings.out)

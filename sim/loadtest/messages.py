@@ -7,6 +7,8 @@ start-up order:
 
 - worker -> master :class:`Ready`: its handlers are registered (Locust connects a worker before
   its ``init`` event fires, so a message sent to it straight away can arrive before the handler);
+- master -> each ready worker, a few times :class:`ClockProbe`, worker -> master
+  :class:`ClockReading`: the worker's wall clock against the master's (:class:`ClockOffset`);
 - master -> each ready worker :class:`Plan`: which run starts (:mod:`sim.loadtest.runs`), when
   its scenario time 0 is, how many workers share the trace and when the run must end; sent at
   each test start, or on ``ready`` when that comes later;
@@ -42,6 +44,25 @@ class Ready(_Message):
     """A worker can now be sent the plan."""
 
     kind: ClassVar[str] = "ready"
+
+
+@dataclass(frozen=True, slots=True)
+class ClockProbe(_Message):
+    """The master asks a worker for its wall time (``sent``: the master's, as it asked)."""
+
+    kind: ClassVar[str] = "clock-probe"
+
+    sent: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClockReading(_Message):
+    """A worker's answer to a :class:`ClockProbe`: its wall time as the probe arrived."""
+
+    kind: ClassVar[str] = "clock-reading"
+
+    sent: float
+    clock: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +127,7 @@ class Records(_Message):
     """The run the records are of (a late report of an earlier run is dropped)."""
 
 
-ToMaster = Ready | Left | Records
+ToMaster = Ready | ClockReading | Left | Records
 """What a worker sends."""
 
 ToWorker = Plan | Reply | Halt

@@ -15,7 +15,8 @@ with pydantic (:func:`read_plain`), as the worker-master messages are. The file 
      "delivered": {customer key: count}, "outbound": {customer key: [wall time...]},
      "emulator": {"received": n, "rejected": n}, "lateness": Percentiles (seconds),
      "ack_ms": Percentiles (milliseconds), "delivery_ms": Percentiles (milliseconds),
-     "problems": [text...], "finished": wall time, "responder": "agents" or "bot"}
+     "problems": [text...], "finished": wall time, "responder": "agents" or "bot",
+     "clocks": {worker index: ClockOffset}}
 
 Reply delivery latency is the wall time from the gateway accepting an agent's reply (the agent's
 ``POST /conversations/{cid}/reply`` returned 2xx: ``HandledConversation.accepted``) to the
@@ -223,6 +224,21 @@ class EmulatorCounts(Plain):
     rejected: int
 
 
+@dataclass(frozen=True, slots=True)
+class ClockOffset(Plain):
+    """How far a worker's wall clock is from the master's, NTP's way: the master sends its time
+    ``t1``, the worker answers with its own ``t2``, the answer arrives at ``t3``; the offset is
+    ``t2 - (t1 + t3) / 2``, uncertain by half the round trip ``t3 - t1`` (the best of a few
+    probes: the one of least round trip)."""
+
+    offset_ms: float
+    round_trip_ms: float
+
+    @classmethod
+    def of(cls, sent: float, clock: float, received: float) -> ClockOffset:
+        return cls((clock - (sent + received) / 2) * 1000.0, (received - sent) * 1000.0)
+
+
 @dataclass(slots=True)
 class RawReplay(Plain):
     """Everything one replay measured; see the module docstring for the file."""
@@ -256,6 +272,8 @@ class RawReplay(Plain):
     still down when the run ended)."""
     responder: Responder = "agents"
     """Who answered: emulated agents, or the gateway's bot (files without it: agents)."""
+    clocks: dict[str, ClockOffset] = field(default_factory=dict)
+    """Per worker index, its clock's offset from the master's (none with one process)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = {"format": FORMAT, "version": VERSION, **asdict(self)}
@@ -270,6 +288,7 @@ class RawReplay(Plain):
             "problems",
             "finished",
             "responder",
+            "clocks",
         ):
             data[key] = data.pop(key)  # after "accepting", as files have always had them
         return data
