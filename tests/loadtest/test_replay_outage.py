@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from subprocess import Popen
 
+import httpx
 import pytest
 
 from sim.loadtest.run import catches, free_port, reference_gateway, started_gateway
@@ -38,10 +39,10 @@ def short_trace(tmp_path: Path, seconds: float = 1800.0) -> Path:
     return path
 
 
-def start_replay(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
+def start_replay(tmp_path: Path, *extra: str, seconds: float = 1800.0) -> subprocess.Popen[str]:
     command = [
         sys.executable, "-m", "sim", "replay", str(SMALL), "--speedup", str(SPEEDUP),
-        "--trace", str(short_trace(tmp_path)), "--out", str(tmp_path / "run"),
+        "--trace", str(short_trace(tmp_path, seconds)), "--out", str(tmp_path / "run"),
         "--time-limit", "90", *extra,
     ]  # fmt: skip
     return subprocess.Popen(
@@ -66,23 +67,41 @@ def children(pid: int) -> list[tuple[int, str]]:
     return found
 
 
-def wait_for_child(pid: int, marker: str, timeout: float) -> int:
+def wait_for_child(pid: int, marker: str, timeout: float) -> tuple[int, str]:
+    """The first child process of ``pid`` whose command line has ``marker``: (pid, command)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for child, command in children(pid):
             if marker in command:
-                return child
+                return child, command
         time.sleep(0.1)
     raise AssertionError(f"no child process with {marker!r} within {timeout} s")
+
+
+def wait_for_agents(url: str, timeout: float) -> None:
+    """Until the gateway at ``url`` has agents logged in: the replay's run has begun (its first
+    agents log in at its start), so that what a test does next happens mid-run, however long
+    Locust took to start."""
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=url, timeout=1.0) as http:
+        while time.monotonic() < deadline:
+            try:
+                if http.get("/healthz").json()["agents"]["active"] > 0:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+    raise AssertionError(f"no agent logged in at {url} within {timeout} s")
 
 
 @pytest.mark.slow
 def test_a_gateway_that_dies_ends_the_replay_within_seconds(tmp_path):
     replay = start_replay(tmp_path)
     try:
-        gateway = wait_for_child(replay.pid, " gateway ", 30)
-        wait_for_child(replay.pid, "locust", 30)
-        time.sleep(4.0)  # mid-run: arrivals last 11 wall seconds
+        gateway, command = wait_for_child(replay.pid, " gateway ", 30)
+        port = command.split("--port ", 1)[1].split()[0]
+        wait_for_agents(f"http://127.0.0.1:{port}", 60)
+        time.sleep(1.5)  # mid-run: 6 scenario minutes into 30 (7.5 wall seconds) of arrivals
         os.kill(gateway, signal.SIGKILL)
         killed = time.monotonic()
         stdout, stderr = replay.communicate(timeout=60)
@@ -100,17 +119,21 @@ def test_a_gateway_that_dies_ends_the_replay_within_seconds(tmp_path):
 
 
 @contextmanager
-def replay_of_own_gateway(tmp_path: Path, *extra: str) -> Iterator[tuple[int, Popen[str]]]:
+def replay_of_own_gateway(
+    tmp_path: Path, *extra: str, seconds: float = 1800.0
+) -> Iterator[tuple[int, Popen[str]]]:
     """A reference gateway started here (the replay is told its URL), its process id, and a
-    replay of it started with ``extra`` options, once Locust runs; the gateway is never left
-    stopped."""
+    replay of the first ``seconds`` of the trace started with ``extra`` options, once its run
+    has begun; the gateway is never left stopped."""
     emulator = free_port()
     with reference_gateway(SMALL, emulator, tmp_path / "gateway.log") as url:
         port = url.rsplit(":", 1)[1]
         (gateway,) = [pid for pid, command in children(os.getpid()) if f"--port {port}" in command]
-        replay = start_replay(tmp_path, "--gateway", url, "--emulator-port", str(emulator), *extra)
+        replay = start_replay(
+            tmp_path, "--gateway", url, "--emulator-port", str(emulator), *extra, seconds=seconds
+        )
         try:
-            wait_for_child(replay.pid, "locust", 30)
+            wait_for_agents(url, 60)
             yield gateway, replay
         finally:
             os.kill(gateway, signal.SIGCONT)
@@ -120,8 +143,10 @@ def replay_of_own_gateway(tmp_path: Path, *extra: str) -> Iterator[tuple[int, Po
 
 @pytest.mark.slow
 def test_an_outage_is_reported_with_its_start_end_and_effect(tmp_path):
-    with replay_of_own_gateway(tmp_path) as (gateway, replay):
-        time.sleep(4.0)
+    # 20 scenario minutes (5 wall seconds of arrivals): frozen from the 1st to the 4th second,
+    # so that customers arrive during the outage and after it.
+    with replay_of_own_gateway(tmp_path, seconds=1200.0) as (gateway, replay):
+        time.sleep(1.0)
         os.kill(gateway, signal.SIGSTOP)  # frozen: connections wait, /healthz times out
         time.sleep(3.0)
         os.kill(gateway, signal.SIGCONT)
@@ -142,7 +167,7 @@ def test_an_outage_is_reported_with_its_start_end_and_effect(tmp_path):
 @pytest.mark.slow
 def test_an_outage_longer_than_the_limit_ends_the_run(tmp_path):
     with replay_of_own_gateway(tmp_path, "--outage-limit", "2") as (gateway, replay):
-        time.sleep(3.0)
+        time.sleep(1.0)
         os.kill(gateway, signal.SIGSTOP)
         stopped = time.monotonic()
         stdout, stderr = replay.communicate(timeout=90)
@@ -154,16 +179,19 @@ def test_an_outage_longer_than_the_limit_ends_the_run(tmp_path):
 
 @pytest.mark.slow
 def test_a_gateway_killed_and_restarted_mid_replay_loses_nothing(tmp_path):
-    """SIGKILL of a gateway on its durable store in the middle of a replay, a restart on the
-    same store and port 1.5 s later: customers redeliver what was not acknowledged, agents
-    resume with their tokens and event numbers, every conversation ends, nothing acknowledged
-    is lost, and the outage is in the verdict with its effect."""
+    """SIGKILL of a gateway on its durable store in the middle of a replay (1.5 s into 5 wall
+    seconds of arrivals), a restart on the same store and port 1.5 s later: customers redeliver
+    what was not acknowledged, agents resume with their tokens and event numbers, every
+    conversation ends, nothing acknowledged is lost, and the outage is in the verdict with its
+    effect."""
     emulator, port = free_port(), free_port()
     with started_gateway(SMALL, emulator, tmp_path / "first.log", port=port) as first:
-        replay = start_replay(tmp_path, "--gateway", first.url, "--emulator-port", str(emulator))
+        replay = start_replay(
+            tmp_path, "--gateway", first.url, "--emulator-port", str(emulator), seconds=1200.0
+        )
         try:
-            wait_for_child(replay.pid, "locust", 30)
-            time.sleep(4.0)
+            wait_for_agents(first.url, 60)
+            time.sleep(1.5)
             assert first.process is not None
             first.process.kill()
             first.process.wait(timeout=10)
