@@ -82,7 +82,6 @@ from typing import Any, Literal
 
 import numpy as np
 import yaml
-from scipy import stats
 from scipy.optimize import least_squares
 
 from sim.catalogue import BY_KEY, KEYS, Unit
@@ -90,7 +89,7 @@ from sim.distributions import Constant, Empirical, Exponential, Gamma, Lognormal
 from sim.durations import format_clock, format_duration, parse_duration
 from sim.history import History, LoggedConversation
 from sim.kpi import ALL, Measurement
-from sim.results import Results, summarise
+from sim.results import Results, summarise, t_quantile
 from sim.runner import Runner, Traffic
 from sim.scenario import AgentGroup, Channel, Scenario
 from sim.trace import Conversation, Trace, Turn
@@ -375,7 +374,7 @@ class Observation:
         if not self.half_width:
             return 0.0
         if self.replications is not None and self.replications > 1:
-            return self.half_width / float(stats.t.ppf(0.975, self.replications - 1))
+            return self.half_width / t_quantile(self.replications - 1)
         return self.half_width / Z_975
 
 

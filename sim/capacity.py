@@ -22,13 +22,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from sim import __version__
 from sim.catalogue import BY_KEY, HIGHER, Kpi, held_to_baseline
 from sim.errors import InputError
 from sim.kpi import ALL, KpiValues, Measurement
-from sim.results import Results, Stat, read_results
+from sim.results import Results, Stat, read_results, t_quantile
 from sim.scenario import Scenario
 from sim.verdict import Check, Verdict
 
@@ -115,7 +114,7 @@ def paired_half_width(differences: Sequence[float]) -> float | None:
     if len(differences) < 2:
         return None
     values = np.asarray(differences, dtype=float)
-    t = float(stats.t.ppf(0.975, len(values) - 1))
+    t = t_quantile(len(values) - 1)
     return t * float(values.std(ddof=1)) / math.sqrt(len(values))
 
 

@@ -194,5 +194,13 @@ def test_web_ui_runs_a_distributed_replay_to_its_end(tmp_path):
     assert "replay vs model" in compared.stdout
     replay = json.loads((verdict / "replay" / "results.json").read_text())
     assert replay["source"] == "replay" and replay["validity"]["lost_inbound"] == 0
+    # Both workers' clocks were read against the master's: on one machine they are one clock,
+    # so the offset is within the reading's own uncertainty (half a loopback round trip).
+    clocks = json.loads((tmp_path / "raw.json").read_text())["clocks"]
+    assert set(clocks) == {"0", "1"}, clocks
+    for clock in clocks.values():
+        assert 0 < clock["round_trip_ms"] < 100, clocks
+        assert abs(clock["offset_ms"]) <= clock["round_trip_ms"] / 2 + 0.1, clocks
+    assert replay["validity"]["clock_offset_ms"] is not None
     report = chatsim("report", verdict / "model", verdict / "replay", "--out", tmp_path / "ui.html")
     assert report.returncode == 0, report.stderr
