@@ -10,6 +10,7 @@ import pytest
 from sim.errors import InputError
 from sim.loadtest.raw import (
     AgentLog,
+    ClockOffset,
     CustomerRecord,
     EmulatorCounts,
     HandledConversation,
@@ -80,6 +81,7 @@ def measured() -> RawReplay:
         delivery_ms=Percentiles(10.0, 100.0, 100.0),
         problems=["agent a-0001: reply to cv-2 answered 500"],
         finished=1002.0,
+        clocks={"0": ClockOffset(0.05, 0.8), "1": ClockOffset(-0.02, 1.1)},
     )
 
 
@@ -109,6 +111,7 @@ def test_a_raw_file_reads_back_as_written(tmp_path):
         "problems",
         "finished",
         "responder",
+        "clocks",
     ]
     assert data["format"] == "chatsim-replay-raw" and data["version"] == 1
     assert data["responder"] == "agents"
