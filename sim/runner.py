@@ -271,6 +271,12 @@ class Runner:
             if keep_first:
                 for p in range(len(plays)):
                     here(p, 0)
+            if self._own:
+                # Then this process takes, from the end, what no worker has started: the last
+                # rounds are shared by one more process instead of waiting on one worker.
+                for future in reversed(list(futures)):
+                    if future.cancel():
+                        here(*futures.pop(future))
             for future in as_completed(futures):
                 done(*futures[future], future.result())
         return [
