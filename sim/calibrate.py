@@ -492,21 +492,27 @@ def observations_from_results(
                 f"{key} belongs to agents, not to a channel: observe it in total with --observe",
                 parameter="observe_kpi",
             )
+
+    def observe(table: dict[str, Any], channel: str, **where: Any) -> None:
+        """An observation of every known KPI ``table`` defines, with its half-width."""
+        for key in known:
+            stat = table.get(key) or {}
+            mean = stat.get("mean")
+            if mean is not None:
+                found.append(
+                    Observation(
+                        key,
+                        mean,
+                        channel,
+                        half_width=stat.get("ci95"),
+                        replications=results.replications,
+                        **where,
+                    )
+                )
+
     if not per_interval:
         for name in chosen:
-            for key in known:
-                stat = results.channels[name].get(key) or {}
-                mean = stat.get("mean")
-                if mean is not None:
-                    found.append(
-                        Observation(
-                            key,
-                            mean,
-                            name,
-                            half_width=stat.get("ci95"),
-                            replications=results.replications,
-                        )
-                    )
+            observe(results.channels[name], name)
         return found
     if abs(results.interval - scenario.interval) > 1e-9:
         raise CalibrationError(
@@ -518,21 +524,7 @@ def observations_from_results(
         row_channel = row.get("channel")
         if row_channel not in chosen or row.get("index") is None:
             continue
-        for key in known:
-            stat = row.get(key) or {}
-            mean = stat.get("mean")
-            if mean is not None:
-                found.append(
-                    Observation(
-                        key,
-                        mean,
-                        str(row_channel),
-                        interval=int(row["index"]),
-                        at=str(row.get("start", "")),
-                        half_width=stat.get("ci95"),
-                        replications=results.replications,
-                    )
-                )
+        observe(row, str(row_channel), interval=int(row["index"]), at=str(row.get("start", "")))
     return found
 
 

@@ -89,15 +89,26 @@ class _Kept:
     traces: dict[int, Trace] = {}  # noqa: RUF012  (one per process, replaced per traffic)
 
 
-def _trace(traffic: Traffic, key: str, keep: bool, replication: int) -> Trace:
-    if not keep:
-        return traffic.draw(replication)
+def _kept(key: str) -> dict[int, Trace]:
+    """This process's traces of the traffic of runner ``key`` (the last traffic's only)."""
     if _Kept.key != key:
         _Kept.key, _Kept.traces = key, {}
-    found = _Kept.traces.get(replication)
+    return _Kept.traces
+
+
+def _draw(traffic: Traffic, replication: int, kept: dict[int, Trace] | None) -> Trace:
+    """The trace of ``replication``, from ``kept`` or drawn (and kept there, when given)."""
+    if kept is None:
+        return traffic.draw(replication)
+    found = kept.get(replication)
     if found is None:
-        found = _Kept.traces[replication] = traffic.draw(replication)
+        found = kept[replication] = traffic.draw(replication)
     return found
+
+
+def _simulate(traffic: Traffic, play: Play, replication: int, kept: dict[int, Trace] | None) -> Run:
+    trace = _draw(traffic, replication, kept)
+    return simulate_trace(play.scenario, trace if play.adjust is None else play.adjust(trace))
 
 
 def _play(
@@ -111,10 +122,8 @@ def _play(
     intervals: bool,
 ) -> list[Measurement]:
     """One task: replication ``replication`` of ``play``, measured once per scope."""
-    trace = _trace(traffic, key, keep, replication)
-    scenario = play.scenario
-    run = simulate_trace(scenario, trace if play.adjust is None else play.adjust(trace))
-    return _measured(run, scenario, scopes, quantiles, intervals)
+    run = _simulate(traffic, play, replication, _kept(key) if keep else None)
+    return _measured(run, play.scenario, scopes, quantiles, intervals)
 
 
 def _measured(
@@ -153,7 +162,8 @@ class Runner:
         self._executor = (
             ProcessPoolExecutor(min(jobs, traffic.replications * width)) if self._own else executor
         )
-        self._traces: dict[int, Trace] = {}
+        self._kept: dict[int, Trace] | None = {} if keep_traces else None
+        """The traces this process drew (its own: several runners may live in one process)."""
 
     def close(self) -> None:
         """Shut the runner's own worker processes down (a given executor stays open)."""
@@ -173,12 +183,7 @@ class Runner:
 
     def trace(self, replication: int) -> Trace:
         """The trace of ``replication`` in this process (kept with ``keep_traces``)."""
-        found = self._traces.get(replication)
-        if found is None:
-            found = self.traffic.draw(replication)
-            if self.keep_traces:
-                self._traces[replication] = found
-        return found
+        return _draw(self.traffic, replication, self._kept)
 
     def simulate(self, scenario: Scenario, replication: int) -> Run:
         """One run of ``scenario`` on ``replication``'s trace, in this process."""
@@ -244,12 +249,8 @@ class Runner:
                 on_replication(len(measured))
 
         def here(p: int, r: int) -> None:
-            trace = self.trace(r)
-            play = plays[p]
-            run = simulate_trace(
-                play.scenario, trace if play.adjust is None else play.adjust(trace)
-            )
-            measurements = _measured(run, play.scenario, *how)
+            run = _simulate(self.traffic, plays[p], r, self._kept)
+            measurements = _measured(run, plays[p].scenario, *how)
             if r == 0 and keep_first:
                 firsts[p] = run
                 if on_first is not None:

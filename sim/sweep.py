@@ -66,7 +66,7 @@ from sim.calibrate import (
 )
 from sim.capacity import target_checks
 from sim.durations import parse_duration
-from sim.kpi import ALL, Measurement
+from sim.kpi import ALL
 from sim.results import Results, ResultsHeader, aggregate
 from sim.runner import Play, Runner, Traffic
 from sim.scenario import AgentGroup, Channel, Scenario, Volume
@@ -517,13 +517,12 @@ def run_sweep(
     with Runner(
         traffic, jobs=jobs, executor=executor, keep_traces=True, width=len(plays)
     ) as runner:
-        batches = runner.run_all(plays, quantiles=False, on_replication=on_run)
+        # The sweep reports the day, not its intervals: the runs come back without them.
+        batches = runner.run_all(plays, quantiles=False, intervals=False, on_replication=on_run)
     points: list[Point] = []
     for index, (values, play, batch) in enumerate(zip(values_of, plays, batches, strict=True)):
         candidate = play.scenario
-        # The sweep reports the day, not its intervals: they are left out of the summary.
-        measured: list[Measurement] = [{**m, "intervals": []} for m in batch.measurements[0]]
-        results = aggregate(measured, ResultsHeader.of(candidate, seed=seed))
+        results = aggregate(batch.measurements[0], ResultsHeader.of(candidate, seed=seed))
         hours = agent_hours(candidate)
         costs = {group.group: group.cost for group in candidate.agents}
         cost = sum(h * costs[g] for g, h in hours.items())
