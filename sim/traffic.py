@@ -17,12 +17,13 @@ from __future__ import annotations
 import math
 import statistics
 import zlib
+from itertools import repeat
 
 import numpy as np
 
 from sim.collector import collector_paused
 from sim.scenario import Channel, Scenario
-from sim.texts import TextSource
+from sim.texts import Customer, TextSource
 from sim.trace import BotOutcome, Conversation, Trace, TraceHeader, Turn
 
 _TEXT_STREAM = 0x7E47
@@ -92,6 +93,11 @@ def _ms(values: np.ndarray) -> list[float]:
     return np.round(values, 3).tolist()  # type: ignore[no-any-return]
 
 
+def _turn(text: str, think: float, reply: float) -> Turn:
+    # Turn's own constructor is a Python-level lambda; tuple.__new__ is the same tuple, in C.
+    return tuple.__new__(Turn, (text, think, reply))
+
+
 class _ChannelDraws:
     """The numbers of one channel's conversations, drawn column by column from its stream."""
 
@@ -102,7 +108,9 @@ class _ChannelDraws:
         self.name = name
         self.protocol = channel.protocol
         level = volume_level(channel.volume_cv, z)
-        self.times = _ms(draw_arrivals(rng, scenario, name, level))
+        arrivals = draw_arrivals(rng, scenario, name, level)
+        self.arrivals = np.round(arrivals, 3)
+        self.times: list[float] = self.arrivals.tolist()
         n = len(self.times)
         self.patience = _ms(channel.patience.sample(rng, n))
         self.close_after = _ms(channel.close_after.sample(rng, n))
@@ -112,14 +120,63 @@ class _ChannelDraws:
             self.bots = list(map(BotOutcome, contained, _ms(channel.bot.time.sample(rng, n))))
         counts = channel.turns.sample(rng, n)
         self.counts: list[int] = counts.tolist()
-        self.offsets: list[int] = (np.cumsum(counts) - counts).tolist()
+        offsets = np.cumsum(counts) - counts
+        self.offsets: list[int] = offsets.tolist()
         total = int(counts.sum())
-        self.think = _ms(channel.think.sample(rng, total))
+        think = np.round(channel.think.sample(rng, total), 3)
+        think[offsets] = 0.0  # a conversation's first message comes with it
+        self.think: list[float] = think.tolist()
         self.reply = _ms(channel.reply.sample(rng, total))
         if channel.first_reply is not None:
             firsts = _ms(channel.first_reply.sample(rng, n))
             for i, p in enumerate(self.offsets):
                 self.reply[p] = firsts[i]
+
+    def turns(self) -> list[tuple[Turn, ...]]:
+        """Each conversation's turns, without texts."""
+        every = list(map(_turn, repeat(""), self.think, self.reply))
+        return [tuple(every[p : p + k]) for p, k in zip(self.offsets, self.counts, strict=True)]
+
+    def turns_with(self, i: int, messages: list[str]) -> tuple[Turn, ...]:
+        """Conversation ``i``'s turns with the customer's ``messages``."""
+        p, k = self.offsets[i], self.counts[i]
+        return tuple(map(_turn, messages, self.think[p : p + k], self.reply[p : p + k]))
+
+
+def _arrival_order(draws: list[_ChannelDraws]) -> list[np.ndarray]:
+    """Where each channel's conversations stand in the trace: ordered by arrival time, then
+    channel name, then their order within the channel."""
+    if len(draws) == 1:
+        return [np.arange(len(draws[0].times))]
+    rank = {name: r for r, name in enumerate(sorted(d.name for d in draws))}
+    times = np.concatenate([d.arrivals for d in draws])
+    names = np.concatenate([np.full(len(d.times), rank[d.name]) for d in draws])
+    within = np.concatenate([np.arange(len(d.times)) for d in draws])
+    position = np.empty(len(times), dtype=np.int64)
+    position[np.lexsort((within, names, times))] = np.arange(len(times))
+    bounds = np.cumsum([0, *(len(d.times) for d in draws)])
+    return [position[bounds[c] : bounds[c + 1]] for c in range(len(draws))]
+
+
+def _with_texts(
+    draws: list[_ChannelDraws], positions: list[np.ndarray], source: TextSource
+) -> tuple[list[Customer], list[tuple[Turn, ...]]]:
+    """The customer and the turns with texts of each conversation, by trace position: texts
+    and customers come from one stream, in trace order."""
+    n = sum(len(at) for at in positions)
+    channel_of = np.empty(n, dtype=np.int64)
+    index_of = np.empty(n, dtype=np.int64)
+    for c, at in enumerate(positions):
+        channel_of[at] = c
+        index_of[at] = np.arange(len(at))
+    customers: list[Customer] = []
+    turns: list[tuple[Turn, ...]] = []
+    for c, i in zip(channel_of.tolist(), index_of.tolist(), strict=True):
+        d = draws[c]
+        customer, female = source.customer(d.protocol)
+        customers.append(customer)
+        turns.append(d.turns_with(i, source.texts(d.counts[i], female)))
+    return customers, turns
 
 
 def draw_trace(
@@ -141,43 +198,30 @@ def draw_trace(
         _ChannelDraws(stream(seed, replication, channel_key(name)), scenario, name, z)
         for name in scenario.channels
     ]
-    order = (
-        sorted((t, d.name, i, d) for d in draws for i, t in enumerate(d.times))
-        if len(draws) > 1
-        else [(t, draws[0].name, i, draws[0]) for i, t in enumerate(draws[0].times)]
-    )
-    width = max(6, len(str(len(order))))
-    source = (
-        TextSource(seed * 1_000_003 + replication * 7919 + _TEXT_STREAM, locale) if texts else None
-    )
-    conversations = []
+    positions = _arrival_order(draws)
+    n = sum(len(d.times) for d in draws)
+    width = max(6, len(str(n)))
+    ids = [f"c{number:0{width}d}" for number in range(1, n + 1)]
+    conversations: list[Conversation] = [None] * n  # type: ignore[list-item]  # filled below
     with collector_paused():
-        for number, (t, name, i, d) in enumerate(order, start=1):
-            k, p = d.counts[i], d.offsets[i]
-            customer = None
-            if source is None:
-                messages = [""] * k
-            else:
-                customer, female = source.customer(d.protocol)
-                messages = source.texts(k, female)
-            if k == 1:
-                turns: tuple[Turn, ...] = (Turn(messages[0], 0.0, d.reply[p]),)
-            else:
-                turns = tuple(
-                    map(Turn, messages, [0.0, *d.think[p + 1 : p + k]], d.reply[p : p + k])
-                )
-            conversations.append(
-                Conversation(
-                    f"c{number:0{width}d}",
-                    name,
-                    t,
-                    customer,
-                    d.bots[i],
-                    d.patience[i],
-                    d.close_after[i],
-                    turns,
-                )
+        if texts:
+            source = TextSource(seed * 1_000_003 + replication * 7919 + _TEXT_STREAM, locale)
+            customers, turns = _with_texts(draws, positions, source)
+        for d, at in zip(draws, positions, strict=True):
+            where = at.tolist()
+            made = map(
+                Conversation,
+                [ids[p] for p in where],
+                repeat(d.name),
+                d.times,
+                [customers[p] for p in where] if texts else repeat(None),
+                d.bots,
+                d.patience,
+                d.close_after,
+                [turns[p] for p in where] if texts else d.turns(),
             )
+            for p, conversation in zip(where, made, strict=True):
+                conversations[p] = conversation
     header = TraceHeader(
         scenario=scenario.name,
         scenario_sha256=scenario.sha256,
