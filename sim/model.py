@@ -123,7 +123,12 @@ class Model:
                 progress(checkpoint / horizon)
                 checkpoint += step
             env.run()
-        return Run(self.records, [agent.record for agent in self.agents], env.now, self.roster)
+        run = Run(self.records, [agent.record for agent in self.agents], env.now, self.roster)
+        # The roster player and the model point at each other: a cycle only the cyclic
+        # collector would free, with every agent and record hanging from it. Cut, the model is
+        # freed as soon as it is dropped, so a run leaves no garbage behind (sim.collector).
+        del self.player
+        return run
 
     # -- conversations ---------------------------------------------------------------------
 

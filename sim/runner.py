@@ -27,6 +27,7 @@ from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
+from sim.collector import collector_paused
 from sim.kpi import Measurement, measure
 from sim.model import simulate_trace
 from sim.records import Run
@@ -122,8 +123,9 @@ def _play(
     intervals: bool,
 ) -> list[Measurement]:
     """One task: replication ``replication`` of ``play``, measured once per scope."""
-    run = _simulate(traffic, play, replication, _kept(key) if keep else None)
-    return _measured(run, play.scenario, scopes, quantiles, intervals)
+    with collector_paused():
+        run = _simulate(traffic, play, replication, _kept(key) if keep else None)
+        return _measured(run, play.scenario, scopes, quantiles, intervals)
 
 
 def _measured(
@@ -257,6 +259,29 @@ class Runner:
                     on_first(p, run)
             done(p, r, measurements)
 
+        # One pause for the whole loop (sim.collector): resumed between its steps, the collector
+        # would rescan each step's survivors (traces, records) and find almost nothing to free.
+        with collector_paused():
+            self._loop(plays, here, done, how, keep_first)
+        return [
+            Batch(
+                [[measured[p, r][s] for r in range(n)] for s in range(len(scopes))],
+                firsts.get(p),
+            )
+            for p in range(len(plays))
+        ]
+
+    def _loop(
+        self,
+        plays: Sequence[Play],
+        here: Callable[[int, int], None],
+        done: Callable[[int, int, list[Measurement]], None],
+        how: tuple[list[Scope], bool, bool],
+        keep_first: bool,
+    ) -> None:
+        """Play every replication of every play: in this process, or on the executor with this
+        process playing the kept first runs and whatever no worker has started."""
+        n = self.replications
         if self._executor is None:
             for p in range(len(plays)):
                 for r in range(n):
@@ -280,10 +305,3 @@ class Runner:
                         here(*futures.pop(future))
             for future in as_completed(futures):
                 done(*futures[future], future.result())
-        return [
-            Batch(
-                [[measured[p, r][s] for r in range(n)] for s in range(len(scopes))],
-                firsts.get(p),
-            )
-            for p in range(len(plays))
-        ]

@@ -93,11 +93,6 @@ def _ms(values: np.ndarray) -> list[float]:
     return np.round(values, 3).tolist()  # type: ignore[no-any-return]
 
 
-def _turn(text: str, think: float, reply: float) -> Turn:
-    # Turn's own constructor is a Python-level lambda; tuple.__new__ is the same tuple, in C.
-    return tuple.__new__(Turn, (text, think, reply))
-
-
 class _ChannelDraws:
     """The numbers of one channel's conversations, drawn column by column from its stream."""
 
@@ -134,13 +129,15 @@ class _ChannelDraws:
 
     def turns(self) -> list[tuple[Turn, ...]]:
         """Each conversation's turns, without texts."""
-        every = list(map(_turn, repeat(""), self.think, self.reply))
+        # Turn's own constructor is a Python-level lambda; tuple.__new__ makes the same tuple
+        # in C, and map keeps the whole loop there.
+        every = list(map(tuple.__new__, repeat(Turn), zip(repeat(""), self.think, self.reply)))
         return [tuple(every[p : p + k]) for p, k in zip(self.offsets, self.counts, strict=True)]
 
     def turns_with(self, i: int, messages: list[str]) -> tuple[Turn, ...]:
         """Conversation ``i``'s turns with the customer's ``messages``."""
         p, k = self.offsets[i], self.counts[i]
-        return tuple(map(_turn, messages, self.think[p : p + k], self.reply[p : p + k]))
+        return tuple(map(Turn, messages, self.think[p : p + k], self.reply[p : p + k]))
 
 
 def _arrival_order(draws: list[_ChannelDraws]) -> list[np.ndarray]:

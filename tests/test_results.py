@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -13,7 +14,14 @@ from hypothesis import strategies as st
 
 from sim.errors import InputError
 from sim.experiment import run_experiment
-from sim.results import Results, read_results, summarise, write_results
+from sim.results import (
+    Results,
+    encode_records,
+    read_results,
+    summarise,
+    write_records,
+    write_results,
+)
 from sim.scenario import load_scenario
 
 SMALL = Path(__file__).resolve().parents[1] / "scenarios" / "small.yaml"
@@ -129,3 +137,97 @@ def test_any_summary_round_trips(values):
         assert read_results(directory).to_dict() == json.loads(
             (Path(directory) / "results.json").read_text()
         )
+
+
+def _record(conversation_id: str, channel: str, agent: str | None, delays: list[float]) -> Any:
+    from sim.records import ConversationRecord
+    from sim.trace import BotOutcome, Conversation, Turn
+
+    talk = Conversation(
+        conversation_id,
+        channel,
+        1.0004999,
+        None,
+        BotOutcome(False, 2.0),
+        60.0,
+        5.0,
+        (Turn("", 0.0, 3.0),),
+    )
+    record = ConversationRecord(talk, silent=False)
+    record.queued_at, record.assigned_at = 3.0004999, 3.25
+    record.first_reply_at, record.agent_id = 6.123456, agent
+    record.answered, record.reply_delays = bool(delays), delays
+    return record
+
+
+def _rounded(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: (
+            round(value, 3)
+            if isinstance(value, float)
+            else [round(d, 3) for d in value]
+            if key == "reply_delays"
+            else value
+        )
+        for key, value in data.items()
+    }
+
+
+def test_records_file_holds_each_record_rounded_to_milliseconds() -> None:
+    """Every line of conversations.jsonl is the record's to_dict, in its key order, with its
+    times rounded to milliseconds: numpy rounds halves of a millisecond to even where Python's
+    round() looks at the binary value, so a time may differ by 1 ms at most, never more."""
+    experiment = run_experiment(load_scenario(SMALL), replications=1, seed=3)
+    records = experiment.first_run.conversations
+    lines = encode_records(records).decode().split("\n")
+    assert lines.pop() == ""
+    assert len(lines) == len(records) > 100
+    for line, record in zip(lines, records, strict=True):
+        found, expected = json.loads(line), _rounded(record.to_dict())
+        assert list(found) == list(expected)
+        for key, value in expected.items():
+            if isinstance(value, float):
+                assert found[key] == pytest.approx(value, abs=0.0010001), key
+                assert round(found[key], 3) == found[key], key
+            elif key == "reply_delays":
+                assert found[key] == pytest.approx(value, abs=0.0010001)
+                assert [round(d, 3) for d in found[key]] == found[key]
+            else:
+                assert found[key] == value, key
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(min_size=1, max_size=12),
+            st.text(min_size=1, max_size=12),
+            st.none() | st.text(max_size=12),
+            st.lists(st.floats(0, 1e6), max_size=3),
+        ),
+        max_size=6,
+    )
+)
+def test_any_strings_make_one_line_per_record(rows: list[Any]) -> None:
+    """Names that spell a record boundary, quotes, braces, newlines and any unicode stay
+    inside their own line."""
+    records = [_record(f'{i}"}},{{"id":{c}', ch, ag, ds) for i, (c, ch, ag, ds) in enumerate(rows)]
+    data = encode_records(records)
+    lines = data.split(b"\n")
+    assert lines.pop() == b""
+    assert [json.loads(line)["id"] for line in lines] == [r.id for r in records]
+    assert [json.loads(line)["agent"] for line in lines] == [r.agent_id for r in records]
+
+
+def test_records_are_written_in_chunks_as_they_come(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sim.results
+
+    monkeypatch.setattr(sim.results, "_CHUNK", 3)
+    records = [_record(f"c{i}", "chat", "a-1", [1.0, 2.5]) for i in range(8)]
+    path = write_records(tmp_path, iter(records))
+    assert path.read_bytes() == encode_records(records)
+    assert [json.loads(line)["id"] for line in path.read_text().splitlines()] == [
+        f"c{i}" for i in range(8)
+    ]
+    assert write_records(tmp_path / "none", []).read_bytes() == b""
