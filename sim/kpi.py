@@ -112,13 +112,17 @@ def _queue_max(times: np.ndarray, deltas: np.ndarray, edges: np.ndarray) -> np.n
         return result
     order = np.lexsort((deltas, times))  # at equal times, leaving before joining
     times, levels = times[order], np.cumsum(deltas[order])
-    for j in range(len(edges) - 1):
-        # The level an interval starts with counts every change at or before its first instant.
-        lo = int(np.searchsorted(times, edges[j], side="right"))
-        hi = int(np.searchsorted(times, edges[j + 1], side="left"))
-        start_level = levels[lo - 1] if lo > 0 else 0
-        inside = levels[lo:hi]
-        result[j] = max(start_level, inside.max()) if inside.size else start_level
+    # The level a bin starts with counts every change at or before its first instant; the
+    # changes inside it are those after that instant and before its end.
+    lo = np.searchsorted(times, edges[:-1], side="right")
+    hi = np.searchsorted(times, edges[1:], side="left")
+    result = np.where(lo > 0, levels[np.maximum(lo - 1, 0)], 0.0)
+    changed = lo < hi
+    if changed.any():
+        # Maximum over each [lo, hi) at once: reduceat over the pairs, every other slot.
+        bounds = np.stack((lo[changed], hi[changed]), axis=1).ravel()
+        inside = np.maximum.reduceat(np.append(levels, 0.0), bounds)[0::2]
+        result[changed] = np.maximum(result[changed], inside)
     return result
 
 
@@ -435,7 +439,9 @@ def _agent_time(run: Run, cols: _Columns, *bins: np.ndarray) -> list[list[dict[s
     ).reshape(-1, 3)
     away_start, away_end, away_slots = away[:, 0], away[:, 1], away[:, 2]
     busy = np.fromiter(
-        chain.from_iterable(chain.from_iterable(a.busy for a in agents)), dtype=float
+        chain.from_iterable(chain.from_iterable(a.busy for a in agents)),
+        dtype=float,
+        count=2 * sum(len(a.busy) for a in agents),
     ).reshape(-1, 2)
     busy_start, busy_end = busy[:, 0], busy[:, 1]
     held = ~np.isnan(cols.assigned)

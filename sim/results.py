@@ -89,12 +89,15 @@ def summarise_rows(table: np.ndarray) -> list[Stat]:
         widths[full] = t_quantile(n - 1) * sem
         half = widths.tolist()
     full_list: list[bool] = full.tolist()
+    empty_list: list[bool] = (~present.any(axis=1)).tolist()
     out: list[Stat] = []
     for i in range(rows):
         if full_list[i]:
             out.append(
                 {"mean": means_list[i], "ci95": half[i]} if n > 1 else {"mean": means_list[i]}
             )
+        elif empty_list[i]:  # undefined in every replication (a quiet night's response times)
+            out.append({"mean": None})
         else:
             row = table[i]
             out.append(summarise([None if math.isnan(v) else v for v in row.tolist()]))
@@ -199,14 +202,9 @@ def _aggregate(
         [m["intervals"][position] for m in measurements]
         for position in range(len(first["intervals"]))
     )
-    nan = math.nan
+    # One flat list, one conversion (numpy reads None as NaN).
     table = np.array(
-        [
-            [nan if (v := t[kpi]) is None else v for t in tables]
-            for tables in scopes
-            for kpi in KEYS
-        ],
-        dtype=float,
+        [t[kpi] for tables in scopes for kpi in KEYS for t in tables], dtype=float
     ).reshape(len(scopes) * len(KEYS), len(measurements))
     stats_of = summarise_rows(table)
     k = len(KEYS)

@@ -72,6 +72,33 @@ def test_kpis_of_a_known_run():
     assert second["bot_contained"] == 1 and second["offered"] == 0 and second["frt_mean"] is None
 
 
+def _queue_max_by_scanning(times: np.ndarray, deltas: np.ndarray, edges: np.ndarray) -> list[float]:
+    """The queue level at every instant, bin by bin: the definition, slowly."""
+    order = np.lexsort((deltas, times))
+    times, levels = times[order], np.cumsum(deltas[order])
+    found = []
+    for lo, hi in itertools.pairwise(edges):
+        start = [level for t, level in zip(times, levels, strict=True) if t <= lo]
+        inside = [level for t, level in zip(times, levels, strict=True) if lo < t < hi]
+        found.append(float(max([start[-1] if start else 0.0, *inside])))
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 40), st.integers(0, 20)), max_size=25),
+    st.lists(st.integers(0, 60), min_size=2, max_size=8, unique=True),
+)
+def test_queue_max_matches_scanning(waits: list[tuple[int, int]], edges: list[int]) -> None:
+    """Whole-number times make ties at the edges and between events common."""
+    from sim.kpi import _queue_max
+
+    times = np.array([float(t) for s, d in waits for t in (s, s + d)])
+    deltas = np.array([x for _ in waits for x in (1.0, -1.0)])
+    bins = np.sort(np.array(edges, dtype=float))
+    assert _queue_max(times, deltas, bins).tolist() == _queue_max_by_scanning(times, deltas, bins)
+
+
 def test_queue_max_at_interval_edges():
     from sim.kpi import _queue_max
 
