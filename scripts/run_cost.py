@@ -7,7 +7,7 @@ Prints (best of ``--repeat``; machines here are shared and noisy, so read ratios
 * the share of ``chatsim simulate SCENARIO -n 3 --out DIR`` spent outside the model: the
   command's body (draw, model, measure, aggregate, table, write) timed in this process, the
   model timed around each ``simulate_trace`` call (imports are not counted: they are paid once
-  per process whatever the run);
+  per process whatever the run), and the time outside the model by phase (:data:`PHASES`);
 * the ``-j 2`` speedup of the same command on 10 replications (``-j 1`` time / ``-j 2`` time),
   and with ``--scheduler local -j 2`` (a Dask LocalCluster of 2 workers, its start included,
   and the start of such a cluster alone);
@@ -40,26 +40,41 @@ def _simulate_command() -> Callable[..., None]:
     return simulate
 
 
+PHASES = (
+    ("model", "sim.runner", "simulate_trace"),
+    ("drawing", "sim.runner", "draw_trace"),
+    ("measuring", "sim.runner", "measure"),
+    ("aggregating", "sim.experiment", "aggregate"),
+    ("writing records", "sim.cli.simulate", "write_records"),
+    ("writing results", "sim.cli.simulate", "write_results"),
+)
+"""Each timed phase: the name of the function the simulate command calls it through."""
+
+
 def timed_simulate(
     replications: int, jobs: int, out: Path, scheduler: str | None = None
 ) -> tuple[float, float]:
     """Wall time of the simulate command's body and the part of it inside ``simulate_trace``
     (in this process: with ``jobs > 1`` the model runs in the workers and is not counted)."""
-    import sim.runner
+    total, phases = timed_phases(replications, jobs, out, scheduler)
+    return total, phases["model"]
 
-    original = sim.runner.simulate_trace
-    model = 0.0
 
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        nonlocal model
-        start = time.perf_counter()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            model += time.perf_counter() - start
+def timed_phases(
+    replications: int, jobs: int, out: Path, scheduler: str | None = None
+) -> tuple[float, dict[str, float]]:
+    """Wall time of the simulate command's body and of each of :data:`PHASES` within it (in
+    this process), each function wrapped where the command looks it up."""
+    import importlib
 
+    spent = dict.fromkeys((name for name, _, _ in PHASES), 0.0)
+    originals = []
     simulate = _simulate_command()
-    sim.runner.simulate_trace = counting  # type: ignore[assignment]
+    for name, module_name, attribute in PHASES:
+        module = importlib.import_module(module_name)
+        original = getattr(module, attribute)
+        originals.append((module, attribute, original))
+        setattr(module, attribute, _timing(original, name, spent))
     try:
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -75,8 +90,20 @@ def timed_simulate(
             )
         total = time.perf_counter() - start
     finally:
-        sim.runner.simulate_trace = original
-    return total, model
+        for module, attribute, original in originals:
+            setattr(module, attribute, original)
+    return total, spent
+
+
+def _timing(function: Callable[..., Any], name: str, spent: dict[str, float]) -> Any:
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[name] += time.perf_counter() - start
+
+    return timed
 
 
 def cluster_start() -> float:
@@ -152,18 +179,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         timed_simulate(1, 1, out)  # warm caches (scenario parsing, numpy, scipy)
-        best: tuple[float, float] | None = None
+        best: tuple[float, dict[str, float]] | None = None
         for _ in range(args.repeat):
-            total, model = timed_simulate(args.replications, 1, out)
-            if best is None or (total - model) / total < (best[0] - best[1]) / best[0]:
-                best = (total, model)
+            total, phases = timed_phases(args.replications, 1, out)
+            if best is None or 1 - phases["model"] / total < 1 - best[1]["model"] / best[0]:
+                best = (total, phases)
         assert best is not None
-        total, model = best
+        total, phases = best
+        model = phases["model"]
         print(
             f"simulate tele2-weekday -n {args.replications}: {total:.2f} s, model {model:.2f} s, "
             f"outside the model {total - model:.2f} s = {(total - model) / total:.1%} "
             f"(best of {args.repeat})"
         )
+        named = sum(seconds for name, seconds in phases.items() if name != "model")
+        parts = ", ".join(
+            f"{name} {seconds:.3f}" for name, seconds in phases.items() if name != "model"
+        )
+        print(f"  outside the model, s: {parts}, the rest {total - model - named:.3f}")
         n = args.parallel_replications
         serial, parallel, dask, start = [], [], [], []
         for _ in range(args.repeat):  # interleaved, best of each
