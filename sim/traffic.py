@@ -198,7 +198,8 @@ def draw_trace(
     positions = _arrival_order(draws)
     n = sum(len(d.times) for d in draws)
     width = max(6, len(str(n)))
-    ids = [f"c{number:0{width}d}" for number in range(1, n + 1)]
+    form = f"c%0{width}d"  # %-formatting: the fastest way to 100,000s of ids
+    ids = [form % number for number in range(1, n + 1)]
     conversations: list[Conversation] = [None] * n  # type: ignore[list-item]  # filled below
     with collector_paused():
         if texts:
