@@ -187,6 +187,17 @@ class _Columns:
         self.insession = flat[later]
         targets = np.array([scenario.channels[name].first_response_target for name in names])
         self.on_time = self.answered & (self.frt <= targets[self.channel])
+        # Each value's place in its column sorted once; every grouping's percentiles sort by
+        # (group, place), one integer key, instead of by (group, value) again.
+        self.frt_rank = _ranks(self.frt)
+        self.insession_rank = _ranks(self.insession)
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    """The place of each of ``values`` in their stable ascending order (NaN last)."""
+    ranks = np.empty(values.size, dtype=np.int64)
+    ranks[np.argsort(values, kind="stable")] = np.arange(values.size)
+    return ranks
 
 
 class _Groups:
@@ -216,11 +227,17 @@ class _Groups:
         on_time = count(inside & cols.on_time)
         contained = count((arrival_group >= 0) & cols.contained, arrival_group)
         frt_mask = inside & cols.answered
-        frt = _grouped_stats(cols.frt[frt_mask], group[frt_mask], n, self.percents[0])
+        frt = _grouped_stats(
+            cols.frt[frt_mask], group[frt_mask], n, self.percents[0], cols.frt_rank[frt_mask]
+        )
         reply_group = group[cols.insession_owner]
         reply_mask = reply_group >= 0
         insession = _grouped_stats(
-            cols.insession[reply_mask], reply_group[reply_mask], n, self.percents[1]
+            cols.insession[reply_mask],
+            reply_group[reply_mask],
+            n,
+            self.percents[1],
+            cols.insession_rank[reply_mask],
         )
         replies = count(reply_mask, reply_group)
         wasted = _grouped_sums(cols.wasted[inside], group[inside], n)
@@ -261,10 +278,14 @@ def _slices(group: np.ndarray, n: int) -> tuple[np.ndarray, list[int]]:
 
 
 def _grouped_stats(
-    values: np.ndarray, group: np.ndarray, n: int, percents: tuple[float, ...]
+    values: np.ndarray,
+    group: np.ndarray,
+    n: int,
+    percents: tuple[float, ...],
+    ranks: np.ndarray | None = None,
 ) -> list[list[float | None]]:
     """:func:`_stats` of each group's values: means over record order, percentiles of every
-    group at once (:func:`grouped_percentiles`)."""
+    group at once (:func:`grouped_percentiles`, with the values' ``ranks`` if known)."""
     order, bounds = _slices(group, n)
     ordered = values[order]
     means = [
@@ -273,7 +294,7 @@ def _grouped_stats(
     ]
     found = [[mean] for mean in means]
     if percents:
-        at = grouped_percentiles(values, group, n, percents)
+        at = grouped_percentiles(values, group, n, percents, ranks)
         for g in range(n):
             if means[g] is not None:
                 found[g].extend(at[g])
@@ -283,14 +304,25 @@ def _grouped_stats(
 
 
 def grouped_percentiles(
-    values: np.ndarray, group: np.ndarray, n: int, percents: Sequence[float]
+    values: np.ndarray,
+    group: np.ndarray,
+    n: int,
+    percents: Sequence[float],
+    ranks: np.ndarray | None = None,
 ) -> list[list[float]]:
     """``np.percentile(values[group == g], percents)`` for each group ``g`` in ``range(n)``
     (empty groups: NaN), to the bit: numpy's linear method (Hyndman and Fan's 7th) with its
-    own arithmetic, on one sort of all the values instead of a call per group."""
+    own arithmetic, on one sort of all the values instead of a call per group.
+
+    ``ranks``, if given, orders ``values`` as they sort (distinct integers, ascending with
+    the values): the sort is then by one integer key, which is quicker than by two."""
     counts = np.bincount(group, minlength=n)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    ordered = values[np.lexsort((values, group))]
+    if ranks is None:
+        ordered = values[np.lexsort((values, group))]
+    else:
+        span = int(ranks.max()) + 1 if ranks.size else 1
+        ordered = values[np.argsort(group.astype(np.int64) * span + ranks)]
     quantiles = np.true_divide(np.asarray(percents, dtype=float), 100)
     present = counts > 0
     result = np.full((n, len(percents)), np.nan)

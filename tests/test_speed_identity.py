@@ -79,7 +79,7 @@ def test_tele2_weekday_is_measured_as_before() -> None:
 
 
 def test_grouped_percentiles_are_numpys_to_the_bit() -> None:
-    from sim.kpi import grouped_percentiles
+    from sim.kpi import _ranks, grouped_percentiles
 
     rng = np.random.default_rng(1)
     for _ in range(200):
@@ -94,6 +94,15 @@ def test_grouped_percentiles_are_numpys_to_the_bit() -> None:
                 assert found[g] == [float(p) for p in np.percentile(mine, (50, 90, 95))]
             else:
                 assert all(math.isnan(p) for p in found[g])
+        # Ranked within a larger column (as measure passes them): the same, to the bit.
+        column = np.concatenate((values, np.round(rng.lognormal(size=size) * 100, 1)))
+        keep = np.concatenate((np.ones(size, dtype=bool), np.zeros(size, dtype=bool)))
+        ranked = grouped_percentiles(values, group, n, (50, 90, 95), _ranks(column)[keep])
+        assert ranked == found or all(
+            a == b or (math.isnan(a) and math.isnan(b))
+            for row_a, row_b in zip(ranked, found, strict=True)
+            for a, b in zip(row_a, row_b, strict=True)
+        )
 
 
 def test_results_json_is_written_as_the_standard_library_writes_it(tmp_path: Path) -> None:
