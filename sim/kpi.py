@@ -470,12 +470,8 @@ def _agent_time(run: Run, cols: _Columns, *bins: np.ndarray) -> list[list[dict[s
         chain.from_iterable((s, e, a.max_chats) for a in agents for s, e in a.away), dtype=float
     ).reshape(-1, 3)
     away_start, away_end, away_slots = away[:, 0], away[:, 1], away[:, 2]
-    busy = np.fromiter(
-        chain.from_iterable(chain.from_iterable(a.busy for a in agents)),
-        dtype=float,
-        count=2 * sum(len(a.busy) for a in agents),
-    ).reshape(-1, 2)
-    busy_start, busy_end = busy[:, 0], busy[:, 1]
+    busy_start = np.array(list(chain.from_iterable(a.busy_starts for a in agents)), dtype=float)
+    busy_end = np.array(list(chain.from_iterable(a.busy_ends for a in agents)), dtype=float)
     held = ~np.isnan(cols.assigned)
     held_start, held_end = cols.assigned[held], cols.closed[held]
     logged_spans = Spans(login, logout)

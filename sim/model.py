@@ -200,7 +200,9 @@ class Model:
             return  # the customer left while the agent typed; the typing was abandoned
         env = self.env
         now = env.now
-        agent.record.busy.append((agent.typing_since, now))
+        log = agent.record
+        log.busy_starts.append(agent.typing_since)
+        log.busy_ends.append(now)
         chat: _Chat = agent.typing
         record = chat.record
         turn = agent.typing_turn
@@ -251,7 +253,8 @@ class Model:
         record.closed_at = now
         if agent.typing is chat:
             agent.token += 1
-            agent.record.busy.append((agent.typing_since, now))
+            agent.record.busy_starts.append(agent.typing_since)
+            agent.record.busy_ends.append(now)
             agent.busy = False
             agent.typing = None
         self._release(agent)

@@ -106,16 +106,26 @@ class ConversationRecord:
 
 @dataclass(slots=True)
 class AgentRecord:
-    """One agent's presence and work: logged in ``[login_at, logout_at)``, typing in
-    ``busy`` spans (start, end), away from chats (a break, a meeting) in ``away`` spans."""
+    """One agent's presence and work: logged in ``[login_at, logout_at)``, typing from each
+    of ``busy_starts`` to the matching one of ``busy_ends`` (:attr:`busy`), away from chats (a
+    break, a meeting) in ``away`` spans (start, end).
+
+    The typing spans are two lists of numbers rather than a list of pairs: a day has a span
+    for every reply, and the measurement reads them straight into arrays."""
 
     id: str
     group: str
     max_chats: int
     login_at: float
     logout_at: float | None = None
-    busy: list[tuple[float, float]] = field(default_factory=list)
+    busy_starts: list[float] = field(default_factory=list)
+    busy_ends: list[float] = field(default_factory=list)
     away: list[tuple[float, float]] = field(default_factory=list)
+
+    @property
+    def busy(self) -> list[tuple[float, float]]:
+        """The typing spans (start, end), in the order they ended."""
+        return list(zip(self.busy_starts, self.busy_ends, strict=True))
 
 
 @dataclass(slots=True)

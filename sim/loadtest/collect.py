@@ -143,10 +143,12 @@ def to_run(raw: RawReplay, scenario: Scenario, trace: Trace) -> Run:
             a.max_chats,
             at(a.login_at) or 0.0,
             at(a.logout_at),
-            spans(a.busy),
+            [s for s, _ in typed],
+            [e for _, e in typed],
             spans(a.away),
         )
         for a in raw.agents
+        for typed in (spans(a.busy),)
     ]
     end = max([scenario.duration] + [r.closed_at for r in records if r.closed_at is not None])
     # The emulated agents played the model's roster of this trace (sim.roster): its paid hours.
