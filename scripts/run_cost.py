@@ -9,6 +9,7 @@ Prints (best of ``--repeat``; machines here are shared and noisy, so read ratios
   model timed around each ``simulate_trace`` call (imports are not counted: they are paid once
   per process whatever the run), and the time outside the model by phase (:data:`PHASES`);
 * the ``-j 2`` speedup of the same command on 10 replications (``-j 1`` time / ``-j 2`` time),
+  beside the most two processes can give on this machine (:func:`parallel_ceiling`),
   and with ``--scheduler local -j 2`` (a Dask LocalCluster of 2 workers, its start included,
   and the start of such a cluster alone);
 * the peak resident memory of a process that ran one replication with ``--out`` (VmHWM),
@@ -104,6 +105,39 @@ def _timing(function: Callable[..., Any], name: str, spent: dict[str, float]) ->
             spent[name] += time.perf_counter() - start
 
     return timed
+
+
+def _one_replication(replication: int) -> None:
+    from sim.kpi import measure
+    from sim.model import simulate_trace
+    from sim.scenario import load_scenario
+    from sim.traffic import draw_trace
+
+    scenario = load_scenario(SCENARIO)
+    measure(simulate_trace(scenario, draw_trace(scenario, 1, replication, texts=False)), scenario)
+
+
+def parallel_ceiling(repeat: int) -> float:
+    """How much faster two processes get through replications than one, on this machine: the
+    wall time of one replication alone over that of two at once, times two (best of
+    ``repeat`` each). Two cores of a shared machine share its memory and caches, so this is
+    the most ``-j 2`` can give, before the command's own serial work."""
+    import multiprocessing
+
+    fork = multiprocessing.get_context("fork")
+
+    def wall(count: int) -> float:
+        processes = [fork.Process(target=_one_replication, args=(r,)) for r in range(count)]
+        start = time.perf_counter()
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+        return time.perf_counter() - start
+
+    alone = min(wall(1) for _ in range(repeat))
+    together = min(wall(2) for _ in range(repeat))
+    return 2 * alone / together
 
 
 def cluster_start() -> float:
@@ -206,7 +240,8 @@ def main() -> None:
             start.append(cluster_start())
         print(
             f"simulate -n {n}: -j 1 {min(serial):.2f} s, -j 2 {min(parallel):.2f} s, "
-            f"speedup {min(serial) / min(parallel):.2f}x (best of {args.repeat} each)"
+            f"speedup {min(serial) / min(parallel):.2f}x (best of {args.repeat} each); "
+            f"two processes replicate {parallel_ceiling(args.repeat):.2f}x as fast as one here"
         )
         print(
             f"simulate -n {n} --scheduler local -j 2: {min(dask):.2f} s, speedup "
