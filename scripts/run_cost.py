@@ -7,7 +7,9 @@ Prints (best of ``--repeat``; machines here are shared and noisy, so read ratios
 * the share of ``chatsim simulate SCENARIO -n 3 --out DIR`` spent outside the model: the
   command's body (draw, model, measure, aggregate, table, write) timed in this process, the
   model timed around each ``simulate_trace`` call (imports are not counted: they are paid once
-  per process whatever the run), and the time outside the model by phase (:data:`PHASES`);
+  per process whatever the run), the time outside the model by phase (:data:`PHASES`), and
+  both per conversation played (a figure that, unlike the share, does not grow when the model
+  gets faster);
 * the ``-j 2`` speedup of the same command on 10 replications (``-j 1`` time / ``-j 2`` time),
   beside the most two processes can give on this machine (:func:`parallel_ceiling`),
   and with ``--scheduler local -j 2`` (a Dask LocalCluster of 2 workers, its start included,
@@ -140,6 +142,15 @@ def parallel_ceiling(repeat: int) -> float:
     return 2 * alone / together
 
 
+def conversations(replications: int) -> int:
+    """The conversations ``simulate -n replications`` plays (seed 1): its traces drawn again."""
+    from sim.scenario import load_scenario
+    from sim.traffic import draw_trace
+
+    scenario = load_scenario(SCENARIO)
+    return sum(len(draw_trace(scenario, 1, r, texts=False)) for r in range(replications))
+
+
 def cluster_start() -> float:
     """Wall time to start and stop a LocalCluster of 2 workers with its client, as
     ``--scheduler local -j 2`` does."""
@@ -231,6 +242,11 @@ def main() -> None:
             f"{name} {seconds:.3f}" for name, seconds in phases.items() if name != "model"
         )
         print(f"  outside the model, s: {parts}, the rest {total - model - named:.3f}")
+        played = conversations(args.replications)
+        print(
+            f"  per conversation ({played:,} played): outside the model "
+            f"{(total - model) / played * 1e6:.1f} µs, the model {model / played * 1e6:.1f} µs"
+        )
         n = args.parallel_replications
         serial, parallel, dask, start = [], [], [], []
         for _ in range(args.repeat):  # interleaved, best of each

@@ -22,4 +22,5 @@ def test_one_replication_is_timed_phase_by_phase(tmp_path: Path) -> None:
     assert list(phases) == [name for name, _, _ in bench.PHASES]
     assert all(seconds > 0 for seconds in phases.values()), phases  # each was called
     assert sum(phases.values()) < total  # the phases do not overlap
-    assert (tmp_path / "conversations.jsonl").stat().st_size > 0
+    records = (tmp_path / "conversations.jsonl").read_text().splitlines()
+    assert len(records) == bench.conversations(1) > 1000  # the same trace, drawn again
