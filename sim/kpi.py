@@ -187,10 +187,10 @@ class _Columns:
         self.insession = flat[later]
         targets = np.array([scenario.channels[name].first_response_target for name in names])
         self.on_time = self.answered & (self.frt <= targets[self.channel])
-        # Each value's place in its column sorted once; every grouping's percentiles sort by
-        # (group, place), one integer key, instead of by (group, value) again.
-        self.frt_rank = _ranks(self.frt)
-        self.insession_rank = _ranks(self.insession)
+
+
+def _at(ranks: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:
+    return None if ranks is None else ranks[mask]
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
@@ -214,6 +214,11 @@ class _Groups:
     ) -> None:
         self.cols = cols
         self.percents = percents
+        # Each value's place in its column sorted once, when percentiles are asked for: every
+        # grouping's percentiles then sort by (group, place), one integer key, instead of by
+        # (group, value) again.
+        self.frt_rank = _ranks(cols.frt) if percents[0] else None
+        self.insession_rank = _ranks(cols.insession) if percents[1] else None
 
     def kpis(self, group: np.ndarray, arrival_group: np.ndarray, n: int) -> list[KpiValues]:
         cols = self.cols
@@ -228,7 +233,7 @@ class _Groups:
         contained = count((arrival_group >= 0) & cols.contained, arrival_group)
         frt_mask = inside & cols.answered
         frt = _grouped_stats(
-            cols.frt[frt_mask], group[frt_mask], n, self.percents[0], cols.frt_rank[frt_mask]
+            cols.frt[frt_mask], group[frt_mask], n, self.percents[0], _at(self.frt_rank, frt_mask)
         )
         reply_group = group[cols.insession_owner]
         reply_mask = reply_group >= 0
@@ -237,7 +242,7 @@ class _Groups:
             reply_group[reply_mask],
             n,
             self.percents[1],
-            cols.insession_rank[reply_mask],
+            _at(self.insession_rank, reply_mask),
         )
         replies = count(reply_mask, reply_group)
         wasted = _grouped_sums(cols.wasted[inside], group[inside], n)

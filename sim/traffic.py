@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import statistics
 import zlib
+from collections.abc import Iterable
 from itertools import repeat
 
 import numpy as np
@@ -129,15 +130,20 @@ class _ChannelDraws:
 
     def turns(self) -> list[tuple[Turn, ...]]:
         """Each conversation's turns, without texts."""
-        # Turn's own constructor is a Python-level lambda; tuple.__new__ makes the same tuple
-        # in C, and map keeps the whole loop there.
-        every = list(map(tuple.__new__, repeat(Turn), zip(repeat(""), self.think, self.reply)))
+        every = _made_turns(repeat(""), self.think, self.reply)
         return [tuple(every[p : p + k]) for p, k in zip(self.offsets, self.counts, strict=True)]
 
     def turns_with(self, i: int, messages: list[str]) -> tuple[Turn, ...]:
         """Conversation ``i``'s turns with the customer's ``messages``."""
         p, k = self.offsets[i], self.counts[i]
-        return tuple(map(Turn, messages, self.think[p : p + k], self.reply[p : p + k]))
+        return tuple(_made_turns(messages, self.think[p : p + k], self.reply[p : p + k]))
+
+
+def _made_turns(texts: Iterable[str], think: Iterable[float], reply: Iterable[float]) -> list[Turn]:
+    # Turn's own constructor is a Python-level lambda; tuple.__new__ makes the same tuple in
+    # C, and map keeps the whole loop there.
+    # texts may be endless (repeat("")): the numbers bound the zip.
+    return list(map(tuple.__new__, repeat(Turn), zip(texts, think, reply, strict=False)))
 
 
 def _arrival_order(draws: list[_ChannelDraws]) -> list[np.ndarray]:

@@ -111,6 +111,9 @@ def to_run(raw: RawReplay, scenario: Scenario, trace: Trace) -> Run:
     def spans(walls: list[Span]) -> list[tuple[float, float]]:
         return [((s - t0) * speedup, (e - t0) * speedup) for s, e in walls]
 
+    def starts_and_ends(walls: list[Span]) -> tuple[list[float], list[float]]:
+        return [(s - t0) * speedup for s, _ in walls], [(e - t0) * speedup for _, e in walls]
+
     customers = {c.id: c for c in raw.customers}
     handled = {h.trace_id: h for h in raw.handled}
     records: list[ConversationRecord] = []
@@ -143,12 +146,10 @@ def to_run(raw: RawReplay, scenario: Scenario, trace: Trace) -> Run:
             a.max_chats,
             at(a.login_at) or 0.0,
             at(a.logout_at),
-            [s for s, _ in typed],
-            [e for _, e in typed],
+            *starts_and_ends(a.busy),
             spans(a.away),
         )
         for a in raw.agents
-        for typed in (spans(a.busy),)
     ]
     end = max([scenario.duration] + [r.closed_at for r in records if r.closed_at is not None])
     # The emulated agents played the model's roster of this trace (sim.roster): its paid hours.
