@@ -113,41 +113,33 @@ def _queue_max(times: np.ndarray, deltas: np.ndarray, edges: np.ndarray) -> np.n
 
 
 class _Columns:
-    """The records of a run as numpy columns, one row per conversation.
-
-    Each column is one list comprehension over the records turned into an array at once
-    (``None`` becomes NaN): a dozen tight passes cost less than one pass that builds a tuple
-    per record and feeds them to ``np.fromiter``."""
+    """The records of a run as numpy columns, one row per conversation: the log's own columns
+    (:class:`~sim.records.ConversationLog`), and a few more from its conversations."""
 
     def __init__(self, run: Run, scenario: Scenario) -> None:
         names = list(scenario.channels)
         index = {name: i for i, name in enumerate(names)}
-        records = run.conversations
-        n = len(records)
-        talks = [r.conversation for r in records]
-
-        def floats(values: list[float | None]) -> np.ndarray:
-            return np.array(values, dtype=float) if n else np.zeros(0)
-
+        log = run.conversations
+        talks = log.conversations
+        n = len(talks)
         self.channel = np.array([index[c.channel] for c in talks], dtype=np.int64)
-        self.arrived = floats([c.t for c in talks])
+        self.arrived = np.array([c.t for c in talks], dtype=float) if n else np.zeros(0)
         self.contained = np.array(
             [c.bot is not None and c.bot.contained for c in talks], dtype=bool
         )
-        self.queued = floats([r.queued_at for r in records])
+        self.queued = log.column("queued_at")
         self.offered = ~np.isnan(self.queued)
-        self.answered = np.array([r.answered for r in records], dtype=bool)
-        left_queue = floats([r.left_queue_at for r in records])
-        left_queue[np.isnan(left_queue)] = math.inf
-        self.left_queue = left_queue
-        self.assigned = floats([r.assigned_at for r in records])
-        recorded_close = floats([r.closed_at for r in records])
+        self.answered = log.column("answered")
+        left_queue = log.column("left_queue_at")
+        self.left_queue = np.where(np.isnan(left_queue), math.inf, left_queue)
+        self.assigned = log.column("assigned_at")
+        recorded_close = log.column("closed_at")
         self.closed = np.where(np.isnan(recorded_close), run.end, recorded_close)
-        left = floats([r.left_at for r in records])
+        left = log.column("left_at")
         # ConversationRecord.wasted_slot_seconds, column-wise: slot time held for a customer
         # who had already left without telling anyone.
         silent_gone = (
-            np.array([r.silent for r in records], dtype=bool)
+            log.column("silent")
             & ~np.isnan(left)
             & ~np.isnan(self.assigned)
             & ~np.isnan(recorded_close)
@@ -158,9 +150,7 @@ class _Columns:
         )
         # Every delay of every record in one array: the first of an answered record is its first
         # response, the others its in-session responses.
-        delays = [r.reply_delays for r in records]
-        counts = np.fromiter(map(len, delays), dtype=np.int64, count=n)
-        flat = np.fromiter(chain.from_iterable(delays), dtype=float, count=int(counts.sum()))
+        flat, counts = log.replies()
         firsts = np.cumsum(counts) - counts
         owner = np.repeat(np.arange(n, dtype=np.int64), counts)
         self.frt = np.full(n, math.nan)

@@ -22,25 +22,42 @@ from itertools import count
 import simpy
 
 from sim.collector import collector_paused
-from sim.records import AgentRecord, ConversationRecord, Run
+from sim.records import AgentRecord, ConversationLog, Run
 from sim.roster import Roster, RosterPlayer, draw_roster
 from sim.routing import RoutedAgent, Router
 from sim.scenario import AgentGroup, Scenario
-from sim.trace import Trace
+from sim.trace import Conversation, Trace
 
 
 class _Chat:
-    """A conversation while the model plays it: its public record plus the model's scratch
-    state (who holds it, which turn is next, when its latest message came, whether a visible
-    abandonment dropped it), which the record does not carry."""
+    """A conversation while the model plays it: its row in the run's log, and the model's
+    scratch state (who holds it, which turn is next, when it was queued and its latest message
+    came, whether it was answered, replied to or left, whether a visible abandonment dropped
+    it), which the model reads back from here rather than from the log's columns."""
 
-    __slots__ = ("agent", "dropped", "message_at", "record", "turn")
+    __slots__ = (
+        "agent",
+        "answered",
+        "conversation",
+        "dropped",
+        "left",
+        "message_at",
+        "queued_at",
+        "replied",
+        "row",
+        "turn",
+    )
 
-    def __init__(self, record: ConversationRecord) -> None:
-        self.record = record
+    def __init__(self, row: int, conversation: Conversation) -> None:
+        self.row = row
+        self.conversation = conversation
         self.agent: Agent | None = None
         self.dropped = False
+        self.answered = False
+        self.replied = False
+        self.left = False
         self.turn = 0
+        self.queued_at = 0.0
         self.message_at = 0.0
 
 
@@ -96,9 +113,10 @@ class Model:
         self.router: Router[_Chat, Agent] = Router(
             {n: c.priority for n, c in scenario.channels.items()}
         )
-        self.records: list[ConversationRecord] = []
         self.agents: list[Agent] = []
         self._silent = {name: channel.silent for name, channel in scenario.channels.items()}
+        talks = trace.conversations
+        self.log = ConversationLog(talks, [self._silent[c.channel] for c in talks])
         self._seq = count()
         self.roster = roster or draw_roster(scenario, trace.header.seed, trace.header.replication)
         self.player: RosterPlayer[Agent] = RosterPlayer(scenario, self.roster, self)
@@ -123,7 +141,7 @@ class Model:
                 progress(checkpoint / horizon)
                 checkpoint += step
             env.run()
-        run = Run(self.records, [agent.record for agent in self.agents], env.now, self.roster)
+        run = Run(self.log, [agent.record for agent in self.agents], env.now, self.roster)
         # The roster player and the model point at each other: a cycle only the cyclic
         # collector would free, with every agent and record hanging from it. Cut, the model is
         # freed as soon as it is dropped, so a run leaves no garbage behind (sim.collector).
@@ -135,20 +153,16 @@ class Model:
     def _arrivals(self) -> simpy.events.ProcessGenerator:
         env = self.env
         timeout = env.timeout
-        silent = self._silent
-        records = self.records
         enter = self._on_enter
-        for conversation in self.trace.conversations:
+        for row, conversation in enumerate(self.trace.conversations):
             delay = conversation.t - env.now
             if delay > 0:
                 yield timeout(delay)
-            record = ConversationRecord(conversation, silent[conversation.channel])
-            records.append(record)
             bot = conversation.bot
             if bot is None:
-                self._enter(_Chat(record))
+                self._enter(_Chat(row, conversation))
             elif not bot.contained:
-                timeout(bot.time, _Chat(record)).callbacks.append(enter)
+                timeout(bot.time, _Chat(row, conversation)).callbacks.append(enter)
 
     def _on_enter(self, event: simpy.Event) -> None:
         self._enter(event._value)
@@ -156,20 +170,19 @@ class Model:
     def _enter(self, chat: _Chat) -> None:
         env = self.env
         now = env.now
-        record = chat.record
-        record.queued_at = now
-        env.timeout(record.conversation.patience, chat).callbacks.append(self._on_patience)
-        agent = self.router.enqueue(chat, record.conversation.channel, now)
+        chat.queued_at = self.log.queued_at[chat.row] = now
+        conversation = chat.conversation
+        env.timeout(conversation.patience, chat).callbacks.append(self._on_patience)
+        agent = self.router.enqueue(chat, conversation.channel, now)
         if agent is not None:
             self._assign(agent, chat, now)
 
     def _assign(self, agent: Agent, chat: _Chat, now: float) -> None:
-        record = chat.record
-        record.assigned_at = record.left_queue_at = now
-        record.agent_id = agent.id
+        log, row = self.log, chat.row
+        log.assigned_at[row] = log.left_queue_at[row] = now
+        log.agent_ids[row] = agent.id
         chat.agent = agent
-        queued_at: float = record.queued_at  # type: ignore[assignment]  # set on queue entry
-        heapq.heappush(agent.inbox, (queued_at, next(self._seq), chat, 0))
+        heapq.heappush(agent.inbox, (chat.queued_at, next(self._seq), chat, 0))
         if not agent.busy:
             self._type_next(agent)
 
@@ -181,7 +194,7 @@ class Model:
             if chat.dropped:
                 continue
             work = (
-                chat.record.conversation.turns[turn].reply
+                chat.conversation.turns[turn].reply
                 * agent.reply_factor
                 * agent.slowdown[agent.active - 1]
             )
@@ -204,21 +217,23 @@ class Model:
         log.busy_starts.append(agent.typing_since)
         log.busy_ends.append(now)
         chat: _Chat = agent.typing
-        record = chat.record
+        log, row = self.log, chat.row
         turn = agent.typing_turn
         if turn == 0:
-            record.first_reply_at = now
-            if record.left_at is None:
-                record.answered = True
-                record.reply_delays.append(now - record.queued_at)  # type: ignore[operator]  # queued before typed
+            log.first_reply_at[row] = now
+            chat.replied = True
+            if not chat.left:
+                chat.answered = True
+                log.answered[row] = True
+                log.reply(row, now - chat.queued_at)
         else:
-            record.reply_delays.append(now - chat.message_at)
-        turns = record.conversation.turns
-        if record.answered and turn + 1 < len(turns):
+            log.reply(row, now - chat.message_at)
+        turns = chat.conversation.turns
+        if chat.answered and turn + 1 < len(turns):
             chat.turn = turn + 1
             env.timeout(turns[turn + 1].think, chat).callbacks.append(self._on_message)
         else:
-            env.timeout(record.conversation.close_after, chat).callbacks.append(self._on_close)
+            env.timeout(chat.conversation.close_after, chat).callbacks.append(self._on_close)
         self._type_next(agent)
 
     def _on_message(self, event: simpy.Event) -> None:
@@ -232,25 +247,26 @@ class Model:
 
     def _on_close(self, event: simpy.Event) -> None:
         chat: _Chat = event._value
-        chat.record.closed_at = self.env.now
+        self.log.closed_at[chat.row] = self.env.now
         self._release(chat.agent)  # type: ignore[arg-type]  # closing follows assignment
 
     def _on_patience(self, event: simpy.Event) -> None:
         chat: _Chat = event._value
-        record = chat.record
-        if record.first_reply_at is not None:
+        if chat.replied:
             return
         now = self.env.now
-        record.left_at = now
-        if record.silent:
+        log, row = self.log, chat.row
+        log.left_at[row] = now
+        chat.left = True
+        if log.silent[row]:
             return  # nobody is told: it stays queued or assigned, and will be served once
-        if record.assigned_at is None:
+        agent = chat.agent
+        if agent is None:
             self.router.remove(chat)
-            record.left_queue_at = now
+            log.left_queue_at[row] = now
             return
-        agent: Agent = chat.agent  # type: ignore[assignment]  # assigned_at is set
         chat.dropped = True
-        record.closed_at = now
+        log.closed_at[row] = now
         if agent.typing is chat:
             agent.token += 1
             agent.record.busy_starts.append(agent.typing_since)

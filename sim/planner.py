@@ -185,7 +185,7 @@ class Covered:
     on_shift: Staffing
     scenario: Scenario
     whole: list[Measurement]
-    first: list[ConversationRecord]
+    first: Sequence[ConversationRecord]
     rostered: Staffing = field(default_factory=dict)
     """The requirement the shifts cover: ``required`` grossed up for shrinkage and absence."""
 
@@ -225,7 +225,7 @@ class Plan:
     scenario: Scenario
     """The input scenario with the planned groups on their new shifts."""
     original: Scenario
-    records: list[ConversationRecord] = field(default_factory=list)
+    records: Sequence[ConversationRecord] = field(default_factory=list)
     """The verification's records on the first trace (for reports, as ``simulate`` keeps)."""
     rostered: Staffing = field(default_factory=dict)
     """Agents at work the shifts must roster per interval: ``required`` grossed up for the
@@ -576,7 +576,7 @@ class Planner:
 
     def evaluate(
         self, scenario: Scenario, *, keep: bool = False
-    ) -> tuple[Evaluation, list[Measurement], list[ConversationRecord]]:
+    ) -> tuple[Evaluation, list[Measurement], Sequence[ConversationRecord]]:
         """Run ``scenario`` on every trace: the targets' evidence for the planned channels (and
         the full measurements and first records when ``keep``)."""
         self.evaluations += 1

@@ -3,19 +3,31 @@
 The model fills these in as the run goes; :mod:`sim.kpi` turns them into KPIs afterwards, so
 the model's hot path only stores times and never aggregates. The replay writes the same
 per-conversation records (README.md, "KPIs and results").
+
+A run keeps its conversations' records in columns (:class:`ConversationLog`): a number per
+conversation and field, written by the model where it happens and read by the measurement and
+the writer as arrays. A day of conversations is then a dozen arrays rather than hundreds of
+thousands of objects to make, read back from all over memory and free. Whoever wants one
+conversation's record as an object (:class:`ConversationRecord`) gets it from the log.
 """
 
 from __future__ import annotations
 
+import math
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
+
+import numpy as np
 
 from sim.roster import Roster
 from sim.trace import Conversation
 
 
 class ConversationRecord:
-    """The life of one conversation, in scenario seconds.
+    """The life of one conversation, in scenario seconds: one row of a
+    :class:`ConversationLog` as an object (what the replay builds, and what a log hands out).
 
     ``queued_at`` is queue entry (after the bot), the time zero of first response and patience.
     ``first_reply_at`` is the agent's first reply, also when it came after the customer had
@@ -104,6 +116,137 @@ class ConversationRecord:
         }
 
 
+_TIMES = ("queued_at", "assigned_at", "left_queue_at", "first_reply_at", "left_at", "closed_at")
+"""The time fields of a record, each a column of a :class:`ConversationLog` (NaN: never)."""
+
+
+class ConversationLog(Sequence[ConversationRecord]):
+    """The records of a run's conversations in columns: row ``i`` is ``conversations[i]``.
+
+    Each time of :class:`ConversationRecord` is an ``array('d')`` with NaN for never;
+    ``answered`` and ``silent`` are bytes (0 or 1), ``agent_ids`` the agent who held each. The
+    reply delays of every conversation are two flat columns, filled as the replies are typed:
+    ``reply_owner`` (the row) and ``reply_delay`` (seconds). A conversation's delays are those
+    of its row in the order they were added, as :attr:`ConversationRecord.reply_delays`.
+
+    Indexing or iterating a log gives :class:`ConversationRecord` objects made from the
+    columns: snapshots, which do not write back. :meth:`column` gives a column as a read-only
+    numpy array without a copy.
+    """
+
+    __slots__ = (
+        "_replies",
+        "agent_ids",
+        "answered",
+        "assigned_at",
+        "closed_at",
+        "conversations",
+        "first_reply_at",
+        "left_at",
+        "left_queue_at",
+        "queued_at",
+        "reply_delay",
+        "reply_owner",
+        "silent",
+    )
+
+    def __init__(self, conversations: list[Conversation], silent: Iterable[bool]) -> None:
+        n = len(conversations)
+        self.conversations = conversations
+        self.silent = bytearray(silent)
+        if len(self.silent) != n:
+            raise ValueError(f"{len(self.silent)} silent flags for {n} conversations")
+        never = array("d", [math.nan]) * n
+        self.queued_at = array("d", never)
+        self.assigned_at = array("d", never)
+        self.left_queue_at = array("d", never)
+        self.first_reply_at = array("d", never)
+        self.left_at = array("d", never)
+        self.closed_at = never
+        self.answered = bytearray(n)
+        self.agent_ids: list[str | None] = [None] * n
+        self.reply_owner = array("q")
+        self.reply_delay = array("d")
+        self._replies: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    @classmethod
+    def of(cls, records: Iterable[ConversationRecord]) -> ConversationLog:
+        """The log of ``records`` (in their order)."""
+        records = list(records)
+        log = cls([r.conversation for r in records], [r.silent for r in records])
+        for name in _TIMES:
+            setattr(log, name, array("d", [_nan(getattr(r, name)) for r in records]))
+        log.answered = bytearray(r.answered for r in records)
+        log.agent_ids = [r.agent_id for r in records]
+        for i, r in enumerate(records):
+            log.reply_owner.extend([i] * len(r.reply_delays))
+            log.reply_delay.extend(r.reply_delays)
+        return log
+
+    def reply(self, row: int, delay: float) -> None:
+        """Conversation ``row`` got a reply ``delay`` seconds after the message it answers."""
+        self.reply_owner.append(row)
+        self.reply_delay.append(delay)
+
+    def column(self, name: str) -> np.ndarray:
+        """Column ``name`` (a time, ``answered`` or ``silent``) as a read-only numpy array that
+        shares the log's memory (times are float, flags bool)."""
+        values = getattr(self, name)
+        found = np.frombuffer(values, dtype=bool if isinstance(values, bytearray) else float)
+        found.flags.writeable = False
+        return found
+
+    def replies(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every reply delay in row order (each row's in the order added), and how many each
+        row has: ``delays[sum(counts[:i]) : sum(counts[:i + 1])]`` are row ``i``'s."""
+        added = len(self.reply_owner)
+        if self._replies is None or self._replies[0] != added:
+            owner = np.frombuffer(self.reply_owner, dtype=np.int64)
+            delays = np.frombuffer(self.reply_delay, dtype=float)
+            order = np.argsort(owner, kind="stable")
+            counts = np.bincount(owner, minlength=len(self))
+            self._replies = (added, delays[order], counts)
+        return self._replies[1], self._replies[2]
+
+    def __len__(self) -> int:
+        return len(self.conversations)
+
+    @overload
+    def __getitem__(self, index: int) -> ConversationRecord: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ConversationRecord]: ...
+
+    def __getitem__(self, index: int | slice) -> ConversationRecord | list[ConversationRecord]:
+        if isinstance(index, slice):
+            return list(self._records(range(len(self))[index]))
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"record {index} of {len(self)}")
+        return next(self._records([index % len(self)]))
+
+    def __iter__(self) -> Iterator[ConversationRecord]:
+        return self._records(range(len(self)))
+
+    def _records(self, rows: Iterable[int]) -> Iterator[ConversationRecord]:
+        delays, counts = self.replies()
+        ends = np.cumsum(counts)
+        times = [getattr(self, name) for name in _TIMES]
+        for i in rows:
+            record = ConversationRecord(self.conversations[i], bool(self.silent[i]))
+            for name, column in zip(_TIMES, times, strict=True):
+                value = column[i]
+                if value == value:  # not NaN
+                    setattr(record, name, value)
+            record.answered = bool(self.answered[i])
+            record.agent_id = self.agent_ids[i]
+            record.reply_delays = delays[ends[i] - counts[i] : ends[i]].tolist()
+            yield record
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
 @dataclass(slots=True)
 class AgentRecord:
     """One agent's presence and work: logged in ``[login_at, logout_at)``, typing from each
@@ -132,7 +275,7 @@ class AgentRecord:
 class Run:
     """The outcome of playing one trace: every conversation and every agent."""
 
-    conversations: list[ConversationRecord]
+    conversations: ConversationLog
     agents: list[AgentRecord]
     end: float
     roster: Roster | None = None

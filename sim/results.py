@@ -13,7 +13,6 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ from sim.collector import collector_paused
 from sim.durations import WEEK, WeekTime, format_clock, format_day_clock, parse_day_clock
 from sim.errors import InputError
 from sim.kpi import KpiValues, Measurement
-from sim.records import ConversationRecord
+from sim.records import ConversationLog, ConversationRecord
 from sim.scenario import Scenario
 from sim.trace import Trace
 
@@ -99,8 +98,7 @@ def summarise_rows(table: np.ndarray) -> list[Stat]:
         elif empty_list[i]:  # undefined in every replication (a quiet night's response times)
             out.append({"mean": None})
         else:
-            row = table[i]
-            out.append(summarise([None if math.isnan(v) else v for v in row.tolist()]))
+            out.append(summarise([None if math.isnan(v) else v for v in table[i].tolist()]))
     return out
 
 
@@ -230,16 +228,6 @@ def _aggregate(
     )
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else round(value, 6)
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
-
-
 def write_results(
     results: Results, directory: str | Path, records: Iterable[ConversationRecord] | None = ()
 ) -> Path:
@@ -251,7 +239,7 @@ def write_results(
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "results.json"
     with collector_paused():
-        path.write_text(dump_results(results.to_dict()) + "\n", encoding="utf-8")
+        path.write_bytes(dump_results(results.to_dict()))
         if records is not None:
             write_records(directory, records)
     return path
@@ -259,14 +247,19 @@ def write_results(
 
 def write_records(directory: str | Path, records: Iterable[ConversationRecord]) -> Path:
     """``conversations.jsonl`` in ``directory``: one record a line (:func:`encode_records`),
-    encoded a chunk at a time as they come; returns its path."""
+    encoded a chunk at a time (straight from the columns of a run's log, or as other records
+    come); returns its path."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "conversations.jsonl"
-    coming = iter(records)
     with collector_paused(), path.open("wb") as handle:
-        while chunk := list(itertools.islice(coming, _CHUNK)):
-            handle.write(encode_records(chunk))
+        if isinstance(records, ConversationLog):
+            for start in range(0, len(records), _CHUNK):
+                handle.write(encode_records(records, start, start + _CHUNK))
+        else:
+            coming = iter(records)
+            while chunk := list(itertools.islice(coming, _CHUNK)):
+                handle.write(encode_records(chunk))
     return path
 
 
@@ -274,8 +267,10 @@ _CHUNK = 20_000
 """Records encoded at once: the columns of a chunk are a few MiB, whatever the day."""
 
 
-def encode_records(records: Sequence[ConversationRecord]) -> bytes:
-    """The lines of ``conversations.jsonl`` for ``records``: each
+def encode_records(
+    records: ConversationLog | Sequence[ConversationRecord], start: int = 0, stop: int | None = None
+) -> bytes:
+    """The lines of ``conversations.jsonl`` for ``records[start:stop]``: each
     :meth:`ConversationRecord.to_dict`, its times rounded to milliseconds (numpy's rounding,
     as a drawn trace's), one compact JSON object a line.
 
@@ -284,25 +279,35 @@ def encode_records(records: Sequence[ConversationRecord]) -> bytes:
     becomes lines at ``},{"id":``, which only a boundary between two records can spell: the
     records are flat objects whose first key is ``id``, and a quote inside a string is escaped.
     """
-    talks = [r.conversation for r in records]
-    queued = [r.queued_at for r in records]
-    delays = [r.reply_delays for r in records]
-    counts = list(map(len, delays))
-    flat = _ms_column(list(itertools.chain.from_iterable(delays)))
-    ends = itertools.accumulate(counts)
+    log = records if isinstance(records, ConversationLog) else ConversationLog.of(records)
+    rows_in = range(len(log))[start:stop]
+    start, stop = rows_in.start, rows_in.stop
+    talks = log.conversations[start:stop]
+
+    def ms(name: str) -> list[float]:
+        # NaN (never) is written as null by orjson.
+        return np.round(log.column(name)[start:stop], 3).tolist()  # type: ignore[no-any-return]
+
+    delays, counts = log.replies()
+    before = int(counts[:start].sum())
+    counted = counts[start:stop].tolist()
+    flat = np.round(delays[before : before + sum(counted)], 3).tolist()
+    ends = itertools.accumulate(counted)
+    offered = ~np.isnan(log.column("queued_at")[start:stop])
+    missed = (offered & ~log.column("answered")[start:stop]).tolist()
     rows = zip(
         [c.id for c in talks],
         [c.channel for c in talks],
-        _ms_column([c.t for c in talks]),
+        np.round(np.array([c.t for c in talks], dtype=float), 3).tolist(),
         [c.bot is not None and c.bot.contained for c in talks],
-        _ms_column(queued),
-        _ms_column([r.assigned_at for r in records]),
-        _ms_column([r.first_reply_at for r in records]),
-        [q is not None and not r.answered for q, r in zip(queued, records, strict=True)],
-        _ms_column([r.left_at for r in records]),
-        _ms_column([r.closed_at for r in records]),
-        [r.agent_id for r in records],
-        [flat[e - k : e] for e, k in zip(ends, counts, strict=True)],
+        ms("queued_at"),
+        ms("assigned_at"),
+        ms("first_reply_at"),
+        missed,
+        ms("left_at"),
+        ms("closed_at"),
+        log.agent_ids[start:stop],
+        [flat[e - k : e] for e, k in zip(ends, counted, strict=True)],
         strict=True,
     )
     lines = [
@@ -340,62 +345,18 @@ def encode_records(records: Sequence[ConversationRecord]) -> bytes:
     return orjson.dumps(lines)[1:-1].replace(b'},{"id":', b'}\n{"id":') + b"\n"
 
 
-def _ms_column(values: list[float | None]) -> list[float | None]:
-    """``values`` rounded to milliseconds; None stays None (as NaN, which orjson writes as
-    null)."""
-    if not values:
-        return []
-    return np.round(np.array(values, dtype=float), 3).tolist()  # type: ignore[no-any-return]
-
-
-def dump_results(data: Any) -> str:
-    """``json.dumps(_clean(data), ensure_ascii=False, indent=1)``, byte for byte, in one pass
-    (the standard library's indenting encoder is pure Python and walks the data twice)."""
-    parts: list[str] = []
-    _dump_into(data, parts, "\n")
-    return "".join(parts)
-
-
-def _dump_into(value: Any, parts: list[str], newline: str) -> None:
-    if isinstance(value, float):
-        parts.append("null" if math.isnan(value) or math.isinf(value) else repr(round(value, 6)))
-    elif isinstance(value, str):
-        parts.append(encode_basestring(value))
-    elif value is None:
-        parts.append("null")
-    elif value is True:
-        parts.append("true")
-    elif value is False:
-        parts.append("false")
-    elif isinstance(value, int):
-        parts.append(int.__repr__(value))
-    elif isinstance(value, dict) and all(isinstance(key, str) for key in value):
-        if not value:
-            parts.append("{}")
-            return
-        inner = newline + " "
-        separator = "{" + inner
-        for key, item in value.items():
-            parts.append(separator)
-            parts.append(encode_basestring(key))
-            parts.append(": ")
-            _dump_into(item, parts, inner)
-            separator = "," + inner
-        parts.append(newline + "}")
-    elif isinstance(value, list):
-        if not value:
-            parts.append("[]")
-            return
-        inner = newline + " "
-        separator = "[" + inner
-        for item in value:
-            parts.append(separator)
-            _dump_into(item, parts, inner)
-            separator = "," + inner
-        parts.append(newline + "]")
-    else:  # anything else as the standard library writes it, indented where it stands
-        text = json.dumps(_clean(value), ensure_ascii=False, indent=1)
-        parts.append(text.replace("\n", newline))
+def dump_results(data: dict[str, Any]) -> bytes:
+    """``data`` (:meth:`Results.to_dict`) as ``results.json`` holds it: JSON indented by two
+    spaces with a final newline, every figure exactly (the shortest text that reads back as the
+    same float), NaN and infinities null. A results file reads back as the results that wrote
+    it, to the bit."""
+    return orjson.dumps(
+        data,
+        option=orjson.OPT_INDENT_2
+        | orjson.OPT_NON_STR_KEYS
+        | orjson.OPT_SERIALIZE_NUMPY
+        | orjson.OPT_APPEND_NEWLINE,
+    )
 
 
 class _StatShape(BaseModel):

@@ -541,10 +541,15 @@ def load_scenario(path: str | Path) -> Scenario:
     except (OSError, UnicodeDecodeError) as error:
         raise InputError(f"cannot read: {error}", file=path) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)  # a safe loader
     except yaml.YAMLError as error:
         raise InputError(f"invalid YAML: {_yaml_problem(error)}", file=path) from None
     return parse_scenario(data, file=path)
+
+
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""PyYAML's safe loader, on libyaml where PyYAML was built with it (a quarter of the time of
+the pure-Python parser on a scenario, which every command reads first)."""
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

@@ -121,16 +121,29 @@ def test_grouped_percentiles_are_numpys_to_the_bit() -> None:
         )
 
 
-def test_results_json_is_written_as_the_standard_library_writes_it(tmp_path: Path) -> None:
+def test_results_json_reads_back_as_the_results_to_the_bit(tmp_path: Path) -> None:
+    """Figures are written exactly, NaN and infinities as null."""
     import json
 
-    from sim.results import _clean, dump_results
+    from sim.results import dump_results, read_results, write_results
 
     scenario = load_scenario(SCENARIOS / "small.yaml")
     measured = [measure(run, scenario) for run in _runs(scenario, 2)]
-    data = aggregate(measured, ResultsHeader.of(scenario, seed=7), {"note": "é\n"}).to_dict()
-    data["odd"] = {"a": [1, 2.123456789, None, True, float("nan")], "b": {}, "c": [], 3: (0.5,)}
-    assert dump_results(data) == json.dumps(_clean(data), ensure_ascii=False, indent=1)
+    results = aggregate(measured, ResultsHeader.of(scenario, seed=7), {"note": "é\n"})
+    data = results.to_dict()
+    write_results(results, tmp_path, None)
+    again = read_results(tmp_path / "results.json")
+    assert _same(again.to_dict(), data)
+    odd = [1, 2.123456789, None, True, float("nan"), -math.inf, 1e-17, 1e300]
+    data["odd"] = {"a": odd, "b": {}, "c": [], 3: (0.5,)}
+    written = json.loads(dump_results(data))
+    assert written["odd"] == {
+        "a": [1, 2.123456789, None, True, None, None, 1e-17, 1e300],
+        "b": {},
+        "c": [],
+        "3": [0.5],
+    }
+    assert written["note"] == "é\n"
 
 
 def test_the_first_run_played_beside_the_workers_is_the_serial_one() -> None:

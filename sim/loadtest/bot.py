@@ -27,7 +27,7 @@ import dataclasses
 from sim.experiment import run_experiment
 from sim.kpi import measure
 from sim.loadtest.raw import Responder
-from sim.records import ConversationRecord, Run
+from sim.records import ConversationLog, ConversationRecord, Run
 from sim.results import Results, ResultsHeader, aggregate
 from sim.scenario import Channel, Scenario
 from sim.trace import Trace
@@ -60,12 +60,12 @@ def bot_model(scenario: Scenario, trace: Trace) -> Run:
             record.reply_delays = [delay] * len(conversation.turns)
         else:
             record.left_at = conversation.t + conversation.patience
-    return Run(records, [], scenario.duration)
+    return Run(ConversationLog.of(records), [], scenario.duration)
 
 
 def model_results(
     scenario: Scenario, trace: Trace, responder: Responder
-) -> tuple[Results, list[ConversationRecord]]:
+) -> tuple[Results, ConversationLog]:
     """What the model predicts for ``trace`` with ``responder`` answering, and its records:
     the simulation with the scenario's agents, or :func:`bot_model`."""
     if responder == "agents":

@@ -18,7 +18,7 @@ from sim.kpi import measure
 from sim.loadtest.bot import bot_view
 from sim.loadtest.delivery import delivery_ms
 from sim.loadtest.raw import Percentiles, RawReplay, Span
-from sim.records import AgentRecord, ConversationRecord, Run
+from sim.records import AgentRecord, ConversationLog, ConversationRecord, Run
 from sim.results import Results, ResultsHeader, aggregate
 from sim.roster import draw_roster
 from sim.scenario import Scenario
@@ -154,7 +154,7 @@ def to_run(raw: RawReplay, scenario: Scenario, trace: Trace) -> Run:
     end = max([scenario.duration] + [r.closed_at for r in records if r.closed_at is not None])
     # The emulated agents played the model's roster of this trace (sim.roster): its paid hours.
     roster = None if bot else draw_roster(scenario, trace.header.seed, trace.header.replication)
-    return Run(records, agent_records, end, roster)
+    return Run(ConversationLog.of(records), agent_records, end, roster)
 
 
 ROUTING_GRACE = 1.0
