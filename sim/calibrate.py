@@ -92,7 +92,7 @@ from sim.kpi import ALL, Measurement
 from sim.results import Results, summarise, t_quantile
 from sim.runner import Runner, Traffic
 from sim.scenario import AgentGroup, Channel, Scenario
-from sim.trace import Conversation, Trace, Turn
+from sim.trace import Trace
 
 FIELDS = ("reply", "first_reply", "patience", "think", "close_after")
 """The channel distributions a calibration may scale: durations drawn into the trace."""
@@ -669,31 +669,30 @@ class TraceScale:
 
     def __call__(self, trace: Trace) -> Trace:
         table = {name: factors for name, factors in self.factors if any(f != 1.0 for f in factors)}
-        scaled: list[Conversation] = []
-        for c in trace.conversations:
-            factors = table.get(c.channel)
+        columns = trace.columns
+        patience, close_after = columns.patience.copy(), columns.close_after.copy()
+        think, reply = columns.think.copy(), columns.reply.copy()
+        turns, owner, first = columns.turn_places()
+        for c, name in enumerate(columns.channels):
+            factors = table.get(name)
             if factors is None:
-                scaled.append(c)
                 continue
-            first, reply, patience, think, close = factors
-            head = c.turns[0]
-            turns = (
-                Turn(head.text, head.think * think, head.reply * first),
-                *(Turn(t.text, t.think * think, t.reply * reply) for t in c.turns[1:]),
-            )
-            scaled.append(
-                Conversation(
-                    c.id,
-                    c.channel,
-                    c.t,
-                    c.customer,
-                    c.bot,
-                    c.patience * patience,
-                    c.close_after * close,
-                    turns,
-                )
-            )
-        return Trace(trace.header, scaled)
+            first_reply, later_reply, patience_factor, think_factor, close_factor = factors
+            rows = columns.channel == c
+            patience[rows] *= patience_factor
+            close_after[rows] *= close_factor
+            mine = rows[owner]
+            think[turns[mine]] *= think_factor
+            reply[turns[mine & first]] *= first_reply
+            reply[turns[mine & ~first]] *= later_reply
+        scaled = replace(
+            columns,
+            patience=patience,
+            close_after=close_after,
+            think=think,
+            reply=reply,
+        )
+        return Trace(trace.header, columns=scaled)
 
 
 Dist = Constant | Exponential | Uniform | Lognormal | Gamma | Empirical

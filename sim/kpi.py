@@ -113,20 +113,19 @@ def _queue_max(times: np.ndarray, deltas: np.ndarray, edges: np.ndarray) -> np.n
 
 
 class _Columns:
-    """The records of a run as numpy columns, one row per conversation: the log's own columns
-    (:class:`~sim.records.ConversationLog`), and a few more from its conversations."""
+    """The records of a run as numpy columns, one row per conversation: the log's columns
+    (:class:`~sim.records.ConversationLog`) and those of the conversations played."""
 
     def __init__(self, run: Run, scenario: Scenario) -> None:
         names = list(scenario.channels)
-        index = {name: i for i, name in enumerate(names)}
         log = run.conversations
-        talks = log.conversations
-        n = len(talks)
-        self.channel = np.array([index[c.channel] for c in talks], dtype=np.int64)
-        self.arrived = np.array([c.t for c in talks], dtype=float) if n else np.zeros(0)
-        self.contained = np.array(
-            [c.bot is not None and c.bot.contained for c in talks], dtype=bool
-        )
+        talks = log.columns
+        n = len(log)
+        # The scenario's place of each channel the trace names.
+        place = np.array([names.index(name) for name in talks.channels], dtype=np.int64)
+        self.channel = place[talks.channel] if n else np.zeros(0, dtype=np.int64)
+        self.arrived = talks.t
+        self.contained = talks.bot_contained
         self.queued = log.column("queued_at")
         self.offered = ~np.isnan(self.queued)
         self.answered = log.column("answered")

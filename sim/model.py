@@ -26,7 +26,7 @@ from sim.records import AgentRecord, ConversationLog, Run
 from sim.roster import Roster, RosterPlayer, draw_roster
 from sim.routing import RoutedAgent, Router
 from sim.scenario import AgentGroup, Scenario
-from sim.trace import Conversation, Trace
+from sim.trace import Trace
 
 
 class _Chat:
@@ -38,19 +38,22 @@ class _Chat:
     __slots__ = (
         "agent",
         "answered",
-        "conversation",
         "dropped",
+        "first_turn",
         "left",
         "message_at",
         "queued_at",
         "replied",
         "row",
         "turn",
+        "turns",
     )
 
-    def __init__(self, row: int, conversation: Conversation) -> None:
+    def __init__(self, row: int, first_turn: int, turns: int) -> None:
         self.row = row
-        self.conversation = conversation
+        self.first_turn = first_turn
+        """Where its turns start in the trace's turn columns."""
+        self.turns = turns
         self.agent: Agent | None = None
         self.dropped = False
         self.answered = False
@@ -115,8 +118,16 @@ class Model:
         )
         self.agents: list[Agent] = []
         self._silent = {name: channel.silent for name, channel in scenario.channels.items()}
-        talks = trace.conversations
-        self.log = ConversationLog(talks, [self._silent[c.channel] for c in talks])
+        # The trace's columns as lists: the model reads one number at a time, and a list hands
+        # out its Python floats where an array would box a new one on every read.
+        columns = trace.columns
+        names = [columns.channels[i] for i in columns.channel.tolist()]
+        self._channel = names
+        self._patience: list[float] = columns.patience.tolist()
+        self._close_after: list[float] = columns.close_after.tolist()
+        self._think: list[float] = columns.think.tolist()
+        self._reply: list[float] = columns.reply.tolist()
+        self.log = ConversationLog(trace, [self._silent[name] for name in names])
         self._seq = count()
         self.roster = roster or draw_roster(scenario, trace.header.seed, trace.header.replication)
         self.player: RosterPlayer[Agent] = RosterPlayer(scenario, self.roster, self)
@@ -154,15 +165,23 @@ class Model:
         env = self.env
         timeout = env.timeout
         enter = self._on_enter
-        for row, conversation in enumerate(self.trace.conversations):
-            delay = conversation.t - env.now
+        columns = self.trace.columns
+        arrivals = zip(
+            columns.t.tolist(),
+            columns.bot_time.tolist(),
+            columns.bot_contained.tolist(),
+            columns.first_turn.tolist(),
+            columns.turn_count.tolist(),
+            strict=True,
+        )
+        for row, (t, bot_time, contained, first_turn, turns) in enumerate(arrivals):
+            delay = t - env.now
             if delay > 0:
                 yield timeout(delay)
-            bot = conversation.bot
-            if bot is None:
-                self._enter(_Chat(row, conversation))
-            elif not bot.contained:
-                timeout(bot.time, _Chat(row, conversation)).callbacks.append(enter)
+            if bot_time != bot_time:  # NaN: no bot
+                self._enter(_Chat(row, first_turn, turns))
+            elif not contained:
+                timeout(bot_time, _Chat(row, first_turn, turns)).callbacks.append(enter)
 
     def _on_enter(self, event: simpy.Event) -> None:
         self._enter(event._value)
@@ -170,10 +189,10 @@ class Model:
     def _enter(self, chat: _Chat) -> None:
         env = self.env
         now = env.now
-        chat.queued_at = self.log.queued_at[chat.row] = now
-        conversation = chat.conversation
-        env.timeout(conversation.patience, chat).callbacks.append(self._on_patience)
-        agent = self.router.enqueue(chat, conversation.channel, now)
+        row = chat.row
+        chat.queued_at = self.log.queued_at[row] = now
+        env.timeout(self._patience[row], chat).callbacks.append(self._on_patience)
+        agent = self.router.enqueue(chat, self._channel[row], now)
         if agent is not None:
             self._assign(agent, chat, now)
 
@@ -194,7 +213,7 @@ class Model:
             if chat.dropped:
                 continue
             work = (
-                chat.conversation.turns[turn].reply
+                self._reply[chat.first_turn + turn]
                 * agent.reply_factor
                 * agent.slowdown[agent.active - 1]
             )
@@ -228,12 +247,12 @@ class Model:
                 log.reply(row, now - chat.queued_at)
         else:
             log.reply(row, now - chat.message_at)
-        turns = chat.conversation.turns
-        if chat.answered and turn + 1 < len(turns):
+        if chat.answered and turn + 1 < chat.turns:
             chat.turn = turn + 1
-            env.timeout(turns[turn + 1].think, chat).callbacks.append(self._on_message)
+            think = self._think[chat.first_turn + turn + 1]
+            env.timeout(think, chat).callbacks.append(self._on_message)
         else:
-            env.timeout(chat.conversation.close_after, chat).callbacks.append(self._on_close)
+            env.timeout(self._close_after[row], chat).callbacks.append(self._on_close)
         self._type_next(agent)
 
     def _on_message(self, event: simpy.Event) -> None:

@@ -22,7 +22,7 @@ from typing import Any, overload
 import numpy as np
 
 from sim.roster import Roster
-from sim.trace import Conversation
+from sim.trace import Conversation, Trace, TraceColumns
 
 
 class ConversationRecord:
@@ -121,7 +121,8 @@ _TIMES = ("queued_at", "assigned_at", "left_queue_at", "first_reply_at", "left_a
 
 
 class ConversationLog(Sequence[ConversationRecord]):
-    """The records of a run's conversations in columns: row ``i`` is ``conversations[i]``.
+    """The records of a run's conversations in columns: row ``i`` is conversation ``i`` of the
+    trace played (or of the conversations given), whose own numbers are in :attr:`columns`.
 
     Each time of :class:`ConversationRecord` is an ``array('d')`` with NaN for never;
     ``answered`` and ``silent`` are bytes (0 or 1), ``agent_ids`` the agent who held each. The
@@ -135,12 +136,13 @@ class ConversationLog(Sequence[ConversationRecord]):
     """
 
     __slots__ = (
+        "_columns",
         "_replies",
+        "_source",
         "agent_ids",
         "answered",
         "assigned_at",
         "closed_at",
-        "conversations",
         "first_reply_at",
         "left_at",
         "left_queue_at",
@@ -150,9 +152,10 @@ class ConversationLog(Sequence[ConversationRecord]):
         "silent",
     )
 
-    def __init__(self, conversations: list[Conversation], silent: Iterable[bool]) -> None:
-        n = len(conversations)
-        self.conversations = conversations
+    def __init__(self, source: Trace | list[Conversation], silent: Iterable[bool]) -> None:
+        n = len(source)
+        self._source = source
+        self._columns: TraceColumns | None = None
         self.silent = bytearray(silent)
         if len(self.silent) != n:
             raise ValueError(f"{len(self.silent)} silent flags for {n} conversations")
@@ -168,6 +171,22 @@ class ConversationLog(Sequence[ConversationRecord]):
         self.reply_owner = array("q")
         self.reply_delay = array("d")
         self._replies: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    @property
+    def conversations(self) -> list[Conversation]:
+        """The conversations, as objects."""
+        source = self._source
+        return source.conversations if isinstance(source, Trace) else source
+
+    @property
+    def columns(self) -> TraceColumns:
+        """The conversations' own numbers (arrival, channel, bot), as columns."""
+        source = self._source
+        if isinstance(source, Trace):
+            return source.columns
+        if self._columns is None:
+            self._columns = TraceColumns.of(source)
+        return self._columns
 
     @classmethod
     def of(cls, records: Iterable[ConversationRecord]) -> ConversationLog:
@@ -209,7 +228,7 @@ class ConversationLog(Sequence[ConversationRecord]):
         return self._replies[1], self._replies[2]
 
     def __len__(self) -> int:
-        return len(self.conversations)
+        return len(self._source)
 
     @overload
     def __getitem__(self, index: int) -> ConversationRecord: ...
@@ -231,8 +250,9 @@ class ConversationLog(Sequence[ConversationRecord]):
         delays, counts = self.replies()
         ends = np.cumsum(counts)
         times = [getattr(self, name) for name in _TIMES]
+        talks = self.conversations
         for i in rows:
-            record = ConversationRecord(self.conversations[i], bool(self.silent[i]))
+            record = ConversationRecord(talks[i], bool(self.silent[i]))
             for name, column in zip(_TIMES, times, strict=True):
                 value = column[i]
                 if value == value:  # not NaN

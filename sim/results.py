@@ -282,7 +282,7 @@ def encode_records(
     log = records if isinstance(records, ConversationLog) else ConversationLog.of(records)
     rows_in = range(len(log))[start:stop]
     start, stop = rows_in.start, rows_in.stop
-    talks = log.conversations[start:stop]
+    talks = log.columns
 
     def ms(name: str) -> list[float]:
         # NaN (never) is written as null by orjson.
@@ -296,10 +296,10 @@ def encode_records(
     offered = ~np.isnan(log.column("queued_at")[start:stop])
     missed = (offered & ~log.column("answered")[start:stop]).tolist()
     rows = zip(
-        [c.id for c in talks],
-        [c.channel for c in talks],
-        np.round(np.array([c.t for c in talks], dtype=float), 3).tolist(),
-        [c.bot is not None and c.bot.contained for c in talks],
+        talks.ids[start:stop],
+        [talks.channels[c] for c in talks.channel[start:stop].tolist()],
+        np.round(talks.t[start:stop], 3).tolist(),
+        talks.bot_contained[start:stop].tolist(),
         ms("queued_at"),
         ms("assigned_at"),
         ms("first_reply_at"),

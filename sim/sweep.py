@@ -56,6 +56,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from sim.calibrate import (
     CalibrationError,
     Parameter,
@@ -71,7 +73,7 @@ from sim.results import Results, ResultsHeader, aggregate
 from sim.runner import Play, Runner, Traffic
 from sim.scenario import AgentGroup, Channel, Scenario, Volume
 from sim.shifts import scheduled_agents
-from sim.trace import Conversation, Trace
+from sim.trace import Trace
 from sim.traffic import channel_key, stream
 from sim.verdict import Check
 
@@ -319,20 +321,16 @@ class Thinning:
         if not shares:
             return trace
         seed, replication = trace.header.seed, trace.header.replication
-        by_channel: dict[str, list[int]] = {}
-        for i, c in enumerate(trace.conversations):
-            if c.channel in shares:
-                by_channel.setdefault(c.channel, []).append(i)
-        dropped: set[int] = set()
-        for name, positions in by_channel.items():
-            uniforms = stream(seed, replication, THIN_STREAM, channel_key(name)).random(
-                len(positions)
-            )
-            dropped.update(p for p, u in zip(positions, uniforms, strict=True) if u >= shares[name])
-        kept: list[Conversation] = [
-            c for i, c in enumerate(trace.conversations) if i not in dropped
-        ]
-        return Trace(trace.header, kept)
+        columns = trace.columns
+        dropped = np.zeros(len(columns), dtype=bool)
+        for c, name in enumerate(columns.channels):
+            if name in shares:
+                rows = np.flatnonzero(columns.channel == c)
+                uniforms = stream(seed, replication, THIN_STREAM, channel_key(name)).random(
+                    len(rows)
+                )
+                dropped[rows[uniforms >= shares[name]]] = True
+        return trace.keeping(np.flatnonzero(~dropped))
 
 
 @dataclass(frozen=True, slots=True)

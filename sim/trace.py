@@ -5,16 +5,24 @@ turns with think and reply work, close_after, who they are and what they write),
 and the Locust replay can play exactly the same traffic. Line 1 of the file is a header; every
 other line is one :class:`Conversation`, ordered by arrival time ``t`` (seconds after the
 scenario start).
+
+In memory a trace holds its conversations as objects, or as columns of numbers
+(:class:`TraceColumns`), or both: each is made from the other the first time it is asked for.
+A drawn trace starts as columns, which is all the model and the measurement read; a trace read
+from a file, or rewritten conversation by conversation, starts as objects.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from sim.errors import InputError
 from sim.texts import Customer
@@ -75,18 +83,185 @@ class TraceHeader:
     replication: int = 0
 
 
-@dataclass(slots=True)
-class Trace:
-    """A header and the conversations in arrival order."""
+@dataclass(frozen=True, slots=True, eq=False)
+class TraceColumns:
+    """A trace's numbers in columns: row ``i`` of each conversation column is conversation
+    ``i`` of the trace; its turns are rows ``first_turn[i]`` to ``first_turn[i] +
+    turn_count[i] - 1`` of ``think`` and ``reply``.
 
-    header: TraceHeader
-    conversations: list[Conversation] = field(default_factory=list)
+    ``channel`` indexes ``channels`` (names); a conversation without a bot has ``bot_time`` NaN
+    (and ``bot_contained`` False). ``texts`` (one per turn) and ``customers`` (one per
+    conversation) are None when the trace has none (drawn for the model: every text empty,
+    every customer None).
+    """
+
+    ids: list[str]
+    channels: tuple[str, ...]
+    channel: np.ndarray
+    t: np.ndarray
+    bot_contained: np.ndarray
+    bot_time: np.ndarray
+    patience: np.ndarray
+    close_after: np.ndarray
+    first_turn: np.ndarray
+    turn_count: np.ndarray
+    think: np.ndarray
+    reply: np.ndarray
+    texts: list[str] | None = None
+    customers: list[Customer | None] | None = None
 
     def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def of(cls, conversations: Sequence[Conversation]) -> TraceColumns:
+        """The columns of ``conversations`` (their turns laid out in order)."""
+        names: dict[str, int] = {}
+        channel = [names.setdefault(c.channel, len(names)) for c in conversations]
+        bots = [c.bot for c in conversations]
+        counts = [len(c.turns) for c in conversations]
+        turns = [turn for c in conversations for turn in c.turns]
+        n = len(conversations)
+        texts = [turn.text for turn in turns]
+        customers = [c.customer for c in conversations]
+        return cls(
+            ids=[c.id for c in conversations],
+            channels=tuple(names),
+            channel=np.array(channel, dtype=np.int64),
+            t=_floats([c.t for c in conversations]),
+            bot_contained=np.array([b is not None and b.contained for b in bots], dtype=bool),
+            bot_time=_floats([np.nan if b is None else b.time for b in bots]),
+            patience=_floats([c.patience for c in conversations]),
+            close_after=_floats([c.close_after for c in conversations]),
+            first_turn=np.cumsum(counts, dtype=np.int64) - np.array(counts, dtype=np.int64)
+            if n
+            else np.zeros(0, dtype=np.int64),
+            turn_count=np.array(counts, dtype=np.int64),
+            think=_floats([turn.think for turn in turns]),
+            reply=_floats([turn.reply for turn in turns]),
+            texts=texts if any(texts) else None,
+            customers=customers if any(c is not None for c in customers) else None,
+        )
+
+    def subset(self, rows: np.ndarray) -> TraceColumns:
+        """The conversations at ``rows`` (ascending), their turns left where they are."""
+        at = rows.tolist()
+        return replace(
+            self,
+            ids=[self.ids[i] for i in at],
+            channel=self.channel[rows],
+            t=self.t[rows],
+            bot_contained=self.bot_contained[rows],
+            bot_time=self.bot_time[rows],
+            patience=self.patience[rows],
+            close_after=self.close_after[rows],
+            first_turn=self.first_turn[rows],
+            turn_count=self.turn_count[rows],
+            customers=None if self.customers is None else [self.customers[i] for i in at],
+        )
+
+    def turn_places(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every conversation's turns in trace order: each one's row in ``think`` and
+        ``reply``, its conversation, and whether it is that conversation's first."""
+        counts = self.turn_count
+        owner = np.repeat(np.arange(len(counts)), counts)
+        starts = np.repeat(self.first_turn, counts)
+        within = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+        return starts + within, owner, within == 0
+
+    def conversations(self) -> list[Conversation]:
+        """The conversations as objects."""
+        think, reply = self.think.tolist(), self.reply.tolist()
+        texts: Iterable[str] = repeat("") if self.texts is None else self.texts
+        # texts may be endless (repeat("")): the numbers bound the zip.
+        every_turn = list(map(tuple.__new__, repeat(Turn), zip(texts, think, reply, strict=False)))
+        turns = [
+            tuple(every_turn[p : p + k])
+            for p, k in zip(self.first_turn.tolist(), self.turn_count.tolist(), strict=True)
+        ]
+        bots = [
+            None if time != time else BotOutcome(contained, time)  # NaN: no bot
+            for contained, time in zip(
+                self.bot_contained.tolist(), self.bot_time.tolist(), strict=True
+            )
+        ]
+        names = [self.channels[i] for i in self.channel.tolist()]
+        return list(
+            map(
+                Conversation,
+                self.ids,
+                names,
+                self.t.tolist(),
+                repeat(None) if self.customers is None else self.customers,
+                bots,
+                self.patience.tolist(),
+                self.close_after.tolist(),
+                turns,
+            )
+        )
+
+
+def _floats(values: list[float]) -> np.ndarray:
+    return np.array(values, dtype=float) if values else np.zeros(0)
+
+
+class Trace:
+    """A header and the conversations in arrival order: as objects (``conversations``), as
+    columns (``columns``), or both; either is made from the other when first asked for, and
+    kept. Treat both as immutable."""
+
+    __slots__ = ("_columns", "_conversations", "header")
+
+    def __init__(
+        self,
+        header: TraceHeader,
+        conversations: list[Conversation] | None = None,
+        *,
+        columns: TraceColumns | None = None,
+    ) -> None:
+        self.header = header
+        self._conversations = conversations
+        self._columns = columns
+        if conversations is None and columns is None:
+            self._conversations = []
+
+    @property
+    def conversations(self) -> list[Conversation]:
+        """The conversations as objects."""
+        if self._conversations is None:
+            assert self._columns is not None  # one of the two is always there
+            self._conversations = self._columns.conversations()
+        return self._conversations
+
+    @property
+    def columns(self) -> TraceColumns:
+        """The conversations' numbers as columns."""
+        if self._columns is None:
+            assert self._conversations is not None  # one of the two is always there
+            self._columns = TraceColumns.of(self._conversations)
+        return self._columns
+
+    def __len__(self) -> int:
+        if self._columns is not None:
+            return len(self._columns)
         return len(self.conversations)
+
+    def keeping(self, rows: np.ndarray) -> Trace:
+        """This trace with only its conversations at ``rows`` (ascending)."""
+        return Trace(self.header, columns=self.columns.subset(rows))
 
     def __iter__(self) -> Iterator[Conversation]:
         return iter(self.conversations)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Trace):
+            return NotImplemented
+        return self.header == other.header and self.conversations == other.conversations
+
+    __hash__ = None  # type: ignore[assignment]  # mutable caches: not hashable
+
+    def __repr__(self) -> str:
+        return f"Trace({self.header!r}, {len(self)} conversations)"
 
     def lines(self) -> Iterator[str]:
         """The JSON Lines of the file, header first, without newlines."""

@@ -18,14 +18,14 @@ import math
 import statistics
 import zlib
 from collections.abc import Iterable
-from itertools import repeat
+from dataclasses import replace
 
 import numpy as np
 
 from sim.collector import collector_paused
 from sim.scenario import Channel, Scenario
 from sim.texts import Customer, TextSource
-from sim.trace import BotOutcome, Conversation, Trace, TraceHeader, Turn
+from sim.trace import Trace, TraceColumns, TraceHeader
 
 _TEXT_STREAM = 0x7E47
 
@@ -90,10 +90,6 @@ def draw_arrivals(
     return times
 
 
-def _ms(values: np.ndarray) -> list[float]:
-    return np.round(values, 3).tolist()  # type: ignore[no-any-return]
-
-
 class _ChannelDraws:
     """The numbers of one channel's conversations, drawn column by column from its stream."""
 
@@ -104,82 +100,81 @@ class _ChannelDraws:
         self.name = name
         self.protocol = channel.protocol
         level = volume_level(channel.volume_cv, z)
-        arrivals = draw_arrivals(rng, scenario, name, level)
-        self.arrivals = np.round(arrivals, 3)
-        self.times: list[float] = self.arrivals.tolist()
-        n = len(self.times)
-        self.patience = _ms(channel.patience.sample(rng, n))
-        self.close_after = _ms(channel.close_after.sample(rng, n))
-        self.bots: list[BotOutcome | None] = [None] * n
+        self.arrivals = np.round(draw_arrivals(rng, scenario, name, level), 3)
+        n = self.n = len(self.arrivals)
+        self.patience = np.round(channel.patience.sample(rng, n), 3)
+        self.close_after = np.round(channel.close_after.sample(rng, n), 3)
+        self.contained = np.zeros(n, dtype=bool)
+        self.bot_time = np.full(n, np.nan)  # NaN: no bot
         if channel.bot is not None:
-            contained = (rng.random(n) < channel.bot.containment).tolist()
-            self.bots = list(map(BotOutcome, contained, _ms(channel.bot.time.sample(rng, n))))
-        counts = channel.turns.sample(rng, n)
-        self.counts: list[int] = counts.tolist()
-        offsets = np.cumsum(counts) - counts
-        self.offsets: list[int] = offsets.tolist()
+            self.contained = rng.random(n) < channel.bot.containment
+            self.bot_time = np.round(channel.bot.time.sample(rng, n), 3)
+        self.counts = counts = channel.turns.sample(rng, n).astype(np.int64)
+        self.offsets = offsets = np.cumsum(counts) - counts
         total = int(counts.sum())
-        think = np.round(channel.think.sample(rng, total), 3)
-        think[offsets] = 0.0  # a conversation's first message comes with it
-        self.think: list[float] = think.tolist()
-        self.reply = _ms(channel.reply.sample(rng, total))
+        self.think = np.round(channel.think.sample(rng, total), 3)
+        self.think[offsets] = 0.0  # a conversation's first message comes with it
+        self.reply = np.round(channel.reply.sample(rng, total), 3)
         if channel.first_reply is not None:
-            firsts = _ms(channel.first_reply.sample(rng, n))
-            for i, p in enumerate(self.offsets):
-                self.reply[p] = firsts[i]
-
-    def turns(self) -> list[tuple[Turn, ...]]:
-        """Each conversation's turns, without texts."""
-        every = _made_turns(repeat(""), self.think, self.reply)
-        return [tuple(every[p : p + k]) for p, k in zip(self.offsets, self.counts, strict=True)]
-
-    def turns_with(self, i: int, messages: list[str]) -> tuple[Turn, ...]:
-        """Conversation ``i``'s turns with the customer's ``messages``."""
-        p, k = self.offsets[i], self.counts[i]
-        return tuple(_made_turns(messages, self.think[p : p + k], self.reply[p : p + k]))
+            self.reply[offsets] = np.round(channel.first_reply.sample(rng, n), 3)
 
 
-def _made_turns(texts: Iterable[str], think: Iterable[float], reply: Iterable[float]) -> list[Turn]:
-    # Turn's own constructor is a Python-level lambda; tuple.__new__ makes the same tuple in
-    # C, and map keeps the whole loop there.
-    # texts may be endless (repeat("")): the numbers bound the zip.
-    return list(map(tuple.__new__, repeat(Turn), zip(texts, think, reply, strict=False)))
-
-
-def _arrival_order(draws: list[_ChannelDraws]) -> list[np.ndarray]:
-    """Where each channel's conversations stand in the trace: ordered by arrival time, then
-    channel name, then their order within the channel."""
+def _arrival_order(draws: list[_ChannelDraws]) -> np.ndarray:
+    """Which conversation stands at each place of the trace, as a row of the channels' draws
+    laid end to end: ordered by arrival time, then channel name, then their order within the
+    channel."""
     if len(draws) == 1:
-        return [np.arange(len(draws[0].times))]
+        return np.arange(draws[0].n)
     rank = {name: r for r, name in enumerate(sorted(d.name for d in draws))}
     times = np.concatenate([d.arrivals for d in draws])
-    names = np.concatenate([np.full(len(d.times), rank[d.name]) for d in draws])
-    within = np.concatenate([np.arange(len(d.times)) for d in draws])
-    position = np.empty(len(times), dtype=np.int64)
-    position[np.lexsort((within, names, times))] = np.arange(len(times))
-    bounds = np.cumsum([0, *(len(d.times) for d in draws)])
-    return [position[bounds[c] : bounds[c + 1]] for c in range(len(draws))]
+    names = np.concatenate([np.full(d.n, rank[d.name]) for d in draws])
+    within = np.concatenate([np.arange(d.n) for d in draws])
+    return np.lexsort((within, names, times))
+
+
+def _columns(draws: list[_ChannelDraws], order: np.ndarray, ids: list[str]) -> TraceColumns:
+    """The trace's columns: the channels' draws laid end to end, rows taken in ``order``.
+    The turns stay where they were drawn; each conversation points at its own."""
+
+    def laid(columns: Iterable[np.ndarray]) -> np.ndarray:
+        found: np.ndarray = np.concatenate(list(columns))[order]
+        return found
+
+    turns_before = np.cumsum([0, *(len(d.think) for d in draws)])
+    return TraceColumns(
+        ids=ids,
+        channels=tuple(d.name for d in draws),
+        channel=laid(np.full(d.n, c, dtype=np.int64) for c, d in enumerate(draws)),
+        t=laid(d.arrivals for d in draws),
+        bot_contained=laid(d.contained for d in draws),
+        bot_time=laid(d.bot_time for d in draws),
+        patience=laid(d.patience for d in draws),
+        close_after=laid(d.close_after for d in draws),
+        first_turn=laid(d.offsets + before for d, before in zip(draws, turns_before, strict=False)),
+        turn_count=laid(d.counts for d in draws),
+        think=np.concatenate([d.think for d in draws]),
+        reply=np.concatenate([d.reply for d in draws]),
+    )
 
 
 def _with_texts(
-    draws: list[_ChannelDraws], positions: list[np.ndarray], source: TextSource
-) -> tuple[list[Customer], list[tuple[Turn, ...]]]:
-    """The customer and the turns with texts of each conversation, by trace position: texts
-    and customers come from one stream, in trace order."""
-    n = sum(len(at) for at in positions)
-    channel_of = np.empty(n, dtype=np.int64)
-    index_of = np.empty(n, dtype=np.int64)
-    for c, at in enumerate(positions):
-        channel_of[at] = c
-        index_of[at] = np.arange(len(at))
-    customers: list[Customer] = []
-    turns: list[tuple[Turn, ...]] = []
-    for c, i in zip(channel_of.tolist(), index_of.tolist(), strict=True):
-        d = draws[c]
-        customer, female = source.customer(d.protocol)
+    columns: TraceColumns, draws: list[_ChannelDraws], source: TextSource
+) -> TraceColumns:
+    """``columns`` with a customer for each conversation and a text for each turn: texts and
+    customers come from one stream, in trace order."""
+    protocols = [d.protocol for d in draws]
+    texts = [""] * len(columns.think)
+    customers: list[Customer | None] = []
+    for channel, first, count in zip(
+        columns.channel.tolist(),
+        columns.first_turn.tolist(),
+        columns.turn_count.tolist(),
+        strict=True,
+    ):
+        customer, female = source.customer(protocols[channel])
         customers.append(customer)
-        turns.append(d.turns_with(i, source.texts(d.counts[i], female)))
-    return customers, turns
+        texts[first : first + count] = source.texts(count, female)
+    return replace(columns, texts=texts, customers=customers)
 
 
 def draw_trace(
@@ -201,31 +196,15 @@ def draw_trace(
         _ChannelDraws(stream(seed, replication, channel_key(name)), scenario, name, z)
         for name in scenario.channels
     ]
-    positions = _arrival_order(draws)
-    n = sum(len(d.times) for d in draws)
+    order = _arrival_order(draws)
+    n = len(order)
     width = max(6, len(str(n)))
     form = f"c%0{width}d"  # %-formatting: the fastest way to 100,000s of ids
-    ids = [form % number for number in range(1, n + 1)]
-    conversations: list[Conversation] = [None] * n  # type: ignore[list-item]  # filled below
-    with collector_paused():
-        if texts:
-            source = TextSource(seed * 1_000_003 + replication * 7919 + _TEXT_STREAM, locale)
-            customers, turns = _with_texts(draws, positions, source)
-        for d, at in zip(draws, positions, strict=True):
-            where = at.tolist()
-            made = map(
-                Conversation,
-                [ids[p] for p in where],
-                repeat(d.name),
-                d.times,
-                [customers[p] for p in where] if texts else repeat(None),
-                d.bots,
-                d.patience,
-                d.close_after,
-                [turns[p] for p in where] if texts else d.turns(),
-            )
-            for p, conversation in zip(where, made, strict=True):
-                conversations[p] = conversation
+    columns = _columns(draws, order, [form % number for number in range(1, n + 1)])
+    if texts:
+        source = TextSource(seed * 1_000_003 + replication * 7919 + _TEXT_STREAM, locale)
+        with collector_paused():  # faker makes many objects, none of them garbage
+            columns = _with_texts(columns, draws, source)
     header = TraceHeader(
         scenario=scenario.name,
         scenario_sha256=scenario.sha256,
@@ -235,4 +214,4 @@ def draw_trace(
         locale=locale,
         replication=replication,
     )
-    return Trace(header, conversations)
+    return Trace(header, columns=columns)
