@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, MutableSequence, Sequence
 from itertools import chain
 from typing import Any, TypedDict
 
@@ -452,8 +452,8 @@ def _agent_time(run: Run, cols: _Columns, *bins: np.ndarray) -> list[list[dict[s
         chain.from_iterable((s, e, a.max_chats) for a in agents for s, e in a.away), dtype=float
     ).reshape(-1, 3)
     away_start, away_end, away_slots = away[:, 0], away[:, 1], away[:, 2]
-    busy_start = np.fromiter(chain.from_iterable(a.busy_starts for a in agents), dtype=float)
-    busy_end = np.fromiter(chain.from_iterable(a.busy_ends for a in agents), dtype=float)
+    busy_start = _joined([a.busy_starts for a in agents])
+    busy_end = _joined([a.busy_ends for a in agents])
     held = ~np.isnan(cols.assigned)
     held_start, held_end = cols.assigned[held], cols.closed[held]
     found: list[list[dict[str, float | None]]] = []
@@ -483,6 +483,13 @@ def _agent_time(run: Run, cols: _Columns, *bins: np.ndarray) -> list[list[dict[s
             )
         found.append(rows)
     return found
+
+
+def _joined(parts: list[MutableSequence[float]]) -> np.ndarray:
+    """Sequences of numbers end to end (an ``array('d')`` is read without a copy)."""
+    if not parts:
+        return np.zeros(0)
+    return np.concatenate([np.asarray(part, dtype=float) for part in parts])
 
 
 def _paid_time(run: Run, edges: np.ndarray, logged: np.ndarray) -> np.ndarray:

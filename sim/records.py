@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -273,16 +273,17 @@ class AgentRecord:
     of ``busy_starts`` to the matching one of ``busy_ends`` (:attr:`busy`), away from chats (a
     break, a meeting) in ``away`` spans (start, end).
 
-    The typing spans are two lists of numbers rather than a list of pairs: a day has a span
-    for every reply, and the measurement reads them straight into arrays."""
+    The typing spans are two sequences of numbers rather than a list of pairs: a day has a
+    span for every reply. The model keeps them as ``array('d')``, which the measurement reads
+    without a copy; the replay gives lists."""
 
     id: str
     group: str
     max_chats: int
     login_at: float
     logout_at: float | None = None
-    busy_starts: list[float] = field(default_factory=list)
-    busy_ends: list[float] = field(default_factory=list)
+    busy_starts: MutableSequence[float] = field(default_factory=lambda: array("d"))
+    busy_ends: MutableSequence[float] = field(default_factory=lambda: array("d"))
     away: list[tuple[float, float]] = field(default_factory=list)
 
     @property
