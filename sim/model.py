@@ -105,7 +105,7 @@ class Model:
     """One run of a scenario on one trace. Create, then :meth:`run` once."""
 
     def __init__(self, scenario: Scenario, trace: Trace, roster: Roster | None = None) -> None:
-        unknown = {c.channel for c in trace} - set(scenario.channels)
+        unknown = set(trace.columns.channels) - set(scenario.channels)
         if unknown:
             raise ValueError(
                 f"trace has channels the scenario does not: {', '.join(sorted(unknown))}"

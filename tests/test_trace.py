@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,7 +17,16 @@ from hypothesis import strategies as st
 from sim.errors import InputError
 from sim.scenario import Scenario, load_scenario
 from sim.texts import Customer
-from sim.trace import BotOutcome, Conversation, Trace, TraceHeader, Turn, read_trace, write_trace
+from sim.trace import (
+    BotOutcome,
+    Conversation,
+    Trace,
+    TraceColumns,
+    TraceHeader,
+    Turn,
+    read_trace,
+    write_trace,
+)
 from sim.traffic import draw_trace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,6 +209,43 @@ def test_random_traces_round_trip_exactly(trace: Trace) -> None:
         back = read_trace(path)
         assert back == trace
         assert digest == back.sha256()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(traces(), st.data())
+def test_columns_hold_the_conversations_exactly(trace: Trace, data: st.DataObject) -> None:
+    """Objects to columns and back give the same conversations (texts and customers too); a
+    subset of the columns is the subset of the objects; the turn places walk every
+    conversation's turns in order."""
+    columns = TraceColumns.of(trace.conversations)
+    assert columns.conversations() == trace.conversations
+    assert Trace(trace.header, columns=columns) == trace
+    keep = data.draw(st.lists(st.booleans(), min_size=len(trace), max_size=len(trace)))
+    rows = np.flatnonzero(np.array(keep, dtype=bool))
+    kept = [c for c, k in zip(trace.conversations, keep, strict=True) if k]
+    assert columns.subset(rows).conversations() == kept
+    assert trace.keeping(rows).conversations == kept
+    places, owner, first = columns.turn_places()
+    turns = [turn for c in trace.conversations for turn in c.turns]
+    assert columns.reply[places].tolist() == [turn.reply for turn in turns]
+    assert owner.tolist() == [i for i, c in enumerate(trace.conversations) for _ in c.turns]
+    assert first.tolist() == [j == 0 for c in trace.conversations for j in range(len(c.turns))]
+
+
+def test_a_replication_makes_no_conversation_objects(small: Scenario, tmp_path: Path) -> None:
+    """A drawn trace is columns: the model plays it, the measurement and the writer read it,
+    and none of them makes a Conversation (they are made only for whoever asks)."""
+    from sim.kpi import measure
+    from sim.model import simulate_trace
+    from sim.results import write_records
+
+    trace = draw_trace(small, seed=4, texts=False)
+    run = simulate_trace(small, trace)
+    measure(run, small)
+    write_records(tmp_path, run.conversations)
+    assert trace._conversations is None
+    assert [c.id for c in trace.conversations] == trace.columns.ids
+    assert trace == draw_trace(small, seed=4, texts=False)
 
 
 @pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
