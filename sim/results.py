@@ -87,18 +87,18 @@ def summarise_rows(table: np.ndarray) -> list[Stat]:
         widths = np.full(rows, np.nan)
         widths[full] = t_quantile(n - 1) * sem
         half = widths.tolist()
-    full_list: list[bool] = full.tolist()
     empty_list: list[bool] = (~present.any(axis=1)).tolist()
-    out: list[Stat] = []
-    for i in range(rows):
-        if full_list[i]:
-            out.append(
-                {"mean": means_list[i], "ci95": half[i]} if n > 1 else {"mean": means_list[i]}
-            )
-        elif empty_list[i]:  # undefined in every replication (a quiet night's response times)
-            out.append({"mean": None})
+    # Every row as if full, in one comprehension; then the few rows with nulls, one by one.
+    out: list[Stat] = (
+        [{"mean": m, "ci95": h} for m, h in zip(means_list, half, strict=True)]
+        if n > 1
+        else [{"mean": m} for m in means_list]
+    )
+    for i in np.flatnonzero(~full).tolist():
+        if empty_list[i]:  # undefined in every replication (a quiet night's response times)
+            out[i] = {"mean": None}
         else:
-            out.append(summarise([None if math.isnan(v) else v for v in table[i].tolist()]))
+            out[i] = summarise([None if math.isnan(v) else v for v in table[i].tolist()])
     return out
 
 
@@ -209,9 +209,11 @@ def _aggregate(
     combined = [
         dict(zip(KEYS, stats_of[g * k : (g + 1) * k], strict=True)) for g in range(len(scopes))
     ]
+    # A label per interval, not per row (every channel of an interval shares it).
+    labels = {j: header.interval_label(j) for j in {row["index"] for row in first["intervals"]}}
     intervals = [
         {
-            "start": header.interval_label(row["index"]),
+            "start": labels[row["index"]],
             "index": row["index"],
             "channel": row["channel"],
             **combined[1 + len(names) + position],

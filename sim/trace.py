@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import repeat
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 
@@ -83,6 +83,38 @@ class TraceHeader:
     replication: int = 0
 
 
+class NumberedIds(Sequence[str]):
+    """The ids of ``n`` conversations named by their place, ``c000001`` on (six digits at
+    least, more when needed), each made when read: a drawn trace's, of which a replication
+    reads none."""
+
+    __slots__ = ("_form", "_n")
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+        self._form = f"c%0{max(6, len(str(n)))}d"  # %-formatting: the fastest way to many ids
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        places = range(1, self._n + 1)
+        if isinstance(index, slice):
+            form = self._form
+            return [form % number for number in places[index]]
+        return self._form % places[index]
+
+    def __iter__(self) -> Iterator[str]:
+        form = self._form
+        return (form % number for number in range(1, self._n + 1))
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class TraceColumns:
     """A trace's numbers in columns: row ``i`` of each conversation column is conversation
@@ -95,7 +127,7 @@ class TraceColumns:
     every customer None).
     """
 
-    ids: list[str]
+    ids: Sequence[str]
     channels: tuple[str, ...]
     channel: np.ndarray
     t: np.ndarray

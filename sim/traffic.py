@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import statistics
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -25,7 +25,7 @@ import numpy as np
 from sim.collector import collector_paused
 from sim.scenario import Channel, Scenario
 from sim.texts import Customer, TextSource
-from sim.trace import Trace, TraceColumns, TraceHeader
+from sim.trace import NumberedIds, Trace, TraceColumns, TraceHeader
 
 _TEXT_STREAM = 0x7E47
 
@@ -132,7 +132,7 @@ def _arrival_order(draws: list[_ChannelDraws]) -> np.ndarray:
     return np.lexsort((within, names, times))
 
 
-def _columns(draws: list[_ChannelDraws], order: np.ndarray, ids: list[str]) -> TraceColumns:
+def _columns(draws: list[_ChannelDraws], order: np.ndarray, ids: Sequence[str]) -> TraceColumns:
     """The trace's columns: the channels' draws laid end to end, rows taken in ``order``.
     The turns stay where they were drawn; each conversation points at its own."""
 
@@ -197,10 +197,7 @@ def draw_trace(
         for name in scenario.channels
     ]
     order = _arrival_order(draws)
-    n = len(order)
-    width = max(6, len(str(n)))
-    form = f"c%0{width}d"  # %-formatting: the fastest way to 100,000s of ids
-    columns = _columns(draws, order, [form % number for number in range(1, n + 1)])
+    columns = _columns(draws, order, NumberedIds(len(order)))
     if texts:
         source = TextSource(seed * 1_000_003 + replication * 7919 + _TEXT_STREAM, locale)
         with collector_paused():  # faker makes many objects, none of them garbage

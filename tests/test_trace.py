@@ -20,6 +20,7 @@ from sim.texts import Customer
 from sim.trace import (
     BotOutcome,
     Conversation,
+    NumberedIds,
     Trace,
     TraceColumns,
     TraceHeader,
@@ -232,6 +233,20 @@ def test_columns_hold_the_conversations_exactly(trace: Trace, data: st.DataObjec
     assert first.tolist() == [j == 0 for c in trace.conversations for j in range(len(c.turns))]
 
 
+@pytest.mark.parametrize("n", [0, 1, 7, 999_999, 1_000_000, 1_234_567])
+def test_numbered_ids_are_made_as_read(n: int) -> None:
+    ids = NumberedIds(n)
+    width = max(6, len(str(n)))
+    expected = [f"c{number:0{width}d}" for number in range(max(1, n - 3), n + 1)]
+    assert len(ids) == n
+    assert ids[max(0, n - 4) :] == expected
+    assert list(ids)[-len(expected) :] == expected if n else list(ids) == []
+    if n:
+        assert ids[0] == f"c{1:0{width}d}" and ids[-1] == expected[-1]
+    with pytest.raises(IndexError):
+        ids[n]
+
+
 def test_a_replication_makes_no_conversation_objects(small: Scenario, tmp_path: Path) -> None:
     """A drawn trace is columns: the model plays it, the measurement and the writer read it,
     and none of them makes a Conversation (they are made only for whoever asks)."""
@@ -244,7 +259,7 @@ def test_a_replication_makes_no_conversation_objects(small: Scenario, tmp_path: 
     measure(run, small)
     write_records(tmp_path, run.conversations)
     assert trace._conversations is None
-    assert [c.id for c in trace.conversations] == trace.columns.ids
+    assert [c.id for c in trace.conversations] == list(trace.columns.ids)
     assert trace == draw_trace(small, seed=4, texts=False)
 
 
