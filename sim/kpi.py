@@ -339,6 +339,8 @@ def grouped_percentiles(
 
 
 def _grouped_sums(values: np.ndarray, group: np.ndarray, n: int) -> list[float]:
+    if not values.any():  # no slot wasted (no silent channel, or nobody left one)
+        return [0.0] * n
     order, bounds = _slices(group, n)
     ordered = values[order]
     return [float(ordered[lo:hi].sum()) for lo, hi in itertools.pairwise(bounds)]
