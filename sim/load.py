@@ -20,14 +20,14 @@ reply work itself, set such limits.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from sim.evidence import Estimate, estimate
 from sim.kpi import ALL, Measurement, interval_rows, measure, time_in_bins
-from sim.records import ConversationRecord, Run
+from sim.records import ConversationLog, Run
 from sim.runner import Runner
 from sim.scenario import Scenario
 from sim.shifts import with_staffing
@@ -68,53 +68,64 @@ def _waited(run: Run, horizon: float, channels: Collection[str]) -> bool:
     """Whether some conversation of ``channels`` waited for an agent or shared one (staff was
     not unlimited). Conversations that a bot hands over after the horizon find nobody, whatever
     the staff; those of other channels depend on groups that are not made unlimited."""
-    held: dict[str, list[tuple[float, float]]] = {}
-    for record in run.conversations:
-        if (
-            record.queued_at is None
-            or record.queued_at >= horizon
-            or record.channel not in channels
-        ):
-            continue
-        if record.assigned_at is None or record.assigned_at > record.queued_at + 1e-9:
-            return True
-        assert record.agent_id is not None
-        closed = record.closed_at if record.closed_at is not None else math.inf
-        held.setdefault(record.agent_id, []).append((record.assigned_at, closed))
-    for spans in held.values():
-        spans.sort()
-        if any(spans[i][0] < spans[i - 1][1] - 1e-9 for i in range(1, len(spans))):
-            return True
-    return False
+    log = run.conversations
+    queued, assigned = log.column("queued_at"), log.column("assigned_at")
+    ours = np.isin(log.columns.channel, _places(log.columns.channels, channels))
+    rows = np.flatnonzero(ours & (queued < horizon))  # NaN (never queued) compares False
+    start = assigned[rows]
+    if np.any(np.isnan(start) | (start > queued[rows] + 1e-9)):
+        return True
+    # Every agent's spans in order of start (then end): one overlapping the one before it
+    # means the agent held two at once.
+    closed = log.column("closed_at")[rows]
+    end = np.where(np.isnan(closed), math.inf, closed)
+    codes: dict[str | None, int] = {}
+    agent = np.array([codes.setdefault(log.agent_ids[i], len(codes)) for i in rows.tolist()])
+    order = np.lexsort((end, start, agent))
+    start, end, agent = start[order], end[order], agent[order]
+    return bool(np.any((agent[1:] == agent[:-1]) & (start[1:] < end[:-1] - 1e-9)))
+
+
+def _places(names: Sequence[str], chosen: Collection[str]) -> list[int]:
+    return [i for i, name in enumerate(names) if name in chosen]
 
 
 def _loads(run: Run, scenario: Scenario) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Slot and hand load per channel and interval of one unlimited-staff run."""
     n = scenario.n_intervals
     edges = np.arange(n + 1) * scenario.interval
+    log = run.conversations
+    assigned, closed = log.column("assigned_at"), log.column("closed_at")
+    held = ~np.isnan(assigned) & ~np.isnan(closed)
+    work = _typed_work(log)
     slots, hands = {}, {}
     for name in scenario.channels:
-        mine = [
-            r
-            for r in run.conversations
-            if r.channel == name and r.assigned_at is not None and r.closed_at is not None
-        ]
-        begin = np.array([r.assigned_at for r in mine], dtype=float)
-        end = np.array([r.closed_at for r in mine], dtype=float)
-        held = np.maximum(end - begin, 1e-9)
-        work = np.array([_typed_work(r) for r in mine], dtype=float)
+        mine = held & np.isin(log.columns.channel, _places(log.columns.channels, {name}))
+        begin, end = assigned[mine], closed[mine]
+        holding = np.maximum(end - begin, 1e-9)
         slots[name] = time_in_bins(begin, end, edges) / scenario.interval
-        hands[name] = time_in_bins(begin, end, edges, work / held) / scenario.interval
+        hands[name] = time_in_bins(begin, end, edges, work[mine] / holding) / scenario.interval
     return slots, hands
 
 
-def _typed_work(record: ConversationRecord) -> float:
-    """Reply work an agent typed for a conversation, at reply_factor 1: every turn of an answered
-    conversation, the one late answer of a silently abandoned one, nothing otherwise."""
-    turns = record.conversation.turns
-    if record.answered:
-        return float(sum(turn.reply for turn in turns))
-    return turns[0].reply if record.first_reply_at is not None else 0.0
+def _typed_work(log: ConversationLog) -> np.ndarray:
+    """Reply work an agent typed for each conversation, at reply_factor 1: every turn of an
+    answered conversation, the one late answer of a silently abandoned one, nothing
+    otherwise."""
+    talks = log.columns
+    reply: list[float] = talks.reply.tolist()
+    replied = ~np.isnan(log.column("first_reply_at"))
+    work = [
+        float(sum(reply[first : first + count])) if answered else reply[first] if late else 0.0
+        for first, count, answered, late in zip(
+            talks.first_turn.tolist(),
+            talks.turn_count.tolist(),
+            log.answered,
+            replied.tolist(),
+            strict=True,
+        )
+    ]
+    return np.array(work, dtype=float)
 
 
 def measure_load(
@@ -132,10 +143,9 @@ def measure_load(
     targets = list(kpis) if kpis is not None else [key for key, _ in scenario.targets.items()]
     arrivals = 0
     for r in range(runner.replications):
-        bins = [
-            min(int(c.t // scenario.interval), scenario.n_intervals - 1) for c in runner.trace(r)
-        ]
-        arrivals = max(arrivals, int(np.bincount(np.array(bins, dtype=int)).max(initial=0)))
+        t = runner.trace(r).columns.t
+        bins = np.minimum((t // scenario.interval).astype(np.int64), scenario.n_intervals - 1)
+        arrivals = max(arrivals, int(np.bincount(bins).max(initial=0)))
     agents = 2 * arrivals + 10
     for _ in range(ROUNDS):
         ample = unlimited(scenario, groups, agents)

@@ -410,14 +410,12 @@ class Planner:
 
     def _replications(self, asked: int) -> int:
         """Enough replications that a typical interval holds :data:`MIN_CONVERSATIONS`."""
-        trace = draw_trace(self.scenario, self.seed, 0, texts=False)
+        talks = draw_trace(self.scenario, self.seed, 0, texts=False).columns
         n = self.scenario.n_intervals
-        bins = [
-            min(int(c.t // self.scenario.interval), n - 1)
-            for c in trace
-            if c.channel in self.channels and not (c.bot is not None and c.bot.contained)
-        ]
-        counts = np.bincount(np.array(bins, dtype=int), minlength=n)
+        ours = [i for i, name in enumerate(talks.channels) if name in self.channels]
+        offered = np.isin(talks.channel, ours) & ~talks.bot_contained
+        bins = np.minimum((talks.t[offered] // self.scenario.interval).astype(np.int64), n - 1)
+        counts = np.bincount(bins, minlength=n)
         typical = float(np.median(counts[counts > 0])) if (counts > 0).any() else 1.0
         wanted = math.ceil(MIN_CONVERSATIONS / max(typical, 1.0))
         return max(asked, min(wanted, MAX_REPLICATIONS))

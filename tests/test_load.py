@@ -46,3 +46,69 @@ def test_reach_shows_what_staff_cannot_change():
         reach.day["service_level"].value == 0.0
     )  # ten seconds of typing against a five-second target
     assert reach.day["frt_mean"].value == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("ample", [False, True])
+@pytest.mark.parametrize("name", ["small.yaml", "tele2-weekday.yaml"])
+def test_loads_read_from_the_columns_are_those_of_the_records(name, ample):
+    """The typed work, the waiting check and the loads, read from the run's columns, are what
+    the records say conversation by conversation (the definitions, written out)."""
+    import math
+    from pathlib import Path
+
+    import numpy as np
+
+    from sim.kpi import time_in_bins
+    from sim.load import _loads, _typed_work, _waited, unlimited
+    from sim.model import simulate_trace
+    from sim.scenario import load_scenario
+    from sim.traffic import draw_trace
+
+    scenario = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / name)
+    if ample:  # no waiting: the spans decide
+        scenario = unlimited(scenario, [g.group for g in scenario.agents], 2_000)
+    run = simulate_trace(scenario, draw_trace(scenario, 3, 0, texts=False))
+    records = list(run.conversations)
+
+    def typed(r):
+        turns = r.conversation.turns
+        if r.answered:
+            return float(sum(turn.reply for turn in turns))
+        return turns[0].reply if r.first_reply_at is not None else 0.0
+
+    assert _typed_work(run.conversations).tolist() == [typed(r) for r in records]
+    channels = set(scenario.channels)
+    waited = any(
+        r.assigned_at is None or r.assigned_at > r.queued_at + 1e-9
+        for r in records
+        if r.queued_at is not None and r.queued_at < scenario.duration
+    )
+    if not waited:
+        held = {}
+        for r in records:
+            if r.queued_at is not None and r.queued_at < scenario.duration:
+                end = r.closed_at if r.closed_at is not None else math.inf
+                held.setdefault(r.agent_id, []).append((r.assigned_at, end))
+        waited = any(
+            spans[i][0] < spans[i - 1][1] - 1e-9
+            for spans in map(sorted, held.values())
+            for i in range(1, len(spans))
+        )
+    assert _waited(run, scenario.duration, channels) == waited
+    assert waited is not ample
+    edges = np.arange(scenario.n_intervals + 1) * scenario.interval
+    slots, hands = _loads(run, scenario)
+    for channel in scenario.channels:
+        mine = [
+            r
+            for r in records
+            if r.channel == channel and r.assigned_at is not None and r.closed_at is not None
+        ]
+        begin = np.array([r.assigned_at for r in mine], dtype=float)
+        end = np.array([r.closed_at for r in mine], dtype=float)
+        work = np.array([typed(r) for r in mine], dtype=float)
+        rate = work / np.maximum(end - begin, 1e-9)
+        expected_slots = time_in_bins(begin, end, edges) / scenario.interval
+        expected_hands = time_in_bins(begin, end, edges, rate) / scenario.interval
+        assert slots[channel].tolist() == expected_slots.tolist()
+        assert hands[channel].tolist() == expected_hands.tolist()
