@@ -170,7 +170,7 @@ class ConversationLog(Sequence[ConversationRecord]):
         self.agent_ids: list[str | None] = [None] * n
         self.reply_owner = array("q")
         self.reply_delay = array("d")
-        self._replies: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._replies: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     @property
     def conversations(self) -> list[Conversation]:
@@ -218,14 +218,19 @@ class ConversationLog(Sequence[ConversationRecord]):
     def replies(self) -> tuple[np.ndarray, np.ndarray]:
         """Every reply delay in row order (each row's in the order added), and how many each
         row has: ``delays[sum(counts[:i]) : sum(counts[:i + 1])]`` are row ``i``'s."""
+        _, delays, counts, _ = self._sorted_replies()
+        return delays, counts
+
+    def _sorted_replies(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`replies` and where each row's end, kept until a reply is added."""
         added = len(self.reply_owner)
         if self._replies is None or self._replies[0] != added:
             owner = np.frombuffer(self.reply_owner, dtype=np.int64)
             delays = np.frombuffer(self.reply_delay, dtype=float)
             order = np.argsort(owner, kind="stable")
             counts = np.bincount(owner, minlength=len(self))
-            self._replies = (added, delays[order], counts)
-        return self._replies[1], self._replies[2]
+            self._replies = (added, delays[order], counts, np.cumsum(counts))
+        return self._replies
 
     def __len__(self) -> int:
         return len(self._source)
@@ -247,8 +252,7 @@ class ConversationLog(Sequence[ConversationRecord]):
         return self._records(range(len(self)))
 
     def _records(self, rows: Iterable[int]) -> Iterator[ConversationRecord]:
-        delays, counts = self.replies()
-        ends = np.cumsum(counts)
+        _, delays, counts, ends = self._sorted_replies()
         times = [getattr(self, name) for name in _TIMES]
         talks = self.conversations
         for i in rows:
