@@ -673,12 +673,12 @@ class TraceScale:
         patience, close_after = columns.patience.copy(), columns.close_after.copy()
         think, reply = columns.think.copy(), columns.reply.copy()
         turns, owner, first = columns.turn_places()
-        for c, name in enumerate(columns.channels):
+        for name in columns.channels:
             factors = table.get(name)
             if factors is None:
                 continue
             first_reply, later_reply, patience_factor, think_factor, close_factor = factors
-            rows = columns.channel == c
+            rows = columns.on({name})
             patience[rows] *= patience_factor
             close_after[rows] *= close_factor
             mine = rows[owner]

@@ -20,7 +20,7 @@ reply work itself, set such limits.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,8 +70,8 @@ def _waited(run: Run, horizon: float, channels: Collection[str]) -> bool:
     the staff; those of other channels depend on groups that are not made unlimited."""
     log = run.conversations
     queued, assigned = log.column("queued_at"), log.column("assigned_at")
-    ours = np.isin(log.columns.channel, _places(log.columns.channels, channels))
-    rows = np.flatnonzero(ours & (queued < horizon))  # NaN (never queued) compares False
+    # A NaN queue entry (never queued) compares False.
+    rows = np.flatnonzero(log.columns.on(channels) & (queued < horizon))
     start = assigned[rows]
     if np.any(np.isnan(start) | (start > queued[rows] + 1e-9)):
         return True
@@ -86,10 +86,6 @@ def _waited(run: Run, horizon: float, channels: Collection[str]) -> bool:
     return bool(np.any((agent[1:] == agent[:-1]) & (start[1:] < end[:-1] - 1e-9)))
 
 
-def _places(names: Sequence[str], chosen: Collection[str]) -> list[int]:
-    return [i for i, name in enumerate(names) if name in chosen]
-
-
 def _loads(run: Run, scenario: Scenario) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Slot and hand load per channel and interval of one unlimited-staff run."""
     n = scenario.n_intervals
@@ -100,7 +96,7 @@ def _loads(run: Run, scenario: Scenario) -> tuple[dict[str, np.ndarray], dict[st
     work = _typed_work(log)
     slots, hands = {}, {}
     for name in scenario.channels:
-        mine = held & np.isin(log.columns.channel, _places(log.columns.channels, {name}))
+        mine = held & log.columns.on({name})
         begin, end = assigned[mine], closed[mine]
         holding = np.maximum(end - begin, 1e-9)
         slots[name] = time_in_bins(begin, end, edges) / scenario.interval

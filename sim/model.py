@@ -117,17 +117,16 @@ class Model:
             {n: c.priority for n, c in scenario.channels.items()}
         )
         self.agents: list[Agent] = []
-        self._silent = {name: channel.silent for name, channel in scenario.channels.items()}
         # The trace's columns as lists: the model reads one number at a time, and a list hands
         # out its Python floats where an array would box a new one on every read.
         columns = trace.columns
-        names = [columns.channels[i] for i in columns.channel.tolist()]
-        self._channel = names
+        self._channel = [columns.channels[i] for i in columns.channel.tolist()]
         self._patience: list[float] = columns.patience.tolist()
         self._close_after: list[float] = columns.close_after.tolist()
         self._think: list[float] = columns.think.tolist()
         self._reply: list[float] = columns.reply.tolist()
-        self.log = ConversationLog(trace, [self._silent[name] for name in names])
+        silent = {name: channel.silent for name, channel in scenario.channels.items()}
+        self.log = ConversationLog(trace, [silent[name] for name in self._channel])
         self._seq = count()
         self.roster = roster or draw_roster(scenario, trace.header.seed, trace.header.replication)
         self.player: RosterPlayer[Agent] = RosterPlayer(scenario, self.roster, self)

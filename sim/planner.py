@@ -412,8 +412,7 @@ class Planner:
         """Enough replications that a typical interval holds :data:`MIN_CONVERSATIONS`."""
         talks = draw_trace(self.scenario, self.seed, 0, texts=False).columns
         n = self.scenario.n_intervals
-        ours = [i for i, name in enumerate(talks.channels) if name in self.channels]
-        offered = np.isin(talks.channel, ours) & ~talks.bot_contained
+        offered = talks.on(self.channels) & ~talks.bot_contained
         bins = np.minimum((talks.t[offered] // self.scenario.interval).astype(np.int64), n - 1)
         counts = np.bincount(bins, minlength=n)
         typical = float(np.median(counts[counts > 0])) if (counts > 0).any() else 1.0

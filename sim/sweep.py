@@ -323,9 +323,9 @@ class Thinning:
         seed, replication = trace.header.seed, trace.header.replication
         columns = trace.columns
         dropped = np.zeros(len(columns), dtype=bool)
-        for c, name in enumerate(columns.channels):
+        for name in columns.channels:
             if name in shares:
-                rows = np.flatnonzero(columns.channel == c)
+                rows = np.flatnonzero(columns.on({name}))
                 uniforms = stream(seed, replication, THIN_STREAM, channel_key(name)).random(
                     len(rows)
                 )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import repeat
 from pathlib import Path
@@ -153,7 +153,7 @@ class TraceColumns:
         bots = [c.bot for c in conversations]
         counts = [len(c.turns) for c in conversations]
         turns = [turn for c in conversations for turn in c.turns]
-        n = len(conversations)
+        turn_count = np.array(counts, dtype=np.int64)
         texts = [turn.text for turn in turns]
         customers = [c.customer for c in conversations]
         return cls(
@@ -165,15 +165,18 @@ class TraceColumns:
             bot_time=_floats([np.nan if b is None else b.time for b in bots]),
             patience=_floats([c.patience for c in conversations]),
             close_after=_floats([c.close_after for c in conversations]),
-            first_turn=np.cumsum(counts, dtype=np.int64) - np.array(counts, dtype=np.int64)
-            if n
-            else np.zeros(0, dtype=np.int64),
-            turn_count=np.array(counts, dtype=np.int64),
+            first_turn=np.cumsum(turn_count) - turn_count,
+            turn_count=turn_count,
             think=_floats([turn.think for turn in turns]),
             reply=_floats([turn.reply for turn in turns]),
             texts=texts if any(texts) else None,
             customers=customers if any(c is not None for c in customers) else None,
         )
+
+    def on(self, channels: Collection[str]) -> np.ndarray:
+        """Which conversations are on one of ``channels`` (a mask of the rows)."""
+        chosen = [i for i, name in enumerate(self.channels) if name in channels]
+        return np.isin(self.channel, chosen)
 
     def subset(self, rows: np.ndarray) -> TraceColumns:
         """The conversations at ``rows`` (ascending), their turns left where they are."""
