@@ -67,7 +67,7 @@ def time_in_bins(
     w = np.ones(int(inside.sum())) if weights is None else weights[inside]
     s, e = s[inside], e[inside]
     if m == 1:
-        return np.array([np.dot(w, e - s)])
+        return np.array([(w * (e - s)).sum()])
     first = np.searchsorted(edges, s, side="right") - 1
     last = np.searchsorted(edges, e, side="left") - 1
     alone = first == last
