@@ -112,11 +112,15 @@ def test_agents_take_breaks_and_shrinkage_through_the_gateway(tmp_path, monkeypa
     # tie between equally idle agents goes either way on milliseconds of wall time, and the
     # agent who gets a long chat (a customer thinking 3 minutes) holds it across its pause and
     # loses that pause: with seed 1 one such chat moves productive time by 4% and occupancy by
-    # 3 pp, at speedup 120 as at 240 (so it is routing, not timing resolution).
+    # 3 pp, at speedup 120 as at 240 (so it is routing, not timing resolution). The same
+    # re-routing moves the 90th percentile of first responses: over about 90 first responses
+    # it is the ninth-largest, and one chat answered by another agent after a pause shifts
+    # it by the gap to its neighbour (once 10.4 s against the default 15% plus resolution,
+    # 9.9 s); 30% holds it to the same order of magnitude without judging routing luck.
     with pytest.raises(SystemExit) as verdict:
         main(
             ["compare", str(out / "model"), str(out / "replay"),
-             "-t", "occupancy=0.05", "-t", "slot_utilisation=0.05"]
+             "-t", "occupancy=0.05", "-t", "slot_utilisation=0.05", "-t", "frt_p90=30%"]
         )  # fmt: skip
     assert verdict.value.code in (0, None), capsys.readouterr().out
     model, measured = read_results(out / "model"), read_results(out / "replay")
