@@ -11,7 +11,9 @@ Prints (best of ``--repeat``; machines here are shared and noisy, so read ratios
   both per conversation played (a figure that, unlike the share, does not grow when the model
   gets faster);
 * the ``-j 2`` speedup of the same command on 10 replications (``-j 1`` time / ``-j 2`` time),
-  beside the most two processes can give on this machine (:func:`parallel_ceiling`),
+  beside the most two processes can give on this machine (:func:`_processes_wall`), best of
+  ``--repeat`` interleaved rounds and round by round (on a shared machine both swing from one
+  round to the next: read the speedup against the ceiling of its own round),
   and with ``--scheduler local -j 2`` (a Dask LocalCluster of 2 workers, its start included,
   and the start of such a cluster alone);
 * the peak resident memory of a process that ran one replication with ``--out`` (VmHWM),
@@ -119,27 +121,23 @@ def _one_replication(replication: int) -> None:
     measure(simulate_trace(scenario, draw_trace(scenario, 1, replication, texts=False)), scenario)
 
 
-def parallel_ceiling(repeat: int) -> float:
-    """How much faster two processes get through replications than one, on this machine: the
-    wall time of one replication alone over that of two at once, times two (best of
-    ``repeat`` each). Two cores of a shared machine share its memory and caches, so this is
-    the most ``-j 2`` can give, before the command's own serial work."""
+def _processes_wall(count: int) -> float:
+    """Wall time of ``count`` forked processes each playing and measuring one replication.
+
+    One alone over two at once, times two, is how much faster two processes get through
+    replications than one on this machine: two cores of a shared machine share its memory and
+    caches (and, on a virtual machine, perhaps one physical core), so this is the most ``-j 2``
+    can give, before the command's own serial work."""
     import multiprocessing
 
     fork = multiprocessing.get_context("fork")
-
-    def wall(count: int) -> float:
-        processes = [fork.Process(target=_one_replication, args=(r,)) for r in range(count)]
-        start = time.perf_counter()
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.join()
-        return time.perf_counter() - start
-
-    alone = min(wall(1) for _ in range(repeat))
-    together = min(wall(2) for _ in range(repeat))
-    return 2 * alone / together
+    processes = [fork.Process(target=_one_replication, args=(r,)) for r in range(count)]
+    start = time.perf_counter()
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    return time.perf_counter() - start
 
 
 def conversations(replications: int) -> int:
@@ -248,17 +246,24 @@ def main() -> None:
             f"{(total - model) / played * 1e6:.1f} µs, the model {model / played * 1e6:.1f} µs"
         )
         n = args.parallel_replications
-        serial, parallel, dask, start = [], [], [], []
-        for _ in range(args.repeat):  # interleaved, best of each
+        serial, parallel, dask, start, alone, together = [], [], [], [], [], []
+        for _ in range(args.repeat):  # interleaved rounds, so that each sees the same machine
             serial.append(timed_simulate(n, 1, out)[0])
             parallel.append(timed_simulate(n, 2, out)[0])
+            alone.append(_processes_wall(1))
+            together.append(_processes_wall(2))
             dask.append(timed_simulate(n, 2, out, scheduler="local")[0])
             start.append(cluster_start())
         print(
             f"simulate -n {n}: -j 1 {min(serial):.2f} s, -j 2 {min(parallel):.2f} s, "
             f"speedup {min(serial) / min(parallel):.2f}x (best of {args.repeat} each); "
-            f"two processes replicate {parallel_ceiling(args.repeat):.2f}x as fast as one here"
+            f"two processes replicate {2 * min(alone) / min(together):.2f}x as fast as one here"
         )
+        rounds = ", ".join(
+            f"{s / p:.2f}x ({2 * a / t:.2f}x)"
+            for s, p, a, t in zip(serial, parallel, alone, together, strict=True)
+        )
+        print(f"  each round: -j 2 speedup (two processes' own): {rounds}")
         print(
             f"simulate -n {n} --scheduler local -j 2: {min(dask):.2f} s, speedup "
             f"{min(serial) / min(dask):.2f}x, of which starting and stopping the cluster "
