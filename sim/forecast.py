@@ -52,6 +52,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sim.durations import DAY, WEEKDAYS
+from sim.threads import one_thread
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -364,7 +365,6 @@ def _fit(x: FloatArray, candidate: Candidate) -> Any:
     """One candidate fitted to log counts (warnings of the optimiser are the fit's own affair:
     a poor fit shows in its AICc)."""
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-    from threadpoolctl import threadpool_limits
 
     model = ETSModel(
         x,
@@ -377,7 +377,7 @@ def _fit(x: FloatArray, candidate: Candidate) -> Any:
     )
     # The optimiser works on a handful of parameters: BLAS threads only contend (five times
     # slower on a busy two-core machine).
-    with warnings.catch_warnings(), threadpool_limits(limits=1):
+    with warnings.catch_warnings(), one_thread():
         warnings.simplefilter("ignore")
         return model.fit(disp=False)
 

@@ -32,6 +32,7 @@ from sim.kpi import Measurement, measure
 from sim.model import simulate_trace
 from sim.records import Run
 from sim.scenario import Scenario
+from sim.threads import one_thread
 from sim.trace import Trace
 from sim.traffic import draw_trace
 
@@ -123,7 +124,7 @@ def _play(
     intervals: bool,
 ) -> list[Measurement]:
     """One task: replication ``replication`` of ``play``, measured once per scope."""
-    with collector_paused():
+    with collector_paused(), one_thread():
         run = _simulate(traffic, play, replication, _kept(key) if keep else None)
         return _measured(run, play.scenario, scopes, quantiles, intervals)
 
@@ -261,7 +262,8 @@ class Runner:
 
         # One pause for the whole loop (sim.collector): resumed between its steps, the collector
         # would rescan each step's survivors (traces, records) and find almost nothing to free.
-        with collector_paused():
+        # A replication is one core's work (sim.threads), here as in the workers.
+        with collector_paused(), one_thread():
             self._loop(plays, here, done, how, keep_first)
         return [
             Batch(

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+from threadwatch import other_threads_cpu
 
 from sim.catalogue import BY_KEY
 from sim.kpi import ALL, measure
 from sim.model import simulate_trace
 from sim.runner import Runner, Traffic
 from sim.scenario import load_scenario
+from sim.trace import Trace
 from sim.traffic import draw_trace
 
 SMALL = load_scenario(Path(__file__).resolve().parent.parent / "scenarios" / "small.yaml")
@@ -84,3 +87,19 @@ def test_without_quantiles_only_the_percentiles_are_left_out():
         assert {k: v for k, v in table.items() if k not in quantiles} == {
             k: v for k, v in other.items() if k not in quantiles
         }
+
+
+def _with_blas(trace: Trace) -> Trace:
+    """An adjust that leans on BLAS (a long dot product) and leaves the trace as it is."""
+    long = np.random.default_rng(1).uniform(size=2_000_000)
+    for _ in range(5):
+        np.dot(long, long)
+    return trace
+
+
+def test_a_replication_is_one_cores_work():
+    """Replications run side by side, one per core (``-j``): numeric work inside one, here an
+    ``adjust`` doing dot products, must not wake BLAS threads on the other cores (they spin
+    for about 0.1 s after each call: sim.threads). 30 ms allows the odd interpreter thread."""
+    runner = Runner(Traffic(SMALL, seed=1, replications=1))
+    assert other_threads_cpu(lambda: runner.run(SMALL, adjust=_with_blas)) < 0.03
