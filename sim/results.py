@@ -11,6 +11,7 @@ import functools
 import itertools
 import json
 import math
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -70,35 +71,37 @@ def summarise(values: Sequence[float | None]) -> Stat:
 
 def summarise_rows(table: np.ndarray) -> list[Stat]:
     """:func:`summarise` of each row of ``table`` (replications along the columns, NaN for
-    null), in one pass over the rows without nulls: numpy reduces each row of a C-contiguous
-    table exactly as it reduces that row alone, so the figures are the same to the bit."""
+    null), a few array passes for all the rows: numpy reduces each row of a C-contiguous table
+    exactly as it reduces that row alone, so the figures are the same to the bit. Rows with
+    nulls are summarised by how many values they have: the rows with ``k`` values, each
+    compressed to those values in order, make a table of ``k`` columns of their own."""
     table = np.ascontiguousarray(table, dtype=float)
     rows, n = table.shape
     if n == 0:
         return [{"mean": None} for _ in range(rows)]
     present = ~np.isnan(table)
-    full = present.all(axis=1)
+    counts = present.sum(axis=1)
     means = np.full(rows, np.nan)
-    means[full] = table[full].mean(axis=1)
+    widths = np.full(rows, np.nan)
+    for k in np.unique(counts).tolist():
+        if k == 0:
+            continue
+        chosen = counts == k
+        values = table[chosen][present[chosen]].reshape(-1, k)  # C order: each row's, in order
+        means[chosen] = values.mean(axis=1)
+        if k > 1:
+            widths[chosen] = t_quantile(k - 1) * (values.std(axis=1, ddof=1) / math.sqrt(k))
     means_list: list[float] = means.tolist()
-    half: list[float] = []
-    if n > 1:
-        sem = table[full].std(axis=1, ddof=1) / math.sqrt(n)
-        widths = np.full(rows, np.nan)
-        widths[full] = t_quantile(n - 1) * sem
-        half = widths.tolist()
-    empty_list: list[bool] = (~present.any(axis=1)).tolist()
-    # Every row as if full, in one comprehension; then the few rows with nulls, one by one.
-    out: list[Stat] = (
-        [{"mean": m, "ci95": h} for m, h in zip(means_list, half, strict=True)]
-        if n > 1
-        else [{"mean": m} for m in means_list]
-    )
-    for i in np.flatnonzero(~full).tolist():
-        if empty_list[i]:  # undefined in every replication (a quiet night's response times)
-            out[i] = {"mean": None}
-        else:
-            out[i] = summarise([None if math.isnan(v) else v for v in table[i].tolist()])
+    if n == 1:
+        out: list[Stat] = [{"mean": m} for m in means_list]
+    else:
+        # A single value has no spread: its half-width is null, as is NaN's.
+        out = [
+            {"mean": m, "ci95": None if h != h else h}
+            for m, h in zip(means_list, widths.tolist(), strict=True)
+        ]
+    for i in np.flatnonzero(counts == 0).tolist():
+        out[i] = {"mean": None}  # undefined in every replication (a quiet night's responses)
     return out
 
 
@@ -200,10 +203,15 @@ def _aggregate(
         [m["intervals"][position] for m in measurements]
         for position in range(len(first["intervals"]))
     )
-    # One flat list, one conversion (numpy reads None as NaN).
-    table = np.array(
-        [t[kpi] for tables in scopes for kpi in KEYS for t in tables], dtype=float
-    ).reshape(len(scopes) * len(KEYS), len(measurements))
+    # A tuple of every KPI per scope and replication (one C call each), one conversion
+    # (numpy reads None as NaN), then a row per scope and KPI.
+    kpis = operator.itemgetter(*KEYS)
+    table = (
+        np.array([kpis(t) for tables in scopes for t in tables], dtype=float)
+        .reshape(len(scopes), len(measurements), len(KEYS))
+        .transpose(0, 2, 1)
+        .reshape(len(scopes) * len(KEYS), len(measurements))
+    )
     stats_of = summarise_rows(table)
     k = len(KEYS)
     combined = [
