@@ -171,7 +171,10 @@ class Runner:
     def close(self) -> None:
         """Shut the runner's own worker processes down (a given executor stays open)."""
         if self._own and self._executor is not None:
-            self._executor.shutdown(cancel_futures=True)
+            # Without waiting: the workers tear their interpreters down (20-35 ms for a day's
+            # worth of memory) on their own cores while this process aggregates; the pool's
+            # manager thread still joins them, at the latest when this process exits.
+            self._executor.shutdown(wait=False, cancel_futures=True)
         self._executor = None
 
     def __enter__(self) -> Runner:
