@@ -113,20 +113,35 @@ def _simulate(traffic: Traffic, play: Play, replication: int, kept: dict[int, Tr
     return simulate_trace(play.scenario, trace if play.adjust is None else play.adjust(trace))
 
 
+Played = tuple[list[Measurement], Run | None]
+"""What a replication gives back: its measurements, one per scope, and its records when they
+are kept (replication 0 with ``keep_first``)."""
+
+How = tuple[Sequence[Scope], bool, bool]
+"""How each run is measured: its scopes, with the percentiles or not, with the intervals or
+not (see :meth:`Runner.run`)."""
+
+
 def _play(
+    traffic: Traffic, key: str, keep: bool, play: Play, replication: int, how: How, first: bool
+) -> Played:
+    """One task on a worker: :func:`_replicate` with this process's kept traces (``keep``)."""
+    with collector_paused(), one_thread():
+        return _replicate(traffic, _kept(key) if keep else None, play, replication, how, first)
+
+
+def _replicate(
     traffic: Traffic,
-    key: str,
-    keep: bool,
+    kept: dict[int, Trace] | None,
     play: Play,
     replication: int,
-    scopes: Sequence[Scope],
-    quantiles: bool,
-    intervals: bool,
-) -> list[Measurement]:
-    """One task: replication ``replication`` of ``play``, measured once per scope."""
-    with collector_paused(), one_thread():
-        run = _simulate(traffic, play, replication, _kept(key) if keep else None)
-        return _measured(run, play.scenario, scopes, quantiles, intervals)
+    how: How,
+    first: bool,
+) -> Played:
+    """Replication ``replication`` of ``play``, measured once per scope, with its records when
+    ``first``."""
+    run = _simulate(traffic, play, replication, kept)
+    return _measured(run, play.scenario, *how), run if first else None
 
 
 def _measured(
@@ -247,27 +262,39 @@ class Runner:
         n = self.replications
         measured: dict[tuple[int, int], list[Measurement]] = {}
         firsts: dict[int, Run] = {}
-        how = (list(scopes), quantiles, intervals)
+        how: How = (list(scopes), quantiles, intervals)
 
-        def done(p: int, r: int, measurements: list[Measurement]) -> None:
-            measured[p, r] = measurements
-            if on_replication is not None:
-                on_replication(len(measured))
-
-        def here(p: int, r: int) -> None:
-            run = _simulate(self.traffic, plays[p], r, self._kept)
-            measurements = _measured(run, plays[p].scenario, *how)
-            if r == 0 and keep_first:
+        def done(p: int, r: int, measurements: list[Measurement], run: Run | None) -> None:
+            if run is not None:
                 firsts[p] = run
                 if on_first is not None:
                     on_first(p, run)
-            done(p, r, measurements)
+            measured[p, r] = measurements
+            if on_replication is not None:
+                on_replication(len(measured))
 
         # One pause for the whole loop (sim.collector): resumed between its steps, the collector
         # would rescan each step's survivors (traces, records) and find almost nothing to free.
         # A replication is one core's work (sim.threads), here as in the workers.
         with collector_paused(), one_thread():
-            self._loop(plays, here, done, how, keep_first)
+            if self._executor is None:
+                for p, play in enumerate(plays):
+                    for r in range(n):
+                        first = r == 0 and keep_first
+                        done(p, r, *_replicate(self.traffic, self._kept, play, r, how, first))
+            else:
+                # Every replication on the executor, the kept records pickled back (a few
+                # milliseconds): this process only writes them and waits. Playing some here
+                # too made three processes share two cores, and their caches, for a tenth
+                # more time than two (scripts/run_cost.py).
+                futures: dict[Future[Played], tuple[int, int]] = {}
+                for p, play in enumerate(plays):
+                    for r in range(n):
+                        task = (self.traffic, self._key, self.keep_traces, play, r, how)
+                        first = r == 0 and keep_first
+                        futures[self._executor.submit(_play, *task, first)] = (p, r)
+                for future in as_completed(futures):
+                    done(*futures[future], *future.result())
         return [
             Batch(
                 [[measured[p, r][s] for r in range(n)] for s in range(len(scopes))],
@@ -275,38 +302,3 @@ class Runner:
             )
             for p in range(len(plays))
         ]
-
-    def _loop(
-        self,
-        plays: Sequence[Play],
-        here: Callable[[int, int], None],
-        done: Callable[[int, int, list[Measurement]], None],
-        how: tuple[list[Scope], bool, bool],
-        keep_first: bool,
-    ) -> None:
-        """Play every replication of every play: in this process, or on the executor with this
-        process playing the kept first runs and whatever no worker has started."""
-        n = self.replications
-        if self._executor is None:
-            for p in range(len(plays)):
-                for r in range(n):
-                    here(p, r)
-        else:
-            futures: dict[Future[list[Measurement]], tuple[int, int]] = {}
-            for p, play in enumerate(plays):
-                for r in range(1 if keep_first else 0, n):
-                    task = (self.traffic, self._key, self.keep_traces, play, r, *how)
-                    futures[self._executor.submit(_play, *task)] = (p, r)
-            # The records kept are played here, beside the workers, rather than pickled back
-            # from one of them: the same numbers, without the copy.
-            if keep_first:
-                for p in range(len(plays)):
-                    here(p, 0)
-            if self._own:
-                # Then this process takes, from the end, what no worker has started: the last
-                # rounds are shared by one more process instead of waiting on one worker.
-                for future in reversed(list(futures)):
-                    if future.cancel():
-                        here(*futures.pop(future))
-            for future in as_completed(futures):
-                done(*futures[future], future.result())
