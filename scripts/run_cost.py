@@ -11,9 +11,11 @@ Prints (best of ``--repeat``; machines here are shared and noisy, so read ratios
   both per conversation played (a figure that, unlike the share, does not grow when the model
   gets faster);
 * the ``-j 2`` speedup of the same command on 10 replications (``-j 1`` time / ``-j 2`` time),
-  beside the most two processes can give on this machine (:func:`_processes_wall`), best of
-  ``--repeat`` interleaved rounds and round by round (on a shared machine both swing from one
-  round to the next: read the speedup against the ceiling of its own round),
+  beside the most ``-j 2`` could give on this machine (``-j 1`` time over that of a bare pool
+  of two processes playing the same replications, :func:`bare_pool`), best of ``--repeat``
+  interleaved rounds and round by round (on a shared machine both swing from one round to the
+  next: read the speedup against the bare pool of its own round), and how much longer ``-j 2``
+  takes than the bare pool (median of the rounds: the command's own cost in parallel),
   and with ``--scheduler local -j 2`` (a Dask LocalCluster of 2 workers, its start included,
   and the start of such a cluster alone);
 * the peak resident memory of a process that ran one replication with ``--out`` (VmHWM),
@@ -28,6 +30,7 @@ import argparse
 import contextlib
 import io
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -121,22 +124,21 @@ def _one_replication(replication: int) -> None:
     measure(simulate_trace(scenario, draw_trace(scenario, 1, replication, texts=False)), scenario)
 
 
-def _processes_wall(count: int) -> float:
-    """Wall time of ``count`` forked processes each playing and measuring one replication.
+def bare_pool(replications: int) -> float:
+    """Wall time of a plain pool of two forked processes (``multiprocessing.Pool``) playing
+    and measuring ``replications`` replications, one task each, with nothing around them.
 
-    One alone over two at once, times two, is how much faster two processes get through
-    replications than one on this machine: two cores of a shared machine share its memory and
-    caches (and, on a virtual machine, perhaps one physical core), so this is the most ``-j 2``
-    can give, before the command's own serial work."""
+    This is what ``-j 2`` could take on this machine at best: the same replications in the
+    same number of tasks (so the same last-round imbalance), on two cores that share the
+    machine's memory and caches with each other and with its other tenants; only the
+    command's own work (the scenario, the records and results written, the aggregation) is
+    left out."""
     import multiprocessing
 
     fork = multiprocessing.get_context("fork")
-    processes = [fork.Process(target=_one_replication, args=(r,)) for r in range(count)]
     start = time.perf_counter()
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join()
+    with fork.Pool(2) as pool:
+        pool.map(_one_replication, range(replications), chunksize=1)
     return time.perf_counter() - start
 
 
@@ -246,24 +248,26 @@ def main() -> None:
             f"{(total - model) / played * 1e6:.1f} µs, the model {model / played * 1e6:.1f} µs"
         )
         n = args.parallel_replications
-        serial, parallel, dask, start, alone, together = [], [], [], [], [], []
+        serial, parallel, dask, start, bare = [], [], [], [], []
         for _ in range(args.repeat):  # interleaved rounds, so that each sees the same machine
             serial.append(timed_simulate(n, 1, out)[0])
             parallel.append(timed_simulate(n, 2, out)[0])
-            alone.append(_processes_wall(1))
-            together.append(_processes_wall(2))
+            bare.append(bare_pool(n))
             dask.append(timed_simulate(n, 2, out, scheduler="local")[0])
             start.append(cluster_start())
         print(
             f"simulate -n {n}: -j 1 {min(serial):.2f} s, -j 2 {min(parallel):.2f} s, "
             f"speedup {min(serial) / min(parallel):.2f}x (best of {args.repeat} each); "
-            f"two processes replicate {2 * min(alone) / min(together):.2f}x as fast as one here"
+            f"a bare pool of two {min(serial) / min(bare):.2f}x"
         )
         rounds = ", ".join(
-            f"{s / p:.2f}x ({2 * a / t:.2f}x)"
-            for s, p, a, t in zip(serial, parallel, alone, together, strict=True)
+            f"{s / p:.2f}x ({s / b:.2f}x)" for s, p, b in zip(serial, parallel, bare, strict=True)
         )
-        print(f"  each round: -j 2 speedup (two processes' own): {rounds}")
+        print(f"  each round, -j 1 over -j 2 (over a bare pool of two): {rounds}")
+        print(
+            f"  -j 2 over the bare pool, median of the rounds: "
+            f"{statistics.median(p / b for p, b in zip(parallel, bare, strict=True)):.2f}"
+        )
         print(
             f"simulate -n {n} --scheduler local -j 2: {min(dask):.2f} s, speedup "
             f"{min(serial) / min(dask):.2f}x, of which starting and stopping the cluster "
