@@ -32,7 +32,7 @@ from sim.kpi import Measurement, measure
 from sim.model import simulate_trace
 from sim.records import Run
 from sim.scenario import Scenario
-from sim.threads import one_thread
+from sim.threads import hold_one_thread, one_thread
 from sim.trace import Trace
 from sim.traffic import draw_trace
 
@@ -125,8 +125,11 @@ not (see :meth:`Runner.run`)."""
 def _play(
     traffic: Traffic, key: str, keep: bool, play: Play, replication: int, how: How, first: bool
 ) -> Played:
-    """One task on a worker: :func:`_replicate` with this process's kept traces (``keep``)."""
-    with collector_paused(), one_thread():
+    """One task on a worker: :func:`_replicate` with this process's kept traces (``keep``), in
+    a process held to one BLAS thread (sim.threads: a worker is chatsim's own, or Dask's,
+    which holds its workers to one thread too)."""
+    hold_one_thread()
+    with collector_paused():
         return _replicate(traffic, _kept(key) if keep else None, play, replication, how, first)
 
 
@@ -177,6 +180,11 @@ class Runner:
         self.keep_traces = keep_traces
         self._key = uuid.uuid4().hex
         self._own = executor is None and min(jobs, traffic.replications * width) > 1
+        if self._own:
+            # This process becomes the pool's coordinator: its BLAS threads would only take
+            # cores from its workers, and lifting a limit after the pool forks would start
+            # new ones, which spin (sim.threads). The workers inherit the limit.
+            hold_one_thread()
         self._executor = (
             ProcessPoolExecutor(min(jobs, traffic.replications * width)) if self._own else executor
         )
