@@ -283,18 +283,18 @@ class Runner:
 
         # One pause for the whole loop (sim.collector): resumed between its steps, the collector
         # would rescan each step's survivors (traces, records) and find almost nothing to free.
-        # A replication is one core's work (sim.threads), here as in the workers.
-        with collector_paused(), one_thread():
+        with collector_paused():
             if self._executor is None:
-                for p, play in enumerate(plays):
-                    for r in range(n):
-                        first = r == 0 and keep_first
-                        done(p, r, *_replicate(self.traffic, self._kept, play, r, how, first))
+                # A replication is one core's work (sim.threads), here as in the workers.
+                with one_thread():
+                    for p, play in enumerate(plays):
+                        for r in range(n):
+                            first = r == 0 and keep_first
+                            done(p, r, *_replicate(self.traffic, self._kept, play, r, how, first))
             else:
                 # Every replication on the executor, the kept records pickled back (a few
-                # milliseconds): this process only writes them and waits. Playing some here
-                # too made three processes share two cores, and their caches, for a tenth
-                # more time than two (scripts/run_cost.py).
+                # milliseconds): this process only writes them and waits, so that -j N is N
+                # processes (playing some here too made three share two cores, for nothing).
                 futures: dict[Future[Played], tuple[int, int]] = {}
                 for p, play in enumerate(plays):
                     for r in range(n):
